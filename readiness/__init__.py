@@ -1,0 +1,37 @@
+"""Readiness: the application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI."""
+    from readiness import api, cli, i18n, web
+    from readiness.auth import init_auth
+    from readiness.config import load_config
+    from readiness.extensions import csrf, db, migrate
+
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("READINESS_INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, test_config)
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    i18n.init_app(app)
+    init_auth(app)
+    web.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    return app

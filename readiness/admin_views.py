@@ -1,0 +1,381 @@
+"""Pages to keep the unit tree and the user accounts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from readiness import services
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError
+from readiness.extensions import db
+from readiness.forms import ConfirmForm, PasswordResetForm, UnitForm, UserEditForm, UserForm
+from readiness.models import ROLES, Unit, User
+from readiness.permissions import can, in_scope
+
+bp = Blueprint("admin", __name__)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _load_unit(code: str) -> Unit:
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _load_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _unit_choices(blank_label: str, exclude: Unit | None = None) -> list[tuple[str, str]]:
+    skip = services.unit_ids_below(db.session, exclude.id) if exclude else set()
+    choices = [("", blank_label)]
+    for unit, depth in services.unit_tree(db.session):
+        if unit.id in skip or not unit.is_active:
+            continue
+        choices.append((str(unit.id), "\u3000" * depth + f"{unit.name} ({unit.code})"))
+    return choices
+
+
+def _form_error(form, err: DomainError, default_field: str | None = None) -> None:
+    field = getattr(form, err.field or "", None) or getattr(form, default_field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, err.message]
+    else:
+        flash(err.message, "error")
+
+
+def _picked_unit(field) -> Unit | None:
+    unit_id = _int_or_none(field.data)
+    if field.data and unit_id is None:
+        raise DomainError(_("请选择有效的单位。"), field=field.name)
+    if unit_id is None:
+        return None
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise DomainError(_("所选单位不存在。"), field=field.name)
+    return unit
+
+
+# ---------------------------------------------------------------- units
+
+
+@bp.route("/units")
+@permission("units.view")
+def units():
+    """The unit tree (a clerk sees their own branch)."""
+    actor = current_actor()
+    visible = services.visible_unit_ids(db.session, actor)
+    roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
+    tree = services.unit_tree(db.session, roots)
+    return render_template(
+        "readiness/units.html", tree=tree, may_manage=can(db.session, actor, "units.manage")
+    )
+
+
+@bp.route("/units/<code>")
+@permission("units.view")
+def unit_detail(code: str):
+    """One unit: where it sits, what is under it, who works there."""
+    unit = _load_unit(code)
+    actor = current_actor()
+    if not in_scope(db.session, actor, unit):
+        abort(403)
+    return render_template(
+        "readiness/unit_detail.html",
+        unit=unit,
+        form=ConfirmForm(version=unit.version),
+        may_manage=can(db.session, actor, "units.manage"),
+        may_see_users=can(db.session, actor, "users.view"),
+    )
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@permission("units.manage")
+def unit_new():
+    """Add a unit to the tree."""
+    form = UnitForm()
+    form.parent.choices = _unit_choices(_("（无，顶级单位）"))
+    if form.validate_on_submit():
+        try:
+            unit = services.create_unit(
+                db.session,
+                code=form.code.data,
+                name=form.name.data,
+                kind=form.kind.data,
+                parent=_picked_unit(form.parent),
+                headcount=form.headcount.data,
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已创建单位 {name}。").format(name=unit.name), "success")
+            return redirect(url_for("admin.unit_detail", code=unit.code))
+    return render_template("readiness/unit_form.html", form=form, unit=None)
+
+
+@bp.route("/units/<code>/edit", methods=["GET", "POST"])
+@permission("units.manage")
+def unit_edit(code: str):
+    """Rename, move or re-size a unit."""
+    unit = _load_unit(code)
+    form = UnitForm(obj=None if _posted() else unit)
+    form.parent.choices = _unit_choices(_("（无，顶级单位）"), exclude=unit)
+    if not _posted():
+        form.parent.data = str(unit.parent_id or "")
+        form.version.data = str(unit.version)
+    form.code.data = unit.code  # codes never change
+    if form.validate_on_submit():
+        try:
+            services.update_unit(
+                db.session,
+                unit,
+                name=form.name.data,
+                kind=form.kind.data,
+                parent=_picked_unit(form.parent),
+                headcount=form.headcount.data,
+                actor=current_actor(),
+                expected_version=_int_or_none(form.version.data),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已保存单位 {name}。").format(name=unit.name), "success")
+            return redirect(url_for("admin.unit_detail", code=unit.code))
+    return render_template("readiness/unit_form.html", form=form, unit=unit)
+
+
+@bp.route("/units/<code>/deactivate", methods=["POST"])
+@permission("units.manage")
+def unit_deactivate(code: str):
+    """Stop using a unit; its history stays."""
+    return _set_unit_active(code, False)
+
+
+@bp.route("/units/<code>/activate", methods=["POST"])
+@permission("units.manage")
+def unit_activate(code: str):
+    """Bring a deactivated unit back."""
+    return _set_unit_active(code, True)
+
+
+def _set_unit_active(code: str, is_active: bool):
+    unit = _load_unit(code)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.set_unit_active(
+                db.session,
+                unit,
+                is_active,
+                actor=current_actor(),
+                expected_version=_int_or_none(form.version.data),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            msg = _("已启用单位 {name}。") if is_active else _("已停用单位 {name}。")
+            flash(msg.format(name=unit.name), "success")
+    return redirect(url_for("admin.unit_detail", code=unit.code))
+
+
+def _posted() -> bool:
+    return request.method == "POST"
+
+
+# ---------------------------------------------------------------- users
+
+
+@bp.route("/users")
+@permission("users.view")
+def users():
+    """All accounts, with role, unit and state."""
+    rows = db.session.scalars(select(User).order_by(User.is_active.desc(), User.username)).all()
+    return render_template(
+        "readiness/users.html",
+        users=rows,
+        roles=ROLES,
+        may_manage=can(db.session, current_actor(), "users.manage"),
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission("users.manage")
+def user_new():
+    """Open an account."""
+    form = UserForm()
+    form.unit.choices = _unit_choices(_("（不属于具体单位）"))
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                db.session,
+                username=form.username.data,
+                password=form.password.data,
+                role=form.role.data,
+                unit=_picked_unit(form.unit),
+                name=form.name.data or "",
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已创建用户 {username}。").format(username=user.username), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("readiness/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>")
+@permission("users.view")
+def user_detail(user_id: int):
+    """One account and what can be done to it."""
+    user = _load_user(user_id)
+    actor = current_actor()
+    return render_template(
+        "readiness/user_detail.html",
+        user=user,
+        form=ConfirmForm(version=user.version),
+        reset_form=PasswordResetForm(),
+        may_manage=can(db.session, actor, "users.manage"),
+    )
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@permission("users.manage")
+def user_edit(user_id: int):
+    """Change someone's name, role or unit (post change)."""
+    user = _load_user(user_id)
+    form = UserEditForm(obj=None if _posted() else user)
+    form.unit.choices = _unit_choices(_("（不属于具体单位）"))
+    if not _posted():
+        form.unit.data = str(user.unit_id or "")
+        form.version.data = str(user.version)
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                db.session,
+                user,
+                name=form.name.data or "",
+                role=form.role.data,
+                unit=_picked_unit(form.unit),
+                actor=current_actor(),
+                expected_version=_int_or_none(form.version.data),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已保存用户 {username}。").format(username=user.username), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("readiness/user_form.html", form=form, user=user)
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@permission("users.manage")
+def user_deactivate(user_id: int):
+    """Deactivate an account: its sessions and tokens stop at once."""
+    return _set_user_active(user_id, False)
+
+
+@bp.route("/users/<int:user_id>/activate", methods=["POST"])
+@permission("users.manage")
+def user_activate(user_id: int):
+    """Restore a deactivated account."""
+    return _set_user_active(user_id, True)
+
+
+def _set_user_active(user_id: int, is_active: bool):
+    user = _load_user(user_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.set_user_active(
+                db.session,
+                user,
+                is_active,
+                actor=current_actor(),
+                expected_version=_int_or_none(form.version.data),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            msg = _("已启用用户 {username}。") if is_active else _("已停用用户 {username}。")
+            flash(msg.format(username=user.username), "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@permission("users.manage")
+def user_reset_password(user_id: int):
+    """Give someone a new password (they are signed out everywhere)."""
+    user = _load_user(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db.session, user, form.password.data, actor=current_actor())
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已重置 {username} 的密码。").format(username=user.username), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/token", methods=["POST"])
+@permission("users.manage")
+def user_issue_token(user_id: int):
+    """Issue an API token and show it once."""
+    user = _load_user(user_id)
+    form = ConfirmForm()
+    token = None
+    if form.validate_on_submit():
+        try:
+            token = services.issue_token(db.session, user, actor=current_actor())
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+    if token is None:
+        return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("readiness/token.html", user=user, token=token)
+
+
+@bp.route("/users/<int:user_id>/tokens/revoke", methods=["POST"])
+@permission("users.manage")
+def user_revoke_tokens(user_id: int):
+    """Revoke every API token of a user."""
+    user = _load_user(user_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        count = services.revoke_tokens(db.session, user, actor=current_actor())
+        db.session.commit()
+        flash(_("已吊销 {n} 个令牌。").format(n=count), "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))

@@ -1,0 +1,76 @@
+"""Demonstration data: the Dengfeng police bureau of the 2021 flood inspection report.
+
+Every record goes through the services (as the system actor), so the demo
+also fills the audit log the way real use would.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from readiness import services
+from readiness.models import Unit, User
+from readiness.permissions import SYSTEM
+
+DEMO_PASSWORD = "demo-2021-0720"
+
+# (code, name, kind, parent code, headcount)
+DEMO_UNITS = [
+    ("DF", "登封市公安局", "bureau", None, 520),
+    ("DF-CMD", "情指联勤中心", "centre", "DF", 40),
+    ("DF-WH", "应急物资中心仓库", "warehouse", "DF", 6),
+    ("DF-TRAFFIC", "交警大队", "brigade", "DF", 80),
+    ("DF-TRAFFIC-7", "交警七中队", "squad", "DF-TRAFFIC", 18),
+    ("DF-ORDER", "治安大队", "brigade", "DF", 35),
+    ("DF-DAYE", "大冶派出所", "station", "DF", 28),
+    ("DF-BAIPING", "白坪派出所", "station", "DF", 16),
+    ("DF-LUDIAN", "卢店派出所", "station", "DF", 22),
+    ("DF-JUNZHAO", "君召派出所", "station", "DF", 14),
+    ("DF-XUANHUA", "宣化派出所", "station", "DF", 15),
+    ("DF-CHONGGAO", "崇高路派出所", "station", "DF", 45),
+    ("DF-GAOCHENG", "告成派出所", "station", "DF", 24),
+    ("DF-SHAOLIN", "少林派出所", "station", "DF", 30),
+]
+
+# (username, role, unit code, name)
+DEMO_USERS = [
+    ("admin", "admin", "DF", "系统管理员"),
+    ("command", "command", "DF", "王敏（装备科）"),
+    ("inspector", "inspector", "DF", "李强（督察大队）"),
+    ("keeper", "keeper", "DF-WH", "赵磊（仓库保管员）"),
+    ("clerk", "clerk", "DF-DAYE", "陈刚（大冶派出所）"),
+]
+
+
+def database_is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Unit))
+
+
+def load(session: Session) -> None:
+    """Create whatever of the demo data is missing; existing records are left alone."""
+    for code, name, kind, parent_code, headcount in DEMO_UNITS:
+        if session.scalar(select(Unit).where(Unit.code == code)):
+            continue
+        parent = services.get_unit(session, parent_code) if parent_code else None
+        services.create_unit(
+            session,
+            code=code,
+            name=name,
+            kind=kind,
+            parent=parent,
+            headcount=headcount,
+            actor=SYSTEM,
+        )
+    for username, role, unit_code, name in DEMO_USERS:
+        if session.scalar(select(User).where(User.username == username)):
+            continue
+        services.create_user(
+            session,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            unit=services.get_unit(session, unit_code),
+            name=name,
+            actor=SYSTEM,
+        )

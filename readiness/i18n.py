@@ -1,0 +1,41 @@
+"""Language selection: ?lang= for this browser, else the user's choice, else Chinese."""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import format_date, format_datetime, format_decimal
+
+from readiness.extensions import babel
+from readiness.models import LANGUAGES
+
+TRANSLATIONS = "translations"
+
+
+def select_locale() -> str:
+    from readiness.auth import current_actor
+
+    if not has_request_context():
+        return "zh"
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+        return asked
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    actor = current_actor()
+    if actor is not None and getattr(actor, "language", None) in LANGUAGES:
+        return actor.language
+    return "zh"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=TRANSLATIONS,
+    )
+    app.jinja_env.filters["datetime"] = lambda v, fmt="yyyy-MM-dd HH:mm": (
+        format_datetime(v, fmt) if v else ""
+    )
+    app.jinja_env.filters["date"] = lambda v: format_date(v, "yyyy-MM-dd") if v else ""
+    app.jinja_env.filters["number"] = lambda v: format_decimal(v) if v is not None else ""

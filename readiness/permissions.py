@@ -1,0 +1,78 @@
+"""The one permission check used by every page, the API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from readiness.errors import PermissionDenied
+from readiness.models import UNIT_SCOPED_ROLES, Unit
+
+ALL_ROLES = frozenset({"clerk", "keeper", "command", "inspector", "admin"})
+READERS = frozenset({"command", "inspector"})
+
+# permission -> roles holding it. Feature packages add their own at import.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "home.view": ALL_ROLES,
+    "account.own": ALL_ROLES,
+    "units.view": ALL_ROLES,
+    "units.manage": frozenset({"admin"}),
+    "users.view": frozenset({"admin", "command", "inspector"}),
+    "users.manage": frozenset({"admin"}),
+    "audit.view": frozenset({"admin", "command", "inspector"}),
+}
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Whoever runs the command line on the server: shell access is full trust."""
+
+    username: str = "system"
+    role: str = "system"
+    id: None = None
+    unit_id: None = None
+    is_active: bool = True
+
+
+SYSTEM = SystemActor()
+
+
+def unit_ids_below(session: Session, unit_id: int) -> set[int]:
+    """The unit and every unit under it, at any depth."""
+    tree = select(Unit.id).where(Unit.id == unit_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Unit.id).where(Unit.parent_id == tree.c.id))
+    return set(session.scalars(select(tree.c.id)))
+
+
+def in_scope(session: Session, user, unit: Unit | int | None) -> bool:
+    """True when the user's reach includes the unit (unit-scoped roles: own subtree)."""
+    if user.role not in UNIT_SCOPED_ROLES or unit is None:
+        return True
+    unit_id = unit if isinstance(unit, int) else unit.id
+    if user.unit_id is None:
+        return False
+    return unit_id in unit_ids_below(session, user.unit_id)
+
+
+def can(session: Session, user, permission: str, unit: Unit | int | None = None) -> bool:
+    """May this user do this, on this unit (if the permission concerns one)?"""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    if user is None or not user.is_active:
+        return False
+    if isinstance(user, SystemActor):
+        return True
+    if user.role not in PERMISSIONS[permission]:
+        return False
+    return in_scope(session, user, unit)
+
+
+def require(session: Session, user, permission: str, unit: Unit | int | None = None) -> None:
+    """Raise PermissionDenied unless ``can`` says yes."""
+    if not can(session, user, permission, unit):
+        if unit is not None and user is not None and user.role in PERMISSIONS.get(permission, ()):
+            raise PermissionDenied(_("您只能操作本单位及下级单位的数据。"))
+        raise PermissionDenied(_("您的角色无权执行此操作。"))

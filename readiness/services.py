@@ -1,0 +1,523 @@
+"""Use cases for units, users, sign-in and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from readiness import audit
+from readiness.db import utcnow
+from readiness.errors import Conflict, DomainError, NotFound
+from readiness.models import LANGUAGES, ROLES, UNIT_KINDS, UNIT_SCOPED_ROLES, ApiToken, Unit, User
+from readiness.permissions import require, unit_ids_below
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,39}$")
+NAME_MAX = 100
+PERSON_NAME_MAX = 60
+HEADCOUNT_MAX = 100_000
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+# A modern memory-hard KDF. Tests swap in a cheap method to stay fast.
+PASSWORD_METHOD = "scrypt"
+
+UNIT_FIELDS = ("code", "name", "kind", "parent_id", "headcount", "is_active")
+USER_FIELDS = ("username", "name", "role", "unit_id", "language", "is_active")
+
+
+# ---------------------------------------------------------------- units
+
+
+def get_unit(session: Session, code: str) -> Unit:
+    """The unit with this code, or NotFound."""
+    unit = session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise NotFound(_("单位代码 {code} 不存在。").format(code=code), field="code")
+    return unit
+
+
+def _check_unit_values(name: str, kind: str, headcount) -> None:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("请填写单位名称。"), field="name")
+    if len(name) > NAME_MAX:
+        raise DomainError(_("单位名称不能超过 {n} 个字。").format(n=NAME_MAX), field="name")
+    if kind not in UNIT_KINDS:
+        raise DomainError(_("未知的单位类型：{kind}。").format(kind=kind), field="kind")
+    if isinstance(headcount, bool) or not isinstance(headcount, int):
+        raise DomainError(_("警力/人数必须是整数。"), field="headcount")
+    if headcount < 0:
+        raise DomainError(_("警力/人数不能为负数。"), field="headcount")
+    if headcount > HEADCOUNT_MAX:
+        raise DomainError(
+            _("警力/人数不能超过 {n}。").format(n=HEADCOUNT_MAX), field="headcount"
+        )
+
+
+def _check_version(obj, expected_version: int | None) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise Conflict(_("该记录已被他人修改，请刷新页面后重新操作。"))
+
+
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    parent: Unit | None,
+    headcount: int,
+    actor,
+) -> Unit:
+    """Add a unit to the tree."""
+    require(session, actor, "units.manage")
+    code = (code or "").strip()
+    if not CODE_RE.match(code):
+        raise DomainError(
+            _("单位代码只能由字母、数字、- 和 _ 组成，以字母或数字开头，最长 32 位。"),
+            field="code",
+        )
+    _check_unit_values(name, kind, headcount)
+    clash = session.scalar(select(Unit).where(func.lower(Unit.code) == code.lower()))
+    if clash is not None:
+        raise Conflict(
+            _("单位代码 {code} 已被 {name} 使用。").format(code=clash.code, name=clash.name),
+            field="code",
+        )
+    if parent is not None and not parent.is_active:
+        raise DomainError(_("上级单位 {name} 已停用。").format(name=parent.name), field="parent")
+    unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent, headcount=headcount)
+    session.add(unit)
+    session.flush()
+    audit.record(
+        session, actor, "unit.create", unit, unit_id=unit.id, after=audit.snapshot(unit, UNIT_FIELDS)
+    )
+    return unit
+
+
+def update_unit(
+    session: Session,
+    unit: Unit,
+    *,
+    name: str,
+    kind: str,
+    parent: Unit | None,
+    headcount: int,
+    actor,
+    expected_version: int | None = None,
+) -> Unit:
+    """Change a unit's name, kind, place in the tree or headcount. The code never changes."""
+    require(session, actor, "units.manage")
+    _check_version(unit, expected_version)
+    _check_unit_values(name, kind, headcount)
+    if parent is not None:
+        if parent.id == unit.id or parent.id in unit_ids_below(session, unit.id):
+            raise DomainError(
+                _("不能把单位移到它自己或它的下级单位之下。"), field="parent"
+            )
+        if not parent.is_active and parent.id != unit.parent_id:
+            raise DomainError(
+                _("上级单位 {name} 已停用。").format(name=parent.name), field="parent"
+            )
+    before = audit.snapshot(unit, UNIT_FIELDS)
+    unit.name = name.strip()
+    unit.kind = kind
+    unit.parent = parent
+    unit.headcount = headcount
+    session.flush()
+    after = audit.snapshot(unit, UNIT_FIELDS)
+    if after != before:
+        audit.record(session, actor, "unit.update", unit, unit_id=unit.id, before=before, after=after)
+    return unit
+
+
+def set_unit_active(
+    session: Session, unit: Unit, is_active: bool, *, actor, expected_version: int | None = None
+) -> Unit:
+    """Deactivate a unit (it stays in the books) or bring it back."""
+    require(session, actor, "units.manage")
+    _check_version(unit, expected_version)
+    if unit.is_active == is_active:
+        return unit
+    if not is_active:
+        active_children = [c for c in unit.children if c.is_active]
+        if active_children:
+            raise Conflict(
+                _("请先停用下级单位：{names}。").format(
+                    names="、".join(c.name for c in active_children)
+                )
+            )
+        active_users = [u for u in unit.users if u.is_active]
+        if active_users:
+            raise Conflict(
+                _("该单位还有在用账号：{names}。请先调整或停用这些账号。").format(
+                    names="、".join(u.display_name for u in active_users)
+                )
+            )
+    elif unit.parent is not None and not unit.parent.is_active:
+        raise Conflict(_("上级单位 {name} 已停用，请先启用上级单位。").format(name=unit.parent.name))
+    before = audit.snapshot(unit, UNIT_FIELDS)
+    unit.is_active = is_active
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "unit.activate" if is_active else "unit.deactivate",
+        unit,
+        unit_id=unit.id,
+        before=before,
+        after=audit.snapshot(unit, UNIT_FIELDS),
+    )
+    return unit
+
+
+def unit_tree(session: Session, root_ids: set[int] | None = None) -> list[tuple[Unit, int]]:
+    """Units in tree order with their depth; limited to the subtrees of ``root_ids`` if given."""
+    units = list(session.scalars(select(Unit).order_by(Unit.code)))
+    by_parent: dict[int | None, list[Unit]] = {}
+    for u in units:
+        by_parent.setdefault(u.parent_id, []).append(u)
+    known = {u.id for u in units}
+    if root_ids is None:
+        roots = [u for u in units if u.parent_id is None or u.parent_id not in known]
+    else:
+        roots = [u for u in units if u.id in root_ids]
+    out: list[tuple[Unit, int]] = []
+
+    def walk(unit: Unit, depth: int) -> None:
+        out.append((unit, depth))
+        for child in by_parent.get(unit.id, []):
+            walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    return out
+
+
+def visible_unit_ids(session: Session, user) -> set[int] | None:
+    """Units this user may see: None means all of them."""
+    if user.role in UNIT_SCOPED_ROLES:
+        return unit_ids_below(session, user.unit_id) if user.unit_id else set()
+    return None
+
+
+# ---------------------------------------------------------------- users
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(_("用户 {username} 不存在。").format(username=username), field="username")
+    return user
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if len(password or "") < PASSWORD_MIN:
+        raise DomainError(_("密码至少 {n} 位。").format(n=PASSWORD_MIN), field=field)
+    if len(password) > PASSWORD_MAX:
+        raise DomainError(_("密码不能超过 {n} 位。").format(n=PASSWORD_MAX), field=field)
+
+
+def _check_role_unit(role: str, unit: Unit | None) -> None:
+    if role not in ROLES:
+        raise DomainError(_("未知的角色：{role}。").format(role=role), field="role")
+    if role in UNIT_SCOPED_ROLES and unit is None:
+        raise DomainError(_("值班民警和仓库保管员必须属于一个单位。"), field="unit")
+    if unit is not None and not unit.is_active:
+        raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field="unit")
+    if role == "keeper" and unit is not None and unit.kind not in ("warehouse", "shelter"):
+        raise DomainError(_("仓库保管员只能属于仓库或避灾安置场所。"), field="unit")
+
+
+def _check_person_name(name: str) -> str:
+    name = (name or "").strip()
+    if len(name) > PERSON_NAME_MAX:
+        raise DomainError(_("姓名不能超过 {n} 个字。").format(n=PERSON_NAME_MAX), field="name")
+    return name
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    unit: Unit | None,
+    name: str = "",
+    language: str = "zh",
+    actor,
+) -> User:
+    """Open an account."""
+    require(session, actor, "users.manage")
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        raise DomainError(
+            _("用户名只能由字母、数字和 . _ - 组成，2 到 40 位。"), field="username"
+        )
+    if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
+        raise Conflict(_("用户名 {username} 已存在。").format(username=username), field="username")
+    name = _check_person_name(name)
+    _check_role_unit(role, unit)
+    _check_password(password)
+    if language not in LANGUAGES:
+        language = "zh"
+    user = User(
+        username=username,
+        name=name,
+        role=role,
+        unit=unit,
+        language=language,
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        user,
+        unit_id=user.unit_id,
+        after=audit.snapshot(user, USER_FIELDS),
+    )
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    role: str,
+    unit: Unit | None,
+    actor,
+    expected_version: int | None = None,
+) -> User:
+    """Change a user's name, role or unit (a post change)."""
+    require(session, actor, "users.manage")
+    _check_version(user, expected_version)
+    name = _check_person_name(name)
+    _check_role_unit(role, unit)
+    before = audit.snapshot(user, USER_FIELDS)
+    moved = user.role != role or user.unit_id != (unit.id if unit else None)
+    user.name = name
+    user.role = role
+    user.unit = unit
+    user.version += 1
+    if moved:
+        # New powers take effect now: existing sessions must sign in again.
+        user.session_version += 1
+    session.flush()
+    after = audit.snapshot(user, USER_FIELDS)
+    if after != before:
+        audit.record(
+            session, actor, "user.update", user, unit_id=user.unit_id, before=before, after=after
+        )
+    return user
+
+
+def set_user_active(
+    session: Session, user: User, is_active: bool, *, actor, expected_version: int | None = None
+) -> User:
+    """Deactivate an account (sessions and tokens stop working at once) or restore it."""
+    require(session, actor, "users.manage")
+    _check_version(user, expected_version)
+    if getattr(actor, "id", None) == user.id and not is_active:
+        raise Conflict(_("不能停用自己的账号。"))
+    if user.is_active == is_active:
+        return user
+    if is_active and user.unit is not None and not user.unit.is_active:
+        raise Conflict(_("单位 {name} 已停用，请先调整该账号的单位。").format(name=user.unit.name))
+    before = audit.snapshot(user, USER_FIELDS)
+    user.is_active = is_active
+    user.version += 1
+    user.session_version += 1
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.activate" if is_active else "user.deactivate",
+        user,
+        unit_id=user.unit_id,
+        before=before,
+        after=audit.snapshot(user, USER_FIELDS),
+    )
+    return user
+
+
+def reset_password(session: Session, user: User, new_password: str, *, actor) -> User:
+    """Set a new password for someone else (administrator), ending their sessions."""
+    require(session, actor, "users.manage")
+    _check_password(new_password)
+    user.password_hash = generate_password_hash(new_password, method=PASSWORD_METHOD)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(session, actor, "user.reset_password", user, unit_id=user.unit_id)
+    return user
+
+
+def change_own_password(
+    session: Session, user: User, current_password: str, new_password: str
+) -> User:
+    """Change one's own password; other sessions of this user end."""
+    require(session, user, "account.own")
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise DomainError(_("当前密码不正确。"), field="current_password")
+    _check_password(new_password, field="new_password")
+    if new_password == current_password:
+        raise DomainError(_("新密码不能与当前密码相同。"), field="new_password")
+    user.password_hash = generate_password_hash(new_password, method=PASSWORD_METHOD)
+    user.session_version += 1
+    session.flush()
+    audit.record(session, user, "user.change_password", user, unit_id=user.unit_id)
+    return user
+
+
+def set_language(session: Session, user: User, language: str) -> User:
+    """Remember the user's language choice."""
+    if language not in LANGUAGES:
+        raise DomainError(_("不支持的语言。"), field="language")
+    if user.language != language:
+        before = {"language": user.language}
+        user.language = language
+        session.flush()
+        audit.record(
+            session,
+            user,
+            "user.set_language",
+            user,
+            unit_id=user.unit_id,
+            before=before,
+            after={"language": language},
+        )
+    return user
+
+
+# ---------------------------------------------------------------- sign-in
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class LoginRefused(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    max_failures: int,
+    lock_minutes: int,
+    now: datetime | None = None,
+) -> User:
+    """Check a username and password; after repeated failures the account is locked a while."""
+    now = now or utcnow()
+    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")  # same time as a real check
+        raise LoginRefused(_("用户名或密码不正确。"))
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(
+            _("密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试。").format(minutes=minutes)
+        )
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins += 1
+        summary = f"failed_logins={user.failed_logins}"
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + timedelta(minutes=lock_minutes)
+            user.failed_logins = 0
+            summary += f"; locked for {lock_minutes} min"
+        session.flush()
+        audit.record(
+            session, user, "user.login_failed", user, unit_id=user.unit_id, summary=summary
+        )
+        raise LoginRefused(_("用户名或密码不正确。"))
+    if not user.is_active:
+        raise LoginRefused(_("该账号已停用，请联系系统管理员。"))
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.flush()
+    audit.record(session, user, "user.login", user, unit_id=user.unit_id)
+    return user
+
+
+def user_for_session_id(session: Session, session_id: str) -> User | None:
+    """The user a login cookie names, if the account is active and the cookie is current."""
+    try:
+        user_id, version = (int(part) for part in session_id.split(":"))
+    except ValueError:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.session_version != version:
+        return None
+    return user
+
+
+# ---------------------------------------------------------------- API tokens
+
+TOKEN_PREFIX = "rdy_"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, actor) -> str:
+    """Create an API token for a user; the token itself is shown once and never stored."""
+    require(session, actor, "users.manage")
+    if not user.is_active:
+        raise Conflict(_("该账号已停用，不能签发令牌。"))
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, token_hash=_hash_token(token), prefix=token[:12])
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.issue",
+        row,
+        unit_id=user.unit_id,
+        after={"user": user.username, "prefix": row.prefix},
+    )
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning this token, or None."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    return row.user
+
+
+def revoke_tokens(session: Session, user: User, *, actor) -> int:
+    """Revoke every token of a user; returns how many."""
+    require(session, actor, "users.manage")
+    rows = [t for t in user.tokens if t.revoked_at is None]
+    for row in rows:
+        row.revoked_at = utcnow()
+    if rows:
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "token.revoke",
+            user,
+            unit_id=user.unit_id,
+            summary=f"{len(rows)} token(s)",
+        )
+    return len(rows)

@@ -1,0 +1,117 @@
+"""Home, sign-in, sign-out, own password and language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user, logout_user
+
+from readiness import audit, services
+from readiness.auth import PUBLIC, current_actor, permission, safe_next
+from readiness.errors import DomainError
+from readiness.extensions import db
+from readiness.forms import ChangePasswordForm, LoginForm
+from readiness.models import LANGUAGES
+
+main = Blueprint("main", __name__)
+auth = Blueprint("auth", __name__)
+
+# What each role does next; feature packages extend these lists.
+NEXT_STEPS: dict[str, list[tuple[str, object]]] = {
+    "clerk": [("admin.units", _l("查看本单位信息"))],
+    "keeper": [("admin.units", _l("查看本仓库信息"))],
+    "command": [("admin.units", _l("查看各单位警力和层级")), ("audit.index", _l("查阅审计日志"))],
+    "inspector": [("audit.index", _l("查阅审计日志")), ("admin.units", _l("查看各单位"))],
+    "admin": [
+        ("admin.units", _l("维护单位")),
+        ("admin.users", _l("管理用户和角色")),
+        ("audit.index", _l("查阅审计日志")),
+    ],
+}
+
+
+@main.route("/")
+@permission("home.view")
+def home():
+    """Greet the user with what their role does next."""
+    actor = current_actor()
+    steps = [(ep, label) for ep, label in NEXT_STEPS.get(actor.role, [])]
+    return render_template("readiness/home.html", steps=steps)
+
+
+@main.route("/language", methods=["POST"])
+@permission(PUBLIC)
+def language():
+    """Switch the interface language for this browser (and the user, if signed in)."""
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        flash(_("不支持的语言。"), "error")
+    else:
+        session["lang"] = lang
+        actor = current_actor()
+        if actor is not None:
+            services.set_language(db.session, actor, lang)
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
+
+
+@auth.route("/login", methods=["GET", "POST"])
+@permission(PUBLIC)
+def login():
+    """Sign in with username and password."""
+    form = LoginForm()
+    next_url = safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                db.session,
+                form.username.data,
+                form.password.data,
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            )
+        except DomainError as err:
+            db.session.commit()  # keep the failure count
+            form.password.errors.append(err.message)
+        else:
+            db.session.commit()
+            session.pop("lang", None)  # the user's own language applies from now on
+            login_user(user, remember=form.remember.data)
+            return redirect(next_url or url_for("main.home"))
+    return render_template("readiness/login.html", form=form, next_url=next_url)
+
+
+@auth.route("/logout", methods=["POST"])
+@permission(PUBLIC)
+def logout():
+    """Sign out."""
+    actor = current_actor()
+    if actor is not None:
+        audit.record(db.session, actor, "user.logout", actor, unit_id=actor.unit_id)
+        db.session.commit()
+    logout_user()
+    flash(_("您已退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@auth.route("/account/password", methods=["GET", "POST"])
+@permission("account.own")
+def change_password():
+    """Change one's own password; other devices are signed out."""
+    form = ChangePasswordForm()
+    actor = current_actor()
+    if form.validate_on_submit():
+        try:
+            services.change_own_password(
+                db.session, actor, form.current_password.data, form.new_password.data
+            )
+        except DomainError as err:
+            db.session.rollback()
+            getattr(form, err.field or "new_password").errors.append(err.message)
+        else:
+            db.session.commit()
+            login_user(actor)  # refresh this session's id after the version bump
+            flash(_("密码已修改，其他设备上的登录已失效。"), "success")
+            return redirect(url_for("main.home"))
+    return render_template("readiness/password.html", form=form)

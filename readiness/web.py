@@ -1,0 +1,94 @@
+"""Page wiring: blueprints, navigation, error pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from readiness.auth import current_actor, is_api_request
+from readiness.extensions import db
+from readiness.models import LANGUAGES
+from readiness.permissions import can
+
+# (endpoint, label, permission); feature packages append theirs.
+NAV: list[tuple[str, object, str]] = [
+    ("main.home", _l("首页"), "home.view"),
+    ("admin.units", _l("单位"), "units.view"),
+    ("admin.users", _l("用户"), "users.view"),
+    ("audit.index", _l("审计日志"), "audit.view"),
+]
+
+ERROR_TEXT = {
+    400: _l("请求有误。"),
+    401: _l("请先登录。"),
+    403: _l("您无权访问此页面。"),
+    404: _l("找不到该页面或记录。"),
+    405: _l("不支持该请求方式。"),
+    409: _l("操作与当前状态冲突。"),
+    413: _l("上传的内容太大。"),
+    422: _l("提交的内容有误。"),
+    429: _l("请求过于频繁，请稍后再试。"),
+    500: _l("系统出错了，请稍后再试；如果反复出现，请联系系统管理员。"),
+}
+
+
+def nav_items():
+    actor = current_actor()
+    if actor is None:
+        return []
+    return [(ep, label) for ep, label, perm in NAV if can(db.session, actor, perm)]
+
+
+def _error(status: int, message: str | None = None):
+    from readiness.api import error_response
+
+    text = message or str(ERROR_TEXT.get(status, ERROR_TEXT[500]))
+    if is_api_request():
+        return error_response(status, text)
+    return render_template("error.html", status=status, message=text), status
+
+
+def init_app(app: Flask) -> None:
+    from readiness import admin_views, audit_views, views
+
+    app.register_blueprint(views.main)
+    app.register_blueprint(views.auth)
+    app.register_blueprint(admin_views.bp)
+    app.register_blueprint(audit_views.bp)
+
+    @app.context_processor
+    def inject():
+        locale = str(get_locale() or "zh")
+        return {
+            "actor": current_actor(),
+            "nav_items": nav_items(),
+            "languages": LANGUAGES,
+            "locale": locale,
+            "html_lang": "zh-CN" if locale.startswith("zh") else "en",
+        }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err):
+        if is_api_request():
+            return _error(400, str(err.description))
+        flash(_("表单已过期或来源无效，未做任何修改。请重新填写后提交。"), "error")
+        back = urlsplit(request.referrer or "")
+        if back.netloc == request.host and back.path:
+            return redirect(back.path + (f"?{back.query}" if back.query else ""))
+        return _error(400, _("表单已过期或来源无效，未做任何修改。请重新填写后提交。"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        return _error(err.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return _error(500)

@@ -1,0 +1,221 @@
+"""Shared fixtures: the app on SQLite or PostgreSQL, clients, sessions, factories.
+
+The database is chosen by READINESS_TEST_DB (``sqlite``, the default, or
+``postgresql``). For PostgreSQL a real server is started for the session
+(unless TEST_DATABASE_URL points at one); if it cannot start, the run fails.
+The schema is always built by the migrations, never by ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from readiness import create_app, services
+from readiness.db import Base, db
+from readiness.permissions import SYSTEM
+
+BACKEND = os.environ.get("READINESS_TEST_DB", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"READINESS_TEST_DB must be sqlite or postgresql, not {BACKEND!r}")
+
+PASSWORD = "secret-pass-1"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+# Hashing with scrypt costs ~0.1 s; the suite creates hundreds of users.
+# test_services.py checks that production uses scrypt.
+ORIGINAL_PASSWORD_METHOD = services.PASSWORD_METHOD
+services.PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+
+def pytest_report_header(config):
+    return f"database backend: {BACKEND}"
+
+
+def _base_config(url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "BASE_URL": "http://localhost",
+    }
+
+
+def _migrate(url: str) -> None:
+    app = create_app(_base_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory) -> Iterator[str]:
+    """A migrated database: a SQLite file to copy, or a PostgreSQL URL to truncate."""
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        _migrate(f"sqlite:///{path}")
+        yield str(path)
+        return
+    url = os.environ.get("TEST_DATABASE_URL")
+    server = None
+    if not url:
+        from tests import pgserver
+
+        server = pgserver.start()
+        url = server.create_database("readiness_test")
+    _migrate(url)
+    try:
+        yield url
+    finally:
+        if server:
+            server.stop()
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(database_template, path)
+        yield f"sqlite:///{path}"
+        return
+    yield database_template
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_template)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app({**_base_config(database_url), **app_config})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """A valid CSRF token for this client's session, read from a page as a browser would."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no csrf token on {path}"
+    return match.group(1)
+
+
+def post_form(client, path: str, data: dict | None = None, **kwargs):
+    """POST a form the way the browser does, CSRF token included."""
+    payload = {"csrf_token": csrf_token(client), **(data or {})}
+    return client.post(path, data=payload, **kwargs)
+
+
+@pytest.fixture
+def login(client):
+    """Sign the test client in as a user (by username)."""
+
+    def do_login(username: str, password: str = PASSWORD):
+        response = post_form(client, "/login", {"username": username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def make_unit(session):
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, *, name: str | None = None, kind: str = "station",
+             parent=None, headcount: int = 20):
+        code = code or f"U{next(counter):04d}"
+        unit = services.create_unit(
+            session, code=code, name=name or f"单位{code}", kind=kind, parent=parent,
+            headcount=headcount, actor=SYSTEM,
+        )
+        session.commit()
+        return unit
+
+    return make
+
+
+@pytest.fixture
+def make_user(session, make_unit):
+    def make(username: str, role: str = "clerk", unit=None, *, name: str = "",
+             password: str = PASSWORD):
+        if unit is None and role in ("clerk", "keeper"):
+            unit = make_unit(kind="warehouse" if role == "keeper" else "station")
+        user = services.create_user(
+            session, username=username, password=password, role=role, unit=unit, name=name,
+            actor=SYSTEM,
+        )
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_token(session):
+    def make(user) -> str:
+        token = services.issue_token(session, user, actor=SYSTEM)
+        session.commit()
+        return token
+
+    return make
+
+
+@pytest.fixture
+def api(client):
+    """Call the JSON API with a bearer token: api(token).get('/api/v1/me')."""
+
+    class Api:
+        def __init__(self, token: str | None):
+            self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+        def get(self, path, **kw):
+            return client.get(path, headers=self.headers, **kw)
+
+        def post(self, path, json=None, **kw):
+            return client.post(path, json=json, headers=self.headers, **kw)
+
+        def put(self, path, json=None, **kw):
+            return client.put(path, json=json, headers=self.headers, **kw)
+
+    return Api
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
