@@ -47,7 +47,7 @@ def current_actor():
             token = header[7:].strip() if header[:7].lower() == "bearer " else ""
             g.actor = services.user_for_token(db.session, token) if token else None
         else:
-            g.actor = current_user if current_user.is_authenticated else None
+            g.actor = current_user._get_current_object() if current_user.is_authenticated else None
     return g.actor
 
 

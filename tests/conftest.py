@@ -8,6 +8,7 @@ The schema is always built by the migrations, never by ``create_all``.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -101,9 +103,22 @@ def app_config() -> dict:
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, with its own app context and DB session.
+
+    Flask reuses an already pushed app context for requests; the ``app`` fixture
+    pushes one for service calls, which would let ``g`` and the database session
+    leak from one request into the next — unlike production.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, app_config):
     app = create_app({**_base_config(database_url), **app_config})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,0 +1,146 @@
+"""Every route × every role (and anonymous): allowed or refused exactly as the table says.
+
+The table below is the expectation, written independently of the code. A route
+that is served but missing from the table fails ``test_every_route_is_in_the_table``,
+so nobody can add a page or endpoint without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from readiness.extensions import db
+from readiness.models import User
+from tests.conftest import csrf_token
+
+ROLES = ("clerk", "keeper", "command", "inspector", "admin")
+ALL = frozenset(ROLES)
+READ_ALL = frozenset({"command", "inspector", "admin"})
+ADMIN = frozenset({"admin"})
+PUBLIC = "public"
+
+# (endpoint, method) -> roles allowed, or PUBLIC (anyone, signed in or not).
+EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
+    ("main.home", "GET"): ALL,
+    ("main.language", "POST"): PUBLIC,
+    ("auth.login", "GET"): PUBLIC,
+    ("auth.login", "POST"): PUBLIC,
+    ("auth.logout", "POST"): PUBLIC,
+    ("auth.change_password", "GET"): ALL,
+    ("auth.change_password", "POST"): ALL,
+    ("admin.units", "GET"): ALL,
+    ("admin.unit_detail", "GET"): ALL,
+    ("admin.unit_new", "GET"): ADMIN,
+    ("admin.unit_new", "POST"): ADMIN,
+    ("admin.unit_edit", "GET"): ADMIN,
+    ("admin.unit_edit", "POST"): ADMIN,
+    ("admin.unit_activate", "POST"): ADMIN,
+    ("admin.unit_deactivate", "POST"): ADMIN,
+    ("admin.users", "GET"): READ_ALL,
+    ("admin.user_detail", "GET"): READ_ALL,
+    ("admin.user_new", "GET"): ADMIN,
+    ("admin.user_new", "POST"): ADMIN,
+    ("admin.user_edit", "GET"): ADMIN,
+    ("admin.user_edit", "POST"): ADMIN,
+    ("admin.user_activate", "POST"): ADMIN,
+    ("admin.user_deactivate", "POST"): ADMIN,
+    ("admin.user_reset_password", "POST"): ADMIN,
+    ("admin.user_issue_token", "POST"): ADMIN,
+    ("admin.user_revoke_tokens", "POST"): ADMIN,
+    ("audit.index", "GET"): READ_ALL,
+    ("audit.export_csv", "GET"): READ_ALL,
+    ("api.openapi_json", "GET"): PUBLIC,
+    ("api.me", "GET"): ALL,
+    ("api.list_units", "GET"): ALL,
+    ("api.get_unit", "GET"): ALL,
+    ("api.create_unit", "POST"): ADMIN,
+}
+
+
+def served_routes(app) -> dict[tuple[str, str], str]:
+    out = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            out[(rule.endpoint, method)] = rule.rule
+    return out
+
+
+def test_every_route_is_in_the_table(app):
+    served = set(served_routes(app))
+    assert served - set(EXPECTED) == set(), "routes without an expected rule"
+    assert set(EXPECTED) - served == set(), "table names routes that do not exist"
+
+
+@pytest.fixture
+def world(make_unit, make_user):
+    """One account per role, each with a unit the route arguments can point at."""
+    bureau = make_unit("BUREAU", kind="bureau")
+    home = make_unit("HOME", parent=bureau)
+    warehouse = make_unit("WH", kind="warehouse", parent=bureau)
+    units = {"clerk": home, "keeper": warehouse}
+    for role in ROLES:
+        make_user(f"r-{role}", role, units.get(role))
+    target = make_user("target", "command", None)
+    return {"units": units, "target": target, "default_unit": home}
+
+
+def url_for_role(path: str, role: str | None, world) -> str:
+    """Fill route arguments with objects inside the role's own reach."""
+    unit = world["units"].get(role, world["default_unit"])
+    return (
+        path.replace("<code>", unit.code)
+        .replace("<int:user_id>", str(world["target"].id))
+    )
+
+
+def outcome(response, is_api: bool) -> str:
+    if is_api:
+        if response.status_code == 401:
+            return "login"
+        return "denied" if response.status_code == 403 else "allowed"
+    # The permission check sends the anonymous to /login?next=…; logging out goes to bare /login.
+    if response.status_code == 302 and response.location.startswith("/login?next="):
+        return "login"
+    return "denied" if response.status_code == 403 else "allowed"
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED))
+def test_route_allows_exactly_the_expected_roles(app, world, make_token, endpoint, method):
+    path = served_routes(app)[(endpoint, method)]
+    expected = EXPECTED[(endpoint, method)]
+    is_api = path.startswith("/api/")
+    got, want = {}, {}
+    for role in (None, *ROLES):
+        client = app.test_client()
+        headers = {}
+        if role is not None:
+            if is_api:
+                user = db.session.scalar(select(User).where(User.username == f"r-{role}"))
+                headers["Authorization"] = f"Bearer {make_token(user)}"
+            else:
+                login = client.post(
+                    "/login",
+                    data={"csrf_token": csrf_token(client), "username": f"r-{role}",
+                          "password": "secret-pass-1"},
+                )
+                assert login.status_code == 302
+        url = url_for_role(path, role, world)
+        if method == "GET":
+            response = client.get(url, headers=headers)
+        elif is_api:
+            response = client.open(url, method=method, json={}, headers=headers)
+        else:
+            response = client.open(url, method=method, headers=headers,
+                                   data={"csrf_token": csrf_token(client)})
+        assert response.status_code < 500, (role, response.get_data(as_text=True)[:300])
+        got[role] = outcome(response, is_api)
+        if expected == PUBLIC:
+            want[role] = "allowed"
+        elif role is None:
+            want[role] = "login"
+        else:
+            want[role] = "allowed" if role in expected else "denied"
+    assert got == want
