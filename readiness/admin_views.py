@@ -44,7 +44,7 @@ def _unit_choices(blank_label: str, exclude: Unit | None = None) -> list[tuple[s
     for unit, depth in services.unit_tree(db.session):
         if unit.id in skip or not unit.is_active:
             continue
-        choices.append((str(unit.id), "\u3000" * depth + f"{unit.name} ({unit.code})"))
+        choices.append((str(unit.id), "\u00a0\u00a0" * depth + f"{unit.name} ({unit.code})"))
     return choices
 
 

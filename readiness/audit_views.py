@@ -37,9 +37,7 @@ def _filter_form() -> AuditFilterForm:
     form.unit.choices = [("", _("全部单位"))] + [
         (str(u.id), f"{u.name} ({u.code})") for u in audit.unit_choices(db.session)
     ]
-    form.object_type.choices = [("", _("全部"))] + [
-        (t, t) for t in audit.object_types(db.session)
-    ]
+    form.object_type.choices = [("", _("全部"))] + [(t, t) for t in audit.object_types(db.session)]
     form.validate()
     return form
 
@@ -71,8 +69,18 @@ def index():
 def export_csv():
     """The filtered audit log as CSV."""
     form = _filter_form()
-    header = [_("编号"), _("时间(UTC)"), _("操作人"), _("操作"), _("对象类型"), _("对象编号"),
-              _("单位"), _("说明"), _("修改前"), _("修改后")]
+    header = [
+        _("编号"),
+        _("时间(UTC)"),
+        _("操作人"),
+        _("操作"),
+        _("对象类型"),
+        _("对象编号"),
+        _("单位"),
+        _("说明"),
+        _("修改前"),
+        _("修改后"),
+    ]
 
     def rows():
         for e in db.session.scalars(_filtered(form).execution_options(yield_per=500)):

@@ -1,4 +1,7 @@
-"""Command line: users and tokens, demo data. ``flask --app wsgi db upgrade`` comes from Flask-Migrate."""
+"""Command line: users and tokens, demo data.
+
+``flask --app wsgi db upgrade`` comes from Flask-Migrate.
+"""
 
 from __future__ import annotations
 
@@ -104,12 +107,16 @@ def demo_load(if_empty: bool) -> None:
 
     if if_empty and not demo.database_is_empty(db.session):
         click.echo("database already has data; demo data not loaded")
-        return
-    demo.load(db.session)
-    db.session.commit()
-    click.echo("demo data loaded; accounts (password: %s):" % demo.DEMO_PASSWORD)
-    for username, role, unit_code, _name in demo.DEMO_USERS:
-        click.echo(f"  {username:<10} {role:<10} {unit_code or ''}")
+    else:
+        demo.load(db.session)
+        db.session.commit()
+        click.echo("demo data loaded")
+    accounts = demo.active_demo_accounts(db.session)
+    if accounts:
+        click.echo(f"demo accounts (password: {demo.DEMO_PASSWORD}):")
+        for user in accounts:
+            unit = user.unit.code if user.unit else ""
+            click.echo(f"  {user.username:<10} {user.role:<10} {unit}")
 
 
 def init_app(app: Flask) -> None:

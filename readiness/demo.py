@@ -74,3 +74,14 @@ def load(session: Session) -> None:
             name=name,
             actor=SYSTEM,
         )
+
+
+def active_demo_accounts(session: Session) -> list[User]:
+    """Demo accounts still active and still on the demo password (worth printing)."""
+    from werkzeug.security import check_password_hash
+
+    names = [username for username, *_ in DEMO_USERS]
+    users = session.scalars(
+        select(User).where(User.username.in_(names), User.is_active).order_by(User.id)
+    )
+    return [u for u in users if check_password_hash(u.password_hash, DEMO_PASSWORD)]

@@ -1,4 +1,7 @@
-"""Forms for sign-in, accounts, units, users and the audit filter (shape only; rules are in services)."""
+"""Forms for sign-in, accounts, units, users and the audit filter.
+
+They check shape only; the rules live in the services.
+"""
 
 from __future__ import annotations
 

@@ -35,6 +35,11 @@ USER_FIELDS = ("username", "name", "role", "unit_id", "language", "is_active")
 # ---------------------------------------------------------------- units
 
 
+def _list_sep() -> str:
+    # The separator between names in a sentence: 、 in Chinese, a comma in English.
+    return _("、")
+
+
 def get_unit(session: Session, code: str) -> Unit:
     """The unit with this code, or NotFound."""
     unit = session.scalar(select(Unit).where(Unit.code == code))
@@ -56,9 +61,7 @@ def _check_unit_values(name: str, kind: str, headcount) -> None:
     if headcount < 0:
         raise DomainError(_("警力/人数不能为负数。"), field="headcount")
     if headcount > HEADCOUNT_MAX:
-        raise DomainError(
-            _("警力/人数不能超过 {n}。").format(n=HEADCOUNT_MAX), field="headcount"
-        )
+        raise DomainError(_("警力/人数不能超过 {n}。").format(n=HEADCOUNT_MAX), field="headcount")
 
 
 def _check_version(obj, expected_version: int | None) -> None:
@@ -97,7 +100,12 @@ def create_unit(
     session.add(unit)
     session.flush()
     audit.record(
-        session, actor, "unit.create", unit, unit_id=unit.id, after=audit.snapshot(unit, UNIT_FIELDS)
+        session,
+        actor,
+        "unit.create",
+        unit,
+        unit_id=unit.id,
+        after=audit.snapshot(unit, UNIT_FIELDS),
     )
     return unit
 
@@ -119,9 +127,7 @@ def update_unit(
     _check_unit_values(name, kind, headcount)
     if parent is not None:
         if parent.id == unit.id or parent.id in unit_ids_below(session, unit.id):
-            raise DomainError(
-                _("不能把单位移到它自己或它的下级单位之下。"), field="parent"
-            )
+            raise DomainError(_("不能把单位移到它自己或它的下级单位之下。"), field="parent")
         if not parent.is_active and parent.id != unit.parent_id:
             raise DomainError(
                 _("上级单位 {name} 已停用。").format(name=parent.name), field="parent"
@@ -134,7 +140,9 @@ def update_unit(
     session.flush()
     after = audit.snapshot(unit, UNIT_FIELDS)
     if after != before:
-        audit.record(session, actor, "unit.update", unit, unit_id=unit.id, before=before, after=after)
+        audit.record(
+            session, actor, "unit.update", unit, unit_id=unit.id, before=before, after=after
+        )
     return unit
 
 
@@ -151,18 +159,20 @@ def set_unit_active(
         if active_children:
             raise Conflict(
                 _("请先停用下级单位：{names}。").format(
-                    names="、".join(c.name for c in active_children)
+                    names=_list_sep().join(c.name for c in active_children)
                 )
             )
         active_users = [u for u in unit.users if u.is_active]
         if active_users:
             raise Conflict(
                 _("该单位还有在用账号：{names}。请先调整或停用这些账号。").format(
-                    names="、".join(u.display_name for u in active_users)
+                    names=_list_sep().join(u.display_name for u in active_users)
                 )
             )
     elif unit.parent is not None and not unit.parent.is_active:
-        raise Conflict(_("上级单位 {name} 已停用，请先启用上级单位。").format(name=unit.parent.name))
+        raise Conflict(
+            _("上级单位 {name} 已停用，请先启用上级单位。").format(name=unit.parent.name)
+        )
     before = audit.snapshot(unit, UNIT_FIELDS)
     unit.is_active = is_active
     session.flush()
@@ -258,9 +268,7 @@ def create_user(
     require(session, actor, "users.manage")
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
-        raise DomainError(
-            _("用户名只能由字母、数字和 . _ - 组成，2 到 40 位。"), field="username"
-        )
+        raise DomainError(_("用户名只能由字母、数字和 . _ - 组成，2 到 40 位。"), field="username")
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
         raise Conflict(_("用户名 {username} 已存在。").format(username=username), field="username")
     name = _check_person_name(name)

@@ -170,12 +170,23 @@ def login(client):
 def make_unit(session):
     counter = iter(range(1, 10_000))
 
-    def make(code: str | None = None, *, name: str | None = None, kind: str = "station",
-             parent=None, headcount: int = 20):
+    def make(
+        code: str | None = None,
+        *,
+        name: str | None = None,
+        kind: str = "station",
+        parent=None,
+        headcount: int = 20,
+    ):
         code = code or f"U{next(counter):04d}"
         unit = services.create_unit(
-            session, code=code, name=name or f"单位{code}", kind=kind, parent=parent,
-            headcount=headcount, actor=SYSTEM,
+            session,
+            code=code,
+            name=name or f"单位{code}",
+            kind=kind,
+            parent=parent,
+            headcount=headcount,
+            actor=SYSTEM,
         )
         session.commit()
         return unit
@@ -185,12 +196,18 @@ def make_unit(session):
 
 @pytest.fixture
 def make_user(session, make_unit):
-    def make(username: str, role: str = "clerk", unit=None, *, name: str = "",
-             password: str = PASSWORD):
+    def make(
+        username: str, role: str = "clerk", unit=None, *, name: str = "", password: str = PASSWORD
+    ):
         if unit is None and role in ("clerk", "keeper"):
             unit = make_unit(kind="warehouse" if role == "keeper" else "station")
         user = services.create_user(
-            session, username=username, password=password, role=role, unit=unit, name=name,
+            session,
+            username=username,
+            password=password,
+            role=role,
+            unit=unit,
+            name=name,
             actor=SYSTEM,
         )
         session.commit()

@@ -116,8 +116,18 @@ def start(extra_settings: dict[str, str] | None = None) -> PostgresServer:
         _checked(
             run_as,
             root,
-            [bindir / "initdb", "-D", server.datadir, "-U", "readiness", "--auth=trust",
-             "-E", "UTF8", "--no-locale", "--no-sync"],
+            [
+                bindir / "initdb",
+                "-D",
+                server.datadir,
+                "-U",
+                "readiness",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
         )
         settings = {
             "listen_addresses": "127.0.0.1",
@@ -134,8 +144,19 @@ def start(extra_settings: dict[str, str] | None = None) -> PostgresServer:
         _checked(
             run_as,
             root,
-            [bindir / "pg_ctl", "-D", server.datadir, "-o", opts, "-l", root / "server.log",
-             "-w", "-t", "60", "start"],
+            [
+                bindir / "pg_ctl",
+                "-D",
+                server.datadir,
+                "-o",
+                opts,
+                "-l",
+                root / "server.log",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         )
     except Exception:
         log = root / "server.log"

@@ -90,10 +90,7 @@ def world(make_unit, make_user):
 def url_for_role(path: str, role: str | None, world) -> str:
     """Fill route arguments with objects inside the role's own reach."""
     unit = world["units"].get(role, world["default_unit"])
-    return (
-        path.replace("<code>", unit.code)
-        .replace("<int:user_id>", str(world["target"].id))
-    )
+    return path.replace("<code>", unit.code).replace("<int:user_id>", str(world["target"].id))
 
 
 def outcome(response, is_api: bool) -> str:
@@ -123,8 +120,11 @@ def test_route_allows_exactly_the_expected_roles(app, world, make_token, endpoin
             else:
                 login = client.post(
                     "/login",
-                    data={"csrf_token": csrf_token(client), "username": f"r-{role}",
-                          "password": "secret-pass-1"},
+                    data={
+                        "csrf_token": csrf_token(client),
+                        "username": f"r-{role}",
+                        "password": "secret-pass-1",
+                    },
                 )
                 assert login.status_code == 302
         url = url_for_role(path, role, world)
@@ -133,8 +133,9 @@ def test_route_allows_exactly_the_expected_roles(app, world, make_token, endpoin
         elif is_api:
             response = client.open(url, method=method, json={}, headers=headers)
         else:
-            response = client.open(url, method=method, headers=headers,
-                                   data={"csrf_token": csrf_token(client)})
+            response = client.open(
+                url, method=method, headers=headers, data={"csrf_token": csrf_token(client)}
+            )
         assert response.status_code < 500, (role, response.get_data(as_text=True)[:300])
         got[role] = outcome(response, is_api)
         if expected == PUBLIC:

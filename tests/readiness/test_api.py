@@ -41,8 +41,13 @@ def test_me(api, make_unit, make_user, make_token):
     unit = make_unit("DF-DAYE")
     token = make_token(make_user("clerk1", "clerk", unit, name="陈刚"))
     body = api(token).get("/api/v1/me").get_json()
-    assert body == {"username": "clerk1", "name": "陈刚", "role": "clerk", "unit": "DF-DAYE",
-                    "language": "zh"}
+    assert body == {
+        "username": "clerk1",
+        "name": "陈刚",
+        "role": "clerk",
+        "unit": "DF-DAYE",
+        "language": "zh",
+    }
 
 
 def test_deactivated_users_token_stops_working(api, make_user, make_token, session):
@@ -76,16 +81,32 @@ def test_units_list_is_scoped_for_a_clerk(api, make_unit, make_user, make_token)
 def test_admin_creates_units(api, admin_token, session):
     response = api(admin_token).post(
         "/api/v1/units",
-        json={"code": "DF", "name": "登封市公安局", "kind": "bureau", "parent": None,
-              "headcount": 520},
+        json={
+            "code": "DF",
+            "name": "登封市公安局",
+            "kind": "bureau",
+            "parent": None,
+            "headcount": 520,
+        },
     )
     assert response.status_code == 201
-    assert response.get_json() == {"code": "DF", "name": "登封市公安局", "kind": "bureau",
-                                   "parent": None, "headcount": 520, "is_active": True}
+    assert response.get_json() == {
+        "code": "DF",
+        "name": "登封市公安局",
+        "kind": "bureau",
+        "parent": None,
+        "headcount": 520,
+        "is_active": True,
+    }
     response = api(admin_token).post(
         "/api/v1/units",
-        json={"code": "DF-DAYE", "name": "大冶派出所", "kind": "station", "parent": "DF",
-              "headcount": 28},
+        json={
+            "code": "DF-DAYE",
+            "name": "大冶派出所",
+            "kind": "station",
+            "parent": "DF",
+            "headcount": 28,
+        },
     )
     assert response.status_code == 201
     assert response.get_json()["parent"] == "DF"
@@ -97,20 +118,48 @@ def test_admin_creates_units(api, admin_token, session):
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [
-        ({"code": "X1", "name": "x", "kind": "station", "parent": "NOPE", "headcount": 1}, 422,
-         "validation_error", "parent"),
-        ({"code": "大冶", "name": "x", "kind": "station", "headcount": 1}, 422,
-         "validation_error", "code"),
-        ({"code": "X1", "name": "x", "kind": "station", "headcount": -1}, 422,
-         "validation_error", "headcount"),
-        ({"code": "X1", "name": "x", "kind": "station", "headcount": "5"}, 422,
-         "validation_error", "headcount"),
-        ({"code": "X1", "name": "x", "kind": "station", "headcount": True}, 422,
-         "validation_error", "headcount"),
-        ({"code": "X1", "name": "x", "kind": "station", "headcount": 1.5}, 422,
-         "validation_error", "headcount"),
-        ({"code": "X1", "name": "长" * 101, "kind": "station", "headcount": 1}, 422,
-         "validation_error", "name"),
+        (
+            {"code": "X1", "name": "x", "kind": "station", "parent": "NOPE", "headcount": 1},
+            422,
+            "validation_error",
+            "parent",
+        ),
+        (
+            {"code": "大冶", "name": "x", "kind": "station", "headcount": 1},
+            422,
+            "validation_error",
+            "code",
+        ),
+        (
+            {"code": "X1", "name": "x", "kind": "station", "headcount": -1},
+            422,
+            "validation_error",
+            "headcount",
+        ),
+        (
+            {"code": "X1", "name": "x", "kind": "station", "headcount": "5"},
+            422,
+            "validation_error",
+            "headcount",
+        ),
+        (
+            {"code": "X1", "name": "x", "kind": "station", "headcount": True},
+            422,
+            "validation_error",
+            "headcount",
+        ),
+        (
+            {"code": "X1", "name": "x", "kind": "station", "headcount": 1.5},
+            422,
+            "validation_error",
+            "headcount",
+        ),
+        (
+            {"code": "X1", "name": "长" * 101, "kind": "station", "headcount": 1},
+            422,
+            "validation_error",
+            "name",
+        ),
         ({"code": "X1", "kind": "station"}, 422, "validation_error", "name"),
         ({"code": 12, "name": "x", "kind": "station"}, 422, "validation_error", "code"),
         ({"code": "X1", "name": "x", "kind": "rocket"}, 422, "validation_error", "kind"),
@@ -118,8 +167,9 @@ def test_admin_creates_units(api, admin_token, session):
         ({"code": "exist", "name": "x", "kind": "station"}, 409, "conflict", "code"),
     ],
 )
-def test_bad_unit_input_changes_nothing(api, admin_token, make_unit, session, body, status, code,
-                                        field):
+def test_bad_unit_input_changes_nothing(
+    api, admin_token, make_unit, session, body, status, code, field
+):
     make_unit("EXIST")
     units, entries = count(session, Unit), count(session, AuditEntry)
     error = assert_error(api(admin_token).post("/api/v1/units", json=body), status, code)
@@ -130,8 +180,13 @@ def test_bad_unit_input_changes_nothing(api, admin_token, make_unit, session, bo
 
 def test_malformed_bodies(api, admin_token, client):
     headers = {"Authorization": f"Bearer {admin_token}"}
-    assert_error(client.post("/api/v1/units", data="{not json", headers=headers,
-                             content_type="application/json"), 400, "bad_request")
+    assert_error(
+        client.post(
+            "/api/v1/units", data="{not json", headers=headers, content_type="application/json"
+        ),
+        400,
+        "bad_request",
+    )
     assert_error(client.post("/api/v1/units", data="code=x", headers=headers), 400, "bad_request")
     assert_error(api(admin_token).post("/api/v1/units", json=[1, 2]), 422, "validation_error")
 
@@ -139,8 +194,9 @@ def test_malformed_bodies(api, admin_token, client):
 def test_non_admin_cannot_create_units(api, make_user, make_token, session):
     for role in ("command", "inspector", "clerk", "keeper"):
         token = make_token(make_user(f"u-{role}", role))
-        response = api(token).post("/api/v1/units",
-                                   json={"code": f"N{role}", "name": "x", "kind": "station"})
+        response = api(token).post(
+            "/api/v1/units", json={"code": f"N{role}", "name": "x", "kind": "station"}
+        )
         assert_error(response, 403, "forbidden")
     assert count(session, Unit) == 2  # the clerk's and keeper's own units
 
@@ -153,9 +209,7 @@ def test_unknown_route_and_wrong_method_answer_json(api, admin_token):
 def test_openapi_document_describes_every_api_route(app, client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    documented = {
-        (path, method.upper()) for path, ops in doc["paths"].items() for method in ops
-    }
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     served = set()
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):

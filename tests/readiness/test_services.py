@@ -28,7 +28,12 @@ def audit_actions(session):
 def test_create_unit_records_who_and_what_in_the_audit_log(session, make_user):
     admin = make_user("boss", "admin")
     unit = services.create_unit(
-        session, code="DF-DAYE", name="大冶派出所", kind="station", parent=None, headcount=28,
+        session,
+        code="DF-DAYE",
+        name="大冶派出所",
+        kind="station",
+        parent=None,
+        headcount=28,
         actor=admin,
     )
     session.commit()
@@ -44,7 +49,12 @@ def test_create_unit_records_who_and_what_in_the_audit_log(session, make_user):
 def test_unit_codes_must_be_short_ascii(session, code):
     with pytest.raises(DomainError) as err:
         services.create_unit(
-            session, code=code, name="某单位", kind="station", parent=None, headcount=1,
+            session,
+            code=code,
+            name="某单位",
+            kind="station",
+            parent=None,
+            headcount=1,
             actor=SYSTEM,
         )
     assert err.value.field == "code"
@@ -57,7 +67,12 @@ def test_duplicate_code_is_refused_even_in_other_case(session, make_unit):
     before = audit_actions(session)
     with pytest.raises(Conflict) as err:
         services.create_unit(
-            session, code="df-daye", name="重复", kind="station", parent=None, headcount=1,
+            session,
+            code="df-daye",
+            name="重复",
+            kind="station",
+            parent=None,
+            headcount=1,
             actor=SYSTEM,
         )
     assert "大冶派出所" in err.value.message
@@ -82,7 +97,12 @@ def test_duplicate_code_is_refused_even_in_other_case(session, make_unit):
 def test_bad_unit_values_are_refused_and_nothing_is_written(session, name, kind, headcount, field):
     with pytest.raises(DomainError) as err:
         services.create_unit(
-            session, code="X1", name=name, kind=kind, parent=None, headcount=headcount,
+            session,
+            code="X1",
+            name=name,
+            kind=kind,
+            parent=None,
+            headcount=headcount,
             actor=SYSTEM,
         )
     assert err.value.field == field
@@ -98,8 +118,13 @@ def test_a_unit_cannot_be_moved_under_itself_or_its_descendants(session, make_un
     for new_parent in (bureau, squad):
         with pytest.raises(DomainError) as err:
             services.update_unit(
-                session, bureau, name=bureau.name, kind="bureau", parent=new_parent,
-                headcount=1, actor=SYSTEM,
+                session,
+                bureau,
+                name=bureau.name,
+                kind="bureau",
+                parent=new_parent,
+                headcount=1,
+                actor=SYSTEM,
             )
         assert err.value.field == "parent"
         session.rollback()
@@ -112,9 +137,7 @@ def test_moving_a_unit_changes_its_subtree(session, make_unit):
     b = make_unit("BB", kind="brigade", parent=bureau)
     s = make_unit("S", kind="squad", parent=a)
     assert unit_ids_below(session, a.id) == {a.id, s.id}
-    services.update_unit(
-        session, s, name=s.name, kind="squad", parent=b, headcount=3, actor=SYSTEM
-    )
+    services.update_unit(session, s, name=s.name, kind="squad", parent=b, headcount=3, actor=SYSTEM)
     session.commit()
     assert unit_ids_below(session, a.id) == {a.id}
     assert unit_ids_below(session, b.id) == {b.id, s.id}
@@ -125,14 +148,26 @@ def test_a_stale_edit_is_refused(session, make_unit):
     unit = make_unit("A", headcount=10)
     seen_version = unit.version
     services.update_unit(
-        session, unit, name="新名", kind="station", parent=None, headcount=11, actor=SYSTEM,
+        session,
+        unit,
+        name="新名",
+        kind="station",
+        parent=None,
+        headcount=11,
+        actor=SYSTEM,
         expected_version=seen_version,
     )
     session.commit()
     with pytest.raises(Conflict):
         services.update_unit(
-            session, unit, name="旧表单", kind="station", parent=None, headcount=99,
-            actor=SYSTEM, expected_version=seen_version,
+            session,
+            unit,
+            name="旧表单",
+            kind="station",
+            parent=None,
+            headcount=99,
+            actor=SYSTEM,
+            expected_version=seen_version,
         )
     session.rollback()
     fresh = session.get(Unit, unit.id)
@@ -193,7 +228,12 @@ def test_readers_see_everything_but_change_nothing(session, make_unit, make_user
         assert can(session, user, "audit.view")
         with pytest.raises(PermissionDenied):
             services.create_unit(
-                session, code="NEW", name="新", kind="station", parent=None, headcount=1,
+                session,
+                code="NEW",
+                name="新",
+                kind="station",
+                parent=None,
+                headcount=1,
                 actor=user,
             )
     session.rollback()
@@ -228,20 +268,34 @@ def test_create_user_rules(session, make_unit):
         ({"name": "名" * 61}, "name"),
     ]
     for override, field in cases:
-        args = {"username": "u1", "password": "long-enough-1", "role": "clerk", "unit": station,
-                "name": "", **override}
+        args = {
+            "username": "u1",
+            "password": "long-enough-1",
+            "role": "clerk",
+            "unit": station,
+            "name": "",
+            **override,
+        }
         with pytest.raises(DomainError) as err:
             services.create_user(session, actor=SYSTEM, **args)
         assert err.value.field == field, override
         session.rollback()
     services.create_user(
-        session, username="keeper1", password="long-enough-1", role="keeper", unit=warehouse,
+        session,
+        username="keeper1",
+        password="long-enough-1",
+        role="keeper",
+        unit=warehouse,
         actor=SYSTEM,
     )
     session.commit()
     with pytest.raises(Conflict):
         services.create_user(
-            session, username="KEEPER1", password="long-enough-1", role="command", unit=None,
+            session,
+            username="KEEPER1",
+            password="long-enough-1",
+            role="command",
+            unit=None,
             actor=SYSTEM,
         )
     session.rollback()

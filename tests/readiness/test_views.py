@@ -34,9 +34,7 @@ def test_anonymous_is_sent_to_login_and_back_after(client, make_user):
     first = client.get("/units?x=1")
     assert first.status_code == 302
     assert "/login?next=/units?x%3D1" in first.location or "next=" in first.location
-    response = post_form(
-        client, first.location, {"username": "cmd1", "password": PASSWORD}
-    )
+    response = post_form(client, first.location, {"username": "cmd1", "password": PASSWORD})
     assert response.status_code == 302
     assert response.location == "/units?x=1"
 
@@ -104,7 +102,11 @@ def test_change_password_ends_other_sessions(app, make_user, login):
     bad = post_form(
         desk,
         "/account/password",
-        {"current_password": "wrong-one", "new_password": "brand-new-pw", "confirm": "brand-new-pw"},
+        {
+            "current_password": "wrong-one",
+            "new_password": "brand-new-pw",
+            "confirm": "brand-new-pw",
+        },
     )
     assert "当前密码不正确。" in text_of(bad)
     ok = post_form(
@@ -128,7 +130,9 @@ def test_post_without_or_with_forged_csrf_changes_nothing(make_user, login, sess
         payload = dict(data)
         if token:
             payload["csrf_token"] = token
-        response = client.post("/units/new", data=payload, headers={"Referer": "http://localhost/units/new"})
+        response = client.post(
+            "/units/new", data=payload, headers={"Referer": "http://localhost/units/new"}
+        )
         assert response.status_code in (302, 400)
         follow = client.get(response.location) if response.status_code == 302 else response
         assert "表单已过期或来源无效" in text_of(follow)
@@ -151,8 +155,13 @@ def test_admin_creates_and_edits_a_unit(make_user, login, session):
     response = post_form(
         client,
         "/units/new",
-        {"code": "DF-DAYE", "name": "大冶派出所", "kind": "station", "headcount": "28",
-         "parent": str(bureau.id)},
+        {
+            "code": "DF-DAYE",
+            "name": "大冶派出所",
+            "kind": "station",
+            "headcount": "28",
+            "parent": str(bureau.id),
+        },
     )
     assert response.location == "/units/DF-DAYE"
     client.get(response.location)  # shows the flash
@@ -163,8 +172,14 @@ def test_admin_creates_and_edits_a_unit(make_user, login, session):
     response = post_form(
         client,
         "/units/DF-DAYE/edit",
-        {"name": "大冶派出所", "kind": "station", "headcount": "30", "parent": str(bureau.id),
-         "version": version, "code": "HACKED"},
+        {
+            "name": "大冶派出所",
+            "kind": "station",
+            "headcount": "30",
+            "parent": str(bureau.id),
+            "version": version,
+            "code": "HACKED",
+        },
     )
     assert response.status_code == 302
     unit = session.scalar(select(Unit).where(Unit.code == "DF-DAYE"))
@@ -179,18 +194,23 @@ def test_unit_form_errors_are_shown_and_nothing_changes(make_user, make_unit, lo
     client = login("root")
     units_before = count(session, Unit)
     audit_before = count(session, AuditEntry)
+    station = {"kind": "station", "headcount": "1", "parent": ""}
     cases = [
-        ({"code": "df-daye", "name": "x", "kind": "station", "headcount": "1"}, "已被 大冶派出所 使用"),
-        ({"code": "大冶", "name": "x", "kind": "station", "headcount": "1"}, "单位代码只能由"),
-        ({"code": "OK1", "name": "x", "kind": "station", "headcount": "-4"}, "Number must be"),
-        ({"code": "OK1", "name": "x", "kind": "station", "headcount": "abc"}, "headcount"),
-        ({"code": "OK1", "name": "长" * 200, "kind": "station", "headcount": "1"}, "name"),
-        ({"code": "OK1", "name": "x", "kind": "station", "headcount": "1", "parent": "99999"}, "所选单位不存在"),
+        ({**station, "code": "df-daye", "name": "x"}, "单位代码 DF-DAYE 已被 大冶派出所 使用。"),
+        ({**station, "code": "大冶", "name": "x"}, "单位代码只能由字母、数字"),
+        (
+            {**station, "code": "OK1", "name": "x", "headcount": "-4"},
+            "数值大小必须介于 0 到 100000",
+        ),
+        ({**station, "code": "OK1", "name": "x", "headcount": "abc"}, "不是有效的整数。"),
+        ({**station, "code": "OK1", "name": "长" * 200}, "字段长度不能超过 100 个字符。"),
+        ({**station, "code": "OK1", "name": "x", "parent": "99999"}, "所选单位不存在。"),
     ]
-    for data, _expected in cases:
-        page = post_form(client, "/units/new", {"parent": "", **data})
+    for data, expected in cases:
+        page = post_form(client, "/units/new", data)
         assert page.status_code == 200, data
-        assert 'class="error"' in text_of(page), data
+        errors = re.findall(r'class="error">([^<]*)<', text_of(page))
+        assert any(expected in e for e in errors), (expected, errors)
     assert count(session, Unit) == units_before
     assert count(session, AuditEntry) == audit_before
 
@@ -202,11 +222,16 @@ def test_a_stale_unit_form_is_refused(make_user, make_unit, login, session):
     page = client.get("/units/S1/edit")
     version = re.search(r'name="version" type="hidden" value="(\d+)"', text_of(page)).group(1)
     # Someone else saves first.
-    post_form(client, "/units/S1/edit", {"name": "甲", "kind": "station", "headcount": "11",
-                                         "parent": "", "version": version})
-    stale = post_form(client, "/units/S1/edit", {"name": "乙", "kind": "station",
-                                                 "headcount": "99", "parent": "",
-                                                 "version": version})
+    post_form(
+        client,
+        "/units/S1/edit",
+        {"name": "甲", "kind": "station", "headcount": "11", "parent": "", "version": version},
+    )
+    stale = post_form(
+        client,
+        "/units/S1/edit",
+        {"name": "乙", "kind": "station", "headcount": "99", "parent": "", "version": version},
+    )
     assert stale.status_code == 200
     assert "该记录已被他人修改" in text_of(stale)
     session.refresh(unit)
@@ -219,12 +244,18 @@ def test_clerk_cannot_post_to_admin_forms_or_see_other_units(make_user, make_uni
     make_unit("OTHER", parent=bureau)
     make_user("clerk1", "clerk", mine)
     client = login("clerk1")
-    response = post_form(client, "/units/new", {"code": "X", "name": "x", "kind": "station",
-                                                "headcount": "1", "parent": ""})
+    response = post_form(
+        client,
+        "/units/new",
+        {"code": "X", "name": "x", "kind": "station", "headcount": "1", "parent": ""},
+    )
     assert response.status_code == 403
     assert "您无权访问此页面" in text_of(response)
-    response = post_form(client, "/units/MINE/edit", {"name": "改名", "kind": "station",
-                                                      "headcount": "1", "parent": ""})
+    response = post_form(
+        client,
+        "/units/MINE/edit",
+        {"name": "改名", "kind": "station", "headcount": "1", "parent": ""},
+    )
     assert response.status_code == 403
     assert client.get("/units/MINE").status_code == 200
     assert client.get("/units/OTHER").status_code == 403
@@ -256,15 +287,26 @@ def test_admin_opens_moves_and_deactivates_an_account(make_user, make_unit, logi
     a = make_unit("A")
     b = make_unit("B")
     client = login("root")
-    response = post_form(client, "/users/new", {"username": "zhang", "name": "张伟",
-                                                "role": "clerk", "unit": str(a.id),
-                                                "password": "first-pass-1"})
+    response = post_form(
+        client,
+        "/users/new",
+        {
+            "username": "zhang",
+            "name": "张伟",
+            "role": "clerk",
+            "unit": str(a.id),
+            "password": "first-pass-1",
+        },
+    )
     assert response.status_code == 302
     user = session.scalar(select(User).where(User.username == "zhang"))
     page = client.get(f"/users/{user.id}/edit")
     version = re.search(r'name="version" type="hidden" value="(\d+)"', text_of(page)).group(1)
-    response = post_form(client, f"/users/{user.id}/edit", {"name": "张伟", "role": "clerk",
-                                                           "unit": str(b.id), "version": version})
+    response = post_form(
+        client,
+        f"/users/{user.id}/edit",
+        {"name": "张伟", "role": "clerk", "unit": str(b.id), "version": version},
+    )
     assert response.status_code == 302
     session.refresh(user)
     assert user.unit_id == b.id
@@ -272,8 +314,11 @@ def test_admin_opens_moves_and_deactivates_an_account(make_user, make_unit, logi
     assert response.status_code == 302
     session.refresh(user)
     assert not user.is_active
-    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "users",
-                                                              AuditEntry.object_id == str(user.id)))
+    actions = session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.object_type == "users", AuditEntry.object_id == str(user.id)
+        )
+    )
     assert {"user.create", "user.update", "user.deactivate"} <= set(actions)
 
 
@@ -281,11 +326,17 @@ def test_user_form_errors(make_user, login, session):
     make_user("root", "admin", None)
     client = login("root")
     before = count(session, User)
-    page = post_form(client, "/users/new", {"username": "x y", "role": "clerk", "unit": "",
-                                            "password": "long-enough"})
+    page = post_form(
+        client,
+        "/users/new",
+        {"username": "x y", "role": "clerk", "unit": "", "password": "long-enough"},
+    )
     assert page.status_code == 200 and "用户名只能由" in text_of(page)
-    page = post_form(client, "/users/new", {"username": "xy", "role": "clerk", "unit": "",
-                                            "password": "long-enough"})
+    page = post_form(
+        client,
+        "/users/new",
+        {"username": "xy", "role": "clerk", "unit": "", "password": "long-enough"},
+    )
     assert "必须属于一个单位" in text_of(page)
     assert count(session, User) == before
 
