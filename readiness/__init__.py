@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI."""
+    import inventory
+    import inventory.models  # noqa: F401  (tables known to migrations)
     from readiness import api, cli, i18n, web
     from readiness.auth import init_auth
     from readiness.config import load_config
@@ -34,4 +36,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    inventory.init_app(app)
     return app

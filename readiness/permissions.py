@@ -23,6 +23,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin", "command", "inspector"}),
     "users.manage": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "command", "inspector"}),
+    # inventory
+    "items.view": ALL_ROLES,
+    "items.manage": frozenset({"admin"}),
+    "standard.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "standard.manage": frozenset({"command"}),
+    "stock.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "stock.write": frozenset({"clerk", "keeper"}),
+    "counts.write": frozenset({"clerk", "keeper"}),
+    "counts.approve": frozenset({"keeper", "command"}),
+    "reports.view": frozenset({"clerk", "keeper", "command", "inspector"}),
 }
 
 

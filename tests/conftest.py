@@ -251,3 +251,39 @@ def artifacts_dir() -> Path:
     path = Path(__file__).parent / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def make_item(session):
+    from inventory import services as inv
+
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, *, name: str | None = None, category: str = "防汛",
+             uom: str = "件", unit_cost="100.00", shelf_life_days: int | None = None,
+             tracking: str = "bulk"):
+        code = code or f"I{next(counter):04d}"
+        item = inv.create_item(
+            session, code=code, name=name or f"物资{code}", category=category, uom=uom,
+            unit_cost=unit_cost, shelf_life_days=shelf_life_days, tracking=tracking,
+            actor=SYSTEM,
+        )
+        session.commit()
+        return item
+
+    return make
+
+
+@pytest.fixture
+def stock(session):
+    """Record a movement as the system (tests' shortcut for 'the books say')."""
+    from inventory import services as inv
+
+    def post(unit, item, qty, kind="receipt", **kw):
+        result = inv.record_movement(
+            session, unit=unit, item=item, kind=kind, qty=qty, actor=SYSTEM, **kw
+        )
+        session.commit()
+        return result
+
+    return post

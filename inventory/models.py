@@ -1,0 +1,309 @@
+"""Items, the equipment standard, stock positions, the ledger, serial assets and stocktakes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from readiness.db import Base, UTCDateTime, utcnow
+from readiness.models import Unit, User
+
+TRACKING = {"bulk": _l("按数量"), "serial": _l("按件（序列号）")}
+
+MOVEMENT_KINDS = {
+    "receipt": _l("入库"),
+    "issue": _l("出库"),
+    "write_off": _l("报损核销"),
+    "adjustment": _l("盘点调整"),
+    "transfer_out": _l("调拨出库"),
+    "transfer_in": _l("调拨入库"),
+}
+# Kinds a person records by hand; the others come from counts and allocations.
+MANUAL_KINDS = ("receipt", "issue", "write_off")
+OUTBOUND_KINDS = frozenset({"issue", "write_off", "transfer_out"})
+
+ASSET_STATUSES = {
+    "in_service": _l("在用"),
+    "under_repair": _l("维修中"),
+    "retired": _l("已报废"),
+}
+
+COUNT_STATUSES = {
+    "open": _l("清点中"),
+    "submitted": _l("待审批"),
+    "approved": _l("已审批"),
+    "cancelled": _l("已取消"),
+}
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
+        CheckConstraint("tracking IN ('bulk', 'serial')", name="tracking_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    uom: Mapped[str] = mapped_column(String(10))
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    shelf_life_days: Mapped[int | None]
+    tracking: Mapped[str] = mapped_column(String(10), default="bulk")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_serial(self) -> bool:
+        return self.tracking == "serial"
+
+    def __repr__(self) -> str:
+        return f"<Item {self.code}>"
+
+
+class StandardVersion(Base):
+    """One published edition of the equipment standard (应急装备现代化)."""
+
+    __tablename__ = "standard_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    lines: Mapped[list[StandardLine]] = relationship(
+        back_populates="version", order_by="StandardLine.id"
+    )
+    published_by: Mapped[User | None] = relationship()
+
+
+class StandardLine(Base):
+    __tablename__ = "standard_lines"
+    __table_args__ = (
+        UniqueConstraint("version_id", "unit_kind", "item_id"),
+        CheckConstraint("base_qty >= 0 AND per_officer >= 0", name="not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("standard_versions.id"), index=True)
+    unit_kind: Mapped[str] = mapped_column(String(20))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    base_qty: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    per_officer: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+
+    version: Mapped[StandardVersion] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+
+class RequirementOverride(Base):
+    """An explicit required quantity for one unit and item, instead of the standard's formula."""
+
+    __tablename__ = "requirement_overrides"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "item_id"),
+        CheckConstraint("qty >= 0", name="qty_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    qty: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+    item: Mapped[Item] = relationship()
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+    __table_args__ = (UniqueConstraint("item_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+
+    item: Mapped[Item] = relationship()
+
+
+class Position(Base):
+    """Stock of one item (and lot) at one unit: the balance the ledger keeps up to date."""
+
+    __tablename__ = "positions"
+    __table_args__ = (
+        CheckConstraint("qty >= 0", name="qty_not_negative"),
+        CheckConstraint("reserved >= 0 AND reserved <= qty", name="reserved_within_qty"),
+        # A position without a lot is unique per unit and item; with a lot, per lot.
+        Index(
+            "uq_positions_unit_item_nolot",
+            "unit_id",
+            "item_id",
+            unique=True,
+            sqlite_where=text("lot_id IS NULL"),
+            postgresql_where=text("lot_id IS NULL"),
+        ),
+        Index(
+            "uq_positions_unit_item_lot",
+            "unit_id",
+            "item_id",
+            "lot_id",
+            unique=True,
+            sqlite_where=text("lot_id IS NOT NULL"),
+            postgresql_where=text("lot_id IS NOT NULL"),
+        ),
+        Index("ix_positions_item_unit", "item_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    qty: Mapped[int] = mapped_column(default=0)
+    # Held for approved allocations (issued at dispatch); issues cannot take it.
+    reserved: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+    item: Mapped[Item] = relationship()
+    lot: Mapped[Lot | None] = relationship()
+
+    @property
+    def available(self) -> int:
+        return self.qty - self.reserved
+
+
+class Movement(Base):
+    """One line of the ledger (出入库台账). Never updated: corrections are new movements."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        CheckConstraint("qty <> 0", name="qty_not_zero"),
+        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
+        Index("ix_movements_position_id", "position_id", "id"),
+        Index("ix_movements_unit_item", "unit_id", "item_id"),
+        Index("ix_movements_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    qty: Mapped[int]
+    balance_after: Mapped[int]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(String(20), default="")
+    document: Mapped[str] = mapped_column(String(60), default="")
+    serials: Mapped[str] = mapped_column(Text, default="")
+    # The one-time key of the form or API call that wrote it: a second submit finds it.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    position: Mapped[Position] = relationship()
+    unit: Mapped[Unit] = relationship()
+    item: Mapped[Item] = relationship()
+    lot: Mapped[Lot | None] = relationship()
+
+
+class Asset(Base):
+    """One piece of a serial-tracked item (drone, boat, pump, searchlight)."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        UniqueConstraint("item_id", "serial"),
+        CheckConstraint("status IN ('in_service', 'under_repair', 'retired')", name="status_known"),
+        Index("ix_assets_unit_item", "unit_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    serial: Mapped[str] = mapped_column(String(60))
+    # None once it has left every unit (issued out of the system).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(20), default="in_service")
+    note: Mapped[str] = mapped_column(Text, default="")
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+
+class CountInterval(Base):
+    """How often each kind of unit must count its stock (日周月 checks; here: days)."""
+
+    __tablename__ = "count_intervals"
+
+    unit_kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    days: Mapped[int]
+
+
+class Count(Base):
+    """A stocktake (盘库清点) of one unit."""
+
+    __tablename__ = "counts"
+    __table_args__ = (Index("ix_counts_unit_status", "unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    note: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    unit: Mapped[Unit] = relationship()
+    started_by: Mapped[User | None] = relationship(foreign_keys=[started_by_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    lines: Mapped[list[CountLine]] = relationship(
+        back_populates="count", order_by="CountLine.id", cascade="all, delete-orphan"
+    )
+
+
+class CountLine(Base):
+    __tablename__ = "count_lines"
+    __table_args__ = (
+        CheckConstraint("counted IS NULL OR counted >= 0", name="counted_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("counts.id"), index=True)
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    book: Mapped[int]
+    counted: Mapped[int | None]
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    count: Mapped[Count] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+    lot: Mapped[Lot | None] = relationship()
+
+    @property
+    def variance(self) -> int | None:
+        return None if self.counted is None else self.counted - self.book

@@ -1,0 +1,374 @@
+"""The shortfall report: required vs on hand per unit and item, ranked, priced, with transfers.
+
+Definitions (DESIGN.md): on hand excludes expired lots (shown apart); inbound is
+what approved allocations will still bring; ``gap = max(0, required − on_hand)``,
+``uncovered = max(0, gap − inbound)``, ``coverage = on_hand / required``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from inventory.models import (
+    Asset,
+    Item,
+    Lot,
+    Movement,
+    Position,
+    RequirementOverride,
+    StandardLine,
+    StandardVersion,
+)
+from inventory.services import required_qty, standard_as_of
+from readiness.models import Unit
+
+# Filled in by the allocations feature: (session, unit_ids, as_of) -> {(unit_id, item_id): qty}.
+INBOUND_SOURCES: list[Callable[[Session, set[int] | None, date], dict[tuple[int, int], int]]] = []
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    code: str
+    name: str
+    kind: str
+    headcount: int
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    id: int
+    code: str
+    name: str
+    category: str
+    uom: str
+    unit_cost: Decimal
+
+
+@dataclass
+class Row:
+    unit: UnitRef
+    item: ItemRef
+    required: int
+    on_hand: int
+    expired: int
+    inbound: int
+
+    @property
+    def gap(self) -> int:
+        return max(0, self.required - self.on_hand)
+
+    @property
+    def uncovered(self) -> int:
+        return max(0, self.gap - self.inbound)
+
+    @property
+    def coverage(self) -> float:
+        if self.required <= 0:
+            return 1.0
+        return self.on_hand / self.required
+
+    @property
+    def band(self) -> str:
+        """red below half the standard, amber below the standard, green at or above."""
+        if self.coverage < 0.5:
+            return "red"
+        return "amber" if self.coverage < 1 else "green"
+
+
+@dataclass
+class ItemTotal:
+    item: ItemRef
+    required: int = 0
+    on_hand: int = 0
+    gap: int = 0
+    uncovered: int = 0
+    transferable: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        return self.item.unit_cost * self.uncovered
+
+    @property
+    def to_buy(self) -> int:
+        return max(0, self.uncovered - self.transferable)
+
+    @property
+    def to_buy_cost(self) -> Decimal:
+        return self.item.unit_cost * self.to_buy
+
+
+@dataclass
+class Transfer:
+    source: UnitRef
+    target: UnitRef
+    item: ItemRef
+    qty: int
+
+
+@dataclass
+class Report:
+    as_of: date
+    version: StandardVersion | None
+    rows: list[Row]
+    items: list[ItemTotal]
+    transfers: list[Transfer]
+    units_below: int = 0
+    filters: dict = field(default_factory=dict)
+
+    @property
+    def budget_total(self) -> Decimal:
+        return sum((t.cost for t in self.items), Decimal("0"))
+
+    @property
+    def to_buy_total(self) -> Decimal:
+        return sum((t.to_buy_cost for t in self.items), Decimal("0"))
+
+
+def _stock(
+    session: Session, unit_ids: set[int] | None, as_of: date, today: date
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """(on hand, expired, reserved) per (unit, item) on a date.
+
+    Today and later: read from the balances. Earlier dates: summed from the ledger.
+    Serial items count only pieces in service (today) or held (earlier dates).
+    """
+    expired_expr = case((Lot.expires_on <= as_of, 1), else_=0)
+    if as_of >= today:
+        qty = Position.qty
+        stmt = (
+            select(
+                Position.unit_id,
+                Position.item_id,
+                expired_expr.label("expired"),
+                func.sum(qty),
+                func.sum(Position.reserved),
+            )
+            .outerjoin(Lot, Lot.id == Position.lot_id)
+            .where(Position.qty > 0)
+            .group_by(Position.unit_id, Position.item_id, expired_expr)
+        )
+        if unit_ids is not None:
+            stmt = stmt.where(Position.unit_id.in_(unit_ids))
+    else:
+        end = datetime.combine(as_of + timedelta(days=1), time.min, UTC)
+        stmt = (
+            select(
+                Movement.unit_id,
+                Movement.item_id,
+                expired_expr.label("expired"),
+                func.sum(Movement.qty),
+                func.sum(0),
+            )
+            .outerjoin(Lot, Lot.id == Movement.lot_id)
+            .where(Movement.at < end)
+            .group_by(Movement.unit_id, Movement.item_id, expired_expr)
+        )
+        if unit_ids is not None:
+            stmt = stmt.where(Movement.unit_id.in_(unit_ids))
+    on_hand: dict[tuple[int, int], int] = defaultdict(int)
+    expired: dict[tuple[int, int], int] = defaultdict(int)
+    reserved: dict[tuple[int, int], int] = defaultdict(int)
+    for unit_id, item_id, is_expired, qty_sum, reserved_sum in session.execute(stmt):
+        key = (unit_id, item_id)
+        if is_expired:
+            expired[key] += int(qty_sum or 0)
+        else:
+            on_hand[key] += int(qty_sum or 0)
+        reserved[key] += int(reserved_sum or 0)
+    if as_of >= today:
+        serial = (
+            select(Asset.unit_id, Asset.item_id, func.count())
+            .where(Asset.unit_id.is_not(None), Asset.status == "in_service")
+            .group_by(Asset.unit_id, Asset.item_id)
+        )
+        if unit_ids is not None:
+            serial = serial.where(Asset.unit_id.in_(unit_ids))
+        serial_items = set(session.scalars(select(Item.id).where(Item.tracking == "serial")))
+        for key in [k for k in on_hand if k[1] in serial_items]:
+            on_hand[key] = 0
+        for unit_id, item_id, n in session.execute(serial):
+            on_hand[(unit_id, item_id)] = n
+    return on_hand, expired, reserved
+
+
+def shortfall(
+    session: Session,
+    *,
+    unit_ids: set[int] | None = None,
+    category: str | None = None,
+    item_code: str | None = None,
+    as_of: date | None = None,
+    today: date | None = None,
+) -> Report:
+    """The shortfall of every active unit in scope against the standard in force on ``as_of``."""
+    today = today or date.today()
+    as_of = as_of or today
+    version = standard_as_of(session, as_of)
+
+    unit_stmt = select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.headcount).where(
+        Unit.is_active
+    )
+    if unit_ids is not None:
+        unit_stmt = unit_stmt.where(Unit.id.in_(unit_ids))
+    units = {row[0]: UnitRef(*row) for row in session.execute(unit_stmt)}
+
+    item_stmt = select(
+        Item.id, Item.code, Item.name, Item.category, Item.uom, Item.unit_cost
+    ).where(Item.is_active)
+    if category:
+        item_stmt = item_stmt.where(Item.category == category)
+    if item_code:
+        item_stmt = item_stmt.where(Item.code == item_code)
+    items = {row[0]: ItemRef(*row) for row in session.execute(item_stmt)}
+
+    lines_by_kind: dict[str, list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
+    if version is not None:
+        for kind, item_id, base, per in session.execute(
+            select(
+                StandardLine.unit_kind,
+                StandardLine.item_id,
+                StandardLine.base_qty,
+                StandardLine.per_officer,
+            ).where(StandardLine.version_id == version.id)
+        ):
+            if item_id in items:
+                lines_by_kind[kind].append((item_id, base, per))
+    overrides = {
+        (u, i): q
+        for u, i, q in session.execute(
+            select(
+                RequirementOverride.unit_id, RequirementOverride.item_id, RequirementOverride.qty
+            )
+        )
+        if u in units and i in items
+    }
+
+    on_hand, expired, reserved = _stock(session, set(units) if unit_ids else None, as_of, today)
+    inbound: dict[tuple[int, int], int] = defaultdict(int)
+    for source in INBOUND_SOURCES:
+        for key, qty in source(session, set(units) if unit_ids else None, as_of).items():
+            inbound[key] += qty
+
+    required: dict[tuple[int, int], int] = {}
+    for unit in units.values():
+        for item_id, base, per in lines_by_kind.get(unit.kind, ()):
+            required[(unit.id, item_id)] = required_qty(base, per, unit.headcount)
+    required.update(overrides)
+
+    rows = [
+        Row(
+            units[u],
+            items[i],
+            req,
+            on_hand.get((u, i), 0),
+            expired.get((u, i), 0),
+            inbound.get((u, i), 0),
+        )
+        for (u, i), req in required.items()
+        if req > 0
+    ]
+    rows.sort(key=lambda r: (r.coverage, -r.uncovered, r.unit.code, r.item.code))
+
+    totals: dict[int, ItemTotal] = {}
+    for row in rows:
+        t = totals.setdefault(row.item.id, ItemTotal(row.item))
+        t.required += row.required
+        t.on_hand += row.on_hand
+        t.gap += row.gap
+        t.uncovered += row.uncovered
+
+    transfers = _suggest_transfers(
+        rows, units, items, on_hand, reserved, required, inbound
+    )
+    for tr in transfers:
+        totals[tr.item.id].transferable += tr.qty
+    item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
+    below = len({r.unit.id for r in rows if r.gap > 0})
+    return Report(as_of, version, rows, item_totals, transfers, units_below=below)
+
+
+def _suggest_transfers(
+    rows: list[Row],
+    units: dict[int, UnitRef],
+    items: dict[int, ItemRef],
+    on_hand: dict[tuple[int, int], int],
+    reserved: dict[tuple[int, int], int],
+    required: dict[tuple[int, int], int],
+    inbound: dict[tuple[int, int], int],
+) -> list[Transfer]:
+    """Move surplus to the units that lack most, never taking a donor below its own standard."""
+    needs: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:  # already worst first
+        if row.uncovered > 0:
+            needs[row.item.id].append(row)
+    out: list[Transfer] = []
+    for item_id, wanting in needs.items():
+        donors = []
+        for (u, i), qty in on_hand.items():
+            if i != item_id or u not in units:
+                continue
+            spare = qty - reserved.get((u, i), 0) - required.get((u, i), 0)
+            if spare > 0:
+                donors.append([spare, units[u]])
+        donors.sort(key=lambda d: (-d[0], d[1].code))
+        for row in wanting:
+            need = row.uncovered
+            for donor in donors:
+                if need <= 0:
+                    break
+                if donor[0] <= 0 or donor[1].id == row.unit.id:
+                    continue
+                qty = min(need, donor[0])
+                out.append(Transfer(donor[1], row.unit, items[item_id], qty))
+                donor[0] -= qty
+                need -= qty
+    return out
+
+
+def report_json(report: Report) -> dict:
+    """The report in the API's shape (units and items by code)."""
+    return {
+        "as_of": report.as_of.isoformat(),
+        "standard_version": report.version.id if report.version else None,
+        "rows": [
+            {
+                "unit": r.unit.code,
+                "item": r.item.code,
+                "required": r.required,
+                "on_hand": r.on_hand,
+                "expired": r.expired,
+                "inbound": r.inbound,
+                "gap": r.gap,
+                "uncovered": r.uncovered,
+                "coverage": round(r.coverage, 4),
+            }
+            for r in report.rows
+        ],
+        "items": [
+            {
+                "item": t.item.code,
+                "gap": t.gap,
+                "uncovered": t.uncovered,
+                "unit_cost": str(t.item.unit_cost),
+                "cost": str(t.cost),
+                "transferable": t.transferable,
+                "to_buy": t.to_buy,
+                "to_buy_cost": str(t.to_buy_cost),
+            }
+            for t in report.items
+        ],
+        "budget_total": str(report.budget_total),
+        "to_buy_total": str(report.to_buy_total),
+        "transfers": [
+            {"from": t.source.code, "to": t.target.code, "item": t.item.code, "qty": t.qty}
+            for t in report.transfers
+        ],
+    }
