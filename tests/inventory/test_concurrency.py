@@ -22,8 +22,9 @@ def _issue_concurrently(app, unit_id, item_id, user_ids, qty):
             user = session.get(User, user_id)
             barrier.wait()
             try:
-                inv.record_movement(session, unit=unit, item=item, kind="issue", qty=qty,
-                                    actor=user)
+                inv.record_movement(
+                    session, unit=unit, item=item, kind="issue", qty=qty, actor=user
+                )
                 session.commit()
                 results[user_id] = "ok"
             except inv.InsufficientStock as err:
@@ -38,8 +39,9 @@ def _issue_concurrently(app, unit_id, item_id, user_ids, qty):
     return results
 
 
-def test_last_pieces_issued_at_the_same_moment(app, session, make_unit, make_item, make_user,
-                                               stock):
+def test_last_pieces_issued_at_the_same_moment(
+    app, session, make_unit, make_item, make_user, stock
+):
     station = make_unit("BAIPING", name="白坪派出所")
     tape = make_item("TAPE", name="警戒带", uom="盘")
     clerks = [make_user(f"clerk{n}", "clerk", station) for n in range(4)]

@@ -21,7 +21,8 @@ def count_rows(session, model):
 
 def balance(session, unit, item, lot=None):
     pos = session.scalar(
-        select(Position).where(Position.unit_id == unit.id, Position.item_id == item.id)
+        select(Position)
+        .where(Position.unit_id == unit.id, Position.item_id == item.id)
         .where(Position.lot_id.is_(None) if lot is None else Position.lot_id == lot.id)
     )
     if pos is None:
@@ -54,8 +55,17 @@ def test_required_quantity_is_the_ceiling_of_base_plus_per_officer(base, per, he
 def test_item_catalog_rules(session, make_item):
     make_item("LJ", name="救生衣")
     with pytest.raises(Conflict):
-        inv.create_item(session, code="lj", name="x", category="c", uom="件", unit_cost="1",
-                        shelf_life_days=None, tracking="bulk", actor=SYSTEM)
+        inv.create_item(
+            session,
+            code="lj",
+            name="x",
+            category="c",
+            uom="件",
+            unit_cost="1",
+            shelf_life_days=None,
+            tracking="bulk",
+            actor=SYSTEM,
+        )
     session.rollback()
     bad = [
         ({"unit_cost": "-1"}, "unit_cost"),
@@ -67,8 +77,16 @@ def test_item_catalog_rules(session, make_item):
         ({"code": "救生衣"}, "code"),
     ]
     for override, field in bad:
-        args = dict(code="NEW", name="新", category="防汛", uom="件", unit_cost="10",
-                    shelf_life_days=None, tracking="bulk", **{})
+        args = dict(
+            code="NEW",
+            name="新",
+            category="防汛",
+            uom="件",
+            unit_cost="10",
+            shelf_life_days=None,
+            tracking="bulk",
+            **{},
+        )
         args.update(override)
         with pytest.raises(DomainError) as err:
             inv.create_item(session, actor=SYSTEM, **args)
@@ -80,8 +98,17 @@ def test_item_catalog_rules(session, make_item):
 def test_only_admins_edit_the_catalog(session, make_user):
     command = make_user("cmd", "command", None)
     with pytest.raises(PermissionDenied):
-        inv.create_item(session, code="X", name="x", category="c", uom="件", unit_cost="1",
-                        shelf_life_days=None, tracking="bulk", actor=command)
+        inv.create_item(
+            session,
+            code="X",
+            name="x",
+            category="c",
+            uom="件",
+            unit_cost="1",
+            shelf_life_days=None,
+            tracking="bulk",
+            actor=command,
+        )
 
 
 # ---------------------------------------------------------------- standard
@@ -95,10 +122,18 @@ def test_standard_versions_apply_by_effective_date(session, make_unit, make_item
     command = make_user("cmd", "command", None)
     station = make_unit("DAYE", kind="station", headcount=28)
     jackets = make_item("LJ", name="救生衣")
-    old = inv.publish_standard(session, effective_from=date(2022, 1, 1),
-                               lines=[_line("station", jackets, "2", "0.5")], actor=command)
-    new = inv.publish_standard(session, effective_from=date(2023, 1, 1),
-                               lines=[_line("station", jackets, "2", "1")], actor=command)
+    old = inv.publish_standard(
+        session,
+        effective_from=date(2022, 1, 1),
+        lines=[_line("station", jackets, "2", "0.5")],
+        actor=command,
+    )
+    new = inv.publish_standard(
+        session,
+        effective_from=date(2023, 1, 1),
+        lines=[_line("station", jackets, "2", "1")],
+        actor=command,
+    )
     session.commit()
     assert inv.standard_as_of(session, date(2022, 6, 1)).id == old.id
     assert inv.standard_as_of(session, date(2023, 6, 1)).id == new.id
@@ -113,8 +148,12 @@ def test_override_replaces_the_formula_for_one_unit(session, make_unit, make_ite
     command = make_user("cmd", "command", None)
     station = make_unit("DAYE", headcount=28)
     jackets = make_item("LJ")
-    inv.publish_standard(session, effective_from=date(2022, 1, 1),
-                         lines=[_line("station", jackets, "2", "1")], actor=command)
+    inv.publish_standard(
+        session,
+        effective_from=date(2022, 1, 1),
+        lines=[_line("station", jackets, "2", "1")],
+        actor=command,
+    )
     with pytest.raises(DomainError):
         inv.set_override(session, station, jackets, 50, reason="", actor=command)
     inv.set_override(session, station, jackets, 50, reason="临河，汛期加配", actor=command)
@@ -142,8 +181,10 @@ def test_bad_standard_is_refused_whole(session, make_item, make_user, lines, mes
     before = count_rows(session, AuditEntry)
     with pytest.raises(DomainError) as err:
         inv.publish_standard(
-            session, effective_from=TODAY,
-            lines=[inv.StandardLineInput(*line) for line in lines], actor=command,
+            session,
+            effective_from=TODAY,
+            lines=[inv.StandardLineInput(*line) for line in lines],
+            actor=command,
         )
     assert message in err.value.message
     session.rollback()
@@ -156,9 +197,12 @@ def test_only_command_publishes_the_standard(session, make_item, make_user):
     for role in ("clerk", "keeper", "inspector", "admin"):
         user = make_user(f"u{role}", role)
         with pytest.raises(PermissionDenied):
-            inv.publish_standard(session, effective_from=TODAY,
-                                 lines=[inv.StandardLineInput("station", "LJ", "1", "0")],
-                                 actor=user)
+            inv.publish_standard(
+                session,
+                effective_from=TODAY,
+                lines=[inv.StandardLineInput("station", "LJ", "1", "0")],
+                actor=user,
+            )
 
 
 # ---------------------------------------------------------------- ledger
@@ -170,10 +214,10 @@ def test_receipt_and_issue_move_the_balance_and_write_the_ledger(
     station = make_unit("DAYE")
     jackets = make_item("LJ", uom="件")
     clerk = make_user("clerk1", "clerk", station)
-    r = inv.record_movement(session, unit=station, item=jackets, kind="receipt", qty=10,
-                            actor=clerk, note="市局下发")
-    i = inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=4,
-                            actor=clerk)
+    r = inv.record_movement(
+        session, unit=station, item=jackets, kind="receipt", qty=10, actor=clerk, note="市局下发"
+    )
+    i = inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=4, actor=clerk)
     session.commit()
     assert (r.balance, i.balance) == (10, 6)
     assert balance(session, station, jackets) == 6
@@ -194,8 +238,7 @@ def test_an_issue_larger_than_the_balance_is_refused_and_nothing_changes(
     stock(station, jackets, 6)
     movements, audits = count_rows(session, Movement), count_rows(session, AuditEntry)
     with pytest.raises(inv.InsufficientStock) as err:
-        inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=7,
-                            actor=SYSTEM)
+        inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=7, actor=SYSTEM)
     assert err.value.message == "大冶派出所 的 救生衣 账面只有 6 件，不足 7 件。"
     assert err.value.status == 409
     session.rollback()
@@ -208,8 +251,7 @@ def test_issuing_something_never_received_is_refused(session, make_unit, make_it
     station = make_unit("JUNZHAO")
     whistles = make_item("WH", name="口哨")
     with pytest.raises(inv.InsufficientStock):
-        inv.record_movement(session, unit=station, item=whistles, kind="issue", qty=1,
-                            actor=SYSTEM)
+        inv.record_movement(session, unit=station, item=whistles, kind="issue", qty=1, actor=SYSTEM)
 
 
 @pytest.mark.parametrize("qty", [0, -3, 2.5, "abc", "1e3", None, True, 10**7, "  "])
@@ -217,8 +259,7 @@ def test_bad_quantities_are_refused(session, make_unit, make_item, qty):
     station = make_unit("S")
     item = make_item("LJ")
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=item, kind="receipt", qty=qty,
-                            actor=SYSTEM)
+        inv.record_movement(session, unit=station, item=item, kind="receipt", qty=qty, actor=SYSTEM)
     assert err.value.field == "qty"
     session.rollback()
     assert count_rows(session, Movement) == 0
@@ -244,8 +285,7 @@ def test_write_off_needs_a_reason(session, make_unit, make_item, stock):
     item = make_item("LJ")
     stock(station, item, 5)
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=item, kind="write_off", qty=1,
-                            actor=SYSTEM)
+        inv.record_movement(session, unit=station, item=item, kind="write_off", qty=1, actor=SYSTEM)
     assert err.value.field == "reason"
     session.rollback()
     stock(station, item, 2, kind="write_off", reason="damaged", note="演练中损坏")
@@ -273,8 +313,16 @@ def test_lots_with_expiry_and_a_warning_for_an_already_expired_receipt(
         ("L2025A", 70, False),
     ]
     with pytest.raises(DomainError):  # same lot, different expiry
-        inv.record_movement(session, unit=station, item=bags, kind="receipt", qty=1,
-                            lot_code="L2020", expires_on=TODAY, actor=SYSTEM)
+        inv.record_movement(
+            session,
+            unit=station,
+            item=bags,
+            kind="receipt",
+            qty=1,
+            lot_code="L2020",
+            expires_on=TODAY,
+            actor=SYSTEM,
+        )
 
 
 def test_a_clerk_writes_only_for_own_unit_and_below(session, make_unit, make_item, make_user):
@@ -286,12 +334,17 @@ def test_a_clerk_writes_only_for_own_unit_and_below(session, make_unit, make_ite
     inv.record_movement(session, unit=mine, item=item, kind="receipt", qty=1, actor=clerk)
     for unit in (other, bureau):
         with pytest.raises(PermissionDenied):
-            inv.record_movement(session, unit=unit, item=item, kind="receipt", qty=1,
-                                actor=clerk)
+            inv.record_movement(session, unit=unit, item=item, kind="receipt", qty=1, actor=clerk)
     for role in ("command", "inspector", "admin"):
         with pytest.raises(PermissionDenied):
-            inv.record_movement(session, unit=mine, item=item, kind="receipt", qty=1,
-                                actor=make_user(f"x{role}", role))
+            inv.record_movement(
+                session,
+                unit=mine,
+                item=item,
+                kind="receipt",
+                qty=1,
+                actor=make_user(f"x{role}", role),
+            )
 
 
 def test_a_double_submitted_form_writes_once(session, make_unit, make_item, stock):
@@ -309,18 +362,27 @@ def test_serial_items_are_registered_piece_by_piece(session, make_unit, make_ite
     other = make_unit("O")
     drone = make_item("DRONE", name="无人机", uom="架", tracking="serial")
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=drone, kind="receipt", qty=2,
-                            serials=["UAV-1"], actor=SYSTEM)
+        inv.record_movement(
+            session,
+            unit=station,
+            item=drone,
+            kind="receipt",
+            qty=2,
+            serials=["UAV-1"],
+            actor=SYSTEM,
+        )
     assert err.value.field == "serials"
     session.rollback()
     stock(station, drone, 2, serials="UAV-1, UAV-2")
     with pytest.raises(Conflict):  # the same serial cannot be received twice
-        inv.record_movement(session, unit=other, item=drone, kind="receipt", qty=1,
-                            serials=["UAV-1"], actor=SYSTEM)
+        inv.record_movement(
+            session, unit=other, item=drone, kind="receipt", qty=1, serials=["UAV-1"], actor=SYSTEM
+        )
     session.rollback()
     with pytest.raises(DomainError):  # not on this unit's books
-        inv.record_movement(session, unit=other, item=drone, kind="issue", qty=1,
-                            serials=["UAV-2"], actor=SYSTEM)
+        inv.record_movement(
+            session, unit=other, item=drone, kind="issue", qty=1, serials=["UAV-2"], actor=SYSTEM
+        )
     session.rollback()
     stock(station, drone, 1, kind="write_off", reason="damaged", serials=["UAV-2"])
     assets = {a.serial: (a.unit_id, a.status) for a in session.scalars(select(Asset))}
