@@ -285,9 +285,7 @@ def shortfall(
         t.gap += row.gap
         t.uncovered += row.uncovered
 
-    transfers = _suggest_transfers(
-        rows, units, items, on_hand, reserved, required, inbound
-    )
+    transfers = _suggest_transfers(rows, units, items, on_hand, reserved, required, inbound)
     for tr in transfers:
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))

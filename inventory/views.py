@@ -1,5 +1,741 @@
 """Pages for items, the standard, stock, the ledger, stocktakes and reports."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from decimal import Decimal
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from inventory import reports
+from inventory import services as inv
+from inventory.forms import (
+    WRITE_OFF_REASON_LABELS,
+    CountEntryForm,
+    IntervalForm,
+    ItemForm,
+    LedgerFilterForm,
+    MovementForm,
+    OverrideForm,
+    ShortfallFilterForm,
+    StandardForm,
+    StartCountForm,
+)
+from inventory.models import (
+    ASSET_STATUSES,
+    COUNT_STATUSES,
+    MOVEMENT_KINDS,
+    TRACKING,
+    Asset,
+    Count,
+    Item,
+    StandardVersion,
+)
+from inventory.shortfall import shortfall
+from readiness import services as core
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError
+from readiness.exports import table_response
+from readiness.extensions import db
+from readiness.forms import ConfirmForm
+from readiness.models import UNIT_KINDS, Unit
+from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _unit_in_scope(code: str) -> Unit:
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        abort(404)
+    if not in_scope(db.session, current_actor(), unit):
+        abort(403)
+    return unit
+
+
+def _item(code: str) -> Item:
+    item = db.session.scalar(select(Item).where(Item.code == code))
+    if item is None:
+        abort(404)
+    return item
+
+
+def _form_error(form, err: DomainError, default: str | None = None) -> None:
+    field = getattr(form, err.field or "", None) or getattr(form, default or "", None)
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, err.message]
+    else:
+        flash(err.message, "error")
+
+
+def _scope_ids() -> set[int] | None:
+    return core.visible_unit_ids(db.session, current_actor())
+
+
+def _unit_filter_choices(blank: str) -> list[tuple[str, str]]:
+    actor = current_actor()
+    visible = _scope_ids()
+    roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
+    return [("", blank)] + [
+        (u.code, "\u00a0\u00a0" * depth + u.name)
+        for u, depth in core.unit_tree(db.session, roots)
+        if u.is_active
+    ]
+
+
+def _picked_scope(code: str | None) -> set[int] | None:
+    """Unit ids under the chosen unit, limited to what the user may see."""
+    visible = _scope_ids()
+    if code:
+        unit = db.session.scalar(select(Unit).where(Unit.code == code))
+        if unit is None:
+            abort(404)
+        if not in_scope(db.session, current_actor(), unit):
+            abort(403)
+        return unit_ids_below(db.session, unit.id)
+    return visible
+
+
+def _fmt() -> str:
+    return request.args.get("format", "html")
+
+
+def _active_items() -> list[Item]:
+    return list(
+        db.session.scalars(select(Item).where(Item.is_active).order_by(Item.category, Item.code))
+    )
+
+
+# ---------------------------------------------------------------- items
+
+
+@bp.route("/items")
+@permission("items.view")
+def items():
+    """The item catalog."""
+    rows = db.session.scalars(select(Item).order_by(Item.category, Item.code)).all()
+    return render_template(
+        "inventory/items.html",
+        items=rows,
+        tracking=TRACKING,
+        may_manage=can(db.session, current_actor(), "items.manage"),
+    )
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@permission("items.manage")
+def item_new():
+    """Add an item to the catalog."""
+    form = ItemForm()
+    if form.validate_on_submit():
+        try:
+            item = inv.create_item(
+                db.session,
+                code=form.code.data,
+                name=form.name.data,
+                category=form.category.data,
+                uom=form.uom.data,
+                unit_cost=form.unit_cost.data,
+                shelf_life_days=form.shelf_life_days.data,
+                tracking=form.tracking.data,
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已添加物资 {name}。").format(name=item.name), "success")
+            return redirect(url_for("inventory.items"))
+    return render_template("inventory/item_form.html", form=form, item=None)
+
+
+@bp.route("/items/<code>/edit", methods=["GET", "POST"])
+@permission("items.manage")
+def item_edit(code: str):
+    """Change an item's name, category, unit, price or shelf life."""
+    item = _item(code)
+    form = ItemForm(obj=None if request.method == "POST" else item)
+    form.code.data = item.code
+    form.tracking.data = item.tracking
+    if form.validate_on_submit():
+        try:
+            inv.update_item(
+                db.session,
+                item,
+                name=form.name.data,
+                category=form.category.data,
+                uom=form.uom.data,
+                unit_cost=form.unit_cost.data,
+                shelf_life_days=form.shelf_life_days.data,
+                is_active=form.is_active.data,
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已保存物资 {name}。").format(name=item.name), "success")
+            return redirect(url_for("inventory.items"))
+    return render_template("inventory/item_form.html", form=form, item=item)
+
+
+# ---------------------------------------------------------------- standard
+
+
+@bp.route("/standard")
+@permission("standard.view")
+def standard():
+    """The standard in force on a date (today by default), and every published edition."""
+    try:
+        on = (
+            date.fromisoformat(request.args.get("as_of", ""))
+            if request.args.get("as_of")
+            else date.today()
+        )
+    except ValueError:
+        on = date.today()
+    version_id = request.args.get("version", type=int)
+    version = (
+        db.session.get(StandardVersion, version_id)
+        if version_id
+        else inv.standard_as_of(db.session, on)
+    )
+    if version_id and version is None:
+        abort(404)
+    versions = db.session.scalars(
+        select(StandardVersion).order_by(
+            StandardVersion.effective_from.desc(), StandardVersion.id.desc()
+        )
+    ).all()
+    by_kind: dict[str, list] = {}
+    if version is not None:
+        for line in version.lines:
+            by_kind.setdefault(line.unit_kind, []).append(line)
+    return render_template(
+        "inventory/standard.html",
+        version=version,
+        versions=versions,
+        by_kind=by_kind,
+        kinds=UNIT_KINDS,
+        as_of=on,
+        may_manage=can(db.session, current_actor(), "standard.manage"),
+    )
+
+
+@bp.route("/standard/new", methods=["GET", "POST"])
+@permission("standard.manage")
+def standard_new():
+    """Publish a new edition, starting from the one in force."""
+    items = _active_items()
+    form = StandardForm()
+    if request.method == "GET":
+        current = inv.standard_as_of(db.session, date.today())
+        existing = [
+            {
+                "unit_kind": ln.unit_kind,
+                "item": ln.item.code,
+                "base_qty": f"{ln.base_qty.normalize():f}",
+                "per_officer": f"{ln.per_officer.normalize():f}",
+            }
+            for ln in (current.lines if current else [])
+        ]
+        form = StandardForm(data={"effective_from": date.today(), "lines": existing + [{}] * 8})
+    form.set_choices(items)
+    if form.validate_on_submit():
+        lines = [
+            inv.StandardLineInput(
+                e.form.unit_kind.data,
+                e.form.item.data,
+                (e.form.base_qty.data or "0").strip(),
+                (e.form.per_officer.data or "0").strip(),
+            )
+            for e in form.lines
+            if e.form.unit_kind.data and e.form.item.data
+        ]
+        try:
+            version = inv.publish_standard(
+                db.session,
+                effective_from=form.effective_from.data,
+                lines=lines,
+                note=form.note.data or "",
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                _("已发布标准第 {id} 版，{date} 起生效。").format(
+                    id=version.id, date=version.effective_from.isoformat()
+                ),
+                "success",
+            )
+            return redirect(url_for("inventory.standard", version=version.id))
+    return render_template("inventory/standard_form.html", form=form)
+
+
+@bp.route("/units/<code>/requirements", methods=["GET", "POST"])
+@permission("standard.view")
+def requirements(code: str):
+    """How each required quantity of a unit is derived; command staff may override one."""
+    unit = _unit_in_scope(code)
+    actor = current_actor()
+    may_manage = can(db.session, actor, "standard.manage")
+    form = OverrideForm()
+    form.item.choices = [(i.code, f"{i.name} ({i.code})") for i in _active_items()]
+    if request.method == "POST":
+        if not may_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                inv.set_override(
+                    db.session,
+                    unit,
+                    inv.get_item(db.session, form.item.data or ""),
+                    form.qty.data,
+                    reason=form.reason.data or "",
+                    actor=actor,
+                )
+            except DomainError as err:
+                db.session.rollback()
+                _form_error(form, err, "qty")
+            else:
+                db.session.commit()
+                flash(_("已保存 {unit} 的应配数量调整。").format(unit=unit.name), "success")
+                return redirect(url_for("inventory.requirements", code=unit.code))
+    on = date.today()
+    return render_template(
+        "inventory/requirements.html",
+        unit=unit,
+        reqs=inv.requirements_for_unit(db.session, unit, on),
+        version=inv.standard_as_of(db.session, on),
+        form=form,
+        may_manage=may_manage,
+    )
+
+
+# ---------------------------------------------------------------- stock
+
+
+@bp.route("/stock")
+@permission("stock.view")
+def stock_index():
+    """Units whose stock the user may see (a clerk goes straight to their own)."""
+    actor = current_actor()
+    visible = _scope_ids()
+    if visible is not None and actor.unit is not None:
+        return redirect(url_for("inventory.unit_stock", code=actor.unit.code))
+    totals = dict(
+        db.session.execute(
+            select(inv.Position.unit_id, func.sum(inv.Position.qty)).group_by(inv.Position.unit_id)
+        ).all()
+    )
+    tree = [(u, d) for u, d in core.unit_tree(db.session) if u.is_active]
+    return render_template("inventory/stock_index.html", tree=tree, totals=totals)
+
+
+@bp.route("/stock/<code>")
+@permission("stock.view")
+def unit_stock(code: str):
+    """What a unit holds: by item and lot, expiry flags, serial pieces."""
+    unit = _unit_in_scope(code)
+    actor = current_actor()
+    rows = inv.stock_of_unit(db.session, unit, today=date.today())
+    assets = db.session.scalars(
+        select(Asset)
+        .where(Asset.unit_id == unit.id)
+        .options(joinedload(Asset.item))
+        .order_by(Asset.item_id, Asset.serial)
+    ).all()
+    return render_template(
+        "inventory/unit_stock.html",
+        unit=unit,
+        rows=rows,
+        assets=assets,
+        asset_statuses=ASSET_STATUSES,
+        open_count=inv.open_count_for(db.session, unit),
+        may_write=can(db.session, actor, "stock.write", unit),
+        may_count=can(db.session, actor, "counts.write", unit),
+        start_form=StartCountForm(),
+    )
+
+
+@bp.route("/stock/<code>/record", methods=["GET", "POST"])
+@permission("stock.write")
+def record(code: str):
+    """Record a receipt, issue or write-off for a unit."""
+    unit = _unit_in_scope(code)
+    if not can(db.session, current_actor(), "stock.write", unit):
+        abort(403)
+    form = MovementForm()
+    items = (
+        _active_items()
+        if request.method == "GET"
+        else list(db.session.scalars(select(Item).order_by(Item.category, Item.code)))
+    )
+    form.item.choices = [(i.code, f"{i.name} ({i.code}) · {i.uom}") for i in items]
+    if request.method == "GET":
+        form.kind.data = request.args.get("kind", "receipt")
+        form.item.data = request.args.get("item")
+        form.lot.data = request.args.get("lot")
+        form.request_key.data = secrets.token_urlsafe(16)
+    if form.validate_on_submit():
+        try:
+            result = inv.record_movement(
+                db.session,
+                unit=unit,
+                item=inv.get_item(db.session, form.item.data or ""),
+                kind=form.kind.data,
+                qty=form.qty.data,
+                lot_code=form.lot.data,
+                expires_on=form.expires_on.data,
+                reason=form.reason.data or "",
+                serials=form.serials.data,
+                note=form.note.data or "",
+                request_key=form.request_key.data or None,
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err)
+        else:
+            db.session.commit()
+            m = result.movement
+            if result.replayed:
+                flash(_("这张表单已经登记过，未重复记账。"), "warning")
+            else:
+                flash(
+                    _("已登记{kind} {qty} {uom}，{item} 现有 {balance} {uom}。").format(
+                        kind=MOVEMENT_KINDS[m.kind],
+                        qty=abs(m.qty),
+                        uom=m.item.uom,
+                        item=m.item.name,
+                        balance=result.balance,
+                    ),
+                    "success",
+                )
+            for warning in result.warnings:
+                flash(warning, "warning")
+            return redirect(url_for("inventory.unit_stock", code=unit.code))
+    return render_template("inventory/record.html", form=form, unit=unit)
+
+
+@bp.route("/stock/<code>/items/<item_code>")
+@permission("stock.view")
+def item_history(code: str, item_code: str):
+    """The ledger of one item at one unit with its running balance."""
+    unit = _unit_in_scope(code)
+    item = _item(item_code)
+    return render_template(
+        "inventory/item_history.html",
+        unit=unit,
+        item=item,
+        movements=inv.item_history(db.session, unit, item),
+        kinds=MOVEMENT_KINDS,
+        reasons=WRITE_OFF_REASON_LABELS,
+    )
+
+
+@bp.route("/ledger")
+@permission("stock.view")
+def ledger():
+    """The in/out ledger (出入库台账) for a unit and the units below it; CSV/XLSX export."""
+    form = LedgerFilterForm(request.args)
+    form.unit.choices = _unit_filter_choices(_("全部单位"))
+    form.validate()
+    scope = _picked_scope(form.unit.data)
+    stmt = inv.ledger_query(scope, form.date_from.data, form.date_to.data)
+    header = [
+        _("编号"),
+        _("时间"),
+        _("单位"),
+        _("物资"),
+        _("批次"),
+        _("类型"),
+        _("数量"),
+        _("结存"),
+        _("经办人"),
+        _("原因"),
+        _("单据"),
+        _("备注"),
+    ]
+
+    def rows():
+        for m in db.session.scalars(stmt.execution_options(yield_per=1000)).unique():
+            yield [
+                m.id,
+                m.at.strftime("%Y-%m-%d %H:%M"),
+                m.unit.name,
+                m.item.name,
+                m.lot.code if m.lot else "",
+                str(MOVEMENT_KINDS.get(m.kind, m.kind)),
+                m.qty,
+                m.balance_after,
+                m.actor_name,
+                str(WRITE_OFF_REASON_LABELS.get(m.reason, "")) if m.reason else "",
+                m.document,
+                m.note,
+            ]
+
+    response = table_response(_fmt(), "ledger", header, rows())
+    if response is not None:
+        return response
+    page = max(1, request.args.get("page", 1, type=int))
+    movements = (
+        db.session.scalars(
+            stmt.order_by(None).order_by(inv.Movement.id.desc()).limit(100).offset((page - 1) * 100)
+        )
+        .unique()
+        .all()
+    )
+    args = {k: v for k, v in request.args.items() if k not in ("page", "format")}
+    return render_template(
+        "inventory/ledger.html",
+        form=form,
+        movements=movements,
+        kinds=MOVEMENT_KINDS,
+        page=page,
+        args=args,
+    )
+
+
+# ---------------------------------------------------------------- counts
+
+
+@bp.route("/counts")
+@permission("stock.view")
+def counts():
+    """Counts due and overdue, and recent stocktakes."""
+    scope = _scope_ids()
+    today = date.today()
+    due = inv.counts_due(db.session, scope, today=today)
+    stmt = select(Count).options(joinedload(Count.unit)).order_by(Count.id.desc()).limit(50)
+    if scope is not None:
+        stmt = stmt.where(Count.unit_id.in_(scope))
+    return render_template(
+        "inventory/counts.html",
+        due=due,
+        recent=db.session.scalars(stmt).all(),
+        statuses=COUNT_STATUSES,
+        today=today,
+        may_set_intervals=can(db.session, current_actor(), "standard.manage"),
+    )
+
+
+@bp.route("/stock/<code>/counts", methods=["POST"])
+@permission("counts.write")
+def count_start(code: str):
+    """Start a stocktake of a unit."""
+    unit = _unit_in_scope(code)
+    form = StartCountForm()
+    if form.validate_on_submit():
+        try:
+            count = inv.start_count(db.session, unit, actor=current_actor(), note=form.note.data)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已开始盘点第 {id} 号。").format(id=count.id), "success")
+            return redirect(url_for("inventory.count_detail", count_id=count.id))
+    return redirect(url_for("inventory.unit_stock", code=unit.code))
+
+
+def _count(count_id: int) -> Count:
+    count = db.session.get(Count, count_id)
+    if count is None:
+        abort(404)
+    if not in_scope(db.session, current_actor(), count.unit_id):
+        abort(403)
+    return count
+
+
+@bp.route("/counts/<int:count_id>")
+@permission("stock.view")
+def count_detail(count_id: int):
+    """A stocktake: book, counted and variance for every position."""
+    count = _count(count_id)
+    actor = current_actor()
+    form = CountEntryForm()
+    form.extra_item.choices = [("", "—")] + [
+        (i.code, f"{i.name} ({i.code})") for i in _active_items()
+    ]
+    return render_template(
+        "inventory/count.html",
+        count=count,
+        form=form,
+        confirm=ConfirmForm(),
+        statuses=COUNT_STATUSES,
+        may_enter=count.status == "open" and can(db.session, actor, "counts.write", count.unit_id),
+        may_approve=count.status == "submitted"
+        and can(db.session, actor, "counts.approve", count.unit_id),
+    )
+
+
+@bp.route("/counts/<int:count_id>/lines", methods=["POST"])
+@permission("counts.write")
+def count_enter(count_id: int):
+    """Save counted quantities (blank fields are left uncounted)."""
+    count = _count(count_id)
+    form = CountEntryForm()
+    form.extra_item.choices = [("", "—")]
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("inventory.count_detail", count_id=count.id))
+    actor = current_actor()
+    try:
+        saved = 0
+        for line in list(count.lines):
+            raw = (request.form.get(f"line-{line.id}") or "").strip()
+            if raw == "":
+                continue
+            item = db.session.get(Item, line.item_id)
+            try:
+                inv.enter_count(db.session, count, item, line.lot, raw, actor=actor)
+            except DomainError as err:
+                raise DomainError(f"{item.name}: {err.message}", field=err.field) from None
+            saved += 1
+        if form.extra_item.data and form.extra_counted.data is not None:
+            item = inv.get_item(db.session, form.extra_item.data)
+            lot = None
+            if form.extra_lot.data:
+                lot = inv._find_lot(db.session, item, form.extra_lot.data.strip())
+                if lot is None:
+                    raise DomainError(
+                        _("{item} 没有批次 {lot}。").format(item=item.name, lot=form.extra_lot.data)
+                    )
+            inv.enter_count(db.session, count, item, lot, form.extra_counted.data, actor=actor)
+            saved += 1
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已保存 {n} 行清点数量。").format(n=saved), "success")
+    return redirect(url_for("inventory.count_detail", count_id=count.id))
+
+
+def _count_action(count_id: int, action, done_message: str):
+    count = _count(count_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            action(db.session, count, actor=current_actor())
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(done_message.format(id=count.id), "success")
+    return redirect(url_for("inventory.count_detail", count_id=count.id))
+
+
+@bp.route("/counts/<int:count_id>/submit", methods=["POST"])
+@permission("counts.write")
+def count_submit(count_id: int):
+    """Hand a count over for approval."""
+    return _count_action(count_id, inv.submit_count, _("盘点第 {id} 号已提交审批。"))
+
+
+@bp.route("/counts/<int:count_id>/approve", methods=["POST"])
+@permission("counts.approve")
+def count_approve(count_id: int):
+    """Approve a count; variances become adjustments."""
+    return _count_action(count_id, inv.approve_count, _("盘点第 {id} 号已审批，差异已调整入账。"))
+
+
+@bp.route("/counts/<int:count_id>/cancel", methods=["POST"])
+@permission("counts.write")
+def count_cancel(count_id: int):
+    """Abandon a count."""
+    return _count_action(count_id, inv.cancel_count, _("盘点第 {id} 号已取消。"))
+
+
+@bp.route("/counts/intervals", methods=["GET", "POST"])
+@permission("standard.manage")
+def count_intervals():
+    """How often each kind of unit must count its stock."""
+    form = IntervalForm()
+    if form.validate_on_submit():
+        try:
+            inv.set_count_interval(
+                db.session, form.unit_kind.data, form.days.data, actor=current_actor()
+            )
+        except DomainError as err:
+            db.session.rollback()
+            _form_error(form, err, "days")
+        else:
+            db.session.commit()
+            flash(_("已保存盘点间隔。"), "success")
+            return redirect(url_for("inventory.count_intervals"))
+    current = {k: inv.count_interval_days(db.session, k) for k in UNIT_KINDS}
+    return render_template("inventory/intervals.html", form=form, current=current, kinds=UNIT_KINDS)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@bp.route("/reports/shortfall")
+@permission("reports.view")
+def shortfall_report():
+    """Who lacks most, what it costs to fix, and what can be moved before buying."""
+    form = ShortfallFilterForm(request.args)
+    form.unit.choices = _unit_filter_choices(_("全部单位"))
+    categories = sorted(set(db.session.scalars(select(Item.category))))
+    form.category.choices = [("", _("全部类别"))] + [(c, c) for c in categories]
+    form.item.choices = [("", _("全部物资"))] + [
+        (i.code, f"{i.name} ({i.code})") for i in _active_items()
+    ]
+    form.validate()
+    report = shortfall(
+        db.session,
+        unit_ids=_picked_scope(form.unit.data),
+        category=form.category.data or None,
+        item_code=form.item.data or None,
+        as_of=form.as_of.data,
+    )
+    response = reports.shortfall_download(_fmt(), report)
+    if response is not None:
+        return response
+    args = {k: v for k, v in request.args.items() if k != "format"}
+    return render_template(
+        "inventory/shortfall.html",
+        form=form,
+        report=report,
+        args=args,
+        max_rows=500,
+        Decimal=Decimal,
+    )
+
+
+@bp.route("/reports/expiry")
+@permission("reports.view")
+def expiry_report():
+    """Lots expiring within N days (default 90) and already expired, soonest first."""
+    days = request.args.get("days", 90, type=int)
+    days = min(max(days or 90, 1), 3650)
+    unit_code = request.args.get("unit") or None
+    rows_ = inv.expiring_lots(
+        db.session, _picked_scope(unit_code), today=date.today(), within_days=days
+    )
+    response = reports.expiry_download(_fmt(), rows_, days, date.today())
+    if response is not None:
+        return response
+    return render_template(
+        "inventory/expiry.html",
+        rows=rows_,
+        days=days,
+        unit_code=unit_code or "",
+        units=_unit_filter_choices(_("全部单位")),
+    )

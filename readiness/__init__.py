@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI."""
     import inventory
-    import inventory.models  # noqa: F401  (tables known to migrations)
+    import inventory.models
     from readiness import api, cli, i18n, web
     from readiness.auth import init_auth
     from readiness.config import load_config

@@ -28,12 +28,31 @@ auth = Blueprint("auth", __name__)
 
 # What each role does next; feature packages extend these lists.
 NEXT_STEPS: dict[str, list[tuple[str, object]]] = {
-    "clerk": [("admin.units", _l("查看本单位信息"))],
-    "keeper": [("admin.units", _l("查看本仓库信息"))],
-    "command": [("admin.units", _l("查看各单位警力和层级")), ("audit.index", _l("查阅审计日志"))],
-    "inspector": [("audit.index", _l("查阅审计日志")), ("admin.units", _l("查看各单位"))],
+    "clerk": [
+        ("inventory.stock_index", _l("登记入库、出库和报损")),
+        ("inventory.counts", _l("按时盘库清点")),
+        ("inventory.shortfall_report", _l("看本单位离标准还差多少")),
+    ],
+    "keeper": [
+        ("inventory.stock_index", _l("登记入库、出库和报损")),
+        ("inventory.counts", _l("组织盘库并审批他人的盘点")),
+        ("inventory.expiry_report", _l("轮换临期物资")),
+    ],
+    "command": [
+        ("inventory.shortfall_report", _l("查看装备缺口、采购预算和调剂建议")),
+        ("inventory.counts", _l("审批盘点、督促逾期未盘单位")),
+        ("inventory.standard", _l("维护装备配备标准")),
+        ("audit.index", _l("查阅审计日志")),
+    ],
+    "inspector": [
+        ("inventory.shortfall_report", _l("核查装备缺口")),
+        ("inventory.ledger", _l("调阅出入库台账")),
+        ("inventory.counts", _l("检查盘库是否按时")),
+        ("audit.index", _l("查阅审计日志")),
+    ],
     "admin": [
         ("admin.units", _l("维护单位")),
+        ("inventory.items", _l("维护物资目录")),
         ("admin.users", _l("管理用户和角色")),
         ("audit.index", _l("查阅审计日志")),
     ],

@@ -19,6 +19,11 @@ from readiness.permissions import can
 # (endpoint, label, permission); feature packages append theirs.
 NAV: list[tuple[str, object, str]] = [
     ("main.home", _l("首页"), "home.view"),
+    ("inventory.stock_index", _l("库存"), "stock.view"),
+    ("inventory.counts", _l("盘库"), "stock.view"),
+    ("inventory.shortfall_report", _l("缺口"), "reports.view"),
+    ("inventory.standard", _l("标准"), "standard.view"),
+    ("inventory.items", _l("物资"), "items.view"),
     ("admin.units", _l("单位"), "units.view"),
     ("admin.users", _l("用户"), "users.view"),
     ("audit.index", _l("审计日志"), "audit.view"),

@@ -18,6 +18,10 @@ ROLES = ("clerk", "keeper", "command", "inspector", "admin")
 ALL = frozenset(ROLES)
 READ_ALL = frozenset({"command", "inspector", "admin"})
 ADMIN = frozenset({"admin"})
+STOCK_READERS = frozenset({"clerk", "keeper", "command", "inspector"})
+WRITERS = frozenset({"clerk", "keeper"})
+APPROVERS = frozenset({"keeper", "command"})
+COMMAND = frozenset({"command"})
 PUBLIC = "public"
 
 # (endpoint, method) -> roles allowed, or PUBLIC (anyone, signed in or not).
@@ -55,6 +59,46 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("api.list_units", "GET"): ALL,
     ("api.get_unit", "GET"): ALL,
     ("api.create_unit", "POST"): ADMIN,
+    # inventory pages
+    ("inventory.items", "GET"): ALL,
+    ("inventory.item_new", "GET"): ADMIN,
+    ("inventory.item_new", "POST"): ADMIN,
+    ("inventory.item_edit", "GET"): ADMIN,
+    ("inventory.item_edit", "POST"): ADMIN,
+    ("inventory.standard", "GET"): STOCK_READERS,
+    ("inventory.standard_new", "GET"): COMMAND,
+    ("inventory.standard_new", "POST"): COMMAND,
+    ("inventory.requirements", "GET"): STOCK_READERS,
+    ("inventory.requirements", "POST"): COMMAND,
+    ("inventory.stock_index", "GET"): STOCK_READERS,
+    ("inventory.unit_stock", "GET"): STOCK_READERS,
+    ("inventory.record", "GET"): WRITERS,
+    ("inventory.record", "POST"): WRITERS,
+    ("inventory.item_history", "GET"): STOCK_READERS,
+    ("inventory.ledger", "GET"): STOCK_READERS,
+    ("inventory.counts", "GET"): STOCK_READERS,
+    ("inventory.count_start", "POST"): WRITERS,
+    ("inventory.count_detail", "GET"): STOCK_READERS,
+    ("inventory.count_enter", "POST"): WRITERS,
+    ("inventory.count_submit", "POST"): WRITERS,
+    ("inventory.count_approve", "POST"): APPROVERS,
+    ("inventory.count_cancel", "POST"): WRITERS,
+    ("inventory.count_intervals", "GET"): COMMAND,
+    ("inventory.count_intervals", "POST"): COMMAND,
+    ("inventory.shortfall_report", "GET"): STOCK_READERS,
+    ("inventory.expiry_report", "GET"): STOCK_READERS,
+    # inventory API
+    ("inventory_api.list_items", "GET"): ALL,
+    ("inventory_api.create_item", "POST"): ADMIN,
+    ("inventory_api.get_standard", "GET"): STOCK_READERS,
+    ("inventory_api.put_standard", "PUT"): COMMAND,
+    ("inventory_api.create_movement", "POST"): WRITERS,
+    ("inventory_api.get_stock", "GET"): STOCK_READERS,
+    ("inventory_api.create_count", "POST"): WRITERS,
+    ("inventory_api.get_count", "GET"): STOCK_READERS,
+    ("inventory_api.approve_count", "POST"): APPROVERS,
+    ("inventory_api.shortfall_report", "GET"): STOCK_READERS,
+    ("inventory_api.expiry_report", "GET"): STOCK_READERS,
 }
 
 
@@ -75,8 +119,11 @@ def test_every_route_is_in_the_table(app):
 
 
 @pytest.fixture
-def world(make_unit, make_user):
-    """One account per role, each with a unit the route arguments can point at."""
+def world(session, make_unit, make_user, make_item):
+    """One account per role, each with a unit (and records) the route arguments can point at."""
+    from inventory import services as inv
+    from readiness.permissions import SYSTEM
+
     bureau = make_unit("BUREAU", kind="bureau")
     home = make_unit("HOME", parent=bureau)
     warehouse = make_unit("WH", kind="warehouse", parent=bureau)
@@ -84,13 +131,27 @@ def world(make_unit, make_user):
     for role in ROLES:
         make_user(f"r-{role}", role, units.get(role))
     target = make_user("target", "command", None)
-    return {"units": units, "target": target, "default_unit": home}
+    item = make_item("ITEM1")
+    counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
+    session.commit()
+    return {
+        "units": units,
+        "target": target,
+        "default_unit": home,
+        "item": item,
+        "counts": counts,
+    }
 
 
 def url_for_role(path: str, role: str | None, world) -> str:
     """Fill route arguments with objects inside the role's own reach."""
     unit = world["units"].get(role, world["default_unit"])
-    return path.replace("<code>", unit.code).replace("<int:user_id>", str(world["target"].id))
+    return (
+        path.replace("<code>", unit.code)
+        .replace("<int:user_id>", str(world["target"].id))
+        .replace("<item_code>", world["item"].code)
+        .replace("<int:count_id>", str(world["counts"][unit.id].id))
+    )
 
 
 def outcome(response, is_api: bool) -> str:

@@ -1,0 +1,149 @@
+"""Inventory forms: shape only; the rules live in inventory.services."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from inventory.models import MANUAL_KINDS, MOVEMENT_KINDS, TRACKING
+from readiness.models import UNIT_KINDS
+
+WRITE_OFF_REASON_LABELS = {
+    "expired": _l("过期"),
+    "damaged": _l("损坏"),
+    "lost": _l("丢失"),
+}
+
+
+class ItemForm(FlaskForm):
+    code = StringField(_l("物资代码"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("名称"), validators=[DataRequired(), Length(max=100)])
+    category = StringField(_l("类别"), validators=[DataRequired(), Length(max=40)])
+    uom = StringField(_l("计量单位"), validators=[DataRequired(), Length(max=10)])
+    unit_cost = DecimalField(
+        _l("单价（元）"), places=2, validators=[InputRequired(), NumberRange(min=0)]
+    )
+    shelf_life_days = IntegerField(
+        _l("保质期（天）"), validators=[Optional(), NumberRange(min=1, max=36500)]
+    )
+    tracking = SelectField(_l("管理方式"), choices=[])
+    is_active = BooleanField(_l("在用"), default=True)
+    submit = SubmitField(_l("保存"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tracking.choices = [(k, str(v)) for k, v in TRACKING.items()]
+
+
+class MovementForm(FlaskForm):
+    kind = SelectField(_l("类型"), choices=[])
+    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    qty = IntegerField(_l("数量"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
+    lot = StringField(_l("批次号"), validators=[Optional(), Length(max=40)])
+    expires_on = DateField(_l("有效期至"), validators=[Optional()])
+    serials = TextAreaField(
+        _l("序列号"),
+        description=_l("按件管理的物资逐件填写，用逗号或换行分隔"),
+        validators=[Optional(), Length(max=5000)],
+    )
+    reason = SelectField(_l("报损原因"), choices=[])
+    note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500)])
+    request_key = HiddenField()
+    submit = SubmitField(_l("登记"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(k, str(MOVEMENT_KINDS[k])) for k in MANUAL_KINDS]
+        self.reason.choices = [("", "—")] + [
+            (k, str(v)) for k, v in WRITE_OFF_REASON_LABELS.items()
+        ]
+
+
+class StandardLineForm(Form):
+    unit_kind = SelectField(_l("单位类型"), choices=[], validate_choice=False)
+    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    base_qty = StringField(_l("基数"), validators=[Optional(), Length(max=20)])
+    per_officer = StringField(_l("每人配备"), validators=[Optional(), Length(max=20)])
+
+
+class StandardForm(FlaskForm):
+    effective_from = DateField(_l("生效日期"), validators=[DataRequired()])
+    note = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
+    lines = FieldList(FormField(StandardLineForm), min_entries=1, max_entries=5000)
+    submit = SubmitField(_l("发布新版本"))
+
+    def set_choices(self, items) -> None:
+        kinds = [("", "—")] + [(k, str(v)) for k, v in UNIT_KINDS.items()]
+        item_choices = [("", "—")] + [(i.code, f"{i.name} ({i.code})") for i in items]
+        for entry in self.lines:
+            entry.form.unit_kind.choices = kinds
+            entry.form.item.choices = item_choices
+
+
+class OverrideForm(FlaskForm):
+    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    qty = IntegerField(_l("应配数量"), validators=[Optional(), NumberRange(min=0, max=1_000_000)])
+    reason = StringField(_l("原因"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("保存调整"))
+
+
+class StartCountForm(FlaskForm):
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("开始盘点"))
+
+
+class CountEntryForm(FlaskForm):
+    """Counted quantities come as fields named line-<id>; one field for an extra item."""
+
+    extra_item = SelectField(_l("账上没有的物资"), choices=[], validate_choice=False)
+    extra_lot = StringField(_l("批次号"), validators=[Optional(), Length(max=40)])
+    extra_counted = IntegerField(
+        _l("清点数量"), validators=[Optional(), NumberRange(min=0, max=1_000_000)]
+    )
+    submit = SubmitField(_l("保存清点数量"))
+
+
+class IntervalForm(FlaskForm):
+    unit_kind = SelectField(_l("单位类型"), choices=[])
+    days = IntegerField(_l("盘点间隔（天）"), validators=[InputRequired(), NumberRange(1, 3660)])
+    submit = SubmitField(_l("保存"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit_kind.choices = [(k, str(v)) for k, v in UNIT_KINDS.items()]
+
+
+class ShortfallFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    unit = SelectField(_l("单位范围"), choices=[], validate_choice=False)
+    category = SelectField(_l("类别"), choices=[], validate_choice=False)
+    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    as_of = DateField(_l("截至日期"), validators=[Optional()])
+    submit = SubmitField(_l("查询"))
+
+
+class LedgerFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    unit = SelectField(_l("单位范围"), choices=[], validate_choice=False)
+    date_from = DateField(_l("起始日期"), validators=[Optional()])
+    date_to = DateField(_l("截止日期"), validators=[Optional()])
+    submit = SubmitField(_l("查询"))
