@@ -61,7 +61,7 @@ class MovementForm(FlaskForm):
         description=_l("按件管理的物资逐件填写，用逗号或换行分隔"),
         validators=[Optional(), Length(max=5000)],
     )
-    reason = SelectField(_l("报损原因"), choices=[])
+    reason = SelectField(_l("报损原因"), choices=[], validate_choice=False)
     note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500)])
     request_key = HiddenField()
     submit = SubmitField(_l("登记"))

@@ -259,13 +259,26 @@ def make_item(session):
 
     counter = iter(range(1, 10_000))
 
-    def make(code: str | None = None, *, name: str | None = None, category: str = "防汛",
-             uom: str = "件", unit_cost="100.00", shelf_life_days: int | None = None,
-             tracking: str = "bulk"):
+    def make(
+        code: str | None = None,
+        *,
+        name: str | None = None,
+        category: str = "防汛",
+        uom: str = "件",
+        unit_cost="100.00",
+        shelf_life_days: int | None = None,
+        tracking: str = "bulk",
+    ):
         code = code or f"I{next(counter):04d}"
         item = inv.create_item(
-            session, code=code, name=name or f"物资{code}", category=category, uom=uom,
-            unit_cost=unit_cost, shelf_life_days=shelf_life_days, tracking=tracking,
+            session,
+            code=code,
+            name=name or f"物资{code}",
+            category=category,
+            uom=uom,
+            unit_cost=unit_cost,
+            shelf_life_days=shelf_life_days,
+            tracking=tracking,
             actor=SYSTEM,
         )
         session.commit()

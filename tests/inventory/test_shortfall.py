@@ -31,7 +31,7 @@ def test_the_seed_story(session, make_unit, make_item, stock):
     junzhao = make_unit("JUNZHAO", name="君召派出所", parent=bureau, headcount=14)
     warehouse = make_unit("WH", kind="warehouse", parent=bureau, headcount=6)
     jackets = make_item("LJ", name="救生衣", unit_cost="120.00")
-    whistles = make_item("WHISTLE", name="口哨", unit_cost="5.50")
+    make_item("WHISTLE", name="口哨", unit_cost="5.50")
     publish(
         session,
         date(2022, 1, 1),
@@ -96,7 +96,7 @@ def test_expired_lots_do_not_count_but_are_shown(session, make_unit, make_item, 
 
 def test_a_donor_is_never_taken_below_its_own_standard(session, make_unit, make_item, stock):
     rich = make_unit("RICH", headcount=10)
-    poor = make_unit("POOR", headcount=10)
+    make_unit("POOR", headcount=10)
     item = make_item("LJ")
     publish(session, date(2022, 1, 1), [("station", "LJ", "0", "1")])
     stock(rich, item, 13)
