@@ -104,7 +104,6 @@ def login():
             form.password.errors.append(err.message)
         else:
             db.session.commit()
-            session.pop("lang", None)  # the user's own language applies from now on
             login_user(user, remember=form.remember.data)
             return redirect(next_url or url_for("main.home"))
     return render_template("readiness/login.html", form=form, next_url=next_url)
