@@ -367,6 +367,7 @@ def unit_stock(code: str):
         may_write=can(db.session, actor, "stock.write", unit),
         may_count=can(db.session, actor, "counts.write", unit),
         start_form=StartCountForm(),
+        confirm=ConfirmForm(),
     )
 
 
@@ -428,6 +429,35 @@ def record(code: str):
                 flash(warning, "warning")
             return redirect(url_for("inventory.unit_stock", code=unit.code))
     return render_template("inventory/record.html", form=form, unit=unit)
+
+
+@bp.route("/assets/<int:asset_id>/status", methods=["POST"])
+@permission("stock.write")
+def asset_status(asset_id: int):
+    """Mark a serial piece in service or under repair."""
+    asset = db.session.get(Asset, asset_id)
+    if asset is None:
+        abort(404)
+    if asset.unit_id is None or not in_scope(db.session, current_actor(), asset.unit_id):
+        abort(403)
+    code = asset.unit.code
+    if ConfirmForm().validate_on_submit():
+        try:
+            inv.set_asset_status(
+                db.session, asset, request.form.get("status", ""), actor=current_actor()
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                _("{item} {serial} 已设为{status}。").format(
+                    item=asset.item.name, serial=asset.serial, status=ASSET_STATUSES[asset.status]
+                ),
+                "success",
+            )
+    return redirect(url_for("inventory.unit_stock", code=code))
 
 
 @bp.route("/stock/<code>/items/<item_code>")

@@ -119,6 +119,27 @@ def demo_load(if_empty: bool) -> None:
             click.echo(f"  {user.username:<10} {user.role:<10} {unit}")
 
 
+inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
+
+
+@inventory_cli.command("verify")
+def inventory_verify() -> None:
+    """Recompute every balance from the ledger; exit 1 and list any difference."""
+    from inventory.services import verify_balances
+
+    diffs = verify_balances(db.session)
+    if not diffs:
+        click.echo("ok: every balance equals the sum of its ledger")
+        return
+    for d in diffs:
+        lot = f" lot {d.lot_code}" if d.lot_code else ""
+        click.echo(
+            f"MISMATCH {d.unit_code} {d.item_code}{lot}: balance {d.balance}, ledger {d.ledger}"
+        )
+    raise click.exceptions.Exit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(inventory_cli)

@@ -49,6 +49,8 @@ def database_is_empty(session: Session) -> bool:
 
 def load(session: Session) -> None:
     """Create whatever of the demo data is missing; existing records are left alone."""
+    from inventory import demo as inventory_demo
+
     for code, name, kind, parent_code, headcount in DEMO_UNITS:
         if session.scalar(select(Unit).where(Unit.code == code)):
             continue
@@ -74,6 +76,7 @@ def load(session: Session) -> None:
             name=name,
             actor=SYSTEM,
         )
+    inventory_demo.load(session)
 
 
 def active_demo_accounts(session: Session) -> list[User]:

@@ -75,6 +75,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("inventory.record", "GET"): WRITERS,
     ("inventory.record", "POST"): WRITERS,
     ("inventory.item_history", "GET"): STOCK_READERS,
+    ("inventory.asset_status", "POST"): WRITERS,
     ("inventory.ledger", "GET"): STOCK_READERS,
     ("inventory.counts", "GET"): STOCK_READERS,
     ("inventory.count_start", "POST"): WRITERS,
@@ -132,6 +133,14 @@ def world(session, make_unit, make_user, make_item):
         make_user(f"r-{role}", role, units.get(role))
     target = make_user("target", "command", None)
     item = make_item("ITEM1")
+    drone = make_item("DRONE1", tracking="serial")
+    for n, u in enumerate((home, warehouse)):
+        inv.record_movement(
+            session, unit=u, item=drone, kind="receipt", qty=1, serials=[f"SN-{n}"], actor=SYSTEM
+        )
+    from inventory.models import Asset
+
+    assets = {a.unit_id: a for a in session.scalars(select(Asset))}
     counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
     session.commit()
     return {
@@ -140,6 +149,7 @@ def world(session, make_unit, make_user, make_item):
         "default_unit": home,
         "item": item,
         "counts": counts,
+        "assets": assets,
     }
 
 
@@ -151,6 +161,7 @@ def url_for_role(path: str, role: str | None, world) -> str:
         .replace("<int:user_id>", str(world["target"].id))
         .replace("<item_code>", world["item"].code)
         .replace("<int:count_id>", str(world["counts"][unit.id].id))
+        .replace("<int:asset_id>", str(world["assets"][unit.id].id))
     )
 
 

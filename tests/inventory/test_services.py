@@ -506,3 +506,18 @@ def test_expiring_lots_report(session, make_unit, make_item, stock):
     rows = inv.expiring_lots(session, None, today=TODAY, within_days=90)
     assert [(r.position.lot.code, r.days_left) for r in rows] == [("C", -1), ("A", 10)]
     assert count_rows(session, Count) == 0
+
+
+def test_inventory_verify_command(runner, session, make_unit, make_item, stock):
+    from sqlalchemy import text
+
+    station = make_unit("S")
+    item = make_item("LJ")
+    stock(station, item, 5)
+    result = runner.invoke(args=["inventory", "verify"])
+    assert result.exit_code == 0 and "ok" in result.output
+    session.execute(text("UPDATE positions SET qty = 4"))
+    session.commit()
+    result = runner.invoke(args=["inventory", "verify"])
+    assert result.exit_code == 1
+    assert "MISMATCH S LJ: balance 4, ledger 5" in result.output

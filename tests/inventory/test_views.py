@@ -195,3 +195,22 @@ def test_command_publishes_a_standard_through_the_form(make_item, make_user, log
         },
     )
     assert "不能为负数" in text(bad)
+
+
+def test_a_piece_goes_for_repair_and_stops_counting(
+    make_unit, make_item, make_user, login, session, stock
+):
+    from inventory.models import Asset
+
+    station = make_unit("S", headcount=1)
+    drone = make_item("UAV", name="无人机", tracking="serial")
+    make_user("clerk1", "clerk", station)
+    stock(station, drone, 1, serials=["U-1"])
+    asset = session.scalar(select(Asset))
+    client = login("clerk1")
+    r = post_form(client, f"/assets/{asset.id}/status", {"status": "under_repair"})
+    assert "已设为维修中" in text(client.get(r.location))
+    r = post_form(client, f"/assets/{asset.id}/status", {"status": "retired"})
+    assert "报废请走报损核销" in text(client.get(r.location))
+    session.refresh(asset)
+    assert asset.status == "under_repair"

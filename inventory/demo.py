@@ -1,0 +1,320 @@
+"""Inventory demonstration data: the Dengfeng stations as the 2022 inspection found them.
+
+大冶 holds 6 life jackets for 28 officers, 白坪 1 roll of warning tape, 卢店 one
+searchlight, 君召 no whistles and no window breakers; the central warehouse holds
+reserves (some of them expired), and 大冶 has a finished count with variances.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inventory import services as inv
+from inventory.models import Item
+from readiness import services as core
+from readiness.models import User
+from readiness.permissions import SYSTEM
+
+# code, name, category, uom, unit cost, shelf life (days), tracking
+ITEMS = [
+    ("LJ", "救生衣", "防汛救生", "件", "120.00", 1825, "bulk"),
+    ("LB", "救生圈", "防汛救生", "个", "85.00", None, "bulk"),
+    ("ROPE", "救援绳", "防汛救生", "根", "60.00", None, "bulk"),
+    ("SANDBAG", "吸水沙袋", "防汛救生", "个", "8.00", 730, "bulk"),
+    ("TAPE", "警戒带", "警戒", "盘", "25.00", None, "bulk"),
+    ("VEST", "反光背心", "警戒", "件", "30.00", None, "bulk"),
+    ("LIGHT", "探照灯", "照明", "个", "680.00", None, "bulk"),
+    ("TORCH", "强光手电", "照明", "个", "120.00", None, "bulk"),
+    ("WHISTLE", "口哨", "通讯", "个", "5.50", None, "bulk"),
+    ("BREAKER", "破窗锤", "破拆", "个", "35.00", None, "bulk"),
+    ("MEDKIT", "急救包", "医疗", "个", "150.00", 1095, "bulk"),
+    ("PUMP", "排水泵", "排涝", "台", "4800.00", None, "serial"),
+    ("BOAT", "冲锋舟", "水域救援", "艘", "56000.00", None, "serial"),
+    ("DRONE", "无人机", "侦察", "架", "26000.00", None, "serial"),
+]
+
+# unit kind, item, base, per officer  (应急装备现代化, as the bureau adopted it)
+STANDARD = [
+    ("station", "LJ", "2", "1"),
+    ("station", "LB", "2", "0.2"),
+    ("station", "ROPE", "4", "0.2"),
+    ("station", "SANDBAG", "100", "2"),
+    ("station", "TAPE", "5", "0.2"),
+    ("station", "VEST", "0", "1"),
+    ("station", "LIGHT", "2", "0.1"),
+    ("station", "TORCH", "0", "0.5"),
+    ("station", "WHISTLE", "0", "1"),
+    ("station", "BREAKER", "2", "0.2"),
+    ("station", "MEDKIT", "2", "0.1"),
+    ("station", "PUMP", "1", "0"),
+    ("squad", "LJ", "2", "0.5"),
+    ("squad", "TAPE", "10", "0.3"),
+    ("squad", "VEST", "0", "1"),
+    ("squad", "TORCH", "0", "0.5"),
+    ("squad", "WHISTLE", "0", "1"),
+    ("brigade", "LJ", "4", "0.2"),
+    ("brigade", "VEST", "0", "1"),
+    ("brigade", "TAPE", "10", "0.2"),
+    ("centre", "DRONE", "2", "0"),
+    ("centre", "LIGHT", "2", "0"),
+    ("warehouse", "LJ", "100", "0"),
+    ("warehouse", "SANDBAG", "2000", "0"),
+    ("warehouse", "PUMP", "4", "0"),
+    ("warehouse", "BOAT", "2", "0"),
+]
+
+# unit code -> {item: qty}; the seed's figures first.
+STOCK = {
+    "DF-DAYE": {
+        "LJ": 6,
+        "LB": 4,
+        "ROPE": 6,
+        "TAPE": 8,
+        "VEST": 20,
+        "LIGHT": 2,
+        "TORCH": 10,
+        "WHISTLE": 20,
+        "BREAKER": 4,
+        "MEDKIT": 3,
+    },
+    "DF-BAIPING": {
+        "SANDBAG": 40,
+        "TAPE": 1,
+        "LJ": 10,
+        "LB": 2,
+        "ROPE": 4,
+        "VEST": 10,
+        "LIGHT": 2,
+        "TORCH": 6,
+        "WHISTLE": 16,
+        "BREAKER": 3,
+        "MEDKIT": 2,
+    },
+    "DF-LUDIAN": {
+        "SANDBAG": 60,
+        "LIGHT": 1,
+        "LJ": 15,
+        "LB": 4,
+        "ROPE": 6,
+        "TAPE": 6,
+        "VEST": 22,
+        "TORCH": 8,
+        "WHISTLE": 10,
+        "BREAKER": 4,
+        "MEDKIT": 3,
+    },
+    "DF-JUNZHAO": {
+        "SANDBAG": 30,
+        "WHISTLE": 0,
+        "BREAKER": 0,
+        "LJ": 8,
+        "LB": 2,
+        "ROPE": 3,
+        "TAPE": 4,
+        "VEST": 14,
+        "LIGHT": 2,
+        "TORCH": 4,
+        "MEDKIT": 1,
+    },
+    "DF-XUANHUA": {
+        "SANDBAG": 80,
+        "LJ": 12,
+        "LB": 3,
+        "ROPE": 5,
+        "TAPE": 6,
+        "VEST": 15,
+        "LIGHT": 3,
+        "TORCH": 6,
+        "WHISTLE": 15,
+        "BREAKER": 5,
+        "MEDKIT": 4,
+    },
+    "DF-CHONGGAO": {
+        "SANDBAG": 200,
+        "LJ": 60,
+        "LB": 12,
+        "ROPE": 14,
+        "TAPE": 16,
+        "VEST": 50,
+        "LIGHT": 8,
+        "TORCH": 25,
+        "WHISTLE": 50,
+        "BREAKER": 12,
+        "MEDKIT": 8,
+    },
+    "DF-GAOCHENG": {
+        "SANDBAG": 100,
+        "LJ": 22,
+        "LB": 6,
+        "ROPE": 8,
+        "TAPE": 9,
+        "VEST": 24,
+        "LIGHT": 4,
+        "TORCH": 12,
+        "WHISTLE": 24,
+        "BREAKER": 7,
+        "MEDKIT": 5,
+    },
+    "DF-SHAOLIN": {
+        "SANDBAG": 120,
+        "LJ": 30,
+        "LB": 8,
+        "ROPE": 10,
+        "TAPE": 11,
+        "VEST": 30,
+        "LIGHT": 5,
+        "TORCH": 15,
+        "WHISTLE": 30,
+        "BREAKER": 8,
+        "MEDKIT": 5,
+    },
+    "DF-TRAFFIC": {"LJ": 10, "VEST": 80, "TAPE": 20},
+    "DF-TRAFFIC-7": {"VEST": 18, "TAPE": 12, "TORCH": 6, "WHISTLE": 18, "LJ": 4},
+    "DF-ORDER": {"LJ": 8, "VEST": 35, "TAPE": 12},
+    "DF-CMD": {"LIGHT": 2},
+    "DF-WH": {
+        "LJ": 150,
+        "LB": 20,
+        "ROPE": 30,
+        "TAPE": 40,
+        "VEST": 60,
+        "LIGHT": 8,
+        "TORCH": 30,
+        "WHISTLE": 100,
+        "BREAKER": 30,
+    },
+}
+
+SERIALS = {
+    "DF-WH": {"PUMP": ["PUMP-2021-01", "PUMP-2021-02", "PUMP-2022-03"], "BOAT": ["CFZ-2020-01"]},
+    "DF-CMD": {"DRONE": ["UAV-DJI-0001"]},
+    "DF-CHONGGAO": {"PUMP": ["PUMP-2022-07"]},
+}
+
+
+def load(session: Session, today: date | None = None) -> bool:
+    """Load the inventory demo once (when the catalog is empty). Returns True if loaded."""
+    if session.scalar(select(func.count()).select_from(Item)):
+        return False
+    today = today or date.today()
+    for code, name, category, uom, cost, shelf, tracking in ITEMS:
+        inv.create_item(
+            session,
+            code=code,
+            name=name,
+            category=category,
+            uom=uom,
+            unit_cost=cost,
+            shelf_life_days=shelf,
+            tracking=tracking,
+            actor=SYSTEM,
+        )
+    inv.publish_standard(
+        session,
+        effective_from=date(2022, 7, 1),
+        lines=[inv.StandardLineInput(*line) for line in STANDARD],
+        note="依据《应急装备现代化》要求，按单位类型和警力核定",
+        actor=SYSTEM,
+    )
+    users = {u.username: u for u in session.scalars(select(User))}
+    items = {i.code: i for i in session.scalars(select(Item))}
+
+    def actor_for(unit_code: str):
+        if unit_code == "DF-DAYE" and "clerk" in users:
+            return users["clerk"]
+        if unit_code == "DF-WH" and "keeper" in users:
+            return users["keeper"]
+        return SYSTEM
+
+    for unit_code, lines in STOCK.items():
+        unit = core.get_unit(session, unit_code)
+        for item_code, qty in lines.items():
+            if qty:
+                inv.record_movement(
+                    session,
+                    unit=unit,
+                    item=items[item_code],
+                    kind="receipt",
+                    qty=qty,
+                    note="2022年清查建账",
+                    actor=actor_for(unit_code),
+                )
+    for unit_code, by_item in SERIALS.items():
+        unit = core.get_unit(session, unit_code)
+        for item_code, serials in by_item.items():
+            inv.record_movement(
+                session,
+                unit=unit,
+                item=items[item_code],
+                kind="receipt",
+                qty=len(serials),
+                serials=serials,
+                note="2022年清查建账",
+                actor=actor_for(unit_code),
+            )
+
+    # Lots with expiry dates: fresh, about to lapse, and already lapsed.
+    wh = core.get_unit(session, "DF-WH")
+    daye = core.get_unit(session, "DF-DAYE")
+    lots = [
+        (wh, "SANDBAG", "SB-2024-A", today + timedelta(days=500), 2600),
+        (wh, "SANDBAG", "SB-2020-B", today - timedelta(days=40), 500),
+        (wh, "MEDKIT", "MK-2023-05", today + timedelta(days=45), 40),
+        (daye, "SANDBAG", "SB-2019-D", today - timedelta(days=200), 40),
+        (daye, "SANDBAG", "SB-2024-A", today + timedelta(days=500), 60),
+    ]
+    for unit, item_code, lot, expires, qty in lots:
+        inv.record_movement(
+            session,
+            unit=unit,
+            item=items[item_code],
+            kind="receipt",
+            qty=qty,
+            lot_code=lot,
+            expires_on=expires,
+            note="入库",
+            actor=actor_for(unit.code),
+        )
+    inv.record_movement(
+        session,
+        unit=daye,
+        item=items["LJ"],
+        kind="issue",
+        qty=2,
+        note="汛期巡逻领用后归还前",
+        actor=actor_for("DF-DAYE"),
+    )
+    inv.record_movement(
+        session,
+        unit=daye,
+        item=items["LJ"],
+        kind="receipt",
+        qty=2,
+        note="巡逻归还",
+        actor=actor_for("DF-DAYE"),
+    )
+    inv.record_movement(
+        session,
+        unit=wh,
+        item=items["TORCH"],
+        kind="write_off",
+        qty=2,
+        reason="damaged",
+        note="演练中损坏",
+        actor=actor_for("DF-WH"),
+    )
+
+    # A finished count at 大冶 with variances, approved by command staff.
+    if "clerk" in users and "command" in users:
+        count = inv.start_count(session, daye, actor=users["clerk"], note="汛前全面清点")
+        found = {"ROPE": 5, "VEST": 19, "WHISTLE": 20, "LJ": 6}
+        for line in list(count.lines):
+            item = session.get(Item, line.item_id)
+            if item.code in found and line.lot_id is None:
+                inv.enter_count(session, count, item, None, found[item.code], actor=users["clerk"])
+        inv.submit_count(session, count, actor=users["clerk"])
+        inv.approve_count(session, count, actor=users["command"])
+    return True
