@@ -5,6 +5,7 @@ The shortfall report lives in ``inventory/shortfall.py``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -218,6 +219,7 @@ def update_item(
 # ---------------------------------------------------------------- the standard
 
 
+@functools.lru_cache(maxsize=65536)
 def required_qty(base_qty: Decimal, per_officer: Decimal, headcount: int) -> int:
     """ceil(base + per_officer × headcount), computed exactly."""
     return math.ceil(Decimal(base_qty) + Decimal(per_officer) * headcount)

@@ -52,7 +52,7 @@ class ItemRef:
     unit_cost: Decimal
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     unit: UnitRef
     item: ItemRef
@@ -60,20 +60,16 @@ class Row:
     on_hand: int
     expired: int
     inbound: int
+    gap: int
+    uncovered: int
+    coverage: float
 
-    @property
-    def gap(self) -> int:
-        return max(0, self.required - self.on_hand)
-
-    @property
-    def uncovered(self) -> int:
-        return max(0, self.gap - self.inbound)
-
-    @property
-    def coverage(self) -> float:
-        if self.required <= 0:
-            return 1.0
-        return self.on_hand / self.required
+    @classmethod
+    def of(cls, unit, item, required, on_hand, expired, inbound) -> Row:
+        gap = required - on_hand if required > on_hand else 0
+        uncovered = gap - inbound if gap > inbound else 0
+        coverage = on_hand / required if required > 0 else 1.0
+        return cls(unit, item, required, on_hand, expired, inbound, gap, uncovered, coverage)
 
     @property
     def band(self) -> str:
@@ -153,7 +149,8 @@ def _stock(
             )
             .outerjoin(Lot, Lot.id == Position.lot_id)
             .where(Position.qty > 0)
-            .group_by(Position.unit_id, Position.item_id, expired_expr)
+            # item, unit: the order of ix_positions_item_unit, so no sort is needed
+            .group_by(Position.item_id, Position.unit_id, expired_expr)
         )
         if unit_ids is not None:
             stmt = stmt.where(Position.unit_id.in_(unit_ids))
@@ -176,7 +173,9 @@ def _stock(
     on_hand: dict[tuple[int, int], int] = defaultdict(int)
     expired: dict[tuple[int, int], int] = defaultdict(int)
     reserved: dict[tuple[int, int], int] = defaultdict(int)
-    for unit_id, item_id, is_expired, qty_sum, reserved_sum in session.execute(stmt):
+    # Core execution: these are plain tuples, the ORM layer would only add overhead.
+    conn = session.connection()
+    for unit_id, item_id, is_expired, qty_sum, reserved_sum in conn.execute(stmt).all():
         key = (unit_id, item_id)
         if is_expired:
             expired[key] += int(qty_sum or 0)
@@ -194,7 +193,7 @@ def _stock(
         serial_items = set(session.scalars(select(Item.id).where(Item.tracking == "serial")))
         for key in [k for k in on_hand if k[1] in serial_items]:
             on_hand[key] = 0
-        for unit_id, item_id, n in session.execute(serial):
+        for unit_id, item_id, n in conn.execute(serial).all():
             on_hand[(unit_id, item_id)] = n
     return on_hand, expired, reserved
 
@@ -264,7 +263,7 @@ def shortfall(
     required.update(overrides)
 
     rows = [
-        Row(
+        Row.of(
             units[u],
             items[i],
             req,
@@ -307,27 +306,32 @@ def _suggest_transfers(
     for row in rows:  # already worst first
         if row.uncovered > 0:
             needs[row.item.id].append(row)
+    donors_by_item: dict[int, list[list]] = defaultdict(list)
+    for (u, i), qty in on_hand.items():
+        if i not in needs or u not in units:
+            continue
+        spare = qty - reserved.get((u, i), 0) - required.get((u, i), 0)
+        if spare > 0:
+            donors_by_item[i].append([spare, units[u]])
     out: list[Transfer] = []
     for item_id, wanting in needs.items():
-        donors = []
-        for (u, i), qty in on_hand.items():
-            if i != item_id or u not in units:
-                continue
-            spare = qty - reserved.get((u, i), 0) - required.get((u, i), 0)
-            if spare > 0:
-                donors.append([spare, units[u]])
-        donors.sort(key=lambda d: (-d[0], d[1].code))
+        donors = sorted(donors_by_item.get(item_id, ()), key=lambda d: (-d[0], d[1].code))
+        if not donors:
+            continue
+        # A unit with spare stock has no need of the same item, so donors and receivers
+        # never coincide; donors are used up in order, largest first.
+        d = 0
         for row in wanting:
             need = row.uncovered
-            for donor in donors:
-                if need <= 0:
-                    break
-                if donor[0] <= 0 or donor[1].id == row.unit.id:
-                    continue
-                qty = min(need, donor[0])
-                out.append(Transfer(donor[1], row.unit, items[item_id], qty))
-                donor[0] -= qty
+            while need > 0 and d < len(donors):
+                qty = min(need, donors[d][0])
+                out.append(Transfer(donors[d][1], row.unit, items[item_id], qty))
+                donors[d][0] -= qty
                 need -= qty
+                if donors[d][0] == 0:
+                    d += 1
+            if d == len(donors):
+                break
     return out
 
 

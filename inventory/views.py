@@ -43,6 +43,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
+from readiness.pages import confirmed_action, form_error
 from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
@@ -65,14 +66,6 @@ def _item(code: str) -> Item:
     if item is None:
         abort(404)
     return item
-
-
-def _form_error(form, err: DomainError, default: str | None = None) -> None:
-    field = getattr(form, err.field or "", None) or getattr(form, default or "", None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, err.message]
-    else:
-        flash(err.message, "error")
 
 
 def _scope_ids() -> set[int] | None:
@@ -149,7 +142,7 @@ def item_new():
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已添加物资 {name}。").format(name=item.name), "success")
@@ -180,7 +173,7 @@ def item_edit(code: str):
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已保存物资 {name}。").format(name=item.name), "success")
@@ -308,7 +301,7 @@ def requirements(code: str):
                 )
             except DomainError as err:
                 db.session.rollback()
-                _form_error(form, err, "qty")
+                form_error(form, err, "qty")
             else:
                 db.session.commit()
                 flash(_("已保存 {unit} 的应配数量调整。").format(unit=unit.name), "success")
@@ -408,7 +401,7 @@ def record(code: str):
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             m = result.movement
@@ -441,22 +434,14 @@ def asset_status(asset_id: int):
     if asset.unit_id is None or not in_scope(db.session, current_actor(), asset.unit_id):
         abort(403)
     code = asset.unit.code
-    if ConfirmForm().validate_on_submit():
-        try:
-            inv.set_asset_status(
-                db.session, asset, request.form.get("status", ""), actor=current_actor()
-            )
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash(
-                _("{item} {serial} 已设为{status}。").format(
-                    item=asset.item.name, serial=asset.serial, status=ASSET_STATUSES[asset.status]
-                ),
-                "success",
-            )
+    confirmed_action(
+        lambda _version: inv.set_asset_status(
+            db.session, asset, request.form.get("status", ""), actor=current_actor()
+        ),
+        lambda _result: _("{item} {serial} 已设为{status}。").format(
+            item=asset.item.name, serial=asset.serial, status=ASSET_STATUSES[asset.status]
+        ),
+    )
     return redirect(url_for("inventory.unit_stock", code=code))
 
 
@@ -659,15 +644,10 @@ def count_enter(count_id: int):
 
 def _count_action(count_id: int, action, done_message: str):
     count = _count(count_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            action(db.session, count, actor=current_actor())
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash(done_message.format(id=count.id), "success")
+    confirmed_action(
+        lambda _version: action(db.session, count, actor=current_actor()),
+        lambda _result: done_message.format(id=count.id),
+    )
     return redirect(url_for("inventory.count_detail", count_id=count.id))
 
 
@@ -704,7 +684,7 @@ def count_intervals():
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err, "days")
+            form_error(form, err, "days")
         else:
             db.session.commit()
             flash(_("已保存盘点间隔。"), "success")

@@ -26,6 +26,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     load_config(app, test_config)
+    # Reports can be tens of thousands of rows; key order is fixed by the code, not sorted.
+    app.json.sort_keys = False
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True

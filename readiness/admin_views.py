@@ -12,16 +12,10 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm, PasswordResetForm, UnitForm, UserEditForm, UserForm
 from readiness.models import ROLES, Unit, User
+from readiness.pages import confirmed_action, form_error, int_or_none
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("admin", __name__)
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _load_unit(code: str) -> Unit:
@@ -48,16 +42,8 @@ def _unit_choices(blank_label: str, exclude: Unit | None = None) -> list[tuple[s
     return choices
 
 
-def _form_error(form, err: DomainError, default_field: str | None = None) -> None:
-    field = getattr(form, err.field or "", None) or getattr(form, default_field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, err.message]
-    else:
-        flash(err.message, "error")
-
-
 def _picked_unit(field) -> Unit | None:
-    unit_id = _int_or_none(field.data)
+    unit_id = int_or_none(field.data)
     if field.data and unit_id is None:
         raise DomainError(_("请选择有效的单位。"), field=field.name)
     if unit_id is None:
@@ -120,7 +106,7 @@ def unit_new():
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已创建单位 {name}。").format(name=unit.name), "success")
@@ -149,11 +135,11 @@ def unit_edit(code: str):
                 parent=_picked_unit(form.parent),
                 headcount=form.headcount.data,
                 actor=current_actor(),
-                expected_version=_int_or_none(form.version.data),
+                expected_version=int_or_none(form.version.data),
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已保存单位 {name}。").format(name=unit.name), "success")
@@ -177,23 +163,13 @@ def unit_activate(code: str):
 
 def _set_unit_active(code: str, is_active: bool):
     unit = _load_unit(code)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            services.set_unit_active(
-                db.session,
-                unit,
-                is_active,
-                actor=current_actor(),
-                expected_version=_int_or_none(form.version.data),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            msg = _("已启用单位 {name}。") if is_active else _("已停用单位 {name}。")
-            flash(msg.format(name=unit.name), "success")
+    msg = _("已启用单位 {name}。") if is_active else _("已停用单位 {name}。")
+    confirmed_action(
+        lambda version: services.set_unit_active(
+            db.session, unit, is_active, actor=current_actor(), expected_version=version
+        ),
+        lambda _result: msg.format(name=unit.name),
+    )
     return redirect(url_for("admin.unit_detail", code=unit.code))
 
 
@@ -236,7 +212,7 @@ def user_new():
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已创建用户 {username}。").format(username=user.username), "success")
@@ -278,11 +254,11 @@ def user_edit(user_id: int):
                 role=form.role.data,
                 unit=_picked_unit(form.unit),
                 actor=current_actor(),
-                expected_version=_int_or_none(form.version.data),
+                expected_version=int_or_none(form.version.data),
             )
         except DomainError as err:
             db.session.rollback()
-            _form_error(form, err)
+            form_error(form, err)
         else:
             db.session.commit()
             flash(_("已保存用户 {username}。").format(username=user.username), "success")
@@ -306,23 +282,13 @@ def user_activate(user_id: int):
 
 def _set_user_active(user_id: int, is_active: bool):
     user = _load_user(user_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            services.set_user_active(
-                db.session,
-                user,
-                is_active,
-                actor=current_actor(),
-                expected_version=_int_or_none(form.version.data),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            msg = _("已启用用户 {username}。") if is_active else _("已停用用户 {username}。")
-            flash(msg.format(username=user.username), "success")
+    msg = _("已启用用户 {username}。") if is_active else _("已停用用户 {username}。")
+    confirmed_action(
+        lambda version: services.set_user_active(
+            db.session, user, is_active, actor=current_actor(), expected_version=version
+        ),
+        lambda _result: msg.format(username=user.username),
+    )
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
@@ -373,9 +339,8 @@ def user_issue_token(user_id: int):
 def user_revoke_tokens(user_id: int):
     """Revoke every API token of a user."""
     user = _load_user(user_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        count = services.revoke_tokens(db.session, user, actor=current_actor())
-        db.session.commit()
-        flash(_("已吊销 {n} 个令牌。").format(n=count), "success")
+    confirmed_action(
+        lambda _version: services.revoke_tokens(db.session, user, actor=current_actor()),
+        lambda count: _("已吊销 {n} 个令牌。").format(n=count),
+    )
     return redirect(url_for("admin.user_detail", user_id=user.id))

@@ -349,6 +349,9 @@ def test_admin_issues_a_token_shown_once(make_user, login, api, session):
     token = re.search(r'<pre class="token">(rdy_[^<]+)</pre>', text_of(page)).group(1)
     assert api(token).get("/api/v1/me").get_json()["username"] == "apiuser"
     assert token not in text_of(client.get(f"/users/{target.id}"))
+    revoked = post_form(client, f"/users/{target.id}/tokens/revoke", {})
+    assert "已吊销 1 个令牌。" in text_of(client.get(revoked.location))
+    assert api(token).get("/api/v1/me").status_code == 401
 
 
 # ---------------------------------------------------------------- audit

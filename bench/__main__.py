@@ -1,0 +1,226 @@
+"""`make bench`: build a city-scale data set and time the reports against hand-written SQL.
+
+    python -m bench [--movements N] [--backend sqlite|postgresql|both] [--runs N]
+
+Figures are printed and written to bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+SHORTFALL_SQL = """
+WITH v AS (
+  SELECT id FROM standard_versions WHERE effective_from <= :today
+  ORDER BY effective_from DESC, id DESC LIMIT 1
+),
+req AS (
+  SELECT u.id AS unit_id, l.item_id, i.tracking,
+         COALESCE(o.qty, {ceil}) AS required
+  FROM units u
+  JOIN standard_lines l ON l.unit_kind = u.kind AND l.version_id = (SELECT id FROM v)
+  JOIN items i ON i.id = l.item_id AND i.is_active
+  LEFT JOIN requirement_overrides o ON o.unit_id = u.id AND o.item_id = l.item_id
+  WHERE u.is_active
+),
+stock AS (
+  SELECT p.unit_id, p.item_id,
+         SUM(CASE WHEN lt.expires_on <= :today THEN 0 ELSE p.qty END) AS on_hand,
+         SUM(CASE WHEN lt.expires_on <= :today THEN p.qty ELSE 0 END) AS expired
+  FROM positions p LEFT JOIN lots lt ON lt.id = p.lot_id
+  WHERE p.qty > 0
+  GROUP BY p.unit_id, p.item_id
+),
+pieces AS (
+  SELECT unit_id, item_id, COUNT(*) AS n FROM assets
+  WHERE unit_id IS NOT NULL AND status = 'in_service' GROUP BY unit_id, item_id
+),
+rows AS (
+  SELECT r.unit_id, r.item_id, r.required,
+         CASE WHEN r.tracking = 'serial' THEN COALESCE(a.n, 0) ELSE COALESCE(s.on_hand, 0) END
+           AS on_hand,
+         COALESCE(s.expired, 0) AS expired
+  FROM req r
+  LEFT JOIN stock s ON s.unit_id = r.unit_id AND s.item_id = r.item_id
+  LEFT JOIN pieces a ON a.unit_id = r.unit_id AND a.item_id = r.item_id
+  WHERE r.required > 0
+)
+SELECT unit_id, item_id, required, on_hand, expired,
+       {greatest}(required - on_hand, 0) AS gap,
+       CAST(on_hand AS FLOAT) / required AS coverage
+FROM rows
+ORDER BY coverage, gap DESC
+"""
+
+DIALECT = {
+    "sqlite": {
+        # SQLite has no CEIL in every build: floor of the value plus one when it has a fraction.
+        "ceil": "(CAST(l.base_qty + l.per_officer * u.headcount AS INTEGER) + "
+        "((l.base_qty + l.per_officer * u.headcount) > "
+        "CAST(l.base_qty + l.per_officer * u.headcount AS INTEGER)))",
+        "greatest": "MAX",
+    },
+    "postgresql": {
+        "ceil": "CAST(CEIL(l.base_qty + l.per_officer * u.headcount) AS INTEGER)",
+        "greatest": "GREATEST",
+    },
+}
+
+
+def median_ms(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), max(times)
+
+
+def run_backend(backend: str, args) -> list[tuple[str, str]]:
+    from flask_migrate import upgrade
+
+    from bench.dataset import Sizes, build
+    from inventory.services import verify_balances
+    from inventory.shortfall import shortfall
+    from readiness import create_app, services
+    from readiness.extensions import db
+    from readiness.permissions import SYSTEM
+
+    server = None
+    if backend == "sqlite":
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        sys.path.insert(0, str(ROOT))
+        from tests import pgserver
+
+        server = pgserver.start({"shared_buffers": "256MB", "work_mem": "64MB"})
+        url = server.create_database("readiness_bench")
+    figures: list[tuple[str, str]] = []
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
+        with app.app_context():
+            upgrade()
+            t0 = time.perf_counter()
+            with db.engine.begin() as conn:
+                made = build(conn, Sizes(movements=args.movements))
+            build_s = time.perf_counter() - t0
+            figures.append(("data set", ", ".join(f"{v:,} {k}" for k, v in made.items())))
+            figures.append(("build time", f"{build_s:.1f} s"))
+
+            t0 = time.perf_counter()
+            diffs = verify_balances(db.session)
+            figures.append(
+                (
+                    "inventory verify",
+                    f"{(time.perf_counter() - t0):.2f} s, {len(diffs)} differences",
+                )
+            )
+            if diffs:
+                raise SystemExit("balances disagree with the ledger")
+
+            user = services.create_user(
+                db.session,
+                username="bench",
+                password="bench-pass-1",
+                role="command",
+                unit=None,
+                actor=SYSTEM,
+            )
+            token = services.issue_token(db.session, user, actor=SYSTEM)
+            db.session.commit()
+            today = date.today()
+            sql = text(SHORTFALL_SQL.format(**DIALECT[backend]))
+
+            def run_sql():
+                with db.engine.connect() as conn:
+                    return conn.execute(sql, {"today": today}).all()
+
+            def run_service():
+                report = shortfall(db.session, today=today)
+                db.session.rollback()
+                return report
+
+            client = app.test_client()
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def run_api():
+                response = client.get("/api/v1/reports/shortfall", headers=headers)
+                assert response.status_code == 200
+                return response
+
+            # Same numbers, or the comparison means nothing.
+            report = run_service()
+            by_sql = {(r[0], r[1]): tuple(r[2:6]) for r in run_sql()}
+            by_app = {
+                (r.unit.id, r.item.id): (r.required, r.on_hand, r.expired, r.gap)
+                for r in report.rows
+            }
+            if by_sql != by_app:
+                raise SystemExit("the hand-written SQL and the report disagree")
+            figures.append(
+                (
+                    "report rows",
+                    f"{len(report.rows):,} (unit × item), "
+                    f"{len(report.transfers):,} suggested transfers",
+                )
+            )
+
+            sql_ms, sql_max = median_ms(run_sql, args.runs)
+            svc_ms, svc_max = median_ms(run_service, args.runs)
+            api_ms, api_max = median_ms(run_api, args.runs)
+            body = run_api().data
+            figures += [
+                ("shortfall: hand-written SQL", f"median {sql_ms:.0f} ms (max {sql_max:.0f})"),
+                ("shortfall: service", f"median {svc_ms:.0f} ms (max {svc_max:.0f})"),
+                (
+                    f"shortfall: API call (JSON, {len(body) / 1e6:.1f} MB)",
+                    f"median {api_ms:.0f} ms (max {api_max:.0f})",
+                ),
+                ("ratio API / SQL", f"{api_ms / sql_ms:.2f}"),
+                ("ratio service / SQL", f"{svc_ms / sql_ms:.2f}"),
+            ]
+            db.engine.dispose()
+    finally:
+        if server:
+            server.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--movements", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    lines = [f"# Readiness benchmark, {date.today().isoformat()}", ""]
+    for backend in backends:
+        print(f"== {backend}", flush=True)
+        figures = run_backend(backend, args)
+        lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
+        for name, value in figures:
+            print(f"  {name:<42} {value}", flush=True)
+            lines.append(f"| {name} | {value} |")
+        lines.append("")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text("\n".join(lines))
+    print(f"written to {RESULTS / 'latest.md'}")
+
+
+if __name__ == "__main__":
+    main()

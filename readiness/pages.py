@@ -1,0 +1,47 @@
+"""Small helpers shared by the page views of every package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import flash
+
+from readiness.errors import DomainError
+from readiness.extensions import db
+from readiness.forms import ConfirmForm
+
+
+def int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def form_error(form, err: DomainError, default_field: str | None = None) -> None:
+    """Put a service's refusal on the form field it concerns (or flash it)."""
+    field = getattr(form, err.field or "", None) or getattr(form, default_field or "", None)
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, err.message]
+    else:
+        flash(err.message, "error")
+
+
+def confirmed_action(
+    action: Callable[[int | None], object], success: Callable[[object], str]
+) -> bool:
+    """Run a one-button POST (CSRF and the record version it was shown at): commit and
+    flash ``success(result)``, or roll back and flash the refusal. Returns True on success."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash((form.errors and next(iter(form.errors.values()))[0]) or "", "error")
+        return False
+    try:
+        result = action(int_or_none(form.version.data))
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return False
+    db.session.commit()
+    flash(success(result), "success")
+    return True
