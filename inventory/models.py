@@ -267,6 +267,8 @@ class Count(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # A spot count of one position (from a scanned label) does not block a full stocktake.
+    is_spot: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

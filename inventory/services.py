@@ -908,7 +908,11 @@ def count_interval_days(session: Session, unit_kind: str) -> int:
 
 def open_count_for(session: Session, unit: Unit) -> Count | None:
     return session.scalar(
-        select(Count).where(Count.unit_id == unit.id, Count.status.in_(("open", "submitted")))
+        select(Count).where(
+            Count.unit_id == unit.id,
+            Count.status.in_(("open", "submitted")),
+            Count.is_spot.is_(False),
+        )
     )
 
 

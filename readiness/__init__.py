@@ -12,8 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI."""
+    # Feature packages; importing their models makes their tables known to migrations.
     import inventory
     import inventory.models
+    import labels
+    import labels.models
     from readiness import api, cli, i18n, web
     from readiness.auth import init_auth
     from readiness.config import load_config
@@ -39,4 +42,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     cli.init_app(app)
     inventory.init_app(app)
+    labels.init_app(app)
     return app

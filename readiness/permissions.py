@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "counts.write": frozenset({"clerk", "keeper"}),
     "counts.approve": frozenset({"keeper", "command"}),
     "reports.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    # labels
+    "labels.print": frozenset({"clerk", "keeper"}),
 }
 
 

@@ -100,6 +100,17 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("inventory_api.approve_count", "POST"): APPROVERS,
     ("inventory_api.shortfall_report", "GET"): STOCK_READERS,
     ("inventory_api.expiry_report", "GET"): STOCK_READERS,
+    # labels
+    ("labels.scan", "GET"): STOCK_READERS,
+    ("labels.scan_count", "POST"): WRITERS,
+    ("labels.scan_move", "POST"): WRITERS,
+    ("labels.scan_box", "GET"): STOCK_READERS,
+    ("labels.print_labels", "GET"): WRITERS,
+    ("labels.print_labels", "POST"): WRITERS,
+    ("labels.calibration", "GET"): WRITERS,
+    ("labels.calibration", "POST"): WRITERS,
+    ("labels_api.create_labels", "POST"): WRITERS,
+    ("labels_api.get_label", "GET"): STOCK_READERS,
 }
 
 
@@ -141,6 +152,9 @@ def world(session, make_unit, make_user, make_item):
     from inventory.models import Asset
 
     assets = {a.unit_id: a for a in session.scalars(select(Asset))}
+    from labels.services import label_for_asset
+
+    label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
     counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
     session.commit()
     return {
@@ -150,12 +164,15 @@ def world(session, make_unit, make_user, make_item):
         "item": item,
         "counts": counts,
         "assets": assets,
+        "labels": label_codes,
     }
 
 
 def url_for_role(path: str, role: str | None, world) -> str:
     """Fill route arguments with objects inside the role's own reach."""
     unit = world["units"].get(role, world["default_unit"])
+    if path.startswith(("/l/", "/api/v1/labels/")):
+        path = path.replace("<code>", world["labels"][unit.id])
     return (
         path.replace("<code>", unit.code)
         .replace("<int:user_id>", str(world["target"].id))
