@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -194,6 +194,14 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 ("ratio API / SQL", f"{api_ms / sql_ms:.2f}"),
                 ("ratio service / SQL", f"{svc_ms / sql_ms:.2f}"),
             ]
+            db.session.rollback()
+            from bench.labels import label_figures, scan_latency
+            from labels.models import LabelCode
+
+            figures += label_figures(db.session, "http://127.0.0.1:5000")
+            codes = list(db.session.scalars(select(LabelCode.code)))
+            db.session.commit()
+            figures += scan_latency(url, codes, "bench", "bench-pass-1")
             db.engine.dispose()
     finally:
         if server:

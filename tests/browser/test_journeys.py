@@ -76,3 +76,34 @@ def test_clerk_records_a_receipt_and_an_issue_on_a_phone(
     screenshot(page)
     session.expire_all()
     assert session.scalars(select(Position.qty)).one() == 4
+
+
+def test_keeper_scans_a_label_on_a_phone_and_counts_it(
+    phone_page, live_server, make_unit, make_item, make_user, session, stock, screenshot
+):
+    from inventory import services as inv
+    from labels import services as lab
+
+    page = phone_page
+    wh = make_unit("WH", name="应急物资中心仓库", kind="warehouse")
+    item = make_item("LJ", name="救生衣", uom="件")
+    keeper = make_user("keeper1", "keeper", wh)
+    stock(wh, item, 12)
+    count = inv.start_count(session, wh, actor=keeper)
+    code = lab.label_for_position(session, session.scalar(select(Position))).code
+    session.commit()
+    # The phone's camera opens the URL in the QR code.
+    page.goto(f"{live_server.url}/l/{code}")
+    sign_in(page, "keeper1")
+    expect(page).to_have_url(f"{live_server.url}/l/{code}")
+    expect(page.locator(".scan-item")).to_contain_text("救生衣")
+    expect(page.locator(".scan-qty")).to_have_text("12 件")
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+    page.fill("#counted", "11")  # tap one: the number
+    page.click("text=确认点数")  # tap two: confirm
+    expect(page.locator(".flash-success")).to_contain_text(f"已计入盘点第 {count.id} 号")
+    screenshot(page, "scan")
+    page.goto(f"{live_server.url}/counts/{count.id}")
+    expect(page.locator("input[name^=line-]")).to_have_value("11")
+    expect(page.locator("strong.bad")).to_have_text("-1")
+    screenshot(page, "count")

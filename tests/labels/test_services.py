@@ -142,9 +142,7 @@ def test_serial_pieces_get_labels_and_retired_ones_say_so(session, make_unit, ma
     assert session.scalar(select(func.count()).select_from(Asset)) == 2
 
 
-def test_spot_count_goes_into_a_running_stocktake_or_stands_alone(
-    session, shelf, make_user
-):
+def test_spot_count_goes_into_a_running_stocktake_or_stands_alone(session, shelf, make_user):
     keeper = make_user("keeper1", "keeper", shelf)
     pos = session.scalars(select(Position).order_by(Position.id)).first()
     spot = lab.spot_count(session, pos, "4", actor=keeper)
