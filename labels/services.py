@@ -66,6 +66,23 @@ def label_for_asset(session: Session, asset: Asset) -> LabelCode:
     return existing or _issue(session, asset_id=asset.id)
 
 
+def labels_for_positions(session: Session, positions: Sequence[Position]) -> dict[int, LabelCode]:
+    """Label codes for many positions at once (one query, plus one insert per new code)."""
+    ids = [p.id for p in positions]
+    found = (
+        {
+            lc.position_id: lc
+            for lc in session.scalars(select(LabelCode).where(LabelCode.position_id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
+    for p in positions:
+        if p.id not in found:
+            found[p.id] = _issue(session, position_id=p.id)
+    return found
+
+
 def label_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/l/{code}"
 
@@ -168,8 +185,9 @@ def targets_for_unit(
             stmt = stmt.where(Item.code.in_(item_codes))
         positions = session.scalars(stmt).all()
         _check_count(len(positions))
+        codes = labels_for_positions(session, positions)
         for p in positions:
-            out.append(Target(label_for_position(session, p), unit, p.item, p.lot, None))
+            out.append(Target(codes[p.id], unit, p.item, p.lot, None))
     assets_stmt = (
         select(Asset)
         .join(Item, Item.id == Asset.item_id)
@@ -188,47 +206,48 @@ def targets_for_unit(
 def targets_from_spec(session: Session, specs: Sequence[dict], *, actor) -> list[Target]:
     """Targets named one by one: {"unit","item","lot"} for a position or {"serial"} for a piece."""
     _check_count(len(specs))
-    out: list[Target] = []
     for n, spec in enumerate(specs, start=1):
         if not isinstance(spec, dict):
             raise DomainError(_("第 {n} 个标签格式不正确。").format(n=n), field="targets")
-        if spec.get("serial"):
-            stmt = select(Asset).where(Asset.serial == str(spec["serial"]))
-            if spec.get("item"):
-                stmt = stmt.join(Item, Item.id == Asset.item_id).where(Item.code == spec["item"])
-            assets = session.scalars(stmt).all()
-            if len(assets) != 1:
-                raise DomainError(
-                    _("第 {n} 个标签：序列号 {serial} 不存在或不唯一。").format(
-                        n=n, serial=str(spec["serial"])[:60]
-                    ),
-                    field="targets",
-                )
-            asset = assets[0]
-            if asset.unit_id is None or asset.status == "retired":
-                raise DomainError(
-                    _("第 {n} 个标签：序列号 {serial} 已报废或不在账上。").format(
-                        n=n, serial=asset.serial
-                    ),
-                    field="targets",
-                )
-            require(session, actor, "labels.print", asset.unit_id)
-            out.append(
-                Target(label_for_asset(session, asset), asset.unit, asset.item, None, asset.serial)
+    # Look everything up in a few queries: a sheet may name thousands of positions.
+    unit_codes = {str(s.get("unit") or "") for s in specs if not s.get("serial")}
+    item_codes = {str(s.get("item") or "") for s in specs if not s.get("serial")}
+    units = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(unit_codes)))}
+    items = {i.code: i for i in session.scalars(select(Item).where(Item.code.in_(item_codes)))}
+    lots = {
+        (lot.item_id, lot.code): lot
+        for lot in session.scalars(
+            select(Lot).where(Lot.item_id.in_([i.id for i in items.values()]))
+        )
+    }
+    positions = {
+        (p.unit_id, p.item_id, p.lot_id): p
+        for p in session.scalars(
+            select(Position).where(
+                Position.unit_id.in_([u.id for u in units.values()]),
+                Position.item_id.in_([i.id for i in items.values()]),
             )
+        )
+    }
+    allowed: set[int] = set()
+    wanted: list[tuple[Unit, Item, Lot | None, Position]] = []
+    out: list[Target | None] = []
+    for n, spec in enumerate(specs, start=1):
+        if spec.get("serial"):
+            out.append(_serial_target(session, spec, n, actor))
             continue
-        unit = session.scalar(select(Unit).where(Unit.code == str(spec.get("unit") or "")))
-        item = session.scalar(select(Item).where(Item.code == str(spec.get("item") or "")))
+        unit = units.get(str(spec.get("unit") or ""))
+        item = items.get(str(spec.get("item") or ""))
         if unit is None or item is None:
             raise DomainError(
                 _("第 {n} 个标签：单位或物资代码不存在。").format(n=n), field="targets"
             )
-        require(session, actor, "labels.print", unit)
+        if unit.id not in allowed:
+            require(session, actor, "labels.print", unit)
+            allowed.add(unit.id)
         lot = None
         if spec.get("lot"):
-            lot = session.scalar(
-                select(Lot).where(Lot.item_id == item.id, Lot.code == str(spec["lot"]))
-            )
+            lot = lots.get((item.id, str(spec["lot"])))
             if lot is None:
                 raise DomainError(
                     _("第 {n} 个标签：{item} 没有批次 {lot}。").format(
@@ -236,20 +255,47 @@ def targets_from_spec(session: Session, specs: Sequence[dict], *, actor) -> list
                     ),
                     field="targets",
                 )
-        pos = session.scalar(
-            select(Position).where(
-                Position.unit_id == unit.id,
-                Position.item_id == item.id,
-                Position.lot_id.is_(None) if lot is None else Position.lot_id == lot.id,
-            )
-        )
+        key = (unit.id, item.id, lot.id if lot else None)
+        pos = positions.get(key)
         if pos is None:
             # A shelf may be labelled before its first receipt.
-            pos = Position(unit_id=unit.id, item_id=item.id, lot_id=lot.id if lot else None)
+            pos = Position(unit_id=unit.id, item_id=item.id, lot_id=key[2])
             session.add(pos)
             session.flush()
-        out.append(Target(label_for_position(session, pos), unit, item, lot, None))
-    return out
+            positions[key] = pos
+        wanted.append((unit, item, lot, pos))
+        out.append(None)
+    codes = labels_for_positions(session, [w[3] for w in wanted])
+    it = iter(wanted)
+    result = []
+    for target in out:
+        if target is None:
+            unit, item, lot, pos = next(it)
+            target = Target(codes[pos.id], unit, item, lot, None)
+        result.append(target)
+    return result
+
+
+def _serial_target(session: Session, spec: dict, n: int, actor) -> Target:
+    stmt = select(Asset).where(Asset.serial == str(spec["serial"]))
+    if spec.get("item"):
+        stmt = stmt.join(Item, Item.id == Asset.item_id).where(Item.code == spec["item"])
+    assets = session.scalars(stmt).all()
+    if len(assets) != 1:
+        raise DomainError(
+            _("第 {n} 个标签：序列号 {serial} 不存在或不唯一。").format(
+                n=n, serial=str(spec["serial"])[:60]
+            ),
+            field="targets",
+        )
+    asset = assets[0]
+    if asset.unit_id is None or asset.status == "retired":
+        raise DomainError(
+            _("第 {n} 个标签：序列号 {serial} 已报废或不在账上。").format(n=n, serial=asset.serial),
+            field="targets",
+        )
+    require(session, actor, "labels.print", asset.unit_id)
+    return Target(label_for_asset(session, asset), asset.unit, asset.item, None, asset.serial)
 
 
 # ---------------------------------------------------------------- calibration
