@@ -27,7 +27,7 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.models import Unit
+from readiness.models import Unit, User
 from readiness.pages import int_or_none
 from readiness.permissions import can, in_scope
 
@@ -73,6 +73,7 @@ def scan(code: str):
         found=found,
         position=position,
         last=last,
+        last_by=db.session.get(User, last.counted_by_id) if last and last.counted_by_id else None,
         running=running,
         expired=expires is not None and expires <= today,
         may_count=holds and position is not None and can(db.session, actor, "counts.write", unit),
@@ -205,6 +206,11 @@ def print_labels():
             item_codes = request.form.getlist("items") if what == "items" else None
             if what == "items" and not item_codes:
                 raise DomainError(_("请至少选择一种物资。"), field="items")
+            if what == "category":
+                category = request.form.get("category", "")
+                item_codes = [i.code for i in items if i.category == category]
+                if not item_codes:
+                    raise DomainError(_("该类别下没有物资。"), field="category")
             targets = lab.targets_for_unit(
                 db.session,
                 unit,
@@ -234,6 +240,7 @@ def print_labels():
         units=units,
         items=items,
         layouts=LAYOUT_LABELS,
+        categories=sorted({i.category for i in items}),
         form=ConfirmForm(),
         error=error,
         chosen=request.form,

@@ -45,7 +45,7 @@ def test_count_in_two_taps_from_the_scan_page(login, shelf, session):
     count = session.scalar(select(Count))
     assert count.is_spot and count.status == "submitted" and count.lines[0].variance == -1
     page = text(client.get(f"/l/{shelf['code']}"))
-    assert "上次点数" in page and ">11 ·" in page
+    assert "上次点数" in page and ">11 ·" in page and "keeper1" in page
 
 
 @pytest.mark.parametrize("counted", ["-3", "abc", ""])
@@ -119,6 +119,18 @@ def test_print_a_sheet_from_the_page(login, shelf):
     assert [t for t, _x, _y in page] == [f"http://localhost/l/{shelf['code']}"]
     r = post_form(client, "/labels", {"unit": "WH", "what": "items", "layout": "a4-3x8"})
     assert "请至少选择一种物资" in text(r)
+    r = post_form(
+        client,
+        "/labels",
+        {"unit": "WH", "what": "category", "category": "防汛", "layout": "a4-3x8"},
+    )
+    assert r.mimetype == "application/pdf" and len(decode_pages(r.data)[0]) == 1
+    r = post_form(
+        client,
+        "/labels",
+        {"unit": "WH", "what": "category", "category": "无此类", "layout": "a4-3x8"},
+    )
+    assert "该类别下没有物资" in text(r)
     r = post_form(
         client, "/labels/calibration", {"layout": "a4-3x8", "offset_x_mm": "99", "offset_y_mm": "0"}
     )
