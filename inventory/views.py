@@ -43,7 +43,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
-from readiness.pages import confirmed_action, form_error
+from readiness.pages import confirmed_action, form_error, submit
 from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
@@ -128,8 +128,9 @@ def item_new():
     """Add an item to the catalog."""
     form = ItemForm()
     if form.validate_on_submit():
-        try:
-            item = inv.create_item(
+        item = submit(
+            form,
+            lambda: inv.create_item(
                 db.session,
                 code=form.code.data,
                 name=form.name.data,
@@ -139,12 +140,9 @@ def item_new():
                 shelf_life_days=form.shelf_life_days.data,
                 tracking=form.tracking.data,
                 actor=current_actor(),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if item is not None:
             flash(_("已添加物资 {name}。").format(name=item.name), "success")
             return redirect(url_for("inventory.items"))
     return render_template("inventory/item_form.html", form=form, item=None)
@@ -159,8 +157,9 @@ def item_edit(code: str):
     form.code.data = item.code
     form.tracking.data = item.tracking
     if form.validate_on_submit():
-        try:
-            inv.update_item(
+        done = submit(
+            form,
+            lambda: inv.update_item(
                 db.session,
                 item,
                 name=form.name.data,
@@ -170,12 +169,9 @@ def item_edit(code: str):
                 shelf_life_days=form.shelf_life_days.data,
                 is_active=form.is_active.data,
                 actor=current_actor(),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if done is not None:
             flash(_("已保存物资 {name}。").format(name=item.name), "success")
             return redirect(url_for("inventory.items"))
     return render_template("inventory/item_form.html", form=form, item=item)
@@ -384,8 +380,9 @@ def record(code: str):
         form.lot.data = request.args.get("lot")
         form.request_key.data = secrets.token_urlsafe(16)
     if form.validate_on_submit():
-        try:
-            result = inv.record_movement(
+        result = submit(
+            form,
+            lambda: inv.record_movement(
                 db.session,
                 unit=unit,
                 item=inv.get_item(db.session, form.item.data or ""),
@@ -398,12 +395,9 @@ def record(code: str):
                 note=form.note.data or "",
                 request_key=form.request_key.data or None,
                 actor=current_actor(),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if result is not None:
             m = result.movement
             if result.replayed:
                 flash(_("这张表单已经登记过，未重复记账。"), "warning")
@@ -678,15 +672,14 @@ def count_intervals():
     """How often each kind of unit must count its stock."""
     form = IntervalForm()
     if form.validate_on_submit():
-        try:
-            inv.set_count_interval(
+        done = submit(
+            form,
+            lambda: inv.set_count_interval(
                 db.session, form.unit_kind.data, form.days.data, actor=current_actor()
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err, "days")
-        else:
-            db.session.commit()
+            ),
+            "days",
+        )
+        if done is not None:
             flash(_("已保存盘点间隔。"), "success")
             return redirect(url_for("inventory.count_intervals"))
     current = {k: inv.count_interval_days(db.session, k) for k in UNIT_KINDS}

@@ -12,7 +12,7 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm, PasswordResetForm, UnitForm, UserEditForm, UserForm
 from readiness.models import ROLES, Unit, User
-from readiness.pages import confirmed_action, form_error, int_or_none
+from readiness.pages import confirmed_action, int_or_none, submit
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("admin", __name__)
@@ -94,8 +94,9 @@ def unit_new():
     form = UnitForm()
     form.parent.choices = _unit_choices(_("（无，顶级单位）"))
     if form.validate_on_submit():
-        try:
-            unit = services.create_unit(
+        unit = submit(
+            form,
+            lambda: services.create_unit(
                 db.session,
                 code=form.code.data,
                 name=form.name.data,
@@ -103,12 +104,9 @@ def unit_new():
                 parent=_picked_unit(form.parent),
                 headcount=form.headcount.data,
                 actor=current_actor(),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if unit is not None:
             flash(_("已创建单位 {name}。").format(name=unit.name), "success")
             return redirect(url_for("admin.unit_detail", code=unit.code))
     return render_template("readiness/unit_form.html", form=form, unit=None)
@@ -126,8 +124,9 @@ def unit_edit(code: str):
         form.version.data = str(unit.version)
     form.code.data = unit.code  # codes never change
     if form.validate_on_submit():
-        try:
-            services.update_unit(
+        done = submit(
+            form,
+            lambda: services.update_unit(
                 db.session,
                 unit,
                 name=form.name.data,
@@ -136,12 +135,9 @@ def unit_edit(code: str):
                 headcount=form.headcount.data,
                 actor=current_actor(),
                 expected_version=int_or_none(form.version.data),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if done is not None:
             flash(_("已保存单位 {name}。").format(name=unit.name), "success")
             return redirect(url_for("admin.unit_detail", code=unit.code))
     return render_template("readiness/unit_form.html", form=form, unit=unit)
@@ -200,8 +196,9 @@ def user_new():
     form = UserForm()
     form.unit.choices = _unit_choices(_("（不属于具体单位）"))
     if form.validate_on_submit():
-        try:
-            user = services.create_user(
+        user = submit(
+            form,
+            lambda: services.create_user(
                 db.session,
                 username=form.username.data,
                 password=form.password.data,
@@ -209,12 +206,9 @@ def user_new():
                 unit=_picked_unit(form.unit),
                 name=form.name.data or "",
                 actor=current_actor(),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if user is not None:
             flash(_("已创建用户 {username}。").format(username=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("readiness/user_form.html", form=form, user=None)
@@ -246,8 +240,9 @@ def user_edit(user_id: int):
         form.unit.data = str(user.unit_id or "")
         form.version.data = str(user.version)
     if form.validate_on_submit():
-        try:
-            services.update_user(
+        done = submit(
+            form,
+            lambda: services.update_user(
                 db.session,
                 user,
                 name=form.name.data or "",
@@ -255,12 +250,9 @@ def user_edit(user_id: int):
                 unit=_picked_unit(form.unit),
                 actor=current_actor(),
                 expected_version=int_or_none(form.version.data),
-            )
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err)
-        else:
-            db.session.commit()
+            ),
+        )
+        if done is not None:
             flash(_("已保存用户 {username}。").format(username=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("readiness/user_form.html", form=form, user=user)

@@ -45,3 +45,16 @@ def confirmed_action(
     db.session.commit()
     flash(success(result), "success")
     return True
+
+
+def submit(form, call: Callable[[], object], default_field: str | None = None):
+    """Run a form's one service call: commit and return its result, or roll back, put the
+    refusal on the form and return None."""
+    try:
+        result = call()
+    except DomainError as err:
+        db.session.rollback()
+        form_error(form, err, default_field)
+        return None
+    db.session.commit()
+    return result
