@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from readiness.models import AuditEntry, Unit, User
 
@@ -69,7 +69,11 @@ def audit_query(
     date_to: date | None = None,
 ) -> Select:
     """The audit entries matching the filters, newest first."""
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    stmt = (
+        select(AuditEntry)
+        .options(selectinload(AuditEntry.unit))
+        .order_by(AuditEntry.id.desc())
+    )
     if actor:
         stmt = stmt.where(AuditEntry.actor_name == actor)
     if unit_ids is not None:
