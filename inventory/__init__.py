@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory import api, views
+    from inventory import allocations, api, views  # noqa: F401  (allocations feeds inbound)
 
     app.register_blueprint(views.bp)
     api.init_app(app)

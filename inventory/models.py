@@ -309,3 +309,114 @@ class CountLine(Base):
     @property
     def variance(self) -> int | None:
         return None if self.counted is None else self.counted - self.book
+
+
+ALLOCATION_STATUSES = {
+    "draft": _l("草稿"),
+    "submitted": _l("待审批"),
+    "approved": _l("已批准"),
+    "rejected": _l("已驳回"),
+    "dispatched": _l("已发出"),
+    "received": _l("已接收"),
+    "cancelled": _l("已取消"),
+}
+
+
+class Allocation(Base):
+    """A request to move stock from one unit to another (调拨), and its approval trail."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("from_unit_id <> to_unit_id", name="different_units"),
+        Index("ix_allocations_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    to_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    is_emergency: Mapped[bool] = mapped_column(default=False)
+    # Set when the last required approval is given (before or, for emergencies, after dispatch).
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    from_unit: Mapped[Unit] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[Unit] = relationship(foreign_keys=[to_unit_id])
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    dispatched_by: Mapped[User | None] = relationship(foreign_keys=[dispatched_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    lines: Mapped[list[AllocationLine]] = relationship(
+        back_populates="allocation", order_by="AllocationLine.id", cascade="all, delete-orphan"
+    )
+    approvals: Mapped[list[AllocationApproval]] = relationship(
+        back_populates="allocation", order_by="AllocationApproval.id"
+    )
+
+    # Every status change goes through a conditional UPDATE on this column, so two
+    # people acting on the same request at once cannot both succeed.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AllocationLine(Base):
+    __tablename__ = "allocation_lines"
+    __table_args__ = (
+        UniqueConstraint("allocation_id", "item_id"),
+        CheckConstraint("requested > 0", name="requested_positive"),
+        CheckConstraint("approved IS NULL OR approved >= 0", name="approved_not_negative"),
+        CheckConstraint("received IS NULL OR received >= 0", name="received_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    requested: Mapped[int]
+    approved: Mapped[int | None]
+    dispatched: Mapped[int | None]
+    received: Mapped[int | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    allocation: Mapped[Allocation] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+    parts: Mapped[list[AllocationPart]] = relationship(
+        back_populates="line", order_by="AllocationPart.id"
+    )
+
+
+class AllocationPart(Base):
+    """Stock of one position held for a line (reserved), then sent from it (dispatched)."""
+
+    __tablename__ = "allocation_parts"
+    __table_args__ = (CheckConstraint("qty > 0", name="qty_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("allocation_lines.id"), index=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"))
+    qty: Mapped[int]
+    is_reserved: Mapped[bool] = mapped_column(default=True)
+
+    line: Mapped[AllocationLine] = relationship(back_populates="parts")
+    position: Mapped[Position] = relationship()
+
+
+class AllocationApproval(Base):
+    __tablename__ = "allocation_approvals"
+    __table_args__ = (UniqueConstraint("allocation_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    allocation: Mapped[Allocation] = relationship(back_populates="approvals")
+    approver: Mapped[User] = relationship()

@@ -69,11 +69,7 @@ def audit_query(
     date_to: date | None = None,
 ) -> Select:
     """The audit entries matching the filters, newest first."""
-    stmt = (
-        select(AuditEntry)
-        .options(selectinload(AuditEntry.unit))
-        .order_by(AuditEntry.id.desc())
-    )
+    stmt = select(AuditEntry).options(selectinload(AuditEntry.unit)).order_by(AuditEntry.id.desc())
     if actor:
         stmt = stmt.where(AuditEntry.actor_name == actor)
     if unit_ids is not None:

@@ -33,6 +33,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "counts.write": frozenset({"clerk", "keeper"}),
     "counts.approve": frozenset({"keeper", "command"}),
     "reports.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    # allocations (调拨)
+    "allocations.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "allocations.request": frozenset({"clerk", "keeper", "command"}),
+    "allocations.approve": frozenset({"command"}),
+    "allocations.dispatch": frozenset({"clerk", "keeper"}),
+    "allocations.receive": frozenset({"clerk", "keeper"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
 }
