@@ -4,7 +4,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory import allocations, api, views  # noqa: F401  (allocations feeds inbound)
+    from inventory import allocation_views, allocations_api, api, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(allocation_views.bp)
     api.init_app(app)
+    allocations_api.init_app(app)

@@ -719,6 +719,8 @@ def shortfall_report():
         args=args,
         max_rows=500,
         Decimal=Decimal,
+        may_request=can(db.session, current_actor(), "allocations.approve"),
+        confirm=ConfirmForm(),
     )
 
 

@@ -24,6 +24,7 @@ NAV: list[tuple[str, object, str]] = [
     ("labels.scan_box", _l("扫码"), "stock.view"),
     ("labels.print_labels", _l("标签"), "labels.print"),
     ("inventory.shortfall_report", _l("缺口"), "reports.view"),
+    ("allocations.index", _l("调拨"), "allocations.view"),
     ("inventory.standard", _l("标准"), "standard.view"),
     ("inventory.items", _l("物资"), "items.view"),
     ("admin.units", _l("单位"), "units.view"),

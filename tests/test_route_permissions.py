@@ -22,6 +22,7 @@ STOCK_READERS = frozenset({"clerk", "keeper", "command", "inspector"})
 WRITERS = frozenset({"clerk", "keeper"})
 APPROVERS = frozenset({"keeper", "command"})
 COMMAND = frozenset({"command"})
+REQUESTERS = frozenset({"clerk", "keeper", "command"})
 PUBLIC = "public"
 
 # (endpoint, method) -> roles allowed, or PUBLIC (anyone, signed in or not).
@@ -100,6 +101,27 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("inventory_api.approve_count", "POST"): APPROVERS,
     ("inventory_api.shortfall_report", "GET"): STOCK_READERS,
     ("inventory_api.expiry_report", "GET"): STOCK_READERS,
+    # allocations
+    ("allocations.index", "GET"): STOCK_READERS,
+    ("allocations.new", "GET"): REQUESTERS,
+    ("allocations.new", "POST"): REQUESTERS,
+    ("allocations.from_suggestion", "POST"): REQUESTERS,
+    ("allocations.detail", "GET"): STOCK_READERS,
+    ("allocations.submit", "POST"): REQUESTERS,
+    ("allocations.approve", "POST"): COMMAND,
+    ("allocations.reject", "POST"): COMMAND,
+    ("allocations.dispatch", "POST"): WRITERS,
+    ("allocations.receive", "POST"): WRITERS,
+    ("allocations.cancel", "POST"): REQUESTERS,
+    ("allocations.slip", "GET"): STOCK_READERS,
+    ("allocations_api.create", "POST"): REQUESTERS,
+    ("allocations_api.get", "GET"): STOCK_READERS,
+    ("allocations_api.submit", "POST"): REQUESTERS,
+    ("allocations_api.approve", "POST"): COMMAND,
+    ("allocations_api.reject", "POST"): COMMAND,
+    ("allocations_api.dispatch", "POST"): WRITERS,
+    ("allocations_api.receive", "POST"): WRITERS,
+    ("allocations_api.cancel", "POST"): REQUESTERS,
     # labels
     ("labels.scan", "GET"): STOCK_READERS,
     ("labels.scan_count", "POST"): WRITERS,
@@ -156,6 +178,20 @@ def world(session, make_unit, make_user, make_item):
 
     label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
     counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
+    from inventory import allocations as alloc
+
+    inv.record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    inv.record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    allocations = {}
+    for source, target in ((warehouse, home), (home, warehouse)):
+        allocations[(source.id, target.id)] = alloc.create_allocation(
+            session,
+            from_unit=source,
+            to_unit=target,
+            lines=[alloc.LineInput("ITEM1", 1)],
+            reason="route test",
+            actor=SYSTEM,
+        )
     session.commit()
     return {
         "units": units,
@@ -165,6 +201,8 @@ def world(session, make_unit, make_user, make_item):
         "counts": counts,
         "assets": assets,
         "labels": label_codes,
+        "allocations": allocations,
+        "other_unit": {home.id: warehouse, warehouse.id: home},
     }
 
 
@@ -173,6 +211,11 @@ def url_for_role(path: str, role: str | None, world) -> str:
     unit = world["units"].get(role, world["default_unit"])
     if path.startswith(("/l/", "/api/v1/labels/")):
         path = path.replace("<code>", world["labels"][unit.id])
+    if "<int:allocation_id>" in path:
+        # Dispatching is done by the source; everything else by (or for) the destination.
+        other = world["other_unit"][unit.id]
+        pair = (unit.id, other.id) if path.endswith("/dispatch") else (other.id, unit.id)
+        path = path.replace("<int:allocation_id>", str(world["allocations"][pair].id))
     return (
         path.replace("<code>", unit.code)
         .replace("<int:user_id>", str(world["target"].id))

@@ -329,7 +329,7 @@ def test_two_keepers_dispatching_at_once_dispatch_once(app, session, town):
         with app.app_context(), Session(db.engine) as s:
             allocation = s.get(Allocation, a.id)
             user = s.get(User, user_id)
-            allocation.lines, allocation.from_unit  # load before racing
+            assert allocation.lines and allocation.from_unit  # loaded before racing
             barrier.wait()
             try:
                 alloc.dispatch_allocation(s, allocation, actor=user)

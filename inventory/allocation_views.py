@@ -1,0 +1,355 @@
+"""Pages for allocation requests: list and approval queue, new request, one request with
+its timeline and actions, the printable allocation slip (调拨单)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from inventory import allocations as alloc
+from inventory.models import ALLOCATION_STATUSES, Allocation, Item
+from inventory.shortfall import shortfall
+from readiness import services as core
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError
+from readiness.exports import pdf_response, pdf_sections
+from readiness.extensions import db
+from readiness.forms import ConfirmForm
+from readiness.models import AuditEntry, Unit
+from readiness.permissions import can, in_scope
+
+bp = Blueprint("allocations", __name__)
+
+NEW_LINES = 6
+
+
+def _threshold() -> Decimal:
+    return Decimal(str(current_app.config["COLLECTIVE_DECISION_THRESHOLD"]))
+
+
+def _load(allocation_id: int) -> Allocation:
+    a = db.session.get(Allocation, allocation_id)
+    if a is None:
+        abort(404)
+    actor = current_actor()
+    if not (in_scope(db.session, actor, a.from_unit) or in_scope(db.session, actor, a.to_unit)):
+        abort(403)
+    return a
+
+
+def _quantities(a: Allocation) -> dict[str, str] | None:
+    """Per-line quantities typed on the page (fields qty-<item code>); blank means unchanged."""
+    out = {}
+    for line in a.lines:
+        raw = (request.form.get(f"qty-{line.item.code}") or "").strip()
+        if raw:
+            out[line.item.code] = raw
+    return out or None
+
+
+@bp.route("/allocations")
+@permission("allocations.view")
+def index():
+    """Requests involving my units; for command staff, the approval queue first."""
+    actor = current_actor()
+    visible = core.visible_unit_ids(db.session, actor)
+    stmt = select(Allocation).order_by(Allocation.id.desc()).limit(200)
+    if visible is not None:
+        stmt = stmt.where(
+            or_(Allocation.from_unit_id.in_(visible), Allocation.to_unit_id.in_(visible))
+        )
+    rows = db.session.scalars(stmt).all()
+    queue = [a for a in rows if a.status == "submitted"]
+    pending_emergency = [
+        a
+        for a in rows
+        if a.is_emergency
+        and a.approved_at is None
+        and a.status in ("dispatched", "received", "submitted")
+    ]
+    context = {}
+    if can(db.session, actor, "allocations.approve") and queue:
+        # How far below standard each receiving unit is, for the items asked.
+        report = shortfall(db.session, unit_ids={a.to_unit_id for a in queue})
+        rows_by_key = {(r.unit.id, r.item.id): r for r in report.rows}
+        for a in queue:
+            context[a.id] = [rows_by_key.get((a.to_unit_id, ln.item_id)) for ln in a.lines]
+    return render_template(
+        "inventory/allocations.html",
+        rows=rows,
+        queue=queue,
+        pending_emergency=pending_emergency,
+        context=context,
+        statuses=ALLOCATION_STATUSES,
+        threshold=_threshold(),
+        value_of=alloc.value_of,
+        needed=lambda a: alloc.approvals_needed(a, _threshold()),
+        may_request=can(db.session, actor, "allocations.request"),
+    )
+
+
+def _unit_options(scope_only: bool) -> list[Unit]:
+    actor = current_actor()
+    visible = core.visible_unit_ids(db.session, actor) if scope_only else None
+    units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
+    return [u for u in units if visible is None or u.id in visible]
+
+
+@bp.route("/allocations/new", methods=["GET", "POST"])
+@permission("allocations.request")
+def new():
+    """Ask for stock (a station for itself, command staff for any unit)."""
+    items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
+    error = None
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        lines = []
+        for n in range(NEW_LINES):
+            code = (request.form.get(f"item-{n}") or "").strip()
+            qty = (request.form.get(f"qty-{n}") or "").strip()
+            if code or qty:
+                lines.append(alloc.LineInput(code, qty))
+        try:
+            a = alloc.create_allocation(
+                db.session,
+                from_unit=core.get_unit(db.session, request.form.get("from", "")),
+                to_unit=core.get_unit(db.session, request.form.get("to", "")),
+                lines=lines,
+                reason=request.form.get("reason", ""),
+                emergency=bool(request.form.get("emergency")),
+                draft=bool(request.form.get("draft")),
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+        else:
+            db.session.commit()
+            flash(
+                _("已提交调拨申请第 {id} 号。").format(id=a.id)
+                if a.status == "submitted"
+                else _("已保存调拨申请草稿第 {id} 号。").format(id=a.id),
+                "success",
+            )
+            return redirect(url_for("allocations.detail", allocation_id=a.id))
+    return render_template(
+        "inventory/allocation_new.html",
+        form=form,
+        error=error,
+        items=items,
+        sources=_unit_options(scope_only=False),
+        targets=_unit_options(scope_only=True),
+        values=request.form if request.method == "POST" else request.args,
+        lines=range(NEW_LINES),
+    )
+
+
+@bp.route("/allocations/from-suggestion", methods=["POST"])
+@permission("allocations.request")
+def from_suggestion():
+    """One click on a suggested transfer makes it a draft request."""
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("inventory.shortfall_report"))
+    try:
+        a = alloc.create_allocation(
+            db.session,
+            from_unit=core.get_unit(db.session, request.form.get("from", "")),
+            to_unit=core.get_unit(db.session, request.form.get("to", "")),
+            lines=[alloc.LineInput(request.form.get("item", ""), request.form.get("qty", ""))],
+            reason=_("按缺口报告建议调剂"),
+            draft=True,
+            actor=current_actor(),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("inventory.shortfall_report"))
+    db.session.commit()
+    flash(_("已生成调拨申请草稿第 {id} 号，请核对后提交。").format(id=a.id), "success")
+    return redirect(url_for("allocations.detail", allocation_id=a.id))
+
+
+@bp.route("/allocations/<int:allocation_id>")
+@permission("allocations.view")
+def detail(allocation_id: int):
+    """A request: lines, value, approvals still needed, what to do next, and its timeline."""
+    a = _load(allocation_id)
+    actor = current_actor()
+    timeline = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "allocations", AuditEntry.object_id == str(a.id))
+        .order_by(AuditEntry.id)
+    ).all()
+    report = shortfall(db.session, unit_ids={a.to_unit_id})
+    gaps = {r.item.id: r for r in report.rows}
+    return render_template(
+        "inventory/allocation.html",
+        a=a,
+        form=ConfirmForm(),
+        statuses=ALLOCATION_STATUSES,
+        timeline=timeline,
+        gaps=gaps,
+        value=alloc.value_of(a),
+        needed=alloc.approvals_needed(a, _threshold()),
+        threshold=_threshold(),
+        may_approve=can(db.session, actor, "allocations.approve") and actor.id != a.requested_by_id,
+        may_dispatch=can(db.session, actor, "allocations.dispatch", a.from_unit_id),
+        may_receive=can(db.session, actor, "allocations.receive", a.to_unit_id),
+        may_request=can(db.session, actor, "allocations.approve")
+        or can(db.session, actor, "allocations.request", a.to_unit_id),
+    )
+
+
+def _act(allocation_id: int, run, message: str):
+    a = _load(allocation_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            run(a)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(message.format(id=allocation_id), "success")
+    return redirect(url_for("allocations.detail", allocation_id=allocation_id))
+
+
+@bp.route("/allocations/<int:allocation_id>/submit", methods=["POST"])
+@permission("allocations.request")
+def submit(allocation_id: int):
+    """Send a draft for approval."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.submit_allocation(db.session, a, actor=current_actor()),
+        _("调拨单第 {id} 号已提交审批。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/approve", methods=["POST"])
+@permission("allocations.approve")
+def approve(allocation_id: int):
+    """Approve (reduced lines need a reason)."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.approve_allocation(
+            db.session,
+            a,
+            actor=current_actor(),
+            threshold=_threshold(),
+            quantities=_quantities(a),
+            note=request.form.get("reason", ""),
+        ),
+        _("已批准调拨单第 {id} 号。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/reject", methods=["POST"])
+@permission("allocations.approve")
+def reject(allocation_id: int):
+    """Refuse, with a reason."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.reject_allocation(
+            db.session, a, actor=current_actor(), note=request.form.get("reason", "")
+        ),
+        _("已驳回调拨单第 {id} 号。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/dispatch", methods=["POST"])
+@permission("allocations.dispatch")
+def dispatch(allocation_id: int):
+    """Send the stock."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.dispatch_allocation(
+            db.session, a, actor=current_actor(), quantities=_quantities(a)
+        ),
+        _("调拨单第 {id} 号已发出。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/receive", methods=["POST"])
+@permission("allocations.receive")
+def receive(allocation_id: int):
+    """Take delivery."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.receive_allocation(
+            db.session,
+            a,
+            actor=current_actor(),
+            quantities=_quantities(a),
+            note=request.form.get("reason", ""),
+        ),
+        _("调拨单第 {id} 号已接收入库。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/cancel", methods=["POST"])
+@permission("allocations.request")
+def cancel(allocation_id: int):
+    """Withdraw before dispatch."""
+    return _act(
+        allocation_id,
+        lambda a: alloc.cancel_allocation(
+            db.session, a, actor=current_actor(), note=request.form.get("reason", "")
+        ),
+        _("调拨单第 {id} 号已取消。"),
+    )
+
+
+@bp.route("/allocations/<int:allocation_id>/slip.pdf")
+@permission("allocations.view")
+def slip(allocation_id: int):
+    """The printable allocation slip (调拨单) with both units, lines, approvers, signatures."""
+    a = _load(allocation_id)
+    meta = [
+        _("编号：第 {id} 号    状态：{status}    日期：{date}").format(
+            id=a.id, status=ALLOCATION_STATUSES[a.status], date=date.today().isoformat()
+        ),
+        _("调出单位：{unit}（{code}）").format(unit=a.from_unit.name, code=a.from_unit.code),
+        _("调入单位：{unit}（{code}）").format(unit=a.to_unit.name, code=a.to_unit.code),
+        _("事由：{reason}").format(reason=a.reason) + (_("（紧急调拨）") if a.is_emergency else ""),
+        _("申请人：{who}").format(who=a.requested_by.display_name if a.requested_by else "—"),
+        _("审批人：{who}").format(
+            who=_("、").join(f"{ap.approver.display_name} {ap.at:%Y-%m-%d}" for ap in a.approvals)
+            or "—"
+        ),
+        _("金额合计：{value} 元").format(value=f"{alloc.value_of(a):,.2f}"),
+    ]
+    header = [
+        _("物资"),
+        _("计量单位"),
+        _("申请"),
+        _("批准"),
+        _("发出"),
+        _("实收"),
+        _("单价（元）"),
+        _("备注"),
+    ]
+    rows = [
+        [
+            ln.item.name,
+            ln.item.uom,
+            ln.requested,
+            ln.approved if ln.approved is not None else "",
+            ln.dispatched if ln.dispatched is not None else "",
+            ln.received if ln.received is not None else "",
+            f"{ln.item.unit_cost:,.2f}",
+            ln.note,
+        ]
+        for ln in a.lines
+    ]
+    pdf = pdf_sections(
+        _("应急物资调拨单"),
+        meta,
+        [("", header, rows)],
+        signature_line=_("发出人：__________    接收人：__________    审批人：__________"),
+        landscape_page=False,
+    )
+    return pdf_response(f"allocation-{a.id}", pdf)
