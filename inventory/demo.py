@@ -317,4 +317,32 @@ def load(session: Session, today: date | None = None) -> bool:
                 inv.enter_count(session, count, item, None, found[item.code], actor=users["clerk"])
         inv.submit_count(session, count, actor=users["clerk"])
         inv.approve_count(session, count, actor=users["command"])
+    _allocations(session, users)
     return True
+
+
+def _allocations(session: Session, users: dict) -> None:
+    """大冶 asks the warehouse for life jackets; 卢店 got pumps on flood night, unapproved yet."""
+    from inventory import allocations as alloc
+
+    if not {"clerk", "command", "keeper"} <= set(users):
+        return
+    wh = core.get_unit(session, "DF-WH")
+    alloc.create_allocation(
+        session,
+        from_unit=wh,
+        to_unit=core.get_unit(session, "DF-DAYE"),
+        lines=[alloc.LineInput("LJ", 24), alloc.LineInput("WHISTLE", 8)],
+        reason="汛前补齐救生衣和口哨，达到《应急装备现代化》标准",
+        actor=users["clerk"],
+    )
+    emergency = alloc.create_allocation(
+        session,
+        from_unit=wh,
+        to_unit=core.get_unit(session, "DF-LUDIAN"),
+        lines=[alloc.LineInput("SANDBAG", 200)],
+        reason="卢店辖区河道漫堤，紧急调用吸水沙袋",
+        emergency=True,
+        actor=users["command"],
+    )
+    alloc.dispatch_allocation(session, emergency, actor=users["keeper"])

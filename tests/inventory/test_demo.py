@@ -33,6 +33,11 @@ def test_demo_shortfall_tells_the_seed_story(session):
         "VEST": -1,
     }
     assert inv.verify_balances(session) == []
+    from inventory.models import Allocation
+
+    statuses = sorted((a.status, a.is_emergency) for a in session.scalars(select(Allocation)))
+    assert statuses == [("dispatched", True), ("submitted", False)]
+    assert rows[("DF-LUDIAN", "SANDBAG")].inbound == 200
     # Loading again changes nothing.
     before = len(report.rows)
     demo.load(session)
