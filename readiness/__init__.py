@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI."""
     # Feature packages; importing their models makes their tables known to migrations.
+    import drills.models  # noqa: F401
     import inventory
     import inventory.models
     import labels

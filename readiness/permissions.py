@@ -39,6 +39,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "allocations.approve": frozenset({"command"}),
     "allocations.dispatch": frozenset({"clerk", "keeper"}),
     "allocations.receive": frozenset({"clerk", "keeper"}),
+    # drills
+    "drills.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "drills.write": frozenset({"clerk", "keeper", "command"}),
+    "drills.requirements": frozenset({"command"}),
+    "actions.verify": frozenset({"command", "inspector"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
 }

@@ -1,0 +1,219 @@
+"""Drills, their objectives and findings, corrective actions, and drill requirements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inventory.models import Item
+from readiness.db import Base, UTCDateTime, utcnow
+from readiness.models import Unit, User
+
+# code -> (name, international family). Codes are what the API uses.
+DRILL_KINDS = {
+    "flood_drill": (_l("大型防汛演练"), "full_scale"),
+    "field_exercise": (_l("实战大练兵"), "functional"),
+    "training_drill": (_l("防汛应急培训演练"), "drill"),
+    "combat_unit_drill": (_l("最小作战单元训练"), "drill"),
+    "tabletop": (_l("桌面推演"), "tabletop"),
+}
+FAMILIES = {
+    "tabletop": _l("桌面推演类"),
+    "drill": _l("单项演练"),
+    "functional": _l("功能演练"),
+    "full_scale": _l("综合实战演练"),
+}
+DRILL_STATUSES = {
+    "planned": _l("计划中"),
+    "held": _l("已实施"),
+    "evaluated": _l("已评估"),
+    "closed": _l("已归档"),
+}
+RATINGS = {
+    "P": _l("圆满完成"),
+    "S": _l("基本完成，存在一些问题"),
+    "M": _l("存在重大问题"),
+    "U": _l("未能完成"),
+}
+ELEMENTS = {
+    "planning": _l("预案"),
+    "organisation": _l("组织指挥"),
+    "equipment": _l("装备"),
+    "training": _l("培训"),
+    "exercise": _l("演练"),
+}
+ACTION_STATUSES = {
+    "open": _l("未开始"),
+    "in_progress": _l("整改中"),
+    "done": _l("已完成待验证"),
+    "verified": _l("已验证销号"),
+    "cancelled": _l("已取消"),
+}
+
+drill_units = Table(
+    "drill_units",
+    Base.metadata,
+    Column("drill_id", ForeignKey("drills.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+)
+drill_items = Table(
+    "drill_items",
+    Base.metadata,
+    Column("drill_id", ForeignKey("drills.id"), primary_key=True),
+    Column("item_id", ForeignKey("items.id"), primary_key=True),
+)
+
+
+class Drill(Base):
+    __tablename__ = "drills"
+    __table_args__ = (
+        CheckConstraint("participants >= 0", name="participants_not_negative"),
+        CheckConstraint("duration_minutes >= 0", name="duration_not_negative"),
+        Index("ix_drills_lead_unit_held_on", "lead_unit_id", "held_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    form: Mapped[str] = mapped_column(String(10), default="live")  # live | tabletop
+    scope: Mapped[str] = mapped_column(String(20), default="comprehensive")  # or single
+    hazard: Mapped[str] = mapped_column(String(100), default="")
+    scenario: Mapped[str] = mapped_column(Text, default="")
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    duration_minutes: Mapped[int] = mapped_column(default=0)
+    location: Mapped[str] = mapped_column(String(200), default="")
+    lead_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    participants: Mapped[int] = mapped_column(default=0)
+    roster: Mapped[str] = mapped_column(Text, default="")
+    hands_on_training: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    is_real_incident: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="held")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lead_unit: Mapped[Unit] = relationship()
+    units: Mapped[list[Unit]] = relationship(secondary=drill_units)
+    items: Mapped[list[Item]] = relationship(secondary=drill_items)
+    objectives: Mapped[list[DrillObjective]] = relationship(
+        back_populates="drill", order_by="DrillObjective.id", cascade="all, delete-orphan"
+    )
+    findings: Mapped[list[Finding]] = relationship(
+        back_populates="drill", order_by="Finding.id", cascade="all, delete-orphan"
+    )
+
+
+class DrillObjective(Base):
+    __tablename__ = "drill_objectives"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating IN ('P', 'S', 'M', 'U')", name="rating_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[str | None] = mapped_column(String(1))
+
+    drill: Mapped[Drill] = relationship(back_populates="objectives")
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id"), index=True)
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("drill_objectives.id"))
+    is_strength: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str] = mapped_column(Text)
+
+    drill: Mapped[Drill] = relationship(back_populates="findings")
+    actions: Mapped[list[CorrectiveAction]] = relationship(
+        back_populates="finding", order_by="CorrectiveAction.id"
+    )
+
+
+class CorrectiveAction(Base):
+    """What must change after a finding, who owns it, and proof that it did change."""
+
+    __tablename__ = "corrective_actions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'in_progress', 'done', 'verified', 'cancelled')",
+            name="status_known",
+        ),
+        # "Done on paper" cannot pass: done and verified need evidence, verified a verifier.
+        CheckConstraint(
+            "status NOT IN ('done', 'verified') OR evidence <> ''", name="done_has_evidence"
+        ),
+        CheckConstraint(
+            "status <> 'verified' OR (verified_by_id IS NOT NULL AND verified_by_id <> owner_id)",
+            name="verified_by_another",
+        ),
+        Index("ix_corrective_actions_owner_status", "owner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    element: Mapped[str] = mapped_column(String(20), default="planning")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    finding: Mapped[Finding] = relationship(back_populates="actions")
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    unit: Mapped[Unit] = relationship()
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    due_changes: Mapped[list[DueDateChange]] = relationship(
+        back_populates="action", order_by="DueDateChange.id"
+    )
+
+
+class DueDateChange(Base):
+    """A moved due date and why: kept, so a deadline cannot slip silently."""
+
+    __tablename__ = "action_due_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("corrective_actions.id"), index=True)
+    old_due_on: Mapped[date] = mapped_column(Date)
+    new_due_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    action: Mapped[CorrectiveAction] = relationship(back_populates="due_changes")
+
+
+class DrillRequirement(Base):
+    """How many drills of a kind each kind of unit must hold a year."""
+
+    __tablename__ = "drill_requirements"
+    __table_args__ = (
+        UniqueConstraint("unit_kind", "drill_kind"),
+        CheckConstraint("per_year > 0", name="per_year_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_kind: Mapped[str] = mapped_column(String(20))
+    drill_kind: Mapped[str] = mapped_column(String(30))
+    per_year: Mapped[int]

@@ -1,0 +1,216 @@
+"""Drill rules: records, actions that close only with evidence and a second person,
+requirements and compliance."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from drills import services as drl
+from drills.models import CorrectiveAction, Drill
+from readiness import services as core
+from readiness.errors import Conflict, DomainError, PermissionDenied
+from readiness.permissions import SYSTEM
+
+TODAY = date(2022, 10, 1)
+
+
+@pytest.fixture
+def bureau(make_unit, make_user):
+    df = make_unit("DF", kind="bureau")
+    daye = make_unit("DAYE", parent=df)
+    luidan = make_unit("LUDIAN", parent=df)
+    return {
+        "daye": daye,
+        "ludian": luidan,
+        "clerk": make_user("clerk1", "clerk", daye),
+        "owner": make_user("owner1", "clerk", daye, name="张队长"),
+        "cmd": make_user("cmd1", "command", None),
+        "insp": make_user("insp1", "inspector", None),
+    }
+
+
+def flood_drill(session, b, **kw):
+    args = dict(
+        title="2022年防汛抢险综合演练",
+        kind="flood_drill",
+        held_on=date(2022, 6, 20),
+        lead_unit=b["daye"],
+        units=[b["ludian"]],
+        participants=120,
+        duration_minutes=180,
+        scenario="颍河水位超警戒，村庄被困群众转移",
+        findings=[
+            drl.FindingInput(
+                "参演警种过多，岗位任务不明确",
+                owner=b["owner"],
+                due_on=date(2022, 9, 1),
+                element="organisation",
+            ),
+            drl.FindingInput("救援器材操作熟练", is_strength=True),
+        ],
+        actor=b["clerk"],
+        today=TODAY,
+    )
+    args.update(kw)
+    drill = drl.create_drill(session, **args)
+    session.commit()
+    return drill
+
+
+def test_a_drill_with_findings_creates_owned_actions(session, bureau):
+    drill = flood_drill(session, bureau)
+    assert drill.status == "held"
+    assert {u.code for u in drill.units} == {"DAYE", "LUDIAN"}
+    [action] = [a for f in drill.findings for a in f.actions]
+    assert (action.owner.username, action.status, action.due_on) == (
+        "owner1",
+        "open",
+        date(2022, 9, 1),
+    )
+    future = flood_drill(
+        session, bureau, title="汛前演练", held_on=TODAY + timedelta(days=30), findings=[]
+    )
+    assert future.status == "planned"
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"kind": "party"}, "kind"),
+        ({"participants": -1}, "participants"),
+        ({"participants": "many"}, "participants"),
+        ({"title": "长" * 201}, "title"),
+        ({"findings": [drl.FindingInput("无负责人")]}, "findings"),
+    ],
+)
+def test_bad_drills_are_refused_whole(session, bureau, override, field):
+    with pytest.raises(DomainError) as err:
+        flood_drill(session, bureau, **override)
+    assert err.value.field == field
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Drill)) == 0
+
+
+def test_a_clerk_records_drills_for_own_unit_only(session, bureau):
+    with pytest.raises(PermissionDenied):
+        flood_drill(session, bureau, lead_unit=bureau["ludian"])
+
+
+def test_done_needs_evidence_and_verified_needs_someone_else(session, bureau):
+    drill = flood_drill(session, bureau)
+    action = drill.findings[0].actions[0]
+    with pytest.raises(Conflict):  # cannot verify what is not done
+        drl.verify_action(session, action, actor=bureau["cmd"])
+    with pytest.raises(DomainError):
+        drl.mark_done(session, action, "  ", actor=bureau["owner"])
+    session.rollback()
+    drl.mark_done(
+        session, action, "已印发《各单位防汛抢险救灾工作职责分工》一览表", actor=bureau["owner"]
+    )
+    session.commit()
+    with pytest.raises(PermissionDenied):  # a clerk cannot verify
+        drl.verify_action(session, action, actor=bureau["clerk"])
+    session.rollback()
+    drl.verify_action(session, action, actor=bureau["insp"])
+    session.commit()
+    assert (action.status, action.verified_by.username) == ("verified", "insp1")
+    with pytest.raises(Conflict):
+        drl.mark_done(session, action, "再次", actor=bureau["owner"])
+
+
+def test_the_owner_cannot_verify_even_with_the_right_role(session, bureau, make_user):
+    boss = make_user("boss", "command", None)
+    drill = flood_drill(
+        session,
+        bureau,
+        findings=[drl.FindingInput("预案未更新", owner=boss, due_on=date(2022, 8, 1))],
+    )
+    action = drill.findings[0].actions[0]
+    drl.mark_done(session, action, "预案已修订并印发", actor=boss)
+    session.commit()
+    with pytest.raises(PermissionDenied):
+        drl.verify_action(session, action, actor=boss)
+
+
+def test_the_database_refuses_done_without_evidence_or_self_verification(session, bureau):
+    drill = flood_drill(session, bureau)
+    action_id = drill.findings[0].actions[0].id
+    owner_id = bureau["owner"].id
+    for statement in (
+        f"UPDATE corrective_actions SET status = 'done' WHERE id = {action_id}",
+        f"UPDATE corrective_actions SET status = 'verified', evidence = 'x', "
+        f"verified_by_id = {owner_id} WHERE id = {action_id}",
+    ):
+        with pytest.raises(IntegrityError):
+            session.execute(text(statement))
+        session.rollback()
+
+
+def test_moving_a_due_date_needs_a_reason_and_is_kept(session, bureau):
+    drill = flood_drill(session, bureau)
+    action = drill.findings[0].actions[0]
+    with pytest.raises(DomainError):
+        drl.move_due_date(session, action, date(2022, 12, 1), "", actor=bureau["owner"])
+    session.rollback()
+    drl.move_due_date(
+        session, action, date(2022, 12, 1), "等待财政拨款采购器材", actor=bureau["owner"]
+    )
+    session.commit()
+    [change] = action.due_changes
+    assert (change.old_due_on, change.new_due_on) == (date(2022, 9, 1), date(2022, 12, 1))
+
+
+def test_overdue_and_orphaned_actions(session, bureau):
+    drill = flood_drill(session, bureau)
+    action = drill.findings[0].actions[0]
+    overdue = session.scalars(drl.actions_query(overdue_on=TODAY)).all()
+    assert overdue == [action]
+    assert session.scalars(drl.actions_query(overdue_on=date(2022, 8, 1))).all() == []
+    core.set_user_active(session, bureau["owner"], False, actor=SYSTEM)
+    session.commit()
+    assert drl.orphaned_actions(session) == [action]
+
+
+def test_requirements_and_compliance(session, bureau):
+    drl.set_requirements(
+        session,
+        [
+            drl.RequirementInput("station", "flood_drill", 1),
+            drl.RequirementInput("station", "field_exercise", 2),
+        ],
+        actor=bureau["cmd"],
+    )
+    session.commit()
+    flood_drill(session, bureau, findings=[])  # 大冶 leads, 卢店 takes part (2022-06-20)
+    flood_drill(
+        session,
+        bureau,
+        title="实战大练兵",
+        kind="field_exercise",
+        held_on=date(2022, 3, 1),
+        units=[],
+        findings=[],
+    )
+    rows = {(r.unit.code, r.drill_kind): r for r in drl.compliance(session, 2022, today=TODAY)}
+    assert rows[("DAYE", "flood_drill")].status == "ok"
+    assert rows[("LUDIAN", "flood_drill")].held == 1  # taking part counts
+    field = rows[("DAYE", "field_exercise")]
+    assert (field.required, field.held, field.last_held_on) == (2, 1, date(2022, 3, 1))
+    assert field.status == "overdue"  # every 182 days: due 2022-08-30, now October
+    assert rows[("LUDIAN", "field_exercise")].status == "overdue"
+    early = {
+        (r.unit.code, r.drill_kind): r.status
+        for r in drl.compliance(session, 2022, today=date(2022, 4, 1))
+    }
+    assert early[("DAYE", "field_exercise")] == "due"
+    with pytest.raises(PermissionDenied):
+        drl.set_requirements(session, [], actor=bureau["clerk"])
+    with pytest.raises(DomainError):
+        drl.set_requirements(
+            session, [drl.RequirementInput("station", "dance", 1)], actor=bureau["cmd"]
+        )
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
