@@ -1,0 +1,9 @@
+"""Drills: records, findings and corrective actions, requirements and compliance."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from drills import api
+
+    api.init_app(app)

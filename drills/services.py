@@ -173,14 +173,14 @@ def add_finding(
                 text=text,
                 element=f.element,
                 owner=f.owner,
-                unit_id=f.owner.unit_id or drill.lead_unit_id,
+                unit_id=f.owner.unit_id or drill.lead_unit.id,
                 due_on=f.due_on,
             )
         )
     session.flush()
     if audit_it:
         audit.record(
-            session, actor, "finding.add", finding, unit_id=drill.lead_unit_id, after={"text": text}
+            session, actor, "finding.add", finding, unit_id=drill.lead_unit.id, after={"text": text}
         )
     return finding
 

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI."""
     # Feature packages; importing their models makes their tables known to migrations.
-    import drills.models  # noqa: F401
+    import drills
+    import drills.models
     import inventory
     import inventory.models
     import labels
@@ -44,4 +45,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     inventory.init_app(app)
     labels.init_app(app)
+    drills.init_app(app)
     return app

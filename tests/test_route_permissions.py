@@ -122,6 +122,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("allocations_api.dispatch", "POST"): WRITERS,
     ("allocations_api.receive", "POST"): WRITERS,
     ("allocations_api.cancel", "POST"): REQUESTERS,
+    # drills
+    ("drills_api.create_drill", "POST"): REQUESTERS,
+    ("drills_api.put_requirements", "PUT"): COMMAND,
+    ("drills_api.drill_compliance", "GET"): STOCK_READERS,
+    ("drills_api.list_actions", "GET"): STOCK_READERS,
+    ("drills_api.action_done", "POST"): REQUESTERS,
+    ("drills_api.action_verify", "POST"): frozenset({"command", "inspector"}),
     # labels
     ("labels.scan", "GET"): STOCK_READERS,
     ("labels.scan_count", "POST"): WRITERS,
@@ -182,6 +189,22 @@ def world(session, make_unit, make_user, make_item):
 
     inv.record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
     inv.record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    from datetime import date
+
+    from drills import services as drl
+
+    actions = {}
+    for u in (home, warehouse):
+        drill = drl.create_drill(
+            session,
+            title="route test",
+            kind="tabletop",
+            held_on=date(2022, 6, 1),
+            lead_unit=u,
+            findings=[drl.FindingInput("x", owner=target, due_on=date(2022, 9, 1))],
+            actor=SYSTEM,
+        )
+        actions[u.id] = drill.findings[0].actions[0]
     allocations = {}
     for source, target in ((warehouse, home), (home, warehouse)):
         allocations[(source.id, target.id)] = alloc.create_allocation(
@@ -202,6 +225,7 @@ def world(session, make_unit, make_user, make_item):
         "assets": assets,
         "labels": label_codes,
         "allocations": allocations,
+        "actions": actions,
         "other_unit": {home.id: warehouse, warehouse.id: home},
     }
 
@@ -211,6 +235,7 @@ def url_for_role(path: str, role: str | None, world) -> str:
     unit = world["units"].get(role, world["default_unit"])
     if path.startswith(("/l/", "/api/v1/labels/")):
         path = path.replace("<code>", world["labels"][unit.id])
+    path = path.replace("<int:action_id>", str(world["actions"][unit.id].id))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit.id]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -20,8 +21,9 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(items):
+    # Conftest hooks see every collected item, not only this directory's.
     for item in items:
-        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
+        if item.path.resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.browser)
 
 
@@ -29,7 +31,10 @@ class LiveServer:
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop to notice (0.5 s by default).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self):
         self.thread.start()

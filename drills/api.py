@@ -1,0 +1,331 @@
+"""JSON API for drills, corrective actions, drill requirements and compliance."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Flask, jsonify, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from drills import services as drl
+from drills.models import CorrectiveAction
+from inventory.api import _date, _scope
+from readiness import openapi
+from readiness import services as core
+from readiness.api import BadRequest, field, json_body
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError, NotFound
+from readiness.extensions import csrf, db
+from readiness.models import User
+from readiness.permissions import in_scope
+
+bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
+
+
+def _user(username, name: str) -> User:
+    if not isinstance(username, str) or not username:
+        raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise DomainError(_("用户 {username} 不存在。").format(username=username[:40]), field=name)
+    return user
+
+
+def _unit(code, name: str):
+    if not isinstance(code, str) or not code:
+        raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
+    try:
+        return core.get_unit(db.session, code)
+    except NotFound as err:
+        raise DomainError(err.message, field=name) from None
+
+
+def action_json(a: CorrectiveAction) -> dict:
+    return {
+        "id": a.id,
+        "text": a.text,
+        "owner": a.owner.username,
+        "unit": a.unit.code,
+        "due_on": a.due_on.isoformat(),
+        "status": a.status,
+        "evidence": a.evidence or None,
+        "verified_by": a.verified_by.username if a.verified_by else None,
+    }
+
+
+@bp.route("/drills", methods=["POST"])
+@permission("drills.write")
+def create_drill():
+    """Record a drill with its findings; each finding gets an owned corrective action."""
+    data = json_body()
+    findings = []
+    for n, raw in enumerate(field(data, "findings", list, required=False, default=[]), start=1):
+        if not isinstance(raw, dict):
+            raise DomainError(_("第 {n} 条发现格式不正确。").format(n=n), field="findings")
+        findings.append(
+            drl.FindingInput(
+                text=field(raw, "text", str),
+                owner=_user(raw.get("owner"), "owner"),
+                due_on=_date(field(raw, "due_on", str), "due_on"),
+                element=field(raw, "element", str, required=False, default="planning"),
+            )
+        )
+    units = [
+        _unit(code, "units") for code in field(data, "units", list, required=False, default=[])
+    ]
+    drill = drl.create_drill(
+        db.session,
+        title=field(data, "title", str),
+        kind=field(data, "kind", str),
+        held_on=_date(field(data, "held_on", str), "held_on"),
+        lead_unit=_unit(data.get("lead_unit"), "lead_unit"),
+        units=units,
+        participants=field(data, "participants", int, required=False, default=0),
+        duration_minutes=field(data, "duration_minutes", int, required=False, default=0),
+        scenario=field(data, "scenario", str, required=False, default=""),
+        is_real_incident=field(data, "is_real_incident", bool, required=False, default=False),
+        findings=findings,
+        actor=current_actor(),
+    )
+    db.session.commit()
+    actions = [a for f in drill.findings for a in f.actions]
+    return jsonify(
+        {"id": drill.id, "status": drill.status, "actions": [action_json(a) for a in actions]}
+    ), 201
+
+
+@bp.route("/drill-requirements", methods=["PUT"])
+@permission("drills.requirements")
+def put_requirements():
+    """Replace how many drills of each kind every kind of unit must hold a year."""
+    data = json_body()
+    lines = []
+    for n, raw in enumerate(field(data, "lines", list), start=1):
+        if not isinstance(raw, dict):
+            raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
+        lines.append(
+            drl.RequirementInput(
+                field(raw, "unit_kind", str),
+                field(raw, "drill_kind", str),
+                field(raw, "per_year", int),
+            )
+        )
+    rows = drl.set_requirements(db.session, lines, actor=current_actor())
+    db.session.commit()
+    return jsonify(
+        {
+            "lines": [
+                {"unit_kind": r.unit_kind, "drill_kind": r.drill_kind, "per_year": r.per_year}
+                for r in rows
+            ]
+        }
+    )
+
+
+@bp.route("/reports/drill-compliance", methods=["GET"])
+@permission("drills.view")
+def drill_compliance():
+    """Required vs held drills per unit and kind for a year, with ok / due / overdue."""
+    raw_year = request.args.get("year", str(date.today().year))
+    if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
+        raise BadRequest(_("year 必须是四位年份。"))
+    rows = drl.compliance(db.session, int(raw_year), unit_ids=_scope(request.args.get("unit")))
+    return jsonify(
+        {
+            "year": int(raw_year),
+            "rows": [
+                {
+                    "unit": r.unit.code,
+                    "drill_kind": r.drill_kind,
+                    "required": r.required,
+                    "held": r.held,
+                    "last_held_on": r.last_held_on.isoformat() if r.last_held_on else None,
+                    "next_due_on": r.next_due_on.isoformat() if r.next_due_on else None,
+                    "status": r.status,
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+@bp.route("/actions", methods=["GET"])
+@permission("drills.view")
+def list_actions():
+    """Corrective actions, filtered by ?status=, ?owner=USERNAME, ?unit=CODE, ?overdue=1."""
+    owner = None
+    if request.args.get("owner"):
+        owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
+        if owner is None:
+            return jsonify({"actions": []})
+    stmt = drl.actions_query(
+        status=request.args.get("status") or None,
+        owner=owner,
+        unit_ids=_scope(request.args.get("unit")),
+        overdue_on=date.today() if request.args.get("overdue") else None,
+    )
+    return jsonify({"actions": [action_json(a) for a in db.session.scalars(stmt)]})
+
+
+def _action(action_id: int) -> CorrectiveAction:
+    action = db.session.get(CorrectiveAction, action_id)
+    if action is None or not in_scope(db.session, current_actor(), action.unit_id):
+        raise NotFound(_("整改事项第 {id} 号不存在。").format(id=action_id))
+    return action
+
+
+@bp.route("/actions/<int:action_id>/done", methods=["POST"])
+@permission("drills.write")
+def action_done(action_id: int):
+    """Report an action done, with evidence."""
+    data = json_body()
+    action = drl.mark_done(
+        db.session,
+        _action(action_id),
+        field(data, "evidence", str, required=False, default=""),
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return jsonify(action_json(action))
+
+
+@bp.route("/actions/<int:action_id>/verify", methods=["POST"])
+@permission("actions.verify")
+def action_verify(action_id: int):
+    """Verify a done action (not by its owner)."""
+    action = drl.verify_action(db.session, _action(action_id), actor=current_actor())
+    db.session.commit()
+    return jsonify(action_json(action))
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+    from readiness.openapi import error_responses, json_content
+
+    obj = {"type": "object"}
+    ok = {"description": "OK", "content": json_content(obj)}
+    action_id = {"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+    def q(name, schema=None):
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema or {"type": "string"},
+        }
+
+    openapi.add_paths(
+        {
+            "/drills": {
+                "post": {
+                    "summary": "Record a drill",
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content(
+                            {
+                                "type": "object",
+                                "required": ["title", "kind", "held_on", "lead_unit"],
+                                "properties": {
+                                    "title": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "held_on": {"type": "string", "format": "date"},
+                                    "lead_unit": {"type": "string"},
+                                    "units": {"type": "array", "items": {"type": "string"}},
+                                    "participants": {"type": "integer", "minimum": 0},
+                                    "duration_minutes": {"type": "integer", "minimum": 0},
+                                    "scenario": {"type": "string"},
+                                    "is_real_incident": {"type": "boolean"},
+                                    "findings": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["text", "owner", "due_on"],
+                                            "properties": {
+                                                "text": {"type": "string"},
+                                                "owner": {"type": "string"},
+                                                "due_on": {"type": "string", "format": "date"},
+                                                "element": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        ),
+                    },
+                    "responses": {
+                        "201": {"description": "Created", "content": json_content(obj)},
+                        **error_responses(400, 401, 403, 422),
+                    },
+                }
+            },
+            "/drill-requirements": {
+                "put": {
+                    "summary": "Replace drill requirements (command)",
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content(
+                            {
+                                "type": "object",
+                                "required": ["lines"],
+                                "properties": {
+                                    "lines": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["unit_kind", "drill_kind", "per_year"],
+                                            "properties": {
+                                                "unit_kind": {"type": "string"},
+                                                "drill_kind": {"type": "string"},
+                                                "per_year": {"type": "integer", "minimum": 1},
+                                            },
+                                        },
+                                    }
+                                },
+                            }
+                        ),
+                    },
+                    "responses": {"200": ok, **error_responses(400, 401, 403, 422)},
+                }
+            },
+            "/reports/drill-compliance": {
+                "get": {
+                    "summary": "Drill compliance for a year",
+                    "parameters": [q("year", {"type": "integer"}), q("unit")],
+                    "responses": {"200": ok, **error_responses(400, 401, 403, 404)},
+                }
+            },
+            "/actions": {
+                "get": {
+                    "summary": "Corrective actions",
+                    "parameters": [q("status"), q("owner"), q("unit"), q("overdue")],
+                    "responses": {"200": ok, **error_responses(401, 403, 404)},
+                }
+            },
+            "/actions/{action_id}/done": {
+                "post": {
+                    "summary": "Report an action done, with evidence",
+                    "parameters": [action_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content(
+                            {
+                                "type": "object",
+                                "required": ["evidence"],
+                                "properties": {"evidence": {"type": "string"}},
+                            }
+                        ),
+                    },
+                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
+                }
+            },
+            "/actions/{action_id}/verify": {
+                "post": {
+                    "summary": "Verify a done action (not by its owner)",
+                    "parameters": [action_id],
+                    "responses": {"200": ok, **error_responses(401, 403, 404, 409)},
+                }
+            },
+        }
+    )
