@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from drills import api
+    from drills import api, views
 
+    app.register_blueprint(views.bp)
     api.init_app(app)

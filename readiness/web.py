@@ -25,6 +25,8 @@ NAV: list[tuple[str, object, str]] = [
     ("labels.print_labels", _l("标签"), "labels.print"),
     ("inventory.shortfall_report", _l("缺口"), "reports.view"),
     ("allocations.index", _l("调拨"), "allocations.view"),
+    ("drills.index", _l("演练"), "drills.view"),
+    ("drills.actions", _l("整改"), "drills.view"),
     ("inventory.standard", _l("标准"), "standard.view"),
     ("inventory.items", _l("物资"), "items.view"),
     ("admin.units", _l("单位"), "units.view"),

@@ -123,6 +123,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("allocations_api.receive", "POST"): WRITERS,
     ("allocations_api.cancel", "POST"): REQUESTERS,
     # drills
+    ("drills.index", "GET"): STOCK_READERS,
+    ("drills.new", "GET"): REQUESTERS,
+    ("drills.new", "POST"): REQUESTERS,
+    ("drills.detail", "GET"): STOCK_READERS,
+    ("drills.actions", "GET"): STOCK_READERS,
+    ("drills.action_detail", "GET"): STOCK_READERS,
+    ("drills.action_start", "POST"): STOCK_READERS,
+    ("drills.action_done", "POST"): STOCK_READERS,
+    ("drills.action_due", "POST"): STOCK_READERS,
+    ("drills.action_verify", "POST"): frozenset({"command", "inspector"}),
+    ("drills.compliance", "GET"): STOCK_READERS,
+    ("drills.requirements", "GET"): COMMAND,
+    ("drills.requirements", "POST"): COMMAND,
     ("drills_api.create_drill", "POST"): REQUESTERS,
     ("drills_api.put_requirements", "PUT"): COMMAND,
     ("drills_api.drill_compliance", "GET"): STOCK_READERS,
@@ -236,6 +249,7 @@ def url_for_role(path: str, role: str | None, world) -> str:
     if path.startswith(("/l/", "/api/v1/labels/")):
         path = path.replace("<code>", world["labels"][unit.id])
     path = path.replace("<int:action_id>", str(world["actions"][unit.id].id))
+    path = path.replace("<int:drill_id>", str(world["actions"][unit.id].finding.drill_id))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit.id]

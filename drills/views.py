@@ -1,0 +1,315 @@
+"""Pages for drills, corrective actions, requirements and compliance."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from drills import services as drl
+from drills.models import (
+    ACTION_STATUSES,
+    DRILL_KINDS,
+    DRILL_STATUSES,
+    ELEMENTS,
+    CorrectiveAction,
+    Drill,
+    DrillRequirement,
+    drill_units,
+)
+from readiness import services as core
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError
+from readiness.extensions import db
+from readiness.forms import ConfirmForm
+from readiness.models import UNIT_KINDS, User
+from readiness.pages import int_or_none
+from readiness.permissions import can, in_scope
+
+bp = Blueprint("drills", __name__)
+FINDING_ROWS = 3
+
+
+def _date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+
+
+def _scope() -> set[int] | None:
+    return core.visible_unit_ids(db.session, current_actor())
+
+
+@bp.route("/drills")
+@permission("drills.view")
+def index():
+    """Drills led by or involving my units, newest first."""
+    stmt = select(Drill).order_by(Drill.held_on.desc(), Drill.id.desc()).limit(300)
+    scope = _scope()
+    if scope is not None:
+        involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(scope))
+        stmt = stmt.where(or_(Drill.lead_unit_id.in_(scope), Drill.id.in_(involved)))
+    return render_template(
+        "drills/index.html",
+        drills=db.session.scalars(stmt).all(),
+        kinds=DRILL_KINDS,
+        statuses=DRILL_STATUSES,
+        may_write=can(db.session, current_actor(), "drills.write"),
+    )
+
+
+@bp.route("/drills/new", methods=["GET", "POST"])
+@permission("drills.write")
+def new():
+    """Record a drill with its findings, in a few minutes."""
+    actor = current_actor()
+    units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
+    scope = _scope()
+    lead_units = [u for u in units if scope is None or u.id in scope]
+    users = db.session.scalars(select(User).where(User.is_active).order_by(User.username)).all()
+    error = None
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        try:
+            by_code = {u.code: u for u in units}
+            lead = by_code.get(request.form.get("lead_unit", ""))
+            if lead is None:
+                raise DomainError(_("请选择组织单位。"), field="lead_unit")
+            findings = []
+            by_name = {u.username: u for u in users}
+            for n in range(FINDING_ROWS):
+                text = (request.form.get(f"finding-{n}") or "").strip()
+                if not text:
+                    continue
+                findings.append(
+                    drl.FindingInput(
+                        text=text,
+                        owner=by_name.get(request.form.get(f"owner-{n}", "")),
+                        due_on=_date(request.form.get(f"due-{n}")),
+                        element=request.form.get(f"element-{n}", "planning"),
+                    )
+                )
+            drill = drl.create_drill(
+                db.session,
+                title=request.form.get("title", ""),
+                kind=request.form.get("kind", ""),
+                held_on=_date(request.form.get("held_on")),
+                lead_unit=lead,
+                units=[by_code[c] for c in request.form.getlist("units") if c in by_code],
+                participants=int_or_none(request.form.get("participants")) or 0,
+                duration_minutes=int_or_none(request.form.get("duration_minutes")) or 0,
+                location=request.form.get("location", ""),
+                scenario=request.form.get("scenario", ""),
+                summary=request.form.get("summary", ""),
+                is_real_incident=bool(request.form.get("is_real_incident")),
+                hands_on_training=bool(request.form.get("hands_on_training")),
+                findings=findings,
+                actor=actor,
+            )
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+        else:
+            db.session.commit()
+            flash(_("已记录演练：{title}。").format(title=drill.title), "success")
+            return redirect(url_for("drills.detail", drill_id=drill.id))
+    return render_template(
+        "drills/new.html",
+        form=ConfirmForm(),
+        error=error,
+        kinds=DRILL_KINDS,
+        elements=ELEMENTS,
+        lead_units=lead_units,
+        units=units,
+        users=users,
+        values=request.form,
+        rows=range(FINDING_ROWS),
+        today=date.today(),
+    )
+
+
+@bp.route("/drills/<int:drill_id>")
+@permission("drills.view")
+def detail(drill_id: int):
+    """One drill: what happened, findings and where each corrective action stands."""
+    drill = db.session.get(Drill, drill_id)
+    if drill is None:
+        abort(404)
+    actor = current_actor()
+    if not any(in_scope(db.session, actor, u) for u in [drill.lead_unit, *drill.units]):
+        abort(403)
+    return render_template(
+        "drills/detail.html",
+        drill=drill,
+        kinds=DRILL_KINDS,
+        statuses=DRILL_STATUSES,
+        action_statuses=ACTION_STATUSES,
+        elements=ELEMENTS,
+    )
+
+
+@bp.route("/actions")
+@permission("drills.view")
+def actions():
+    """Corrective actions: overdue first, by owner and unit; orphaned ones flagged."""
+    status = request.args.get("status") or None
+    today = date.today()
+    stmt = drl.actions_query(
+        status=status, unit_ids=_scope(), overdue_on=today if request.args.get("overdue") else None
+    )
+    rows = db.session.scalars(stmt).all()
+    return render_template(
+        "drills/actions.html",
+        rows=rows,
+        orphaned=[
+            a for a in drl.orphaned_actions(db.session) if _scope() is None or a.unit_id in _scope()
+        ],
+        statuses=ACTION_STATUSES,
+        status=status or "",
+        overdue=bool(request.args.get("overdue")),
+        today=today,
+    )
+
+
+def _action(action_id: int) -> CorrectiveAction:
+    action = db.session.get(CorrectiveAction, action_id)
+    if action is None:
+        abort(404)
+    if not in_scope(db.session, current_actor(), action.unit_id):
+        abort(403)
+    return action
+
+
+@bp.route("/actions/<int:action_id>")
+@permission("drills.view")
+def action_detail(action_id: int):
+    """One corrective action: evidence, verification, due-date history, what to do next."""
+    action = _action(action_id)
+    actor = current_actor()
+    is_owner = actor.id == action.owner_id
+    return render_template(
+        "drills/action.html",
+        a=action,
+        form=ConfirmForm(),
+        statuses=ACTION_STATUSES,
+        elements=ELEMENTS,
+        may_work=is_owner or can(db.session, actor, "drills.write", action.unit_id),
+        may_verify=can(db.session, actor, "actions.verify") and not is_owner,
+        today=date.today(),
+    )
+
+
+def _act(action_id: int, run, message: str):
+    action = _action(action_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            run(action)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(message, "success")
+    return redirect(url_for("drills.action_detail", action_id=action_id))
+
+
+@bp.route("/actions/<int:action_id>/start", methods=["POST"])
+@permission("drills.view")
+def action_start(action_id: int):
+    """The owner starts work."""
+    return _act(
+        action_id,
+        lambda a: drl.start_action(db.session, a, actor=current_actor()),
+        _("已标记为整改中。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/done", methods=["POST"])
+@permission("drills.view")
+def action_done(action_id: int):
+    """Report done, with evidence."""
+    return _act(
+        action_id,
+        lambda a: drl.mark_done(
+            db.session, a, request.form.get("evidence", ""), actor=current_actor()
+        ),
+        _("已报告完成，等待他人验证。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/verify", methods=["POST"])
+@permission("actions.verify")
+def action_verify(action_id: int):
+    """Verify (not the owner)."""
+    return _act(
+        action_id,
+        lambda a: drl.verify_action(db.session, a, actor=current_actor()),
+        _("已验证销号。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/due", methods=["POST"])
+@permission("drills.view")
+def action_due(action_id: int):
+    """Move the due date, with a reason."""
+    new_due = _date(request.form.get("due_on"))
+    return _act(
+        action_id,
+        lambda a: drl.move_due_date(
+            db.session, a, new_due, request.form.get("reason", ""), actor=current_actor()
+        ),
+        _("已调整完成期限。"),
+    )
+
+
+@bp.route("/drills/compliance")
+@permission("drills.view")
+def compliance():
+    """Who has held the drills the requirements ask for this year, and who is overdue."""
+    year = request.args.get("year", type=int) or date.today().year
+    year = min(max(year, 2000), 2100)
+    rows = drl.compliance(db.session, year, unit_ids=_scope())
+    return render_template(
+        "drills/compliance.html",
+        rows=rows,
+        year=year,
+        kinds=DRILL_KINDS,
+        may_set=can(db.session, current_actor(), "drills.requirements"),
+    )
+
+
+@bp.route("/drills/requirements", methods=["GET", "POST"])
+@permission("drills.requirements")
+def requirements():
+    """How many drills of which kind each kind of unit must hold a year."""
+    error = None
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        lines = []
+        for kind in UNIT_KINDS:
+            for drill_kind in DRILL_KINDS:
+                raw = (request.form.get(f"{kind}-{drill_kind}") or "").strip()
+                if raw and raw != "0":
+                    lines.append(drl.RequirementInput(kind, drill_kind, int_or_none(raw) or raw))
+        try:
+            drl.set_requirements(db.session, lines, actor=current_actor())
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+        else:
+            db.session.commit()
+            flash(_("已保存演练要求。"), "success")
+            return redirect(url_for("drills.compliance"))
+    current = {
+        (r.unit_kind, r.drill_kind): r.per_year
+        for r in db.session.scalars(select(DrillRequirement))
+    }
+    return render_template(
+        "drills/requirements.html",
+        form=ConfirmForm(),
+        error=error,
+        unit_kinds=UNIT_KINDS,
+        kinds=DRILL_KINDS,
+        current=current,
+    )

@@ -1,0 +1,82 @@
+"""Drills through the pages: record one in a few minutes, close an action properly."""
+
+import re
+
+from sqlalchemy import select
+
+from drills.models import CorrectiveAction, Drill
+from tests.conftest import PASSWORD, post_form
+
+
+def text(r):
+    return r.get_data(as_text=True)
+
+
+def test_record_a_drill_and_close_its_action_with_a_second_person(
+    app, make_unit, make_user, login, session
+):
+    daye = make_unit("DAYE", name="大冶派出所")
+    make_user("clerk1", "clerk", daye)
+    make_user("owner1", "clerk", daye, name="张队长")
+    make_user("insp1", "inspector", None)
+    clerk = login("clerk1")
+    r = post_form(
+        clerk,
+        "/drills/new",
+        {
+            "title": "防汛实战大练兵",
+            "kind": "field_exercise",
+            "held_on": "2022-08-10",
+            "lead_unit": "DAYE",
+            "participants": "40",
+            "duration_minutes": "120",
+            "finding-0": "救援绳使用不熟练",
+            "owner-0": "owner1",
+            "due-0": "2022-09-30",
+            "element-0": "training",
+        },
+    )
+    assert r.status_code == 302
+    drill = session.scalar(select(Drill))
+    assert "救援绳使用不熟练" in text(clerk.get(f"/drills/{drill.id}"))
+    bad = post_form(
+        clerk,
+        "/drills/new",
+        {"title": "", "kind": "tabletop", "held_on": "2022-08-10", "lead_unit": "DAYE"},
+    )
+    assert "请填写标题" in text(bad)
+    action = session.scalar(select(CorrectiveAction))
+    owner = app.test_client()
+    post_form(owner, "/login", {"username": "owner1", "password": PASSWORD})
+    r = post_form(owner, f"/actions/{action.id}/done", {"evidence": ""})
+    assert "请填写整改证据" in text(owner.get(r.location))
+    r = post_form(owner, f"/actions/{action.id}/due", {"due_on": "2022-10-31", "reason": ""})
+    assert "请填写原因" in text(owner.get(r.location))
+    post_form(
+        owner, f"/actions/{action.id}/due", {"due_on": "2022-10-31", "reason": "等培训教官到位"}
+    )
+    post_form(owner, f"/actions/{action.id}/done", {"evidence": "9月组织救援绳实操培训 2 次"})
+    insp = app.test_client()
+    post_form(insp, "/login", {"username": "insp1", "password": PASSWORD})
+    page = text(insp.get(f"/actions/{action.id}"))
+    assert "核验属实，销号" in page and "等培训教官到位" in page
+    r = post_form(insp, f"/actions/{action.id}/verify", {})
+    assert "已验证销号" in text(insp.get(r.location))
+    session.refresh(action)
+    assert action.status == "verified"
+    listing = text(insp.get("/actions?status=verified"))
+    assert re.search(r"救援绳使用不熟练", listing)
+
+
+def test_requirements_form_and_compliance_page(make_unit, make_user, login):
+    make_unit("DAYE", name="大冶派出所")
+    make_user("cmd1", "command", None)
+    client = login("cmd1")
+    r = post_form(
+        client, "/drills/requirements", {"station-field_exercise": "2", "station-flood_drill": "1"}
+    )
+    assert r.status_code == 302
+    page = text(client.get("/drills/compliance?year=2022"))
+    assert "大冶派出所" in page and "已逾期" in page
+    bad = post_form(client, "/drills/requirements", {"station-field_exercise": "999"})
+    assert "每年次数应为 1 到 365" in text(bad)
