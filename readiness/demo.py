@@ -49,6 +49,7 @@ def database_is_empty(session: Session) -> bool:
 
 def load(session: Session) -> None:
     """Create whatever of the demo data is missing; existing records are left alone."""
+    from drills import demo as drills_demo
     from inventory import demo as inventory_demo
 
     for code, name, kind, parent_code, headcount in DEMO_UNITS:
@@ -77,6 +78,7 @@ def load(session: Session) -> None:
             actor=SYSTEM,
         )
     inventory_demo.load(session)
+    drills_demo.load(session)
 
 
 def active_demo_accounts(session: Session) -> list[User]:

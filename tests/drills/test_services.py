@@ -214,3 +214,17 @@ def test_requirements_and_compliance(session, bureau):
         )
     session.rollback()
     assert session.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
+
+
+def test_demo_drills_tell_the_2022_story(session):
+    from readiness import demo
+
+    demo.load(session)
+    session.commit()
+    kinds = sorted(d.kind for d in session.scalars(select(Drill)))
+    assert kinds.count("flood_drill") == 1 and kinds.count("field_exercise") == 3
+    assert kinds.count("training_drill") == 3 and kinds.count("combat_unit_drill") == 1
+    statuses = sorted(a.status for a in session.scalars(select(CorrectiveAction)))
+    assert statuses == ["done", "in_progress", "open", "verified"]
+    rows = drl.compliance(session, 2022, today=date(2023, 1, 1))
+    assert {r.status for r in rows} == {"ok", "overdue"}

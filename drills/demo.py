@@ -1,0 +1,156 @@
+"""Drill demonstration data: Dengfeng's 2022 drills as the inspection report tells them.
+
+One large flood drill whose roles were unclear and whose rescue tools nobody had
+practised; then three field exercises, three flood training drills and one
+minimum-combat-unit drill. Corrective actions are left in every state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from drills import services as drl
+from drills.models import Drill
+from readiness import services as core
+from readiness.models import User
+from readiness.permissions import SYSTEM
+
+
+def load(session: Session) -> bool:
+    if session.scalar(select(func.count()).select_from(Drill)):
+        return False
+    users = {u.username: u for u in session.scalars(select(User))}
+    if not {"clerk", "command", "inspector"} <= set(users):
+        return False
+    unit = lambda code: core.get_unit(session, code)  # noqa: E731
+    stations = [
+        "DF-DAYE",
+        "DF-BAIPING",
+        "DF-LUDIAN",
+        "DF-JUNZHAO",
+        "DF-XUANHUA",
+        "DF-CHONGGAO",
+        "DF-GAOCHENG",
+        "DF-SHAOLIN",
+    ]
+    drl.set_requirements(
+        session,
+        [
+            drl.RequirementInput("station", "flood_drill", 1),
+            drl.RequirementInput("station", "field_exercise", 2),
+            drl.RequirementInput("station", "training_drill", 2),
+            drl.RequirementInput("squad", "combat_unit_drill", 1),
+        ],
+        actor=SYSTEM,
+    )
+    command, clerk = users["command"], users["clerk"]
+    flood = drl.create_drill(
+        session,
+        title="2022年大型防汛抢险救灾演练",
+        kind="flood_drill",
+        held_on=date(2022, 6, 28),
+        lead_unit=unit("DF"),
+        units=[unit(c) for c in stations] + [unit("DF-TRAFFIC"), unit("DF-ORDER")],
+        participants=260,
+        duration_minutes=240,
+        location="颍河登封段",
+        scenario="强降雨致颍河水位超警戒，沿河村庄群众被困，需转移安置并维护交通秩序",
+        summary="参演警种过多，具体岗位任务不明确；对专业救援工具未开展专题培训，民警无实操经验。",
+        findings=[
+            drl.FindingInput(
+                "参演警种过多，具体岗位任务不明确",
+                owner=command,
+                due_on=date(2022, 9, 30),
+                element="organisation",
+            ),
+            drl.FindingInput(
+                "专业救援工具未开展专题培训，民警无实操训练经验",
+                owner=clerk,
+                due_on=date(2022, 10, 31),
+                element="training",
+            ),
+            drl.FindingInput(
+                "应急预案以内设机构名义制订，未以正式文件印发",
+                owner=command,
+                due_on=date(2022, 8, 31),
+                element="planning",
+            ),
+            drl.FindingInput(
+                "基层派出所救生衣、警戒带等物资与警力不匹配",
+                owner=clerk,
+                due_on=date(2022, 12, 31),
+                element="equipment",
+            ),
+        ],
+        actor=SYSTEM,
+        today=date(2022, 12, 31),
+    )
+    actions = [a for f in flood.findings for a in f.actions]
+    # organisation: verified; training: done awaiting verification; planning: in progress,
+    # moved once; equipment: still open (and overdue).
+    drl.mark_done(
+        session, actions[0], "修订《各单位防汛抢险救灾工作职责分工》一览表并印发", actor=command
+    )
+    drl.verify_action(session, actions[0], actor=users["inspector"])
+    drl.mark_done(
+        session, actions[1], "组织救援绳、破窗锤、冲锋舟实操培训 3 次，签到表附后", actor=clerk
+    )
+    drl.start_action(session, actions[2], actor=command)
+    drl.move_due_date(
+        session, actions[2], date(2022, 11, 30), "待局党委会议审议后以红头文件印发", actor=command
+    )
+    for n, (day, lead) in enumerate(
+        [
+            (date(2022, 7, 15), "DF-DAYE"),
+            (date(2022, 8, 12), "DF-CHONGGAO"),
+            (date(2022, 9, 9), "DF-SHAOLIN"),
+        ],
+        start=1,
+    ):
+        drl.create_drill(
+            session,
+            title=f"实战大练兵（第{n}次）",
+            kind="field_exercise",
+            held_on=day,
+            lead_unit=unit(lead),
+            participants=40,
+            duration_minutes=150,
+            hands_on_training=True,
+            actor=SYSTEM,
+            today=date(2022, 12, 31),
+        )
+    for n, (day, lead) in enumerate(
+        [
+            (date(2022, 7, 5), "DF-LUDIAN"),
+            (date(2022, 8, 2), "DF-GAOCHENG"),
+            (date(2022, 9, 20), "DF-BAIPING"),
+        ],
+        start=1,
+    ):
+        drl.create_drill(
+            session,
+            title=f"防汛应急培训演练（第{n}次）",
+            kind="training_drill",
+            held_on=day,
+            lead_unit=unit(lead),
+            participants=25,
+            duration_minutes=90,
+            hands_on_training=True,
+            actor=SYSTEM,
+            today=date(2022, 12, 31),
+        )
+    drl.create_drill(
+        session,
+        title="最小作战单元现场处置集中训练",
+        kind="combat_unit_drill",
+        held_on=date(2022, 8, 25),
+        lead_unit=unit("DF-TRAFFIC-7"),
+        participants=18,
+        duration_minutes=120,
+        actor=SYSTEM,
+        today=date(2022, 12, 31),
+    )
+    return True
