@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from drills.models import (
     DRILL_KINDS,
     ELEMENTS,
+    RATINGS,
     CorrectiveAction,
     Drill,
+    DrillObjective,
     DrillRequirement,
     DueDateChange,
     Finding,
@@ -92,6 +94,7 @@ def create_drill(
     hands_on_training: bool = False,
     summary: str = "",
     findings: Sequence[FindingInput] = (),
+    objectives: Sequence[tuple[str, str | None]] = (),
     actor,
     today: date | None = None,
 ) -> Drill:
@@ -123,6 +126,13 @@ def create_drill(
     )
     drill.units = list({u.id: u for u in [lead_unit, *units]}.values())
     session.add(drill)
+    for n, (objective, rating) in enumerate(objectives, start=1):
+        objective = _text(objective, "text", limit=1000)
+        if rating not in (None, "", *RATINGS):
+            raise DomainError(
+                _("第 {n} 个目标：评价只能是 P、S、M 或 U。").format(n=n), field="objectives"
+            )
+        drill.objectives.append(DrillObjective(text=objective, rating=rating or None))
     for n, f in enumerate(findings, start=1):
         try:
             add_finding(session, drill, f, actor=actor, audit_it=False)

@@ -14,6 +14,7 @@ from drills.models import (
     DRILL_KINDS,
     DRILL_STATUSES,
     ELEMENTS,
+    RATINGS,
     CorrectiveAction,
     Drill,
     DrillRequirement,
@@ -22,6 +23,7 @@ from drills.models import (
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
+from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
@@ -52,9 +54,42 @@ def index():
     if scope is not None:
         involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(scope))
         stmt = stmt.where(or_(Drill.lead_unit_id.in_(scope), Drill.id.in_(involved)))
+    drills = db.session.scalars(stmt).all()
+    header = [
+        _("日期"),
+        _("标题"),
+        _("类型"),
+        _("组织单位"),
+        _("参演单位"),
+        _("参演人数"),
+        _("时长（分钟）"),
+        _("实战响应"),
+        _("状态"),
+    ]
+    response = table_response(
+        request.args.get("format", "html"),
+        "drills",
+        header,
+        (
+            [
+                d.held_on.isoformat(),
+                d.title,
+                str(DRILL_KINDS[d.kind][0]),
+                d.lead_unit.name,
+                _("、").join(u.name for u in d.units),
+                d.participants,
+                d.duration_minutes,
+                _("是") if d.is_real_incident else _("否"),
+                str(DRILL_STATUSES[d.status]),
+            ]
+            for d in drills
+        ),
+    )
+    if response is not None:
+        return response
     return render_template(
         "drills/index.html",
-        drills=db.session.scalars(stmt).all(),
+        drills=drills,
         kinds=DRILL_KINDS,
         statuses=DRILL_STATUSES,
         may_write=can(db.session, current_actor(), "drills.write"),
@@ -106,6 +141,11 @@ def new():
                 is_real_incident=bool(request.form.get("is_real_incident")),
                 hands_on_training=bool(request.form.get("hands_on_training")),
                 findings=findings,
+                objectives=[
+                    (request.form.get(f"objective-{n}", ""), request.form.get(f"rating-{n}"))
+                    for n in range(FINDING_ROWS)
+                    if (request.form.get(f"objective-{n}") or "").strip()
+                ],
                 actor=actor,
             )
         except DomainError as err:
@@ -126,6 +166,7 @@ def new():
         users=users,
         values=request.form,
         rows=range(FINDING_ROWS),
+        ratings=RATINGS,
         today=date.today(),
     )
 
@@ -147,6 +188,7 @@ def detail(drill_id: int):
         statuses=DRILL_STATUSES,
         action_statuses=ACTION_STATUSES,
         elements=ELEMENTS,
+        ratings=RATINGS,
     )
 
 
@@ -160,6 +202,40 @@ def actions():
         status=status, unit_ids=_scope(), overdue_on=today if request.args.get("overdue") else None
     )
     rows = db.session.scalars(stmt).all()
+    header = [
+        _("编号"),
+        _("事项"),
+        _("来自演练"),
+        _("能力要素"),
+        _("负责人"),
+        _("单位"),
+        _("完成期限"),
+        _("状态"),
+        _("整改证据"),
+        _("验证人"),
+    ]
+    response = table_response(
+        request.args.get("format", "html"),
+        "actions",
+        header,
+        (
+            [
+                a.id,
+                a.text,
+                a.finding.drill.title,
+                str(ELEMENTS[a.element]),
+                a.owner.display_name,
+                a.unit.name,
+                a.due_on.isoformat(),
+                str(ACTION_STATUSES[a.status]),
+                a.evidence,
+                a.verified_by.display_name if a.verified_by else "",
+            ]
+            for a in rows
+        ),
+    )
+    if response is not None:
+        return response
     return render_template(
         "drills/actions.html",
         rows=rows,

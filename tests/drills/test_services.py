@@ -228,3 +228,15 @@ def test_demo_drills_tell_the_2022_story(session):
     assert statuses == ["done", "in_progress", "open", "verified"]
     rows = drl.compliance(session, 2022, today=date(2023, 1, 1))
     assert {r.status for r in rows} == {"ok", "overdue"}
+
+
+def test_objective_ratings_are_p_s_m_or_u(session, bureau):
+    drill = flood_drill(
+        session, bureau, findings=[], objectives=[("30 分钟内完成转移", "P"), ("通信畅通", None)]
+    )
+    assert [(o.text, o.rating) for o in drill.objectives] == [
+        ("30 分钟内完成转移", "P"),
+        ("通信畅通", None),
+    ]
+    with pytest.raises(DomainError):
+        flood_drill(session, bureau, findings=[], objectives=[("目标", "A+")])

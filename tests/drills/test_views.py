@@ -34,11 +34,17 @@ def test_record_a_drill_and_close_its_action_with_a_second_person(
             "owner-0": "owner1",
             "due-0": "2022-09-30",
             "element-0": "training",
+            "objective-0": "15 分钟内完成群众转移",
+            "rating-0": "S",
         },
     )
     assert r.status_code == 302
     drill = session.scalar(select(Drill))
-    assert "救援绳使用不熟练" in text(clerk.get(f"/drills/{drill.id}"))
+    detail = text(clerk.get(f"/drills/{drill.id}"))
+    assert "救援绳使用不熟练" in detail and "15 分钟内完成群众转移" in detail
+    assert "<strong>S</strong>" in detail
+    csv = clerk.get("/drills?format=csv")
+    assert csv.mimetype == "text/csv" and "防汛实战大练兵" in csv.get_data(as_text=True)
     bad = post_form(
         clerk,
         "/drills/new",
@@ -66,6 +72,8 @@ def test_record_a_drill_and_close_its_action_with_a_second_person(
     assert action.status == "verified"
     listing = text(insp.get("/actions?status=verified"))
     assert re.search(r"救援绳使用不熟练", listing)
+    xlsx = insp.get("/actions?format=xlsx")
+    assert xlsx.mimetype.endswith("spreadsheetml.sheet") and len(xlsx.data) > 1000
 
 
 def test_requirements_form_and_compliance_page(make_unit, make_user, login):
