@@ -217,3 +217,46 @@ class DrillRequirement(Base):
     unit_kind: Mapped[str] = mapped_column(String(20))
     drill_kind: Mapped[str] = mapped_column(String(30))
     per_year: Mapped[int]
+
+
+CERTIFICATE_KINDS = {
+    "first_aid": _l("应急救护"),
+    "rescue_equipment": _l("救援装备操作"),
+    "enforcement": _l("行政执法"),
+}
+
+
+class TrainingSession(Base):
+    """A training course held for a unit (e.g. rescue-equipment hands-on training)."""
+
+    __tablename__ = "training_sessions"
+    __table_args__ = (CheckConstraint("trainees >= 0", name="trainees_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    course: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date)
+    trainees: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class Certificate(Base):
+    """A certificate one member of a unit holds (first aid, rescue equipment, enforcement)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("kind", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    person_name: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(30))
+    number: Mapped[str] = mapped_column(String(60))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()

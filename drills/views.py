@@ -389,3 +389,101 @@ def requirements():
         kinds=DRILL_KINDS,
         current=current,
     )
+
+
+# ---------------------------------------------------------------- training and certificates
+
+
+@bp.route("/training")
+@permission("drills.view")
+def training():
+    """Training held and certification rates per unit (certified members ÷ team size)."""
+    from drills import training as trn
+    from drills.models import CERTIFICATE_KINDS, Certificate, TrainingSession
+
+    scope = _scope()
+    today = date.today()
+    kind = request.args.get("kind") or None
+    rates = trn.certification_rates(db.session, scope, today=today, kind=kind)
+    sessions = select(TrainingSession).order_by(TrainingSession.held_on.desc()).limit(100)
+    certificates = select(Certificate).order_by(Certificate.id.desc()).limit(100)
+    if scope is not None:
+        sessions = sessions.where(TrainingSession.unit_id.in_(scope))
+        certificates = certificates.where(Certificate.unit_id.in_(scope))
+    certified = sum(r.certified for r in rates)
+    team = sum(r.team_size for r in rates)
+    units = [
+        u
+        for u, _d in core.unit_tree(db.session)
+        if u.is_active and (scope is None or u.id in scope)
+    ]
+    return render_template(
+        "drills/training.html",
+        rates=rates,
+        certified=certified,
+        team=team,
+        sessions=db.session.scalars(sessions).all(),
+        certificates=db.session.scalars(certificates).all(),
+        kinds=CERTIFICATE_KINDS,
+        kind=kind or "",
+        units=units,
+        form=ConfirmForm(),
+        may_write=can(db.session, current_actor(), "drills.write"),
+        today=today,
+    )
+
+
+def _training_post(run, message: str):
+    if ConfirmForm().validate_on_submit():
+        try:
+            unit = core.get_unit(db.session, request.form.get("unit", ""))
+            run(unit)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(message, "success")
+    return redirect(url_for("drills.training"))
+
+
+@bp.route("/training/sessions", methods=["POST"])
+@permission("drills.write")
+def training_add():
+    """Record a training course."""
+    from drills import training as trn
+
+    return _training_post(
+        lambda unit: trn.add_training(
+            db.session,
+            unit,
+            course=request.form.get("course", ""),
+            held_on=_date(request.form.get("held_on")),
+            trainees=int_or_none(request.form.get("trainees"))
+            if request.form.get("trainees")
+            else 0,
+            note=request.form.get("note", ""),
+            actor=current_actor(),
+        ),
+        _("已记录培训。"),
+    )
+
+
+@bp.route("/training/certificates", methods=["POST"])
+@permission("drills.write")
+def certificate_add():
+    """Register a certificate."""
+    from drills import training as trn
+
+    return _training_post(
+        lambda unit: trn.add_certificate(
+            db.session,
+            unit,
+            person_name=request.form.get("person_name", ""),
+            kind=request.form.get("kind", ""),
+            number=request.form.get("number", ""),
+            valid_until=_date(request.form.get("valid_until")),
+            actor=current_actor(),
+        ),
+        _("已登记证书。"),
+    )
