@@ -347,11 +347,19 @@ def compliance():
     year = request.args.get("year", type=int) or date.today().year
     year = min(max(year, 2000), 2100)
     rows = drl.compliance(db.session, year, unit_ids=_scope())
+    planned_stmt = select(Drill).where(Drill.status == "planned").order_by(Drill.held_on, Drill.id)
+    scope = _scope()
+    if scope is not None:
+        planned_stmt = planned_stmt.where(Drill.lead_unit_id.in_(scope))
+    calendar: dict[str, list[Drill]] = {}
+    for drill in db.session.scalars(planned_stmt):
+        calendar.setdefault(drill.held_on.strftime("%Y-%m"), []).append(drill)
     return render_template(
         "drills/compliance.html",
         rows=rows,
         year=year,
         kinds=DRILL_KINDS,
+        calendar=calendar,
         may_set=can(db.session, current_actor(), "drills.requirements"),
     )
 

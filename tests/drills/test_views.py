@@ -88,3 +88,25 @@ def test_requirements_form_and_compliance_page(make_unit, make_user, login):
     assert "大冶派出所" in page and "已逾期" in page
     bad = post_form(client, "/drills/requirements", {"station-field_exercise": "999"})
     assert "每年次数应为 1 到 365" in text(bad)
+
+
+def test_planned_drills_appear_on_the_calendar(make_unit, make_user, login):
+    from datetime import date, timedelta
+
+    make_unit("DAYE", name="大冶派出所")
+    make_user("cmd1", "command", None)
+    client = login("cmd1")
+    ahead = date.today() + timedelta(days=40)
+    post_form(
+        client,
+        "/drills/new",
+        {
+            "title": "汛前桌面推演",
+            "kind": "tabletop",
+            "held_on": ahead.isoformat(),
+            "lead_unit": "DAYE",
+        },
+    )
+    page = text(client.get("/drills/compliance"))
+    calendar = page[page.index("演练计划日历") :]
+    assert ahead.strftime("%Y-%m") in calendar and "汛前桌面推演" in calendar
