@@ -27,7 +27,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
-from readiness.pages import int_or_none
+from readiness.pages import confirmed_action, int_or_none
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
@@ -279,15 +279,7 @@ def action_detail(action_id: int):
 
 def _act(action_id: int, run, message: str):
     action = _action(action_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            run(action)
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash(message, "success")
+    confirmed_action(lambda _version: run(action), lambda _result: message)
     return redirect(url_for("drills.action_detail", action_id=action_id))
 
 
@@ -442,16 +434,10 @@ def training():
 
 
 def _training_post(run, message: str):
-    if ConfirmForm().validate_on_submit():
-        try:
-            unit = core.get_unit(db.session, request.form.get("unit", ""))
-            run(unit)
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash(message, "success")
+    confirmed_action(
+        lambda _version: run(core.get_unit(db.session, request.form.get("unit", ""))),
+        lambda _result: message,
+    )
     return redirect(url_for("drills.training"))
 
 

@@ -20,6 +20,7 @@ from readiness.exports import pdf_response, pdf_sections
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import AuditEntry, Unit
+from readiness.pages import confirmed_action
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("allocations", __name__)
@@ -206,15 +207,7 @@ def detail(allocation_id: int):
 
 def _act(allocation_id: int, run, message: str):
     a = _load(allocation_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            run(a)
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-            flash(message.format(id=allocation_id), "success")
+    confirmed_action(lambda _version: run(a), lambda _result: message.format(id=allocation_id))
     return redirect(url_for("allocations.detail", allocation_id=allocation_id))
 
 
