@@ -9,15 +9,19 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from drills import services as drl
+from drills import training as trn
 from drills.models import (
     ACTION_STATUSES,
+    CERTIFICATE_KINDS,
     DRILL_KINDS,
     DRILL_STATUSES,
     ELEMENTS,
     RATINGS,
+    Certificate,
     CorrectiveAction,
     Drill,
     DrillRequirement,
+    TrainingSession,
     drill_units,
 )
 from readiness import services as core
@@ -398,9 +402,6 @@ def requirements():
 @permission("drills.view")
 def training():
     """Training held and certification rates per unit (certified members ÷ team size)."""
-    from drills import training as trn
-    from drills.models import CERTIFICATE_KINDS, Certificate, TrainingSession
-
     scope = _scope()
     today = date.today()
     kind = request.args.get("kind") or None
@@ -445,8 +446,6 @@ def _training_post(run, message: str):
 @permission("drills.write")
 def training_add():
     """Record a training course."""
-    from drills import training as trn
-
     return _training_post(
         lambda unit: trn.add_training(
             db.session,
@@ -467,8 +466,6 @@ def training_add():
 @permission("drills.write")
 def certificate_add():
     """Register a certificate."""
-    from drills import training as trn
-
     return _training_post(
         lambda unit: trn.add_certificate(
             db.session,
