@@ -102,46 +102,45 @@ def load(session: Session) -> bool:
     drl.move_due_date(
         session, actions[2], date(2022, 11, 30), "待局党委会议审议后以红头文件印发", actor=command
     )
-    for n, (day, lead) in enumerate(
-        [
-            (date(2022, 7, 15), "DF-DAYE"),
-            (date(2022, 8, 12), "DF-CHONGGAO"),
-            (date(2022, 9, 9), "DF-SHAOLIN"),
-        ],
-        start=1,
-    ):
-        drl.create_drill(
-            session,
-            title=f"实战大练兵（第{n}次）",
-            kind="field_exercise",
-            held_on=day,
-            lead_unit=unit(lead),
-            participants=40,
-            duration_minutes=150,
-            hands_on_training=True,
-            actor=SYSTEM,
-            today=date(2022, 12, 31),
-        )
-    for n, (day, lead) in enumerate(
-        [
-            (date(2022, 7, 5), "DF-LUDIAN"),
-            (date(2022, 8, 2), "DF-GAOCHENG"),
-            (date(2022, 9, 20), "DF-BAIPING"),
-        ],
-        start=1,
-    ):
-        drl.create_drill(
-            session,
-            title=f"防汛应急培训演练（第{n}次）",
-            kind="training_drill",
-            held_on=day,
-            lead_unit=unit(lead),
-            participants=25,
-            duration_minutes=90,
-            hands_on_training=True,
-            actor=SYSTEM,
-            today=date(2022, 12, 31),
-        )
+    # The report's follow-up: three field exercises and three flood training drills.
+    series = [
+        (
+            "实战大练兵（第{n}次）",
+            "field_exercise",
+            40,
+            150,
+            [
+                (date(2022, 7, 15), "DF-DAYE"),
+                (date(2022, 8, 12), "DF-CHONGGAO"),
+                (date(2022, 9, 9), "DF-SHAOLIN"),
+            ],
+        ),
+        (
+            "防汛应急培训演练（第{n}次）",
+            "training_drill",
+            25,
+            90,
+            [
+                (date(2022, 7, 5), "DF-LUDIAN"),
+                (date(2022, 8, 2), "DF-GAOCHENG"),
+                (date(2022, 9, 20), "DF-BAIPING"),
+            ],
+        ),
+    ]
+    for title, kind, participants, minutes, held in series:
+        for n, (day, lead) in enumerate(held, start=1):
+            drl.create_drill(
+                session,
+                title=title.format(n=n),
+                kind=kind,
+                held_on=day,
+                lead_unit=unit(lead),
+                participants=participants,
+                duration_minutes=minutes,
+                hands_on_training=True,
+                actor=SYSTEM,
+                today=date(2022, 12, 31),
+            )
     drl.create_drill(
         session,
         title="最小作战单元现场处置集中训练",
