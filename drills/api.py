@@ -108,7 +108,8 @@ def put_requirements():
             drl.RequirementInput(
                 field(raw, "unit_kind", str),
                 field(raw, "drill_kind", str),
-                field(raw, "per_year", int),
+                per_year=field(raw, "per_year", int, required=False, default=None),
+                interval_days=field(raw, "interval_days", int, required=False, default=None),
             )
         )
     rows = drl.set_requirements(db.session, lines, actor=current_actor())
@@ -116,7 +117,12 @@ def put_requirements():
     return jsonify(
         {
             "lines": [
-                {"unit_kind": r.unit_kind, "drill_kind": r.drill_kind, "per_year": r.per_year}
+                {
+                    "unit_kind": r.unit_kind,
+                    "drill_kind": r.drill_kind,
+                    "per_year": r.per_year,
+                    "interval_days": r.interval_days,
+                }
                 for r in rows
             ]
         }
@@ -274,11 +280,12 @@ def init_app(app: Flask) -> None:
                                         "type": "array",
                                         "items": {
                                             "type": "object",
-                                            "required": ["unit_kind", "drill_kind", "per_year"],
+                                            "required": ["unit_kind", "drill_kind"],
                                             "properties": {
                                                 "unit_kind": {"type": "string"},
                                                 "drill_kind": {"type": "string"},
                                                 "per_year": {"type": "integer", "minimum": 1},
+                                                "interval_days": {"type": "integer", "minimum": 1},
                                             },
                                         },
                                     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,8 +24,9 @@ from inventory.models import Item
 from readiness.db import Base, UTCDateTime, utcnow
 from readiness.models import Unit, User
 
-# code -> (name, international family). Codes are what the API uses.
-DRILL_KINDS = {
+# The kinds the seeds name: code -> (name, international family). They are written to the
+# drill_kinds table by a migration; command staff add more there. Codes are what the API uses.
+SEED_DRILL_KINDS = {
     "flood_drill": (_l("大型防汛演练"), "full_scale"),
     "field_exercise": (_l("实战大练兵"), "functional"),
     "training_drill": (_l("防汛应急培训演练"), "drill"),
@@ -36,6 +39,8 @@ FAMILIES = {
     "functional": _l("功能演练"),
     "full_scale": _l("综合实战演练"),
 }
+FORMS = {"live": _l("实战"), "tabletop": _l("桌面")}
+SCOPES = {"comprehensive": _l("综合"), "single": _l("单项")}
 DRILL_STATUSES = {
     "planned": _l("计划中"),
     "held": _l("已实施"),
@@ -62,6 +67,37 @@ ACTION_STATUSES = {
     "verified": _l("已验证销号"),
     "cancelled": _l("已取消"),
 }
+ATTACHMENT_KINDS = {
+    "sign_in": _l("签到表"),
+    "photo": _l("照片"),
+    "plan": _l("演练方案"),
+    "evaluation": _l("评估报告"),
+    "evidence": _l("整改证据"),
+    "other": _l("其他"),
+}
+
+
+class DrillKind(Base):
+    """A kind of drill (configurable), mapped to an international exercise family."""
+
+    __tablename__ = "drill_kinds"
+    __table_args__ = (
+        CheckConstraint(
+            "family IN ('tabletop', 'drill', 'functional', 'full_scale')", name="family_known"
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    family: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=100)
+
+    @property
+    def label(self) -> str:
+        # Seeded names are catalog entries (translated); names added later show as typed.
+        return gettext(self.name)
+
 
 drill_units = Table(
     "drill_units",
@@ -87,24 +123,30 @@ class Drill(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(ForeignKey("drill_kinds.code"))
     form: Mapped[str] = mapped_column(String(10), default="live")  # live | tabletop
     scope: Mapped[str] = mapped_column(String(20), default="comprehensive")  # or single
     hazard: Mapped[str] = mapped_column(String(100), default="")
     scenario: Mapped[str] = mapped_column(Text, default="")
     held_on: Mapped[date] = mapped_column(Date, index=True)
+    start_time: Mapped[time | None] = mapped_column(Time)
+    end_time: Mapped[time | None] = mapped_column(Time)
     duration_minutes: Mapped[int] = mapped_column(default=0)
     location: Mapped[str] = mapped_column(String(200), default="")
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     participants: Mapped[int] = mapped_column(default=0)
     roster: Mapped[str] = mapped_column(Text, default="")
     hands_on_training: Mapped[bool] = mapped_column(default=False)
-    summary: Mapped[str] = mapped_column(Text, default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")  # what happened
+    problems: Mapped[str] = mapped_column(Text, default="")  # problems and their causes
+    lessons: Mapped[str] = mapped_column(Text, default="")
     is_real_incident: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="held")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    kind_row: Mapped[DrillKind] = relationship()
     lead_unit: Mapped[Unit] = relationship()
     units: Mapped[list[Unit]] = relationship(secondary=drill_units)
     items: Mapped[list[Item]] = relationship(secondary=drill_items)
@@ -113,6 +155,9 @@ class Drill(Base):
     )
     findings: Mapped[list[Finding]] = relationship(
         back_populates="drill", order_by="Finding.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="drill", order_by="Attachment.id"
     )
 
 
@@ -140,6 +185,7 @@ class Finding(Base):
     text: Mapped[str] = mapped_column(Text)
 
     drill: Mapped[Drill] = relationship(back_populates="findings")
+    objective: Mapped[DrillObjective | None] = relationship()
     actions: Mapped[list[CorrectiveAction]] = relationship(
         back_populates="finding", order_by="CorrectiveAction.id"
     )
@@ -177,6 +223,7 @@ class CorrectiveAction(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     finding: Mapped[Finding] = relationship(back_populates="actions")
@@ -185,6 +232,9 @@ class CorrectiveAction(Base):
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
     due_changes: Mapped[list[DueDateChange]] = relationship(
         back_populates="action", order_by="DueDateChange.id"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="action", order_by="Attachment.id"
     )
 
 
@@ -204,19 +254,54 @@ class DueDateChange(Base):
     action: Mapped[CorrectiveAction] = relationship(back_populates="due_changes")
 
 
+class Attachment(Base):
+    """A file kept with a drill (sign-in sheet, photos, plan, evaluation) or with a corrective
+    action as evidence. The bytes live under instance/ named by their SHA-256."""
+
+    __tablename__ = "drill_attachments"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id"), index=True)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("corrective_actions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    drill: Mapped[Drill] = relationship(back_populates="attachments")
+    action: Mapped[CorrectiveAction | None] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User | None] = relationship()
+
+
 class DrillRequirement(Base):
-    """How many drills of a kind each kind of unit must hold a year."""
+    """How often each kind of unit must hold a kind of drill: so many a year, or one every
+    so many days (e.g. an on-site drill every 182 days)."""
 
     __tablename__ = "drill_requirements"
     __table_args__ = (
         UniqueConstraint("unit_kind", "drill_kind"),
-        CheckConstraint("per_year > 0", name="per_year_positive"),
+        CheckConstraint(
+            "(per_year > 0 AND interval_days IS NULL) OR (per_year IS NULL AND interval_days > 0)",
+            name="per_year_or_interval",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_kind: Mapped[str] = mapped_column(String(20))
-    drill_kind: Mapped[str] = mapped_column(String(30))
-    per_year: Mapped[int]
+    drill_kind: Mapped[str] = mapped_column(ForeignKey("drill_kinds.code"))
+    per_year: Mapped[int | None]
+    interval_days: Mapped[int | None]
+
+    @property
+    def required(self) -> int:
+        """Drills required in a calendar year."""
+        if self.per_year:
+            return self.per_year
+        return max(1, 365 // self.interval_days)
 
 
 CERTIFICATE_KINDS = {
@@ -237,6 +322,7 @@ class TrainingSession(Base):
     course: Mapped[str] = mapped_column(String(200))
     held_on: Mapped[date] = mapped_column(Date)
     trainees: Mapped[int] = mapped_column(default=0)
+    trainee_names: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

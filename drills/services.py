@@ -13,11 +13,12 @@ from sqlalchemy import delete, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from drills.models import (
-    DRILL_KINDS,
     ELEMENTS,
+    FAMILIES,
     RATINGS,
     CorrectiveAction,
     Drill,
+    DrillKind,
     DrillObjective,
     DrillRequirement,
     DueDateChange,
@@ -56,6 +57,7 @@ def _field_label(field: str) -> str:
         "evidence": _("整改证据"),
         "reason": _("原因"),
         "scenario": _("情景"),
+        "name": _("名称"),
     }.get(field, field)
 
 
@@ -67,6 +69,62 @@ def _count(value, field: str, maximum: int) -> int:
             _("{field} 应在 0 到 {n} 之间。").format(field=field, n=maximum), field=field
         )
     return value
+
+
+# ---------------------------------------------------------------- drill kinds
+
+
+def drill_kinds(session: Session, *, active_only: bool = False) -> dict[str, tuple[str, str]]:
+    """Drill kinds in display order: code -> (name in the user's language, family)."""
+    stmt = select(DrillKind).order_by(DrillKind.position, DrillKind.code)
+    if active_only:
+        stmt = stmt.where(DrillKind.is_active)
+    return {k.code: (k.label, k.family) for k in session.scalars(stmt)}
+
+
+def _kind(session: Session, code, *, field: str = "kind", row: int | None = None) -> str:
+    kind = session.get(DrillKind, code) if isinstance(code, str) else None
+    if kind is None or not kind.is_active:
+        message = _("未知的演练类型：{kind}。").format(kind=str(code)[:30])
+        if row is not None:
+            message = _("第 {n} 行：{message}").format(n=row, message=message)
+        raise DomainError(message, field=field)
+    return kind.code
+
+
+def save_drill_kind(
+    session: Session, *, code: str, name: str, family: str, is_active: bool = True, actor
+) -> DrillKind:
+    """Add a drill kind, or rename, re-map or retire one (codes never change: the API uses them)."""
+    require(session, actor, "drills.requirements")
+    code = (code or "").strip() if isinstance(code, str) else ""
+    if not code or len(code) > 30 or not code.isascii() or not code.replace("_", "").isalnum():
+        raise DomainError(_("类型代码只能用英文字母、数字和下划线，最多 30 个字符。"), field="code")
+    name = _text(name, "name", limit=60)
+    if family not in FAMILIES:
+        raise DomainError(_("请选择国际通行的演练类别。"), field="family")
+    kind = session.get(DrillKind, code)
+    before = None
+    if kind is None:
+        kind = DrillKind(code=code, position=100)
+        session.add(kind)
+    else:
+        before = {"name": kind.name, "family": kind.family, "is_active": kind.is_active}
+    kind.name, kind.family, kind.is_active = name, family, bool(is_active)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "drill_kind.save",
+        object_type="drill_kind",
+        object_id=code,
+        before=before,
+        after={"name": name, "family": family, "is_active": kind.is_active},
+    )
+    return kind
+
+
+# ---------------------------------------------------------------- drills
 
 
 @dataclass(frozen=True)
@@ -102,8 +160,7 @@ def create_drill(
     require(session, actor, "drills.write", lead_unit)
     today = today or date.today()
     title = _text(title, "title", limit=TITLE_MAX)
-    if kind not in DRILL_KINDS:
-        raise DomainError(_("未知的演练类型：{kind}。").format(kind=str(kind)[:30]), field="kind")
+    kind = _kind(session, kind)
     if not isinstance(held_on, date):
         raise DomainError(_("请填写演练日期。"), field="held_on")
     if held_on.year < 2000 or held_on > today + timedelta(days=366 * 2):
@@ -376,13 +433,19 @@ def orphaned_actions(session: Session) -> list[CorrectiveAction]:
 class RequirementInput:
     unit_kind: str
     drill_kind: str
-    per_year: object
+    per_year: object = None
+    interval_days: object = None
+
+
+def _positive(value, low: int, high: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 
 
 def set_requirements(
     session: Session, lines: Sequence[RequirementInput], *, actor
 ) -> list[DrillRequirement]:
-    """Replace the drill requirements (how many drills of which kind per unit kind a year)."""
+    """Replace the drill requirements: per unit kind and drill kind, so many a year or one
+    every so many days."""
     require(session, actor, "drills.requirements")
     seen = set()
     rows = []
@@ -392,15 +455,19 @@ def set_requirements(
                 _("第 {n} 行：未知的单位类型 {kind}。").format(n=n, kind=str(line.unit_kind)[:20]),
                 field="lines",
             )
-        if line.drill_kind not in DRILL_KINDS:
+        _kind(session, line.drill_kind, field="lines", row=n)
+        per_year, interval = line.per_year, line.interval_days
+        if (per_year is None) == (interval is None):
             raise DomainError(
-                _("第 {n} 行：未知的演练类型 {kind}。").format(n=n, kind=str(line.drill_kind)[:30]),
-                field="lines",
+                _("第 {n} 行：请填写每年次数或间隔天数（二者选一）。").format(n=n), field="lines"
             )
-        per_year = line.per_year
-        if isinstance(per_year, bool) or not isinstance(per_year, int) or not 1 <= per_year <= 365:
+        if per_year is not None and not _positive(per_year, 1, 365):
             raise DomainError(
                 _("第 {n} 行：每年次数应为 1 到 365 的整数。").format(n=n), field="lines"
+            )
+        if interval is not None and not _positive(interval, 1, 3650):
+            raise DomainError(
+                _("第 {n} 行：间隔天数应为 1 到 3650 的整数。").format(n=n), field="lines"
             )
         key = (line.unit_kind, line.drill_kind)
         if key in seen:
@@ -408,12 +475,14 @@ def set_requirements(
         seen.add(key)
         rows.append(
             DrillRequirement(
-                unit_kind=line.unit_kind, drill_kind=line.drill_kind, per_year=per_year
+                unit_kind=line.unit_kind,
+                drill_kind=line.drill_kind,
+                per_year=per_year,
+                interval_days=interval,
             )
         )
     before = {
-        f"{r.unit_kind}/{r.drill_kind}": r.per_year
-        for r in session.scalars(select(DrillRequirement))
+        _requirement_key(r): _requirement_text(r) for r in session.scalars(select(DrillRequirement))
     }
     session.execute(delete(DrillRequirement))
     session.add_all(rows)
@@ -425,9 +494,20 @@ def set_requirements(
         object_type="drill_requirements",
         object_id="all",
         before=before,
-        after={f"{r.unit_kind}/{r.drill_kind}": r.per_year for r in rows},
+        after={_requirement_key(r): _requirement_text(r) for r in rows},
     )
     return rows
+
+
+def _requirement_key(r: DrillRequirement) -> str:
+    return f"{r.unit_kind}/{r.drill_kind}"
+
+
+def _requirement_text(r: DrillRequirement) -> str:
+    return f"{r.per_year}/year" if r.per_year else f"every {r.interval_days} days"
+
+
+DUE_SOON_DAYS = 30
 
 
 @dataclass
@@ -439,6 +519,45 @@ class ComplianceRow:
     last_held_on: date | None
     next_due_on: date | None
     status: str  # ok | due | overdue
+    interval_days: int | None = None
+
+    @property
+    def is_due_soon(self) -> bool:
+        """Not yet late, but the next one falls due within DUE_SOON_DAYS (for the page)."""
+        return (
+            self.status == "due"
+            and self.next_due_on is not None
+            and (self.next_due_on - date.today()).days <= DUE_SOON_DAYS
+        )
+
+
+def next_due(
+    requirement: DrillRequirement, held: int, last_held_on: date | None, year: int
+) -> date | None:
+    """When the next drill of this requirement falls due in ``year`` (None when the year's
+    requirement is met). Per-year requirements spread the year evenly; interval requirements
+    count from the last drill, whenever it was."""
+    year_start, year_end = date(year, 1, 1), date(year, 12, 31)
+    if requirement.interval_days:
+        base = last_held_on or year_start - timedelta(days=1)
+        due = base + timedelta(days=requirement.interval_days)
+        if held >= requirement.required and due > year_end:
+            return None
+        return max(due, year_start) if last_held_on else min(due, year_end)
+    if held >= requirement.required:
+        return None
+    interval = timedelta(days=math.floor(365 / requirement.per_year))
+    return min((last_held_on or year_start - timedelta(days=1)) + interval, year_end)
+
+
+def compliance_status(due: date | None, held: int, required: int, today: date, year: int) -> str:
+    """ok when the year's requirement is met and nothing is due; overdue once the due date
+    (or the year) has passed; due otherwise."""
+    if due is None:
+        return "ok"
+    if today > due or today > date(year, 12, 31):
+        return "overdue"
+    return "ok" if held >= required else "due"
 
 
 def compliance(
@@ -454,32 +573,33 @@ def compliance(
     if unit_ids is not None:
         units_stmt = units_stmt.where(Unit.id.in_(unit_ids))
     units = session.scalars(units_stmt.order_by(Unit.code)).all()
-    held_stmt = (
-        select(drill_units.c.unit_id, Drill.kind, func.count(), func.max(Drill.held_on))
+    counted = (
+        select(drill_units.c.unit_id, Drill.kind, Drill.held_on)
         .join(Drill, Drill.id == drill_units.c.drill_id)
-        .where(
-            extract("year", Drill.held_on) == year,
-            or_(Drill.status != "planned", Drill.is_real_incident),
-            Drill.held_on <= today,
-        )
-        .group_by(drill_units.c.unit_id, Drill.kind)
+        .where(or_(Drill.status != "planned", Drill.is_real_incident), Drill.held_on <= today)
     )
-    held = {(u, k): (n, last) for u, k, n, last in session.execute(held_stmt)}
-    year_start, year_end = date(year, 1, 1), date(year, 12, 31)
+    if unit_ids is not None:
+        counted = counted.where(drill_units.c.unit_id.in_(unit_ids))
+    counted = counted.subquery()
+    in_year = extract("year", counted.c.held_on) == year
+    held_stmt = select(
+        counted.c.unit_id,
+        counted.c.kind,
+        func.count().filter(in_year),
+        func.max(counted.c.held_on).filter(in_year),
+        # the last drill up to the end of that year, for interval requirements
+        func.max(counted.c.held_on).filter(counted.c.held_on <= date(year, 12, 31)),
+    ).group_by(counted.c.unit_id, counted.c.kind)
+    held = {(u, k): (n, last, last_ever) for u, k, n, last, last_ever in session.execute(held_stmt)}
     out = []
     for unit in units:
         for r in reqs.get(unit.kind, []):
-            n, last = held.get((unit.id, r.drill_kind), (0, None))
-            interval = timedelta(days=math.floor(365 / r.per_year))
-            next_due = (last or year_start - timedelta(days=1)) + interval
-            next_due = min(next_due, year_end)
-            if n >= r.per_year:
-                status, next_due = "ok", None
-            elif today > next_due or today > year_end:
-                status = "overdue"
-            else:
-                status = "due"
-            out.append(ComplianceRow(unit, r.drill_kind, r.per_year, n, last, next_due, status))
+            n, last, last_ever = held.get((unit.id, r.drill_kind), (0, None, None))
+            due = next_due(r, n, last_ever if r.interval_days else last, year)
+            status = compliance_status(due, n, r.required, today, year)
+            out.append(
+                ComplianceRow(unit, r.drill_kind, r.required, n, last, due, status, r.interval_days)
+            )
     order = {"overdue": 0, "due": 1, "ok": 2}
     out.sort(key=lambda row: (order[row.status], row.unit.code, row.drill_kind))
     return out

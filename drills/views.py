@@ -13,13 +13,14 @@ from drills import training as trn
 from drills.models import (
     ACTION_STATUSES,
     CERTIFICATE_KINDS,
-    DRILL_KINDS,
     DRILL_STATUSES,
     ELEMENTS,
+    FAMILIES,
     RATINGS,
     Certificate,
     CorrectiveAction,
     Drill,
+    DrillKind,
     DrillRequirement,
     TrainingSession,
     drill_units,
@@ -59,6 +60,7 @@ def index():
         involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(scope))
         stmt = stmt.where(or_(Drill.lead_unit_id.in_(scope), Drill.id.in_(involved)))
     drills = db.session.scalars(stmt).all()
+    kinds = drl.drill_kinds(db.session)
     header = [
         _("日期"),
         _("标题"),
@@ -78,7 +80,7 @@ def index():
             [
                 d.held_on.isoformat(),
                 d.title,
-                str(DRILL_KINDS[d.kind][0]),
+                kinds[d.kind][0],
                 d.lead_unit.name,
                 _("、").join(u.name for u in d.units),
                 d.participants,
@@ -94,7 +96,7 @@ def index():
     return render_template(
         "drills/index.html",
         drills=drills,
-        kinds=DRILL_KINDS,
+        kinds=kinds,
         statuses=DRILL_STATUSES,
         may_write=can(db.session, current_actor(), "drills.write"),
     )
@@ -163,7 +165,7 @@ def new():
         "drills/new.html",
         form=ConfirmForm(),
         error=error,
-        kinds=DRILL_KINDS,
+        kinds=drl.drill_kinds(db.session, active_only=True),
         elements=ELEMENTS,
         lead_units=lead_units,
         units=units,
@@ -188,7 +190,7 @@ def detail(drill_id: int):
     return render_template(
         "drills/detail.html",
         drill=drill,
-        kinds=DRILL_KINDS,
+        kinds=drl.drill_kinds(db.session),
         statuses=DRILL_STATUSES,
         action_statuses=ACTION_STATUSES,
         elements=ELEMENTS,
@@ -354,7 +356,7 @@ def compliance():
         "drills/compliance.html",
         rows=rows,
         year=year,
-        kinds=DRILL_KINDS,
+        kinds=drl.drill_kinds(db.session),
         calendar=calendar,
         may_set=can(db.session, current_actor(), "drills.requirements"),
     )
@@ -363,15 +365,22 @@ def compliance():
 @bp.route("/drills/requirements", methods=["GET", "POST"])
 @permission("drills.requirements")
 def requirements():
-    """How many drills of which kind each kind of unit must hold a year."""
+    """How often each kind of unit must hold each kind of drill; the drill kinds themselves."""
     error = None
+    kinds = drl.drill_kinds(db.session, active_only=True)
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         lines = []
-        for kind in UNIT_KINDS:
-            for drill_kind in DRILL_KINDS:
-                raw = (request.form.get(f"{kind}-{drill_kind}") or "").strip()
-                if raw and raw != "0":
-                    lines.append(drl.RequirementInput(kind, drill_kind, int_or_none(raw) or raw))
+        for unit_kind in UNIT_KINDS:
+            for drill_kind in kinds:
+                key = f"{unit_kind}-{drill_kind}"
+                raw = (request.form.get(key) or "").strip()
+                if not raw or raw == "0":
+                    continue
+                value = int_or_none(raw) if int_or_none(raw) is not None else raw
+                if request.form.get(f"{key}-per") == "days":
+                    lines.append(drl.RequirementInput(unit_kind, drill_kind, interval_days=value))
+                else:
+                    lines.append(drl.RequirementInput(unit_kind, drill_kind, per_year=value))
         try:
             drl.set_requirements(db.session, lines, actor=current_actor())
         except DomainError as err:
@@ -381,18 +390,42 @@ def requirements():
             db.session.commit()
             flash(_("已保存演练要求。"), "success")
             return redirect(url_for("drills.compliance"))
-    current = {
-        (r.unit_kind, r.drill_kind): r.per_year
-        for r in db.session.scalars(select(DrillRequirement))
-    }
+    if error:
+        current = request.form
+    else:
+        current = {}
+        for r in db.session.scalars(select(DrillRequirement)):
+            key = f"{r.unit_kind}-{r.drill_kind}"
+            current[key] = r.per_year or r.interval_days
+            current[f"{key}-per"] = "days" if r.interval_days else "year"
     return render_template(
         "drills/requirements.html",
         form=ConfirmForm(),
         error=error,
         unit_kinds=UNIT_KINDS,
-        kinds=DRILL_KINDS,
+        kinds=kinds,
         current=current,
+        kind_rows=db.session.scalars(select(DrillKind).order_by(DrillKind.position)).all(),
+        families=FAMILIES,
     )
+
+
+@bp.route("/drills/kinds", methods=["POST"])
+@permission("drills.requirements")
+def kind_save():
+    """Add a drill kind, or rename, re-map or retire one."""
+    confirmed_action(
+        lambda _version: drl.save_drill_kind(
+            db.session,
+            code=request.form.get("code", ""),
+            name=request.form.get("name", ""),
+            family=request.form.get("family", ""),
+            is_active=bool(request.form.get("is_active")),
+            actor=current_actor(),
+        ),
+        lambda kind: _("已保存演练类型 {code}。").format(code=kind.code),
+    )
+    return redirect(url_for("drills.requirements"))
 
 
 # ---------------------------------------------------------------- training and certificates

@@ -136,6 +136,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("drills.compliance", "GET"): STOCK_READERS,
     ("drills.requirements", "GET"): COMMAND,
     ("drills.requirements", "POST"): COMMAND,
+    ("drills.kind_save", "POST"): COMMAND,
     ("drills.training", "GET"): STOCK_READERS,
     ("drills.training_add", "POST"): REQUESTERS,
     ("drills.certificate_add", "POST"): REQUESTERS,
