@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from drills import services as drl
-from drills.models import CorrectiveAction
-from inventory.api import _date, _scope
+from drills.models import CorrectiveAction, Drill
+from inventory.api import _date, _item, _scope
 from readiness import openapi
 from readiness import services as core
 from readiness.api import BadRequest, field, json_body
@@ -41,6 +41,76 @@ def _unit(code, name: str):
         raise DomainError(err.message, field=name) from None
 
 
+def _time(data: dict, name: str) -> time | None:
+    raw = field(data, name, str, required=False, default="")
+    if not raw:
+        return None
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(
+            _("{name} 必须是 HH:MM 格式的时间。").format(name=name), field=name
+        ) from None
+
+
+def _finding(n: int, raw) -> drl.FindingInput:
+    if not isinstance(raw, dict):
+        raise DomainError(_("第 {n} 条发现格式不正确。").format(n=n), field="findings")
+    strength = field(raw, "is_strength", bool, required=False, default=False)
+    return drl.FindingInput(
+        text=field(raw, "text", str),
+        owner=None if strength else _user(raw.get("owner"), "owner"),
+        due_on=None if strength else _date(field(raw, "due_on", str), "due_on"),
+        element=field(raw, "element", str, required=False, default="planning"),
+        is_strength=strength,
+        objective=field(raw, "objective", int, required=False, default=None),
+    )
+
+
+def _objective(n: int, raw) -> tuple[str, str | None]:
+    if not isinstance(raw, dict):
+        raise DomainError(_("第 {n} 个目标格式不正确。").format(n=n), field="objectives")
+    return field(raw, "text", str), field(raw, "rating", str, required=False, default=None)
+
+
+def drill_json(d: Drill) -> dict:
+    return {
+        "id": d.id,
+        "title": d.title,
+        "kind": d.kind,
+        "status": d.status,
+        "held_on": d.held_on.isoformat(),
+        "start_time": d.start_time.strftime("%H:%M") if d.start_time else None,
+        "end_time": d.end_time.strftime("%H:%M") if d.end_time else None,
+        "form": d.form,
+        "scope": d.scope,
+        "hazard": d.hazard,
+        "lead_unit": d.lead_unit.code,
+        "units": [u.code for u in d.units],
+        "participants": d.participants,
+        "duration_minutes": d.duration_minutes,
+        "location": d.location,
+        "scenario": d.scenario,
+        "items": [i.code for i in d.items],
+        "hands_on_training": d.hands_on_training,
+        "is_real_incident": d.is_real_incident,
+        "purpose": d.purpose,
+        "summary": d.summary,
+        "problems": d.problems,
+        "lessons": d.lessons,
+        "objectives": [{"id": o.id, "text": o.text, "rating": o.rating} for o in d.objectives],
+        "findings": [
+            {
+                "id": f.id,
+                "text": f.text,
+                "is_strength": f.is_strength,
+                "actions": [action_json(a) for a in f.actions],
+            }
+            for f in d.findings
+        ],
+    }
+
+
 def action_json(a: CorrectiveAction) -> dict:
     return {
         "id": a.id,
@@ -51,6 +121,7 @@ def action_json(a: CorrectiveAction) -> dict:
         "status": a.status,
         "evidence": a.evidence or None,
         "verified_by": a.verified_by.username if a.verified_by else None,
+        "cancel_reason": a.cancel_reason or None,
     }
 
 
@@ -59,32 +130,48 @@ def action_json(a: CorrectiveAction) -> dict:
 def create_drill():
     """Record a drill with its findings; each finding gets an owned corrective action."""
     data = json_body()
-    findings = []
-    for n, raw in enumerate(field(data, "findings", list, required=False, default=[]), start=1):
-        if not isinstance(raw, dict):
-            raise DomainError(_("第 {n} 条发现格式不正确。").format(n=n), field="findings")
-        findings.append(
-            drl.FindingInput(
-                text=field(raw, "text", str),
-                owner=_user(raw.get("owner"), "owner"),
-                due_on=_date(field(raw, "due_on", str), "due_on"),
-                element=field(raw, "element", str, required=False, default="planning"),
-            )
+    findings = [
+        _finding(n, raw)
+        for n, raw in enumerate(field(data, "findings", list, required=False, default=[]), start=1)
+    ]
+    objectives = [
+        _objective(n, raw)
+        for n, raw in enumerate(
+            field(data, "objectives", list, required=False, default=[]), start=1
         )
+    ]
     units = [
         _unit(code, "units") for code in field(data, "units", list, required=False, default=[])
     ]
+    items = [
+        _item(code, "items") for code in field(data, "items", list, required=False, default=[])
+    ]
+    text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
     drill = drl.create_drill(
         db.session,
         title=field(data, "title", str),
         kind=field(data, "kind", str),
         held_on=_date(field(data, "held_on", str), "held_on"),
+        start_time=_time(data, "start_time"),
+        end_time=_time(data, "end_time"),
         lead_unit=_unit(data.get("lead_unit"), "lead_unit"),
         units=units,
         participants=field(data, "participants", int, required=False, default=0),
         duration_minutes=field(data, "duration_minutes", int, required=False, default=0),
-        scenario=field(data, "scenario", str, required=False, default=""),
+        form=field(data, "form", str, required=False, default=None),
+        scope=field(data, "scope", str, required=False, default="comprehensive"),
+        hazard=text("hazard"),
+        scenario=text("scenario"),
+        location=text("location"),
+        roster=text("roster"),
+        items=items,
+        purpose=text("purpose"),
+        summary=text("summary"),
+        problems=text("problems"),
+        lessons=text("lessons"),
         is_real_incident=field(data, "is_real_incident", bool, required=False, default=False),
+        hands_on_training=field(data, "hands_on_training", bool, required=False, default=False),
+        objectives=objectives,
         findings=findings,
         actor=current_actor(),
     )
@@ -93,6 +180,32 @@ def create_drill():
     return jsonify(
         {"id": drill.id, "status": drill.status, "actions": [action_json(a) for a in actions]}
     ), 201
+
+
+def _drill(drill_id: int) -> Drill:
+    drill = db.session.get(Drill, drill_id)
+    if drill is None or not drl.drill_visible(db.session, current_actor(), drill):
+        raise NotFound(_("演练第 {id} 号不存在。").format(id=drill_id))
+    return drill
+
+
+@bp.route("/drills/<int:drill_id>", methods=["GET"])
+@permission("drills.view")
+def get_drill(drill_id: int):
+    """One drill with its objectives, findings and corrective actions."""
+    return jsonify(drill_json(_drill(drill_id)))
+
+
+@bp.route("/drills/<int:drill_id>/status", methods=["POST"])
+@permission("drills.write")
+def drill_status(drill_id: int):
+    """Move a drill on: held, evaluated (objectives rated), closed (actions verified)."""
+    data = json_body()
+    drill = drl.advance_drill(
+        db.session, _drill(drill_id), field(data, "status", str), actor=current_actor()
+    )
+    db.session.commit()
+    return jsonify(drill_json(drill))
 
 
 @bp.route("/drill-requirements", methods=["PUT"])
@@ -205,6 +318,21 @@ def action_verify(action_id: int):
     return jsonify(action_json(action))
 
 
+@bp.route("/actions/<int:action_id>/cancel", methods=["POST"])
+@permission("actions.cancel")
+def action_cancel(action_id: int):
+    """Cancel an action that no longer applies, with a reason (command staff)."""
+    data = json_body()
+    action = drl.cancel_action(
+        db.session,
+        _action(action_id),
+        field(data, "reason", str, required=False, default=""),
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return jsonify(action_json(action))
+
+
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
@@ -213,6 +341,7 @@ def init_app(app: Flask) -> None:
     obj = {"type": "object"}
     ok = {"description": "OK", "content": json_content(obj)}
     action_id = {"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    drill_id = {"name": "drill_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
     def q(name, schema=None):
         return {
@@ -243,16 +372,48 @@ def init_app(app: Flask) -> None:
                                     "duration_minutes": {"type": "integer", "minimum": 0},
                                     "scenario": {"type": "string"},
                                     "is_real_incident": {"type": "boolean"},
+                                    "start_time": {"type": "string", "example": "09:00"},
+                                    "end_time": {"type": "string", "example": "12:00"},
+                                    "form": {"type": "string", "enum": ["live", "tabletop"]},
+                                    "scope": {
+                                        "type": "string",
+                                        "enum": ["comprehensive", "single"],
+                                    },
+                                    "hazard": {"type": "string"},
+                                    "location": {"type": "string"},
+                                    "roster": {"type": "string"},
+                                    "items": {"type": "array", "items": {"type": "string"}},
+                                    "hands_on_training": {"type": "boolean"},
+                                    "purpose": {"type": "string"},
+                                    "summary": {"type": "string"},
+                                    "problems": {"type": "string"},
+                                    "lessons": {"type": "string"},
+                                    "objectives": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["text"],
+                                            "properties": {
+                                                "text": {"type": "string"},
+                                                "rating": {
+                                                    "type": "string",
+                                                    "enum": ["P", "S", "M", "U"],
+                                                },
+                                            },
+                                        },
+                                    },
                                     "findings": {
                                         "type": "array",
                                         "items": {
                                             "type": "object",
-                                            "required": ["text", "owner", "due_on"],
+                                            "required": ["text"],
                                             "properties": {
                                                 "text": {"type": "string"},
                                                 "owner": {"type": "string"},
                                                 "due_on": {"type": "string", "format": "date"},
                                                 "element": {"type": "string"},
+                                                "is_strength": {"type": "boolean"},
+                                                "objective": {"type": "integer", "minimum": 1},
                                             },
                                         },
                                     },
@@ -264,6 +425,52 @@ def init_app(app: Flask) -> None:
                         "201": {"description": "Created", "content": json_content(obj)},
                         **error_responses(400, 401, 403, 422),
                     },
+                }
+            },
+            "/drills/{drill_id}": {
+                "get": {
+                    "summary": "One drill with objectives, findings and actions",
+                    "parameters": [drill_id],
+                    "responses": {"200": ok, **error_responses(401, 403, 404)},
+                }
+            },
+            "/drills/{drill_id}/status": {
+                "post": {
+                    "summary": "Move a drill on (held, evaluated, closed)",
+                    "parameters": [drill_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content(
+                            {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {
+                                    "status": {
+                                        "type": "string",
+                                        "enum": ["held", "evaluated", "closed"],
+                                    }
+                                },
+                            }
+                        ),
+                    },
+                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
+                }
+            },
+            "/actions/{action_id}/cancel": {
+                "post": {
+                    "summary": "Cancel an action, with a reason (command staff)",
+                    "parameters": [action_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": json_content(
+                            {
+                                "type": "object",
+                                "required": ["reason"],
+                                "properties": {"reason": {"type": "string"}},
+                            }
+                        ),
+                    },
+                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
                 }
             },
             "/drill-requirements": {

@@ -6,16 +6,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from drills.models import (
+    DRILL_STATUSES,
     ELEMENTS,
     FAMILIES,
+    FORMS,
     RATINGS,
+    SCOPES,
     CorrectiveAction,
     Drill,
     DrillKind,
@@ -25,11 +28,12 @@ from drills.models import (
     Finding,
     drill_units,
 )
+from inventory.models import Item
 from readiness import audit
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_KINDS, Unit, User
-from readiness.permissions import require
+from readiness.permissions import in_scope, require
 
 TITLE_MAX = 200
 TEXT_MAX = 5000
@@ -58,6 +62,13 @@ def _field_label(field: str) -> str:
         "reason": _("原因"),
         "scenario": _("情景"),
         "name": _("名称"),
+        "hazard": _("灾种"),
+        "location": _("地点"),
+        "roster": _("参演人员名单"),
+        "purpose": _("演练目的"),
+        "summary": _("演练经过"),
+        "problems": _("问题和原因"),
+        "lessons": _("经验教训"),
     }.get(field, field)
 
 
@@ -127,6 +138,11 @@ def save_drill_kind(
 # ---------------------------------------------------------------- drills
 
 
+def drill_visible(session: Session, actor, drill: Drill) -> bool:
+    """A drill is seen by whoever may see its lead unit or any unit that took part."""
+    return any(in_scope(session, actor, u) for u in [drill.lead_unit, *drill.units])
+
+
 @dataclass(frozen=True)
 class FindingInput:
     text: str
@@ -134,6 +150,20 @@ class FindingInput:
     due_on: date | None = None
     element: str = "planning"
     is_strength: bool = False
+    objective: int | None = None  # 1-based position among the drill's objectives
+
+
+def _duration(start: time | None, end: time | None, minutes) -> int:
+    if start is None and end is None:
+        return _count(minutes, "duration_minutes", 60 * 24 * 14)
+    if start is None or end is None:
+        raise DomainError(_("请同时填写开始和结束时间。"), field="start_time")
+    if end <= start:
+        raise DomainError(_("结束时间应晚于开始时间。"), field="end_time")
+    if minutes:
+        return _count(minutes, "duration_minutes", 60 * 24 * 14)
+    span = datetime.combine(date.min, end) - datetime.combine(date.min, start)
+    return span.seconds // 60
 
 
 def create_drill(
@@ -146,11 +176,21 @@ def create_drill(
     units: Sequence[Unit] = (),
     participants: int = 0,
     duration_minutes: int = 0,
+    start_time: time | None = None,
+    end_time: time | None = None,
+    form: str | None = None,
+    scope: str = "comprehensive",
+    hazard: str = "",
     scenario: str = "",
     location: str = "",
+    roster: str = "",
+    items: Sequence[Item] = (),
     is_real_incident: bool = False,
     hands_on_training: bool = False,
+    purpose: str = "",
     summary: str = "",
+    problems: str = "",
+    lessons: str = "",
     findings: Sequence[FindingInput] = (),
     objectives: Sequence[tuple[str, str | None]] = (),
     actor,
@@ -165,23 +205,37 @@ def create_drill(
         raise DomainError(_("请填写演练日期。"), field="held_on")
     if held_on.year < 2000 or held_on > today + timedelta(days=366 * 2):
         raise DomainError(_("演练日期不合理。"), field="held_on")
+    form = form or ("tabletop" if kind == "tabletop" else "live")
+    if form not in FORMS:
+        raise DomainError(_("演练形式只能是实战或桌面。"), field="form")
+    if scope not in SCOPES:
+        raise DomainError(_("演练范围只能是综合或单项。"), field="scope")
     drill = Drill(
         title=title,
         kind=kind,
-        form="tabletop" if kind == "tabletop" else "live",
+        form=form,
+        scope=scope,
+        hazard=_text(hazard, "hazard", required=False, limit=100),
         held_on=held_on,
+        start_time=start_time,
+        end_time=end_time,
         lead_unit=lead_unit,
         participants=_count(participants, "participants", 100_000),
-        duration_minutes=_count(duration_minutes, "duration_minutes", 60 * 24 * 14),
+        duration_minutes=_duration(start_time, end_time, duration_minutes),
         scenario=_text(scenario, "scenario", required=False),
         location=_text(location, "location", required=False, limit=200),
+        roster=_text(roster, "roster", required=False),
         is_real_incident=bool(is_real_incident),
         hands_on_training=bool(hands_on_training),
+        purpose=_text(purpose, "purpose", required=False),
         summary=_text(summary, "summary", required=False),
+        problems=_text(problems, "problems", required=False),
+        lessons=_text(lessons, "lessons", required=False),
         status="held" if held_on <= today else "planned",
         created_by_id=getattr(actor, "id", None),
     )
     drill.units = list({u.id: u for u in [lead_unit, *units]}.values())
+    drill.items = list({i.id: i for i in items}.values())
     session.add(drill)
     for n, (objective, rating) in enumerate(objectives, start=1):
         objective = _text(objective, "text", limit=1000)
@@ -208,6 +262,8 @@ def create_drill(
             "title": title,
             "kind": kind,
             "held_on": held_on.isoformat(),
+            "participants": drill.participants,
+            "units": [u.code for u in drill.units],
             "findings": len(findings),
         },
     )
@@ -219,8 +275,15 @@ def add_finding(
 ) -> Finding:
     """A strength, or an area for improvement with its corrective action."""
     require(session, actor, "drills.write", drill.lead_unit)
+    if drill.status == "closed":
+        raise Conflict(_("演练已归档，不能再添加发现。"))
     text = _text(f.text, "text")
-    finding = Finding(drill=drill, text=text, is_strength=bool(f.is_strength))
+    objective = None
+    if f.objective is not None:
+        if not isinstance(f.objective, int) or not 1 <= f.objective <= len(drill.objectives):
+            raise DomainError(_("所关联的演练目标不存在。"), field="objective")
+        objective = drill.objectives[f.objective - 1]
+    finding = Finding(drill=drill, text=text, is_strength=bool(f.is_strength), objective=objective)
     session.add(finding)
     if not f.is_strength:
         if f.owner is None:
@@ -247,9 +310,131 @@ def add_finding(
     session.flush()
     if audit_it:
         audit.record(
-            session, actor, "finding.add", finding, unit_id=drill.lead_unit.id, after={"text": text}
+            session,
+            actor,
+            "finding.add",
+            finding,
+            unit_id=drill.lead_unit.id,
+            after={
+                "drill": drill.id,
+                "text": text,
+                "is_strength": finding.is_strength,
+                "owner": f.owner.username if f.owner and not f.is_strength else None,
+            },
         )
     return finding
+
+
+def evaluate_drill(
+    session: Session,
+    drill: Drill,
+    *,
+    ratings: dict[int, str | None],
+    new_objective: str = "",
+    purpose: str | None = None,
+    summary: str | None = None,
+    problems: str | None = None,
+    lessons: str | None = None,
+    actor,
+) -> Drill:
+    """Rate the objectives P/S/M/U and write the summary (purpose, what happened, problems
+    and causes, lessons); does not change the drill's status."""
+    require(session, actor, "drills.write", drill.lead_unit)
+    if drill.status == "closed":
+        raise Conflict(_("演练已归档，不能再修改评估。"))
+    before = _evaluation_snapshot(drill)
+    by_id = {o.id: o for o in drill.objectives}
+    for objective_id, rating in ratings.items():
+        if objective_id not in by_id:
+            raise DomainError(_("所关联的演练目标不存在。"), field="ratings")
+        if rating not in (None, "", *RATINGS):
+            raise DomainError(_("评价只能是 P、S、M 或 U。"), field="ratings")
+        by_id[objective_id].rating = rating or None
+    if (new_objective or "").strip():
+        drill.objectives.append(DrillObjective(text=_text(new_objective, "text", limit=1000)))
+    for name, value in (
+        ("purpose", purpose),
+        ("summary", summary),
+        ("problems", problems),
+        ("lessons", lessons),
+    ):
+        if value is not None:
+            setattr(drill, name, _text(value, name, required=False))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "drill.evaluate",
+        drill,
+        unit_id=drill.lead_unit_id,
+        before=before,
+        after=_evaluation_snapshot(drill),
+    )
+    return drill
+
+
+def _evaluation_snapshot(drill: Drill) -> dict:
+    return {
+        "ratings": {o.text[:40]: o.rating for o in drill.objectives},
+        "summary_chars": sum(len(t) for t in (drill.purpose, drill.summary, drill.problems)),
+        "lessons_chars": len(drill.lessons),
+    }
+
+
+DRILL_NEXT = {"planned": "held", "held": "evaluated", "evaluated": "closed"}
+
+
+def advance_drill(
+    session: Session, drill: Drill, to_status: str, *, actor, today: date | None = None
+) -> Drill:
+    """Move a drill on: planned → held (on or after its date) → evaluated (every objective
+    rated) → closed (every corrective action verified or cancelled)."""
+    require(session, actor, "drills.write", drill.lead_unit)
+    today = today or date.today()
+    if DRILL_NEXT.get(drill.status) != to_status:
+        raise Conflict(
+            _("演练当前为“{status}”，不能改为“{to}”。").format(
+                status=DRILL_STATUSES[drill.status], to=DRILL_STATUSES.get(to_status, to_status)
+            )
+        )
+    if to_status == "held" and drill.held_on > today:
+        raise Conflict(_("演练日期 {d} 还没到。").format(d=drill.held_on.isoformat()))
+    if to_status == "evaluated":
+        if not drill.objectives:
+            raise Conflict(_("请先填写演练目标并逐项评价。"))
+        unrated = [o.text for o in drill.objectives if not o.rating]
+        if unrated:
+            raise Conflict(
+                _("还有 {n} 个目标未评价：{names}。").format(
+                    n=len(unrated), names=_("、").join(t[:20] for t in unrated[:3])
+                )
+            )
+    if to_status == "closed":
+        pending = [
+            a
+            for f in drill.findings
+            for a in f.actions
+            if a.status not in ("verified", "cancelled")
+        ]
+        if pending:
+            raise Conflict(
+                _("还有 {n} 项整改未经他人验证销号（如第 {id} 号），不能归档。").format(
+                    n=len(pending), id=pending[0].id
+                )
+            )
+    before = drill.status
+    drill.status = to_status
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "drill.status",
+        drill,
+        unit_id=drill.lead_unit_id,
+        before={"status": before},
+        after={"status": to_status},
+    )
+    return drill
 
 
 # ---------------------------------------------------------------- corrective actions
@@ -373,6 +558,34 @@ def move_due_date(
         session,
         actor,
         "action.move_due",
+        action,
+        unit_id=action.unit_id,
+        before=before,
+        after=_action_snapshot(action),
+        summary=reason,
+    )
+    return action
+
+
+def cancel_action(
+    session: Session, action: CorrectiveAction, reason: str, *, actor
+) -> CorrectiveAction:
+    """Cancel an action that no longer applies (command staff only), with the reason kept on
+    the record; an owner cannot cancel their own action."""
+    require(session, actor, "actions.cancel")
+    if getattr(actor, "id", None) == action.owner_id:
+        raise PermissionDenied(_("负责人不能取消自己的整改事项。"))
+    if action.status in ("verified", "cancelled"):
+        raise Conflict(_("该整改事项当前为“{status}”，不能取消。").format(status=_status(action)))
+    reason = _text(reason, "reason", limit=500)
+    before = _action_snapshot(action)
+    action.status = "cancelled"
+    action.cancel_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "action.cancel",
         action,
         unit_id=action.unit_id,
         before=before,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +17,9 @@ from drills.models import (
     DRILL_STATUSES,
     ELEMENTS,
     FAMILIES,
+    FORMS,
     RATINGS,
+    SCOPES,
     Certificate,
     CorrectiveAction,
     Drill,
@@ -25,6 +28,7 @@ from drills.models import (
     TrainingSession,
     drill_units,
 )
+from inventory.models import Item
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
@@ -44,6 +48,36 @@ def _date(raw: str | None) -> date | None:
         return date.fromisoformat(raw or "")
     except ValueError:
         return None
+
+
+def _time(name: str) -> time | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(_("时间格式应为 时:分，如 09:30。"), field=name) from None
+
+
+def _finding_input(prefix: str, users_by_name: dict[str, User]) -> drl.FindingInput | None:
+    """One finding row of a form (``finding-0``, ``owner-0``…), or None when left empty."""
+    text = (request.form.get(f"finding{prefix}") or "").strip()
+    if not text:
+        return None
+    strength = bool(request.form.get(f"strength{prefix}"))
+    return drl.FindingInput(
+        text=text,
+        owner=None if strength else users_by_name.get(request.form.get(f"owner{prefix}", "")),
+        due_on=None if strength else _date(request.form.get(f"due{prefix}")),
+        element=request.form.get(f"element{prefix}", "planning"),
+        is_strength=strength,
+        objective=int_or_none(request.form.get(f"objective-of{prefix}")),
+    )
+
+
+def _active_users() -> list[User]:
+    return db.session.scalars(select(User).where(User.is_active).order_by(User.username)).all()
 
 
 def _scope() -> set[int] | None:
@@ -110,7 +144,8 @@ def new():
     units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
     scope = _scope()
     lead_units = [u for u in units if scope is None or u.id in scope]
-    users = db.session.scalars(select(User).where(User.is_active).order_by(User.username)).all()
+    users = _active_users()
+    items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         try:
@@ -118,39 +153,46 @@ def new():
             lead = by_code.get(request.form.get("lead_unit", ""))
             if lead is None:
                 raise DomainError(_("请选择组织单位。"), field="lead_unit")
-            findings = []
             by_name = {u.username: u for u in users}
-            for n in range(FINDING_ROWS):
-                text = (request.form.get(f"finding-{n}") or "").strip()
-                if not text:
-                    continue
-                findings.append(
-                    drl.FindingInput(
-                        text=text,
-                        owner=by_name.get(request.form.get(f"owner-{n}", "")),
-                        due_on=_date(request.form.get(f"due-{n}")),
-                        element=request.form.get(f"element-{n}", "planning"),
-                    )
-                )
+            filled = [
+                n for n in range(FINDING_ROWS) if (request.form.get(f"objective-{n}") or "").strip()
+            ]
+            # the form numbers objective rows 1..3; the service numbers the filled ones
+            position = {n + 1: i + 1 for i, n in enumerate(filled)}
+            findings = [
+                replace(f, objective=position.get(f.objective, 0) if f.objective else None)
+                for n in range(FINDING_ROWS)
+                if (f := _finding_input(f"-{n}", by_name))
+            ]
+            item_ids = {int_or_none(i) for i in request.form.getlist("items")}
             drill = drl.create_drill(
                 db.session,
                 title=request.form.get("title", ""),
                 kind=request.form.get("kind", ""),
                 held_on=_date(request.form.get("held_on")),
+                start_time=_time("start_time"),
+                end_time=_time("end_time"),
                 lead_unit=lead,
                 units=[by_code[c] for c in request.form.getlist("units") if c in by_code],
                 participants=int_or_none(request.form.get("participants")) or 0,
                 duration_minutes=int_or_none(request.form.get("duration_minutes")) or 0,
+                form=request.form.get("form") or None,
+                scope=request.form.get("scope", "comprehensive"),
+                hazard=request.form.get("hazard", ""),
                 location=request.form.get("location", ""),
                 scenario=request.form.get("scenario", ""),
+                roster=request.form.get("roster", ""),
+                items=[i for i in items if i.id in item_ids],
+                purpose=request.form.get("purpose", ""),
                 summary=request.form.get("summary", ""),
+                problems=request.form.get("problems", ""),
+                lessons=request.form.get("lessons", ""),
                 is_real_incident=bool(request.form.get("is_real_incident")),
                 hands_on_training=bool(request.form.get("hands_on_training")),
                 findings=findings,
                 objectives=[
                     (request.form.get(f"objective-{n}", ""), request.form.get(f"rating-{n}"))
-                    for n in range(FINDING_ROWS)
-                    if (request.form.get(f"objective-{n}") or "").strip()
+                    for n in filled
                 ],
                 actor=actor,
             )
@@ -166,10 +208,13 @@ def new():
         form=ConfirmForm(),
         error=error,
         kinds=drl.drill_kinds(db.session, active_only=True),
+        forms=FORMS,
+        scopes=SCOPES,
         elements=ELEMENTS,
         lead_units=lead_units,
         units=units,
         users=users,
+        items=items,
         values=request.form,
         rows=range(FINDING_ROWS),
         ratings=RATINGS,
@@ -177,25 +222,92 @@ def new():
     )
 
 
-@bp.route("/drills/<int:drill_id>")
-@permission("drills.view")
-def detail(drill_id: int):
-    """One drill: what happened, findings and where each corrective action stands."""
+def _drill(drill_id: int) -> Drill:
     drill = db.session.get(Drill, drill_id)
     if drill is None:
         abort(404)
-    actor = current_actor()
-    if not any(in_scope(db.session, actor, u) for u in [drill.lead_unit, *drill.units]):
+    if not drl.drill_visible(db.session, current_actor(), drill):
         abort(403)
+    return drill
+
+
+@bp.route("/drills/<int:drill_id>")
+@permission("drills.view")
+def detail(drill_id: int):
+    """One drill: what happened, how it was rated, findings and where each action stands."""
+    drill = _drill(drill_id)
+    actor = current_actor()
+    may_write = can(db.session, actor, "drills.write", drill.lead_unit)
     return render_template(
         "drills/detail.html",
         drill=drill,
+        form=ConfirmForm(),
         kinds=drl.drill_kinds(db.session),
+        families=FAMILIES,
+        forms=FORMS,
+        scopes=SCOPES,
         statuses=DRILL_STATUSES,
+        next_status=drl.DRILL_NEXT.get(drill.status),
         action_statuses=ACTION_STATUSES,
         elements=ELEMENTS,
         ratings=RATINGS,
+        may_write=may_write and drill.status != "closed",
+        users=_active_users() if may_write else [],
+        today=date.today(),
     )
+
+
+@bp.route("/drills/<int:drill_id>/evaluate", methods=["POST"])
+@permission("drills.write")
+def evaluate(drill_id: int):
+    """Rate the objectives and write the summary."""
+    drill = _drill(drill_id)
+    confirmed_action(
+        lambda _version: drl.evaluate_drill(
+            db.session,
+            drill,
+            ratings={o.id: request.form.get(f"rating-{o.id}") or None for o in drill.objectives},
+            new_objective=request.form.get("new_objective", ""),
+            purpose=request.form.get("purpose"),
+            summary=request.form.get("summary"),
+            problems=request.form.get("problems"),
+            lessons=request.form.get("lessons"),
+            actor=current_actor(),
+        ),
+        lambda _d: _("已保存评估。"),
+    )
+    return redirect(url_for("drills.detail", drill_id=drill_id))
+
+
+@bp.route("/drills/<int:drill_id>/status", methods=["POST"])
+@permission("drills.write")
+def advance(drill_id: int):
+    """Move the drill on: held, evaluated, closed."""
+    drill = _drill(drill_id)
+    confirmed_action(
+        lambda _version: drl.advance_drill(
+            db.session, drill, request.form.get("status", ""), actor=current_actor()
+        ),
+        lambda d: _("演练状态已改为“{status}”。").format(status=DRILL_STATUSES[d.status]),
+    )
+    return redirect(url_for("drills.detail", drill_id=drill_id))
+
+
+@bp.route("/drills/<int:drill_id>/findings", methods=["POST"])
+@permission("drills.write")
+def finding_add(drill_id: int):
+    """Add a finding (and its corrective action) after the drill was recorded."""
+    drill = _drill(drill_id)
+    users = {u.username: u for u in _active_users()}
+
+    def run(_version):
+        f = _finding_input("", users)
+        if f is None:
+            raise DomainError(_("请填写内容。"), field="text")
+        return drl.add_finding(db.session, drill, f, actor=current_actor())
+
+    confirmed_action(run, lambda _f: _("已添加发现。"))
+    return redirect(url_for("drills.detail", drill_id=drill_id))
 
 
 @bp.route("/actions")
@@ -335,6 +447,19 @@ def action_due(action_id: int):
             db.session, a, new_due, request.form.get("reason", ""), actor=current_actor()
         ),
         _("已调整完成期限。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/cancel", methods=["POST"])
+@permission("actions.cancel")
+def action_cancel(action_id: int):
+    """Cancel an action that no longer applies, with a reason (command staff)."""
+    return _act(
+        action_id,
+        lambda a: drl.cancel_action(
+            db.session, a, request.form.get("reason", ""), actor=current_actor()
+        ),
+        _("已取消该整改事项。"),
     )
 
 

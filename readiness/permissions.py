@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drills.write": frozenset({"clerk", "keeper", "command"}),
     "drills.requirements": frozenset({"command"}),
     "actions.verify": frozenset({"command", "inspector"}),
+    # cancelling is how "done on paper" would slip through, so only command staff may
+    "actions.cancel": frozenset({"command"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
 }

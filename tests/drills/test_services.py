@@ -16,21 +16,6 @@ from readiness.permissions import SYSTEM
 TODAY = date(2022, 10, 1)
 
 
-@pytest.fixture
-def bureau(make_unit, make_user):
-    df = make_unit("DF", kind="bureau")
-    daye = make_unit("DAYE", parent=df)
-    luidan = make_unit("LUDIAN", parent=df)
-    return {
-        "daye": daye,
-        "ludian": luidan,
-        "clerk": make_user("clerk1", "clerk", daye),
-        "owner": make_user("owner1", "clerk", daye, name="张队长"),
-        "cmd": make_user("cmd1", "command", None),
-        "insp": make_user("insp1", "inspector", None),
-    }
-
-
 def flood_drill(session, b, **kw):
     args = dict(
         title="2022年防汛抢险综合演练",
