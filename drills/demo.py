@@ -7,13 +7,15 @@ minimum-combat-unit drill. Corrective actions are left in every state.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drills import services as drl
+from drills import training as trn
 from drills.models import Drill
+from inventory.models import Item
 from readiness import services as core
 from readiness.models import User
 from readiness.permissions import SYSTEM
@@ -39,13 +41,15 @@ def load(session: Session) -> bool:
     drl.set_requirements(
         session,
         [
-            drl.RequirementInput("station", "flood_drill", 1),
-            drl.RequirementInput("station", "field_exercise", 2),
-            drl.RequirementInput("station", "training_drill", 2),
-            drl.RequirementInput("squad", "combat_unit_drill", 1),
+            # one comprehensive drill a year, an on-site exercise every six months
+            drl.RequirementInput("station", "flood_drill", per_year=1),
+            drl.RequirementInput("station", "field_exercise", interval_days=182),
+            drl.RequirementInput("station", "training_drill", per_year=2),
+            drl.RequirementInput("squad", "combat_unit_drill", per_year=1),
         ],
         actor=SYSTEM,
     )
+    items = {i.code: i for i in session.scalars(select(Item))}
     command, clerk = users["command"], users["clerk"]
     flood = drl.create_drill(
         session,
@@ -55,22 +59,35 @@ def load(session: Session) -> bool:
         lead_unit=unit("DF"),
         units=[unit(c) for c in stations] + [unit("DF-TRAFFIC"), unit("DF-ORDER")],
         participants=260,
-        duration_minutes=240,
+        start_time=time(8, 30),
+        end_time=time(12, 30),
+        hazard="洪涝",
         location="颍河登封段",
         scenario="强降雨致颍河水位超警戒，沿河村庄群众被困，需转移安置并维护交通秩序",
-        summary="参演警种过多，具体岗位任务不明确；对专业救援工具未开展专题培训，民警无实操经验。",
+        items=[items[c] for c in ("LJ", "ROPE", "BOAT", "TAPE", "BREAKER") if c in items],
+        purpose="检验全局防汛抢险救灾预案，锻炼多警种协同转移群众、维护秩序的能力",
+        summary="治安、交警、特警及 8 个派出所参演，完成群众转移、交通管制和水域搜救科目。",
+        problems="参演警种过多，具体岗位任务不明确；对专业救援工具未开展专题培训，民警无实操经验。",
+        lessons="每个单位制定岗位职责表；救援器材必须先训后用，纳入日常练兵。",
+        objectives=[
+            ("30 分钟内完成沿河 3 个村群众转移", "S"),
+            ("受灾路段 15 分钟内完成交通管制", "P"),
+            ("冲锋舟、救援绳等专业器材规范使用", "M"),
+        ],
         findings=[
             drl.FindingInput(
                 "参演警种过多，具体岗位任务不明确",
                 owner=command,
                 due_on=date(2022, 9, 30),
                 element="organisation",
+                objective=1,
             ),
             drl.FindingInput(
                 "专业救援工具未开展专题培训，民警无实操训练经验",
                 owner=clerk,
                 due_on=date(2022, 10, 31),
                 element="training",
+                objective=3,
             ),
             drl.FindingInput(
                 "应急预案以内设机构名义制订，未以正式文件印发",
@@ -83,6 +100,15 @@ def load(session: Session) -> bool:
                 owner=clerk,
                 due_on=date(2022, 12, 31),
                 element="equipment",
+            ),
+            drl.FindingInput(
+                "演练现场临时搭建的指挥帐篷不足",
+                owner=clerk,
+                due_on=date(2022, 8, 31),
+                element="equipment",
+            ),
+            drl.FindingInput(
+                "交通管制按预案快速到位", is_strength=True, element="exercise", objective=2
             ),
         ],
         actor=SYSTEM,
@@ -102,6 +128,11 @@ def load(session: Session) -> bool:
     drl.move_due_date(
         session, actions[2], date(2022, 11, 30), "待局党委会议审议后以红头文件印发", actor=command
     )
+    # the tents: cancelled by command, the reason kept
+    drl.cancel_action(
+        session, actions[4], "指挥帐篷已列入装备标准，由物资缺口报告统一采购", actor=command
+    )
+    drl.advance_drill(session, flood, "evaluated", actor=SYSTEM, today=date(2022, 12, 31))
     # The report's follow-up: three field exercises and three flood training drills.
     series = [
         (
@@ -129,7 +160,7 @@ def load(session: Session) -> bool:
     ]
     for title, kind, participants, minutes, held in series:
         for n, (day, lead) in enumerate(held, start=1):
-            drl.create_drill(
+            drill = drl.create_drill(
                 session,
                 title=title.format(n=n),
                 kind=kind,
@@ -138,9 +169,14 @@ def load(session: Session) -> bool:
                 participants=participants,
                 duration_minutes=minutes,
                 hands_on_training=True,
+                items=[items[c] for c in ("ROPE", "LJ", "BREAKER") if c in items],
+                objectives=[("每名参训民警独立完成救援绳、破窗锤实操", "P")],
                 actor=SYSTEM,
                 today=date(2022, 12, 31),
             )
+            # nothing left open: these were evaluated and filed
+            for status in ("evaluated", "closed"):
+                drl.advance_drill(session, drill, status, actor=SYSTEM, today=date(2022, 12, 31))
     drl.create_drill(
         session,
         title="最小作战单元现场处置集中训练",
@@ -151,5 +187,14 @@ def load(session: Session) -> bool:
         duration_minutes=120,
         actor=SYSTEM,
         today=date(2022, 12, 31),
+    )
+    trn.add_training(
+        session,
+        unit("DF-DAYE"),
+        course="冲锋舟、救援绳实操培训",
+        held_on=date(2022, 7, 8),
+        trainees=3,
+        trainee_names="王建国\n李卫东\n赵海涛",
+        actor=SYSTEM,
     )
     return True

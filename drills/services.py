@@ -624,6 +624,39 @@ def actions_query(
     return stmt
 
 
+@dataclass(frozen=True)
+class OverdueGroup:
+    key: User | Unit
+    count: int
+    oldest_due_on: date
+
+
+def overdue_by(
+    session: Session, by: str, *, unit_ids: set[int] | None, today: date
+) -> list[OverdueGroup]:
+    """Open or in-progress actions past their due date, counted per owner or per unit,
+    the most overdue first."""
+    column = CorrectiveAction.owner_id if by == "owner" else CorrectiveAction.unit_id
+    stmt = (
+        select(column, func.count(), func.min(CorrectiveAction.due_on))
+        .where(
+            CorrectiveAction.due_on < today,
+            CorrectiveAction.status.in_(("open", "in_progress")),
+        )
+        .group_by(column)
+    )
+    if unit_ids is not None:
+        stmt = stmt.where(CorrectiveAction.unit_id.in_(unit_ids))
+    rows = session.execute(stmt).all()
+    model = User if by == "owner" else Unit
+    keys = {
+        k.id: k for k in session.scalars(select(model).where(model.id.in_([r[0] for r in rows])))
+    }
+    out = [OverdueGroup(keys[key_id], n, oldest) for key_id, n, oldest in rows]
+    out.sort(key=lambda g: (g.oldest_due_on, -g.count))
+    return out
+
+
 def orphaned_actions(session: Session) -> list[CorrectiveAction]:
     """Unfinished actions whose owner's account is deactivated (moved post)."""
     return list(

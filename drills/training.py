@@ -27,19 +27,36 @@ def _text(value, field: str, limit: int, required: bool = True) -> str:
 
 
 def add_training(
-    session: Session, unit: Unit, *, course: str, held_on: date, trainees, note: str = "", actor
+    session: Session,
+    unit: Unit,
+    *,
+    course: str,
+    held_on: date,
+    trainees,
+    trainee_names: str = "",
+    note: str = "",
+    actor,
 ) -> TrainingSession:
-    """Record a training course held for a unit."""
+    """Record a training course held for a unit, with its trainees (a count, names optional)."""
     require(session, actor, "drills.write", unit)
     if not isinstance(held_on, date):
         raise DomainError(_("请填写培训日期。"), field="held_on")
     if isinstance(trainees, bool) or not isinstance(trainees, int) or not 0 <= trainees <= 100_000:
         raise DomainError(_("参训人数应为 0 到 100000 的整数。"), field="trainees")
+    trainee_names = _text(trainee_names, "trainee_names", 5000, required=False)
+    names = [n for n in trainee_names.splitlines() if n.strip()]
+    trainees = trainees or len(names)
+    if len(names) > trainees:
+        raise DomainError(
+            _("名单有 {names} 人，多于参训人数 {n}。").format(names=len(names), n=trainees),
+            field="trainees",
+        )
     row = TrainingSession(
         unit_id=unit.id,
         course=_text(course, "course", 200),
         held_on=held_on,
         trainees=trainees,
+        trainee_names="\n".join(n.strip() for n in names),
         note=_text(note, "note", 1000, required=False),
         created_by_id=getattr(actor, "id", None),
     )

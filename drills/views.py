@@ -28,6 +28,7 @@ from drills.models import (
     TrainingSession,
     drill_units,
 )
+from inventory.api import _scope as unit_scope
 from inventory.models import Item
 from readiness import services as core
 from readiness.auth import current_actor, permission
@@ -316,9 +317,19 @@ def actions():
     """Corrective actions: overdue first, by owner and unit; orphaned ones flagged."""
     status = request.args.get("status") or None
     today = date.today()
+    scope = _scope()
+    owner = None
+    if request.args.get("owner"):
+        owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
+    unit_ids = unit_scope(request.args.get("unit"))
     stmt = drl.actions_query(
-        status=status, unit_ids=_scope(), overdue_on=today if request.args.get("overdue") else None
+        status=status,
+        owner=owner,
+        unit_ids=unit_ids,
+        overdue_on=today if request.args.get("overdue") else None,
     )
+    if request.args.get("owner") and owner is None:
+        stmt = stmt.where(False)
     rows = db.session.scalars(stmt).all()
     header = [
         _("编号"),
@@ -358,8 +369,12 @@ def actions():
         "drills/actions.html",
         rows=rows,
         orphaned=[
-            a for a in drl.orphaned_actions(db.session) if _scope() is None or a.unit_id in _scope()
+            a for a in drl.orphaned_actions(db.session) if scope is None or a.unit_id in scope
         ],
+        overdue_owners=drl.overdue_by(db.session, "owner", unit_ids=scope, today=today),
+        overdue_units=drl.overdue_by(db.session, "unit", unit_ids=scope, today=today),
+        owner=request.args.get("owner", ""),
+        unit=request.args.get("unit", ""),
         statuses=ACTION_STATUSES,
         status=status or "",
         overdue=bool(request.args.get("overdue")),
@@ -613,6 +628,7 @@ def training_add():
             trainees=int_or_none(request.form.get("trainees"))
             if request.form.get("trainees")
             else 0,
+            trainee_names=request.form.get("trainee_names", ""),
             note=request.form.get("note", ""),
             actor=current_actor(),
         ),

@@ -130,3 +130,66 @@ def test_bad_drills_get_422(api, tokens, bad):
         **bad,
     }
     assert api(tokens["clerk"]).post("/api/v1/drills", json=body).status_code == 422
+
+
+def test_full_drill_record_status_and_cancel_through_the_api(api, tokens):
+    body = {
+        "title": "颍河防汛实战演练",
+        "kind": "field_exercise",
+        "held_on": "2022-07-15",
+        "start_time": "08:30",
+        "end_time": "11:45",
+        "scope": "single",
+        "hazard": "洪涝",
+        "lead_unit": "DAYE",
+        "objectives": [{"text": "30 分钟内完成转移", "rating": "P"}, {"text": "通信畅通"}],
+        "findings": [
+            {"text": "对讲机频道未统一", "owner": "owner1", "due_on": "2022-09-30", "objective": 2},
+            {"text": "路线标识清楚", "is_strength": True},
+        ],
+    }
+    bad = api(tokens["clerk"]).post("/api/v1/drills", json={**body, "start_time": "8h"})
+    assert bad.status_code == 422 and "HH:MM" in bad.get_json()["error"]["message"]
+    r = api(tokens["clerk"]).post("/api/v1/drills", json=body)
+    assert r.status_code == 201, r.get_json()
+    drill_id, [action] = r.get_json()["id"], r.get_json()["actions"]
+    got = api(tokens["insp"]).get(f"/api/v1/drills/{drill_id}").get_json()
+    assert (got["duration_minutes"], got["start_time"], got["scope"]) == (195, "08:30", "single")
+    assert [o["rating"] for o in got["objectives"]] == ["P", None]
+    assert [f["is_strength"] for f in got["findings"]] == [False, True]
+    r = api(tokens["clerk"]).post(f"/api/v1/drills/{drill_id}/status", json={"status": "closed"})
+    assert r.status_code == 409
+    r = api(tokens["clerk"]).post(f"/api/v1/drills/{drill_id}/status", json={"status": "evaluated"})
+    assert r.status_code == 409 and "未评价" in r.get_json()["error"]["message"]
+    cancel = f"/api/v1/actions/{action['id']}/cancel"
+    assert api(tokens["clerk"]).post(cancel, json={"reason": "不需要"}).status_code == 403
+    assert api(tokens["insp"]).post(cancel, json={"reason": "不需要"}).status_code == 403
+    assert api(tokens["cmd"]).post(cancel, json={}).status_code == 422
+    r = api(tokens["cmd"]).post(cancel, json={"reason": "已由新预案覆盖"})
+    assert r.status_code == 200 and r.get_json()["status"] == "cancelled"
+    assert r.get_json()["cancel_reason"] == "已由新预案覆盖"
+    assert api(tokens["cmd"]).post(cancel, json={"reason": "again"}).status_code == 409
+
+
+def test_requirements_as_an_interval_through_the_api(api, tokens):
+    r = api(tokens["cmd"]).put(
+        "/api/v1/drill-requirements",
+        json={
+            "lines": [
+                {"unit_kind": "station", "drill_kind": "field_exercise", "interval_days": 182}
+            ]
+        },
+    )
+    assert r.status_code == 200 and r.get_json()["lines"][0]["interval_days"] == 182
+    rows = api(tokens["cmd"]).get("/api/v1/reports/drill-compliance?year=2022").get_json()["rows"]
+    assert {(row["unit"], row["required"], row["status"]) for row in rows} == {
+        ("DAYE", 2, "overdue"),
+        ("LUDIAN", 2, "overdue"),
+    }
+    r = api(tokens["cmd"]).put(
+        "/api/v1/drill-requirements",
+        json={"lines": [{"unit_kind": "station", "drill_kind": "field_exercise"}]},
+    )
+    assert r.status_code == 422
+    kept = api(tokens["cmd"]).get("/api/v1/reports/drill-compliance?year=2022").get_json()["rows"]
+    assert len(kept) == 2

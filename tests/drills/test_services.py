@@ -210,7 +210,11 @@ def test_demo_drills_tell_the_2022_story(session):
     assert kinds.count("flood_drill") == 1 and kinds.count("field_exercise") == 3
     assert kinds.count("training_drill") == 3 and kinds.count("combat_unit_drill") == 1
     statuses = sorted(a.status for a in session.scalars(select(CorrectiveAction)))
-    assert statuses == ["done", "in_progress", "open", "verified"]
+    assert statuses == ["cancelled", "done", "in_progress", "open", "verified"]
+    drills = {d.title: d for d in session.scalars(select(Drill))}
+    flood = drills["2022年大型防汛抢险救灾演练"]
+    assert flood.status == "evaluated" and [o.rating for o in flood.objectives] == ["S", "P", "M"]
+    assert drills["实战大练兵（第1次）"].status == "closed"
     rows = drl.compliance(session, 2022, today=date(2023, 1, 1))
     assert {r.status for r in rows} == {"ok", "overdue"}
 
