@@ -143,6 +143,8 @@ class Drill(Base):
     lessons: Mapped[str] = mapped_column(Text, default="")
     is_real_incident: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="held")
+    # one per form shown: a double-submitted record form creates one drill
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

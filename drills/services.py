@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, extract, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from drills.models import (
@@ -138,6 +139,14 @@ def save_drill_kind(
 # ---------------------------------------------------------------- drills
 
 
+class AlreadyRecorded(Conflict):
+    """This form was already submitted: the drill it recorded is ``drill_id``."""
+
+    def __init__(self, drill_id: int | None):
+        super().__init__(_("这张表单已经登记过，未重复记录。"))
+        self.drill_id = drill_id
+
+
 def drill_visible(session: Session, actor, drill: Drill) -> bool:
     """A drill is seen by whoever may see its lead unit or any unit that took part."""
     return any(in_scope(session, actor, u) for u in [drill.lead_unit, *drill.units])
@@ -193,11 +202,17 @@ def create_drill(
     lessons: str = "",
     findings: Sequence[FindingInput] = (),
     objectives: Sequence[tuple[str, str | None]] = (),
+    request_key: str | None = None,
     actor,
     today: date | None = None,
 ) -> Drill:
-    """Record a drill (planned if its date is still ahead) with its findings and actions."""
+    """Record a drill (planned if its date is still ahead) with its findings and actions.
+    The same ``request_key`` twice (a double-submitted form) records it once."""
     require(session, actor, "drills.write", lead_unit)
+    if request_key:
+        earlier = session.scalar(select(Drill.id).where(Drill.request_key == request_key))
+        if earlier is not None:
+            raise AlreadyRecorded(earlier)
     today = today or date.today()
     title = _text(title, "title", limit=TITLE_MAX)
     kind = _kind(session, kind)
@@ -232,11 +247,17 @@ def create_drill(
         problems=_text(problems, "problems", required=False),
         lessons=_text(lessons, "lessons", required=False),
         status="held" if held_on <= today else "planned",
+        request_key=(request_key or None) and str(request_key)[:64],
         created_by_id=getattr(actor, "id", None),
     )
     drill.units = list({u.id: u for u in [lead_unit, *units]}.values())
     drill.items = list({i.id: i for i in items}.values())
     session.add(drill)
+    if request_key:
+        try:
+            session.flush()
+        except IntegrityError:  # the same form, submitted at the same moment
+            raise AlreadyRecorded(None) from None
     for n, (objective, rating) in enumerate(objectives, start=1):
         objective = _text(objective, "text", limit=1000)
         if rating not in (None, "", *RATINGS):

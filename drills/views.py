@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import date, time
 
@@ -195,8 +196,15 @@ def new():
                     (request.form.get(f"objective-{n}", ""), request.form.get(f"rating-{n}"))
                     for n in filled
                 ],
+                request_key=request.form.get("request_key") or None,
                 actor=actor,
             )
+        except drl.AlreadyRecorded as err:
+            db.session.rollback()
+            flash(err.message, "warning")
+            if err.drill_id is None:
+                return redirect(url_for("drills.index"))
+            return redirect(url_for("drills.detail", drill_id=err.drill_id))
         except DomainError as err:
             db.session.rollback()
             error = err.message
@@ -217,6 +225,7 @@ def new():
         users=users,
         items=items,
         values=request.form,
+        request_key=request.form.get("request_key") or secrets.token_urlsafe(16),
         rows=range(FINDING_ROWS),
         ratings=RATINGS,
         today=date.today(),

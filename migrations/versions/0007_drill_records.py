@@ -55,6 +55,8 @@ def upgrade():
         batch.add_column(sa.Column("purpose", sa.Text(), nullable=False, server_default=""))
         batch.add_column(sa.Column("problems", sa.Text(), nullable=False, server_default=""))
         batch.add_column(sa.Column("lessons", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("request_key", sa.String(length=64), nullable=True))
+        batch.create_unique_constraint(op.f("uq_drills_request_key"), ["request_key"])
         batch.create_foreign_key(
             op.f("fk_drills_kind_drill_kinds"), "drill_kinds", ["kind"], ["code"]
         )
@@ -130,6 +132,7 @@ def downgrade():
         batch.drop_column("cancel_reason")
     with op.batch_alter_table("drills") as batch:
         batch.drop_constraint(op.f("fk_drills_kind_drill_kinds"), type_="foreignkey")
-        for column in ("lessons", "problems", "purpose", "end_time", "start_time"):
+        batch.drop_constraint(op.f("uq_drills_request_key"), type_="unique")
+        for column in ("request_key", "lessons", "problems", "purpose", "end_time", "start_time"):
             batch.drop_column(column)
     op.drop_table("drill_kinds")

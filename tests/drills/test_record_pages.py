@@ -215,3 +215,15 @@ def test_training_with_trainee_names(make_unit, make_user, login, session):
     r = post_form(clerk, "/training/sessions", {**data, "trainees": "1", "trainee_names": "甲\n乙"})
     assert "多于参训人数" in text(clerk.get(r.location))
     assert count(session, TrainingSession) == 1
+
+
+def test_a_double_submitted_record_form_records_one_drill(make_unit, make_user, login, session):
+    setup(make_unit, make_user, session)
+    clerk = login("clerk1")
+    form = text(clerk.get("/drills/new"))
+    key = form.split('name="request_key" value="')[1].split('"')[0]
+    first = post_form(clerk, "/drills/new", {**FULL, "request_key": key})
+    again = post_form(clerk, "/drills/new", {**FULL, "request_key": key})
+    assert again.location == first.location
+    assert "这张表单已经登记过" in text(clerk.get(again.location))
+    assert count(session, Drill) == 1 and count(session, CorrectiveAction) == 1
