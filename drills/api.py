@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from drills import services as drl
 from drills.models import CorrectiveAction, Drill
-from inventory.api import _date, _item, _scope
+from drills.reports import compliance_download
+from inventory.api import _date, _item, _report_format, _scope
 from readiness import openapi
 from readiness import services as core
 from readiness.api import BadRequest, field, json_body
@@ -249,7 +250,10 @@ def drill_compliance():
     raw_year = request.args.get("year", str(date.today().year))
     if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
         raise BadRequest(_("year 必须是四位年份。"))
+    fmt = _report_format()
     rows = drl.compliance(db.session, int(raw_year), unit_ids=_scope(request.args.get("unit")))
+    if fmt != "json":
+        return compliance_download(fmt, rows, drl.drill_kinds(db.session), int(raw_year))
     return jsonify(
         {
             "year": int(raw_year),
@@ -506,7 +510,11 @@ def init_app(app: Flask) -> None:
             "/reports/drill-compliance": {
                 "get": {
                     "summary": "Drill compliance for a year",
-                    "parameters": [q("year", {"type": "integer"}), q("unit")],
+                    "parameters": [
+                        q("year", {"type": "integer"}),
+                        q("unit"),
+                        q("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]}),
+                    ],
                     "responses": {"200": ok, **error_responses(400, 401, 403, 404)},
                 }
             },

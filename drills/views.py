@@ -29,6 +29,7 @@ from drills.models import (
     TrainingSession,
     drill_units,
 )
+from drills.reports import compliance_download
 from inventory.api import _scope as unit_scope
 from inventory.models import Item
 from readiness import services as core
@@ -494,6 +495,10 @@ def compliance():
     year = request.args.get("year", type=int) or date.today().year
     year = min(max(year, 2000), 2100)
     rows = drl.compliance(db.session, year, unit_ids=_scope())
+    kinds = drl.drill_kinds(db.session)
+    response = compliance_download(request.args.get("format", "html"), rows, kinds, year)
+    if response is not None:
+        return response
     planned_stmt = select(Drill).where(Drill.status == "planned").order_by(Drill.held_on, Drill.id)
     scope = _scope()
     if scope is not None:
@@ -505,7 +510,7 @@ def compliance():
         "drills/compliance.html",
         rows=rows,
         year=year,
-        kinds=drl.drill_kinds(db.session),
+        kinds=kinds,
         calendar=calendar,
         may_set=can(db.session, current_actor(), "drills.requirements"),
     )

@@ -1,6 +1,7 @@
 """The complete drill record through the pages: the full form, evaluation, the life cycle,
 findings added later, cancelled actions, interval requirements, drill kinds, overdue lists."""
 
+import io
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 from drills.models import CorrectiveAction, Drill, DrillKind, TrainingSession
 from inventory import services as inv
 from inventory.models import Item
+from readiness.models import User
 from readiness.permissions import SYSTEM
 from tests.conftest import post_form
 
@@ -227,3 +229,26 @@ def test_a_double_submitted_record_form_records_one_drill(make_unit, make_user, 
     assert again.location == first.location
     assert "这张表单已经登记过" in text(clerk.get(again.location))
     assert count(session, Drill) == 1 and count(session, CorrectiveAction) == 1
+
+
+def test_the_compliance_report_downloads_as_csv_xlsx_and_pdf(
+    make_unit, make_user, make_token, api, login, session
+):
+    from openpyxl import load_workbook
+
+    from tests.labels.test_services import pdf_text
+
+    setup(make_unit, make_user, session)
+    client = login("cmd1")
+    post_form(client, "/drills/requirements", {"station-flood_drill": "1"})
+    csv = text(client.get("/drills/compliance?year=2022&format=csv"))
+    assert "大冶派出所" in csv and "大型防汛演练" in csv and "已逾期" in csv
+    token = make_token(session.scalar(select(User).where(User.username == "cmd1")))
+    xlsx = api(token).get("/api/v1/reports/drill-compliance?year=2022&format=xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    assert [c.value for c in sheet[2]][:5] == ["DAYE", "大冶派出所", "大型防汛演练", 1, 0]
+    pdf = api(token).get("/api/v1/reports/drill-compliance?year=2022&format=pdf")
+    assert pdf.mimetype == "application/pdf"
+    words = pdf_text(pdf.data)
+    assert "2022 年演练达标情况" in words and "已逾期" in words
+    assert api(token).get("/api/v1/reports/drill-compliance?format=doc").status_code == 400
