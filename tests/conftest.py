@@ -73,11 +73,29 @@ def database_template(tmp_path_factory) -> Iterator[str]:
         server = pgserver.start()
         url = server.create_database("readiness_test")
     _migrate(url)
+    _SEEDED.update(_rows_written_by_migrations(url))
     try:
         yield url
     finally:
         if server:
             server.stop()
+
+
+# Reference rows the migrations write (the seeded drill kinds): put back after each TRUNCATE.
+_SEEDED: dict[str, list[dict]] = {}
+
+
+def _rows_written_by_migrations(url: str) -> dict[str, list[dict]]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = {
+            t.name: [dict(r._mapping) for r in conn.execute(t.select())]
+            for t in Base.metadata.sorted_tables
+        }
+    engine.dispose()
+    return {name: table_rows for name, table_rows in rows.items() if table_rows}
 
 
 @pytest.fixture
@@ -94,6 +112,8 @@ def database_url(database_template, tmp_path) -> Iterator[str]:
     engine = create_engine(database_template)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for name, rows in _SEEDED.items():
+            conn.execute(Base.metadata.tables[name].insert(), rows)
     engine.dispose()
 
 
