@@ -28,6 +28,12 @@ SEED_KINDS = [
 
 
 def upgrade():
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds `drills`, which other tables reference; SQLite would refuse the
+        # DROP of the old copy with foreign keys on. Must run before anything opens a
+        # transaction (a PRAGMA inside one is ignored); the schema is checked again below.
+        op.execute("PRAGMA foreign_keys=OFF")
     kinds = op.create_table(
         "drill_kinds",
         sa.Column("code", sa.String(length=30), nullable=False),
@@ -62,9 +68,7 @@ def upgrade():
         )
 
     with op.batch_alter_table("corrective_actions") as batch:
-        batch.add_column(
-            sa.Column("cancel_reason", sa.Text(), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("cancel_reason", sa.Text(), nullable=False, server_default=""))
 
     with op.batch_alter_table("drill_requirements") as batch:
         batch.drop_constraint(op.f("ck_drill_requirements_per_year_positive"), type_="check")
@@ -82,9 +86,7 @@ def upgrade():
         )
 
     with op.batch_alter_table("training_sessions") as batch:
-        batch.add_column(
-            sa.Column("trainee_names", sa.Text(), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("trainee_names", sa.Text(), nullable=False, server_default=""))
 
     op.create_table(
         "drill_attachments",
@@ -116,14 +118,22 @@ def upgrade():
         batch.create_index(batch.f("ix_drill_attachments_drill_id"), ["drill_id"])
         batch.create_index(batch.f("ix_drill_attachments_action_id"), ["action_id"])
         batch.create_index(batch.f("ix_drill_attachments_sha256"), ["sha256"])
+    if sqlite:
+        problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
+        if problems:
+            raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA foreign_keys=OFF")  # see upgrade()
     op.drop_table("drill_attachments")
     with op.batch_alter_table("training_sessions") as batch:
         batch.drop_column("trainee_names")
     with op.batch_alter_table("drill_requirements") as batch:
-        batch.drop_constraint(op.f("fk_drill_requirements_drill_kind_drill_kinds"), type_="foreignkey")
+        batch.drop_constraint(
+            op.f("fk_drill_requirements_drill_kind_drill_kinds"), type_="foreignkey"
+        )
         batch.drop_constraint(op.f("ck_drill_requirements_per_year_or_interval"), type_="check")
         batch.drop_column("interval_days")
         batch.alter_column("per_year", existing_type=sa.Integer(), nullable=False)
