@@ -6,10 +6,21 @@ import secrets
 from dataclasses import replace
 from datetime import date, time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
+from drills import attachment_views as files
 from drills import services as drl
 from drills import training as trn
 from drills.models import (
@@ -91,11 +102,25 @@ def _scope() -> set[int] | None:
 @permission("drills.view")
 def index():
     """Drills led by or involving my units, newest first."""
-    stmt = select(Drill).order_by(Drill.held_on.desc(), Drill.id.desc()).limit(300)
-    scope = _scope()
-    if scope is not None:
-        involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(scope))
-        stmt = stmt.where(or_(Drill.lead_unit_id.in_(scope), Drill.id.in_(involved)))
+    stmt = select(Drill).order_by(Drill.held_on.desc(), Drill.id.desc())
+    unit_ids = unit_scope(request.args.get("unit"))
+    if unit_ids is not None:
+        involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(unit_ids))
+        stmt = stmt.where(or_(Drill.lead_unit_id.in_(unit_ids), Drill.id.in_(involved)))
+    year = request.args.get("year", type=int)
+    if year:
+        stmt = stmt.where(Drill.held_on.between(date(year, 1, 1), date(year, 12, 31)))
+    for name in ("kind", "status"):
+        if request.args.get(name):
+            stmt = stmt.where(getattr(Drill, name) == request.args[name])
+    stmt = stmt.options(selectinload(Drill.units), selectinload(Drill.lead_unit))
+    fmt = request.args.get("format", "html")
+    page = max(1, request.args.get("page", 1, type=int))
+    size = current_app.config["PAGE_SIZE"]
+    total = None
+    if fmt == "html":
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        stmt = stmt.limit(size).offset((page - 1) * size)
     drills = db.session.scalars(stmt).all()
     kinds = drl.drill_kinds(db.session)
     header = [
@@ -110,7 +135,7 @@ def index():
         _("状态"),
     ]
     response = table_response(
-        request.args.get("format", "html"),
+        fmt,
         "drills",
         header,
         (
@@ -135,6 +160,10 @@ def index():
         drills=drills,
         kinds=kinds,
         statuses=DRILL_STATUSES,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // size)),
+        args={k: v for k, v in request.args.items() if k != "page"},
         may_write=can(db.session, current_actor(), "drills.write"),
     )
 
@@ -440,14 +469,16 @@ def action_start(action_id: int):
 @bp.route("/actions/<int:action_id>/done", methods=["POST"])
 @permission("drills.view")
 def action_done(action_id: int):
-    """Report done, with evidence."""
-    return _act(
-        action_id,
-        lambda a: drl.mark_done(
-            db.session, a, request.form.get("evidence", ""), actor=current_actor()
-        ),
-        _("已报告完成，等待他人验证。"),
-    )
+    """Report done, with evidence: what was done and, optionally, a file (photo, scan)."""
+    actor = current_actor()
+
+    def run(a: CorrectiveAction):
+        # One transaction: a refused file or text leaves neither a row nor a stored file.
+        done = drl.mark_done(db.session, a, request.form.get("evidence", ""), actor=actor)
+        files.attach_upload(a.finding.drill, kind="evidence", action=a, actor=actor, optional=True)
+        return done
+
+    return _act(action_id, run, _("已报告完成，等待他人验证。"))
 
 
 @bp.route("/actions/<int:action_id>/verify", methods=["POST"])

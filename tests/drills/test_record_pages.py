@@ -252,3 +252,23 @@ def test_the_compliance_report_downloads_as_csv_xlsx_and_pdf(
     words = pdf_text(pdf.data)
     assert "2022 年演练达标情况" in words and "已逾期" in words
     assert api(token).get("/api/v1/reports/drill-compliance?format=doc").status_code == 400
+
+
+def test_the_drill_list_filters_and_pages(app, make_unit, make_user, login, session):
+    setup(make_unit, make_user, session)
+    app.config["PAGE_SIZE"] = 2
+    clerk = login("clerk1")
+    for n, (kind, day) in enumerate(
+        [("tabletop", "2021-05-01"), ("tabletop", "2022-05-01"), ("field_exercise", "2022-06-01")]
+    ):
+        post_form(
+            clerk, "/drills/new", {**_basic(), "title": f"演练{n}", "kind": kind, "held_on": day}
+        )
+    first = text(clerk.get("/drills"))
+    assert "共 3 次演练" in first and "第 1 / 2 页" in first and "演练0" not in first
+    assert "演练0" in text(clerk.get("/drills?page=2"))
+    only = text(clerk.get("/drills?year=2022&kind=tabletop"))
+    assert "共 1 次演练" in only and "演练1" in only
+    csv = text(clerk.get("/drills?format=csv&year=2022"))
+    assert "演练1" in csv and "演练2" in csv and "演练0" not in csv
+    assert clerk.get("/drills?unit=NOWHERE").status_code == 404
