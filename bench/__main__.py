@@ -1,6 +1,6 @@
 """`make bench`: build a city-scale data set and time the reports against hand-written SQL.
 
-    python -m bench [--movements N] [--backend sqlite|postgresql|both] [--runs N]
+    python -m bench [--movements N] [--drills N] [--backend sqlite|postgresql|both] [--runs N]
 
 Figures are printed and written to bench/results/latest.md.
 """
@@ -91,6 +91,7 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
     from flask_migrate import upgrade
 
     from bench.dataset import Sizes, build
+    from bench.drills import build_drills, drill_figures
     from inventory.services import verify_balances
     from inventory.shortfall import shortfall
     from readiness import create_app, services
@@ -119,8 +120,12 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             with db.engine.begin() as conn:
                 made = build(conn, Sizes(movements=args.movements))
             build_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with db.engine.begin() as conn:
+                made |= build_drills(conn, drills=args.drills, today=date.today())
+            drills_s = time.perf_counter() - t0
             figures.append(("data set", ", ".join(f"{v:,} {k}" for k, v in made.items())))
-            figures.append(("build time", f"{build_s:.1f} s"))
+            figures.append(("build time", f"{build_s:.1f} s, drills {drills_s:.1f} s"))
 
             t0 = time.perf_counter()
             diffs = verify_balances(db.session)
@@ -195,6 +200,15 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 ("ratio service / SQL", f"{svc_ms / sql_ms:.2f}"),
             ]
             db.session.rollback()
+            figures += drill_figures(
+                app,
+                db,
+                runs=args.runs,
+                headers=headers,
+                username="bench",
+                password="bench-pass-1",
+                today=today,
+            )
             from bench.labels import label_figures, scan_latency
             from labels.models import LabelCode
 
@@ -214,6 +228,7 @@ def main() -> None:
     parser.add_argument("--movements", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--drills", type=int, default=10_000)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     lines = [f"# Readiness benchmark, {date.today().isoformat()}", ""]

@@ -25,6 +25,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    # One drill or evidence file; the storage folder is ATTACHMENT_DIR or instance/attachments.
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "PAGE_SIZE": 50,
 }
 

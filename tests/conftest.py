@@ -136,8 +136,10 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(database_url, app_config):
-    app = create_app({**_base_config(database_url), **app_config})
+def app(database_url, app_config, tmp_path):
+    # Uploaded files go to the test's own folder, never into the repository's instance/.
+    config = {"ATTACHMENT_DIR": str(tmp_path / "attachments"), **app_config}
+    app = create_app({**_base_config(database_url), **config})
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app

@@ -153,6 +153,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("drills_api.list_actions", "GET"): STOCK_READERS,
     ("drills_api.action_done", "POST"): REQUESTERS,
     ("drills_api.action_verify", "POST"): frozenset({"command", "inspector"}),
+    ("drill_attachments.upload", "POST"): REQUESTERS,
+    ("drill_attachments.download", "GET"): STOCK_READERS,
+    ("drill_attachments_api.upload", "POST"): REQUESTERS,
+    ("drill_attachments_api.download", "GET"): STOCK_READERS,
+    ("drills_package.package", "GET"): STOCK_READERS,
+    ("drills_package_api.drill_package", "GET"): STOCK_READERS,
     # labels
     ("labels.scan", "GET"): STOCK_READERS,
     ("labels.scan_count", "POST"): WRITERS,
@@ -216,8 +222,10 @@ def world(session, make_unit, make_user, make_item):
     from datetime import date
 
     from drills import services as drl
+    from drills.attachment_views import storage_dir
+    from drills.attachments import add_attachment
 
-    actions = {}
+    actions, attachments = {}, {}
     for u in (home, warehouse):
         drill = drl.create_drill(
             session,
@@ -229,6 +237,16 @@ def world(session, make_unit, make_user, make_item):
             actor=SYSTEM,
         )
         actions[u.id] = drill.findings[0].actions[0]
+        attachments[u.id] = add_attachment(
+            session,
+            drill,
+            kind="plan",
+            filename="plan.pdf",
+            data=b"%PDF-1.4\n%%EOF\n",
+            storage_dir=storage_dir(),
+            max_bytes=1024,
+            actor=SYSTEM,
+        )
     allocations = {}
     for source, target in ((warehouse, home), (home, warehouse)):
         allocations[(source.id, target.id)] = alloc.create_allocation(
@@ -250,6 +268,7 @@ def world(session, make_unit, make_user, make_item):
         "labels": label_codes,
         "allocations": allocations,
         "actions": actions,
+        "attachments": attachments,
         "other_unit": {home.id: warehouse, warehouse.id: home},
     }
 
@@ -261,6 +280,7 @@ def url_for_role(path: str, role: str | None, world) -> str:
         path = path.replace("<code>", world["labels"][unit.id])
     path = path.replace("<int:action_id>", str(world["actions"][unit.id].id))
     path = path.replace("<int:drill_id>", str(world["actions"][unit.id].finding.drill_id))
+    path = path.replace("<int:attachment_id>", str(world["attachments"][unit.id].id))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit.id]
