@@ -104,6 +104,8 @@ drill_units = Table(
     Base.metadata,
     Column("drill_id", ForeignKey("drills.id"), primary_key=True),
     Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    # compliance and the drill list look drills up by unit
+    Index("ix_drill_units_unit_id_drill_id", "unit_id", "drill_id"),
 )
 drill_items = Table(
     "drill_items",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, extract, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from drills.models import (
     DRILL_STATUSES,
@@ -629,8 +629,18 @@ def actions_query(
     unit_ids: set[int] | None = None,
     overdue_on: date | None = None,
 ):
-    """Corrective actions by status, owner, unit (subtree) or overdue on a date."""
-    stmt = select(CorrectiveAction).order_by(CorrectiveAction.due_on, CorrectiveAction.id)
+    """Corrective actions by status, owner, unit (subtree) or overdue on a date, with what
+    every list shows (owner, unit, verifier, the drill) loaded in the same few queries."""
+    stmt = (
+        select(CorrectiveAction)
+        .order_by(CorrectiveAction.due_on, CorrectiveAction.id)
+        .options(
+            joinedload(CorrectiveAction.owner),
+            joinedload(CorrectiveAction.unit),
+            joinedload(CorrectiveAction.verified_by),
+            joinedload(CorrectiveAction.finding).joinedload(Finding.drill),
+        )
+    )
     if status:
         stmt = stmt.where(CorrectiveAction.status == status)
     if owner is not None:
@@ -848,7 +858,7 @@ def compliance(
     if unit_ids is not None:
         counted = counted.where(drill_units.c.unit_id.in_(unit_ids))
     counted = counted.subquery()
-    in_year = extract("year", counted.c.held_on) == year
+    in_year = counted.c.held_on.between(date(year, 1, 1), date(year, 12, 31))
     held_stmt = select(
         counted.c.unit_id,
         counted.c.kind,

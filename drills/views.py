@@ -9,7 +9,6 @@ from datetime import date, time
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from drills import attachment_views as files
@@ -50,7 +49,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
-from readiness.pages import confirmed_action, int_or_none
+from readiness.pages import confirmed_action, int_or_none, paginate
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
@@ -115,13 +114,8 @@ def index():
             stmt = stmt.where(getattr(Drill, name) == request.args[name])
     stmt = stmt.options(selectinload(Drill.units), selectinload(Drill.lead_unit))
     fmt = request.args.get("format", "html")
-    page = max(1, request.args.get("page", 1, type=int))
-    size = current_app.config["PAGE_SIZE"]
-    total = None
-    if fmt == "html":
-        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        stmt = stmt.limit(size).offset((page - 1) * size)
-    drills = db.session.scalars(stmt).all()
+    listing = paginate(stmt) if fmt == "html" else None
+    drills = listing.rows if listing else db.session.scalars(stmt).all()
     kinds = drl.drill_kinds(db.session)
     header = [
         _("日期"),
@@ -160,10 +154,7 @@ def index():
         drills=drills,
         kinds=kinds,
         statuses=DRILL_STATUSES,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // size)),
-        args={k: v for k, v in request.args.items() if k != "page"},
+        listing=listing,
         may_write=can(db.session, current_actor(), "drills.write"),
     )
 
@@ -369,7 +360,9 @@ def actions():
     )
     if request.args.get("owner") and owner is None:
         stmt = stmt.where(False)
-    rows = db.session.scalars(stmt).all()
+    fmt = request.args.get("format", "html")
+    listing = paginate(stmt) if fmt == "html" else None
+    rows = listing.rows if listing else db.session.scalars(stmt).all()
     header = [
         _("编号"),
         _("事项"),
@@ -383,7 +376,7 @@ def actions():
         _("验证人"),
     ]
     response = table_response(
-        request.args.get("format", "html"),
+        fmt,
         "actions",
         header,
         (
@@ -407,6 +400,7 @@ def actions():
     return render_template(
         "drills/actions.html",
         rows=rows,
+        listing=listing,
         orphaned=[
             a for a in drl.orphaned_actions(db.session) if scope is None or a.unit_id in scope
         ],

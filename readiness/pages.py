@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import flash
+from flask import current_app, flash, request
+from sqlalchemy import func, select
 
 from readiness.errors import DomainError
 from readiness.extensions import db
@@ -58,3 +60,22 @@ def submit(form, call: Callable[[], object], default_field: str | None = None):
         return None
     db.session.commit()
     return result
+
+
+@dataclass
+class Page:
+    rows: list
+    page: int
+    pages: int
+    total: int
+    args: dict  # the request's other query arguments, for the pager's links
+
+
+def paginate(stmt) -> Page:
+    """One page (``?page=``, PAGE_SIZE rows) of a select, with the total count."""
+    size = current_app.config["PAGE_SIZE"]
+    page = max(1, request.args.get("page", 1, type=int))
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return Page(list(rows), page, max(1, -(-total // size)), total, args)

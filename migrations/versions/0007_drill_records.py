@@ -118,6 +118,7 @@ def upgrade():
         batch.create_index(batch.f("ix_drill_attachments_drill_id"), ["drill_id"])
         batch.create_index(batch.f("ix_drill_attachments_action_id"), ["action_id"])
         batch.create_index(batch.f("ix_drill_attachments_sha256"), ["sha256"])
+    op.create_index("ix_drill_units_unit_id_drill_id", "drill_units", ["unit_id", "drill_id"])
     if sqlite:
         problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
         if problems:
@@ -127,6 +128,7 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "sqlite":
         op.execute("PRAGMA foreign_keys=OFF")  # see upgrade()
+    op.drop_index("ix_drill_units_unit_id_drill_id", table_name="drill_units")
     op.drop_table("drill_attachments")
     with op.batch_alter_table("training_sessions") as batch:
         batch.drop_column("trainee_names")

@@ -272,3 +272,45 @@ def test_the_drill_list_filters_and_pages(app, make_unit, make_user, login, sess
     csv = text(clerk.get("/drills?format=csv&year=2022"))
     assert "演练1" in csv and "演练2" in csv and "演练0" not in csv
     assert clerk.get("/drills?unit=NOWHERE").status_code == 404
+
+
+def test_action_lists_page_and_do_not_query_per_row(
+    app, make_unit, make_user, make_token, api, login, session
+):
+    from sqlalchemy import event
+
+    from readiness.db import db
+
+    daye = setup(make_unit, make_user, session)
+    for n in range(9):  # a different owner per action: lazy loading would query each
+        make_user(f"o{n}", "clerk", daye)
+    clerk = login("clerk1")
+
+    def record(n):
+        form = {**FULL, "title": f"演练{n}", "finding-0": f"问题{n}", "owner-0": f"o{n}"}
+        post_form(clerk, "/drills/new", form)
+
+    for n in range(3):
+        record(n)
+    app.config["PAGE_SIZE"] = 2
+    first = text(clerk.get("/actions"))
+    assert "共 3 项" in first and "第 1 / 2 页" in first and "问题2" not in first
+    assert "问题2" in text(clerk.get("/actions?page=2"))
+    assert all(f"问题{n}" in text(clerk.get("/actions?format=csv")) for n in range(3))
+    token = make_token(session.scalar(select(User).where(User.username == "cmd1")))
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        few = len(api(token).get("/api/v1/actions").get_json()["actions"]), len(statements)
+        for n in range(3, 9):
+            record(n)
+        statements.clear()
+        many = len(api(token).get("/api/v1/actions").get_json()["actions"]), len(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (few[0], many[0]) == (3, 9)
+    assert many[1] == few[1]  # the same queries for 9 actions as for 3
