@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
+from drills.services import drill_visible
 from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.permissions import can, require
@@ -91,11 +92,6 @@ def clean_filename(raw: str) -> str:
 def megabytes(n: int) -> str:
     """A byte count as megabytes for messages: 10485760 -> "10"."""
     return f"{round(n / (1024 * 1024), 2):g}"
-
-
-def drill_visible(session: Session, actor, drill: Drill) -> bool:
-    """May this user see the drill: it was led by or involved a unit within their reach."""
-    return any(can(session, actor, "drills.view", unit) for unit in [drill.lead_unit, *drill.units])
 
 
 def attachment_visible(session: Session, actor, attachment: Attachment) -> bool:
