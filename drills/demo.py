@@ -8,20 +8,49 @@ minimum-combat-unit drill. Corrective actions are left in every state.
 from __future__ import annotations
 
 from datetime import date, time
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from drills import services as drl
 from drills import training as trn
+from drills.attachments import add_attachment
 from drills.models import Drill
 from inventory.models import Item
 from readiness import services as core
+from readiness.exports import pdf_table
 from readiness.models import User
 from readiness.permissions import SYSTEM
 
 
-def load(session: Session) -> bool:
+def _sheet(title: str, unit: str, names: list[str]) -> bytes:
+    """A printed sign-in sheet, as a station would scan and attach it."""
+    return pdf_table(
+        title,
+        [unit],
+        ["序号", "姓名", "签到时间", "签名"],
+        [[n, name, "08:20", name] for n, name in enumerate(names, start=1)],
+    )
+
+
+def _attach(session, drill, kind, filename, data, storage_dir, *, action=None, actor=SYSTEM):
+    if storage_dir is not None:
+        add_attachment(
+            session,
+            drill,
+            kind=kind,
+            filename=filename,
+            data=data,
+            storage_dir=storage_dir,
+            max_bytes=len(data),
+            action=action,
+            actor=actor,
+        )
+
+
+def load(session: Session, storage_dir: Path | None = None) -> bool:
+    """The 2022 drills; with a storage folder, also their sign-in sheets and evidence files."""
     if session.scalar(select(func.count()).select_from(Drill)):
         return False
     users = {u.username: u for u in session.scalars(select(User))}
@@ -115,6 +144,15 @@ def load(session: Session) -> bool:
         today=date(2022, 12, 31),
     )
     actions = [a for f in flood.findings for a in f.actions]
+    officers = ["王建国", "李卫东", "赵海涛", "孙志刚", "周永强", "吴立新"]
+    _attach(
+        session,
+        flood,
+        "sign_in",
+        "大型防汛演练签到表.pdf",
+        _sheet("2022年大型防汛抢险救灾演练签到表", "登封市公安局", officers),
+        storage_dir,
+    )
     # organisation: verified; training: done awaiting verification; planning: in progress,
     # moved once; equipment: still open (and overdue).
     drl.mark_done(
@@ -123,6 +161,16 @@ def load(session: Session) -> bool:
     drl.verify_action(session, actions[0], actor=users["inspector"])
     drl.mark_done(
         session, actions[1], "组织救援绳、破窗锤、冲锋舟实操培训 3 次，签到表附后", actor=clerk
+    )
+    _attach(
+        session,
+        flood,
+        "evidence",
+        "救援器材实操培训签到表.pdf",
+        _sheet("救援绳、破窗锤、冲锋舟实操培训签到表", "大冶派出所", officers[:3]),
+        storage_dir,
+        action=actions[1],
+        actor=clerk,
     )
     drl.start_action(session, actions[2], actor=command)
     drl.move_due_date(

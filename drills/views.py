@@ -279,6 +279,12 @@ def detail(drill_id: int):
         scopes=SCOPES,
         statuses=DRILL_STATUSES,
         next_status=drl.DRILL_NEXT.get(drill.status),
+        pending=sum(
+            1
+            for f in drill.findings
+            for a in f.actions
+            if a.status not in ("verified", "cancelled")
+        ),
         action_statuses=ACTION_STATUSES,
         elements=ELEMENTS,
         ratings=RATINGS,

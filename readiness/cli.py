@@ -103,12 +103,13 @@ def users_list() -> None:
 )
 def demo_load(if_empty: bool) -> None:
     """Load the Dengfeng demonstration data (safe to run again)."""
+    from drills.attachment_views import storage_dir
     from readiness import demo
 
     if if_empty and not demo.database_is_empty(db.session):
         click.echo("database already has data; demo data not loaded")
     else:
-        demo.load(db.session)
+        demo.load(db.session, storage_dir())
         db.session.commit()
         click.echo("demo data loaded")
     accounts = demo.active_demo_accounts(db.session)

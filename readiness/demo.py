@@ -6,6 +6,8 @@ also fills the audit log the way real use would.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -47,8 +49,9 @@ def database_is_empty(session: Session) -> bool:
     return not session.scalar(select(func.count()).select_from(Unit))
 
 
-def load(session: Session) -> None:
-    """Create whatever of the demo data is missing; existing records are left alone."""
+def load(session: Session, attachment_dir: Path | None = None) -> None:
+    """Create whatever of the demo data is missing; existing records are left alone.
+    With ``attachment_dir`` the drills also get their sign-in sheets and evidence files."""
     from drills import demo as drills_demo
     from inventory import demo as inventory_demo
 
@@ -78,7 +81,7 @@ def load(session: Session) -> None:
             actor=SYSTEM,
         )
     inventory_demo.load(session)
-    drills_demo.load(session)
+    drills_demo.load(session, attachment_dir)
 
 
 def active_demo_accounts(session: Session) -> list[User]:

@@ -201,11 +201,19 @@ def test_requirements_and_compliance(session, bureau):
     assert session.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
 
 
-def test_demo_drills_tell_the_2022_story(session):
+def test_demo_drills_tell_the_2022_story(session, tmp_path):
+    from drills.attachments import attachment_path
+    from drills.models import Attachment
     from readiness import demo
 
-    demo.load(session)
+    demo.load(session, tmp_path)
     session.commit()
+    files = session.scalars(select(Attachment).order_by(Attachment.id)).all()
+    assert [(f.kind, f.action_id is not None) for f in files] == [
+        ("sign_in", False),
+        ("evidence", True),
+    ]
+    assert attachment_path(tmp_path, files[0].sha256).read_bytes().startswith(b"%PDF-")
     kinds = sorted(d.kind for d in session.scalars(select(Drill)))
     assert kinds.count("flood_drill") == 1 and kinds.count("field_exercise") == 3
     assert kinds.count("training_drill") == 3 and kinds.count("combat_unit_drill") == 1
