@@ -8,13 +8,14 @@ Figures are printed and written to bench/results/latest.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select, text
+
+from bench.timing import median_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -75,16 +76,6 @@ DIALECT = {
         "greatest": "GREATEST",
     },
 }
-
-
-def median_ms(fn, runs: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), max(times)
 
 
 def run_backend(backend: str, args) -> list[tuple[str, str]]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import random
 import re
-import statistics
-import time
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.engine import Connection
 
 from bench.dataset import _insert
+from bench.timing import median_ms
 
 PASSWORD = "bench-pass-1"  # every user made here signs in with it
 
@@ -368,16 +367,6 @@ ORDER BY a.due_on, a.id
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def _median_ms(fn, runs: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), max(times)
-
-
 def _fmt(ms: tuple[float, float]) -> str:
     return f"median {ms[0]:.0f} ms (max {ms[1]:.0f})"
 
@@ -482,7 +471,7 @@ def drill_figures(
     }
     if by_api != by_code:
         raise SystemExit("drill compliance: the API and the service disagree")
-    sql_ms, svc_ms, api_ms = (_median_ms(f, runs) for f in (run_sql, run_svc, run_api))
+    sql_ms, svc_ms, api_ms = (median_ms(f, runs) for f in (run_sql, run_svc, run_api))
     figures += [
         (
             f"drill compliance {year} rows",
@@ -506,7 +495,7 @@ def drill_figures(
     db.session.remove()
     if by_sql != by_app:
         raise SystemExit("overdue actions: the hand-written SQL and the service disagree")
-    sql_ms, svc_ms = _median_ms(run_sql, runs), _median_ms(run_svc, runs)
+    sql_ms, svc_ms = median_ms(run_sql, runs), median_ms(run_svc, runs)
     overdue = sum(n for n, _ in by_sql.values())
     figures += [
         (f"overdue per owner: hand-written SQL ({len(by_sql)} owners)", _fmt(sql_ms)),
@@ -520,7 +509,7 @@ def drill_figures(
     listed = run_api().get_json()["actions"]
     if [a["id"] for a in listed] != [r[0] for r in run_sql()] or len(listed) != overdue:
         raise SystemExit("overdue actions: the API list and the hand-written SQL disagree")
-    sql_ms, api_ms = _median_ms(run_sql, runs), _median_ms(run_api, runs)
+    sql_ms, api_ms = median_ms(run_sql, runs), median_ms(run_api, runs)
     figures += [
         (f"overdue list: hand-written SQL ({overdue:,} rows)", _fmt(sql_ms)),
         ("overdue list: GET /api/v1/actions?overdue=1", _fmt(api_ms)),
@@ -557,7 +546,7 @@ def drill_figures(
         figures.append(
             (
                 f"{name} ({n:,} actions, {size / 1e6:.1f} MB)",
-                _fmt(_median_ms(run_page, times)),
+                _fmt(median_ms(run_page, times)),
             )
         )
     return figures

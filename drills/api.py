@@ -298,19 +298,19 @@ def _action(action_id: int) -> CorrectiveAction:
     return action
 
 
+def _with_text(action_id: int, service, name: str):
+    """Run a one-text service on an action (done with evidence, cancel with a reason)."""
+    text = field(json_body(), name, str, required=False, default="")
+    action = service(db.session, _action(action_id), text, actor=current_actor())
+    db.session.commit()
+    return jsonify(action_json(action))
+
+
 @bp.route("/actions/<int:action_id>/done", methods=["POST"])
 @permission("drills.write")
 def action_done(action_id: int):
     """Report an action done, with evidence."""
-    data = json_body()
-    action = drl.mark_done(
-        db.session,
-        _action(action_id),
-        field(data, "evidence", str, required=False, default=""),
-        actor=current_actor(),
-    )
-    db.session.commit()
-    return jsonify(action_json(action))
+    return _with_text(action_id, drl.mark_done, "evidence")
 
 
 @bp.route("/actions/<int:action_id>/verify", methods=["POST"])
@@ -326,15 +326,7 @@ def action_verify(action_id: int):
 @permission("actions.cancel")
 def action_cancel(action_id: int):
     """Cancel an action that no longer applies, with a reason (command staff)."""
-    data = json_body()
-    action = drl.cancel_action(
-        db.session,
-        _action(action_id),
-        field(data, "reason", str, required=False, default=""),
-        actor=current_actor(),
-    )
-    db.session.commit()
-    return jsonify(action_json(action))
+    return _with_text(action_id, drl.cancel_action, "reason")
 
 
 def init_app(app: Flask) -> None:
