@@ -11,9 +11,8 @@ from sqlalchemy import select
 from drills import services as drl
 from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
-from inventory.api import _date, _item, _report_format, _scope
+from inventory.api import _date, _item, _report_format, _scope, _unit
 from readiness import openapi
-from readiness import services as core
 from readiness.api import BadRequest, field, json_body
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
@@ -31,15 +30,6 @@ def _user(username, name: str) -> User:
     if user is None:
         raise DomainError(_("用户 {username} 不存在。").format(username=username[:40]), field=name)
     return user
-
-
-def _unit(code, name: str):
-    if not isinstance(code, str) or not code:
-        raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
-    try:
-        return core.get_unit(db.session, code)
-    except NotFound as err:
-        raise DomainError(err.message, field=name) from None
 
 
 def _time(data: dict, name: str) -> time | None:
@@ -339,6 +329,17 @@ def init_app(app: Flask) -> None:
     action_id = {"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     drill_id = {"name": "drill_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
+    def one_text_post(summary: str, name: str) -> dict:
+        body = {"type": "object", "required": [name], "properties": {name: {"type": "string"}}}
+        return {
+            "post": {
+                "summary": summary,
+                "parameters": [action_id],
+                "requestBody": {"required": True, "content": json_content(body)},
+                "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
+            }
+        }
+
     def q(name, schema=None):
         return {
             "name": name,
@@ -452,23 +453,9 @@ def init_app(app: Flask) -> None:
                     "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
                 }
             },
-            "/actions/{action_id}/cancel": {
-                "post": {
-                    "summary": "Cancel an action, with a reason (command staff)",
-                    "parameters": [action_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": json_content(
-                            {
-                                "type": "object",
-                                "required": ["reason"],
-                                "properties": {"reason": {"type": "string"}},
-                            }
-                        ),
-                    },
-                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-                }
-            },
+            "/actions/{action_id}/cancel": one_text_post(
+                "Cancel an action, with a reason (command staff)", "reason"
+            ),
             "/drill-requirements": {
                 "put": {
                     "summary": "Replace drill requirements (command)",
@@ -517,23 +504,9 @@ def init_app(app: Flask) -> None:
                     "responses": {"200": ok, **error_responses(401, 403, 404)},
                 }
             },
-            "/actions/{action_id}/done": {
-                "post": {
-                    "summary": "Report an action done, with evidence",
-                    "parameters": [action_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": json_content(
-                            {
-                                "type": "object",
-                                "required": ["evidence"],
-                                "properties": {"evidence": {"type": "string"}},
-                            }
-                        ),
-                    },
-                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-                }
-            },
+            "/actions/{action_id}/done": one_text_post(
+                "Report an action done, with evidence", "evidence"
+            ),
             "/actions/{action_id}/verify": {
                 "post": {
                     "summary": "Verify a done action (not by its owner)",
