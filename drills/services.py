@@ -63,6 +63,8 @@ def _field_label(field: str) -> str:
         "reason": _("原因"),
         "scenario": _("情景"),
         "name": _("名称"),
+        "participants": _("参演人数"),
+        "duration_minutes": _("时长（分钟）"),
         "hazard": _("灾种"),
         "location": _("地点"),
         "roster": _("参演人员名单"),
@@ -75,10 +77,11 @@ def _field_label(field: str) -> str:
 
 def _count(value, field: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError(_("{field} 必须是整数。").format(field=field), field=field)
+        raise DomainError(_("{field}必须是整数。").format(field=_field_label(field)), field=field)
     if not 0 <= value <= maximum:
         raise DomainError(
-            _("{field} 应在 0 到 {n} 之间。").format(field=field, n=maximum), field=field
+            _("{field}应在 0 到 {n} 之间。").format(field=_field_label(field), n=maximum),
+            field=field,
         )
     return value
 
@@ -175,6 +178,57 @@ def _duration(start: time | None, end: time | None, minutes) -> int:
     return span.seconds // 60
 
 
+def _facts(
+    session: Session,
+    *,
+    title,
+    kind,
+    held_on,
+    participants,
+    duration_minutes,
+    start_time,
+    end_time,
+    form,
+    scope,
+    hazard,
+    scenario,
+    location,
+    roster,
+    is_real_incident,
+    hands_on_training,
+    today: date,
+) -> dict:
+    """The drill's facts, checked: the column values for a new or corrected record."""
+    title = _text(title, "title", limit=TITLE_MAX)
+    kind = _kind(session, kind)
+    if not isinstance(held_on, date):
+        raise DomainError(_("请填写演练日期。"), field="held_on")
+    if held_on.year < 2000 or held_on > today + timedelta(days=366 * 2):
+        raise DomainError(_("演练日期不合理。"), field="held_on")
+    form = form or ("tabletop" if kind == "tabletop" else "live")
+    if form not in FORMS:
+        raise DomainError(_("演练形式只能是实战或桌面。"), field="form")
+    if scope not in SCOPES:
+        raise DomainError(_("演练范围只能是综合或单项。"), field="scope")
+    return {
+        "title": title,
+        "kind": kind,
+        "form": form,
+        "scope": scope,
+        "hazard": _text(hazard, "hazard", required=False, limit=100),
+        "held_on": held_on,
+        "start_time": start_time,
+        "end_time": end_time,
+        "participants": _count(participants, "participants", 100_000),
+        "duration_minutes": _duration(start_time, end_time, duration_minutes),
+        "scenario": _text(scenario, "scenario", required=False),
+        "location": _text(location, "location", required=False, limit=200),
+        "roster": _text(roster, "roster", required=False),
+        "is_real_incident": bool(is_real_incident),
+        "hands_on_training": bool(hands_on_training),
+    }
+
+
 def create_drill(
     session: Session,
     *,
@@ -214,34 +268,29 @@ def create_drill(
         if earlier is not None:
             raise AlreadyRecorded(earlier)
     today = today or date.today()
-    title = _text(title, "title", limit=TITLE_MAX)
-    kind = _kind(session, kind)
-    if not isinstance(held_on, date):
-        raise DomainError(_("请填写演练日期。"), field="held_on")
-    if held_on.year < 2000 or held_on > today + timedelta(days=366 * 2):
-        raise DomainError(_("演练日期不合理。"), field="held_on")
-    form = form or ("tabletop" if kind == "tabletop" else "live")
-    if form not in FORMS:
-        raise DomainError(_("演练形式只能是实战或桌面。"), field="form")
-    if scope not in SCOPES:
-        raise DomainError(_("演练范围只能是综合或单项。"), field="scope")
-    drill = Drill(
+    facts = _facts(
+        session,
         title=title,
         kind=kind,
-        form=form,
-        scope=scope,
-        hazard=_text(hazard, "hazard", required=False, limit=100),
         held_on=held_on,
+        participants=participants,
+        duration_minutes=duration_minutes,
         start_time=start_time,
         end_time=end_time,
+        form=form,
+        scope=scope,
+        hazard=hazard,
+        scenario=scenario,
+        location=location,
+        roster=roster,
+        is_real_incident=is_real_incident,
+        hands_on_training=hands_on_training,
+        today=today,
+    )
+    title, kind, held_on = facts["title"], facts["kind"], facts["held_on"]
+    drill = Drill(
+        **facts,
         lead_unit=lead_unit,
-        participants=_count(participants, "participants", 100_000),
-        duration_minutes=_duration(start_time, end_time, duration_minutes),
-        scenario=_text(scenario, "scenario", required=False),
-        location=_text(location, "location", required=False, limit=200),
-        roster=_text(roster, "roster", required=False),
-        is_real_incident=bool(is_real_incident),
-        hands_on_training=bool(hands_on_training),
         purpose=_text(purpose, "purpose", required=False),
         summary=_text(summary, "summary", required=False),
         problems=_text(problems, "problems", required=False),
@@ -287,6 +336,74 @@ def create_drill(
             "units": [u.code for u in drill.units],
             "findings": len(findings),
         },
+    )
+    return drill
+
+
+def _facts_snapshot(drill: Drill) -> dict:
+    out = {}
+    for name in FACT_FIELDS:
+        value = getattr(drill, name)
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    out["units"] = sorted(u.code for u in drill.units)
+    out["items"] = sorted(i.code for i in drill.items)
+    return out
+
+
+FACT_FIELDS = (
+    "title",
+    "kind",
+    "form",
+    "scope",
+    "hazard",
+    "held_on",
+    "start_time",
+    "end_time",
+    "participants",
+    "duration_minutes",
+    "scenario",
+    "location",
+    "roster",
+    "is_real_incident",
+    "hands_on_training",
+)
+
+
+def update_drill(
+    session: Session,
+    drill: Drill,
+    *,
+    units: Sequence[Unit],
+    items: Sequence[Item],
+    actor,
+    today: date | None = None,
+    **facts,
+) -> Drill:
+    """Correct a drill's facts (not its lead unit, findings or evaluation); the audit log
+    keeps what they were. A filed drill is not changed any more."""
+    require(session, actor, "drills.write", drill.lead_unit)
+    if drill.status == "closed":
+        raise Conflict(_("演练已归档，不能再修改。"))
+    today = today or date.today()
+    values = _facts(session, today=today, **facts)
+    if drill.status != "planned" and values["held_on"] > today:
+        raise DomainError(_("已实施的演练，日期不能晚于今天。"), field="held_on")
+    before = _facts_snapshot(drill)
+    for name, value in values.items():
+        setattr(drill, name, value)
+    drill.units = list({u.id: u for u in [drill.lead_unit, *units]}.values())
+    drill.items = list({i.id: i for i in items}.values())
+    session.flush()
+    after = _facts_snapshot(drill)
+    changed = {k for k in after if after[k] != before[k]}
+    audit.record(
+        session,
+        actor,
+        "drill.update",
+        drill,
+        unit_id=drill.lead_unit_id,
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
     )
     return drill
 

@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from drills import attachment_views as files
 from drills import services as drl
@@ -87,6 +88,34 @@ def _finding_input(prefix: str, users_by_name: dict[str, User]) -> drl.FindingIn
         is_strength=strength,
         objective=int_or_none(request.form.get(f"objective-of{prefix}")),
     )
+
+
+def _form_facts(units_by_code: dict, items: list[Item]) -> dict:
+    """The drill facts of the record or correction form, as the service takes them."""
+    item_ids = {int_or_none(i) for i in request.form.getlist("items")}
+    return {
+        "title": request.form.get("title", ""),
+        "kind": request.form.get("kind", ""),
+        "held_on": _date(request.form.get("held_on")),
+        "start_time": _time("start_time"),
+        "end_time": _time("end_time"),
+        "units": [units_by_code[c] for c in request.form.getlist("units") if c in units_by_code],
+        "participants": int_or_none(request.form.get("participants")) or 0,
+        "duration_minutes": int_or_none(request.form.get("duration_minutes")) or 0,
+        "form": request.form.get("form") or None,
+        "scope": request.form.get("scope", "comprehensive"),
+        "hazard": request.form.get("hazard", ""),
+        "location": request.form.get("location", ""),
+        "scenario": request.form.get("scenario", ""),
+        "roster": request.form.get("roster", ""),
+        "items": [i for i in items if i.id in item_ids],
+        "is_real_incident": bool(request.form.get("is_real_incident")),
+        "hands_on_training": bool(request.form.get("hands_on_training")),
+    }
+
+
+def _active_items() -> list[Item]:
+    return db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
 
 
 def _active_users() -> list[User]:
@@ -168,7 +197,7 @@ def new():
     scope = _scope()
     lead_units = [u for u in units if scope is None or u.id in scope]
     users = _active_users()
-    items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
+    items = _active_items()
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         try:
@@ -187,31 +216,14 @@ def new():
                 for n in range(FINDING_ROWS)
                 if (f := _finding_input(f"-{n}", by_name))
             ]
-            item_ids = {int_or_none(i) for i in request.form.getlist("items")}
             drill = drl.create_drill(
                 db.session,
-                title=request.form.get("title", ""),
-                kind=request.form.get("kind", ""),
-                held_on=_date(request.form.get("held_on")),
-                start_time=_time("start_time"),
-                end_time=_time("end_time"),
+                **_form_facts(by_code, items),
                 lead_unit=lead,
-                units=[by_code[c] for c in request.form.getlist("units") if c in by_code],
-                participants=int_or_none(request.form.get("participants")) or 0,
-                duration_minutes=int_or_none(request.form.get("duration_minutes")) or 0,
-                form=request.form.get("form") or None,
-                scope=request.form.get("scope", "comprehensive"),
-                hazard=request.form.get("hazard", ""),
-                location=request.form.get("location", ""),
-                scenario=request.form.get("scenario", ""),
-                roster=request.form.get("roster", ""),
-                items=[i for i in items if i.id in item_ids],
                 purpose=request.form.get("purpose", ""),
                 summary=request.form.get("summary", ""),
                 problems=request.form.get("problems", ""),
                 lessons=request.form.get("lessons", ""),
-                is_real_incident=bool(request.form.get("is_real_incident")),
-                hands_on_training=bool(request.form.get("hands_on_training")),
                 findings=findings,
                 objectives=[
                     (request.form.get(f"objective-{n}", ""), request.form.get(f"rating-{n}"))
@@ -260,6 +272,63 @@ def _drill(drill_id: int) -> Drill:
     if not drl.drill_visible(db.session, current_actor(), drill):
         abort(403)
     return drill
+
+
+@bp.route("/drills/<int:drill_id>/edit", methods=["GET", "POST"])
+@permission("drills.write")
+def edit(drill_id: int):
+    """Correct a drill's facts (a wrong date, a missing unit); the audit log keeps the old."""
+    drill = _drill(drill_id)
+    units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
+    items = _active_items()
+    error = None
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        try:
+            drl.update_drill(
+                db.session,
+                drill,
+                **_form_facts({u.code: u for u in units}, items),
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+        else:
+            db.session.commit()
+            flash(_("已更正演练记录。"), "success")
+            return redirect(url_for("drills.detail", drill_id=drill.id))
+    values = request.form if request.method == "POST" else _drill_values(drill)
+    return render_template(
+        "drills/edit.html",
+        drill=drill,
+        form=ConfirmForm(),
+        error=error,
+        kinds=drl.drill_kinds(db.session, active_only=True),
+        forms=FORMS,
+        scopes=SCOPES,
+        units=units,
+        items=items,
+        values=values,
+        lead_units=None,
+        today=date.today(),
+    )
+
+
+def _drill_values(drill: Drill) -> MultiDict:
+    """A drill as the form's data, so the correction form starts from what is recorded."""
+    values = MultiDict()
+    for name in drl.FACT_FIELDS:
+        value = getattr(drill, name)
+        if isinstance(value, time):
+            values[name] = value.strftime("%H:%M")
+        elif isinstance(value, bool):
+            if value:
+                values[name] = "1"
+        elif value is not None:
+            values[name] = str(value)
+    values.setlist("units", [u.code for u in drill.units])
+    values.setlist("items", [str(i.id) for i in drill.items])
+    return values
 
 
 @bp.route("/drills/<int:drill_id>")

@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("drills.new", "GET"): REQUESTERS,
     ("drills.new", "POST"): REQUESTERS,
     ("drills.detail", "GET"): STOCK_READERS,
+    ("drills.edit", "GET"): REQUESTERS,
+    ("drills.edit", "POST"): REQUESTERS,
     ("drills.evaluate", "POST"): REQUESTERS,
     ("drills.advance", "POST"): REQUESTERS,
     ("drills.finding_add", "POST"): REQUESTERS,

@@ -314,3 +314,31 @@ def test_action_lists_page_and_do_not_query_per_row(
         event.remove(db.engine, "before_cursor_execute", count)
     assert (few[0], many[0]) == (3, 9)
     assert many[1] == few[1]  # the same queries for 9 actions as for 3
+
+
+def test_the_correction_form_starts_from_the_record_and_refuses_bad_values(
+    make_unit, make_user, login, session
+):
+    setup(make_unit, make_user, session)
+    clerk = login("clerk1")
+    post_form(clerk, "/drills/new", FULL)
+    drill = session.scalar(select(Drill))
+    form = text(clerk.get(f"/drills/{drill.id}/edit"))
+    assert 'value="颍河防汛实战演练"' in form and 'value="08:30"' in form
+    assert '<option value="single" selected>' in form
+    data = {
+        "title": "颍河防汛实战演练",
+        "kind": "field_exercise",
+        "held_on": "2022-07-15",
+        "start_time": "08:30",
+        "end_time": "12:00",
+        "scope": "single",
+        "participants": "45",
+    }
+    bad = post_form(clerk, f"/drills/{drill.id}/edit", {**data, "participants": "-3"})
+    assert "参演人数应在 0 到 100000 之间" in text(bad)
+    r = post_form(clerk, f"/drills/{drill.id}/edit", data)
+    assert "已更正演练记录" in text(clerk.get(r.location))
+    session.expire_all()
+    drill = session.get(Drill, drill.id)
+    assert (drill.participants, drill.duration_minutes) == (45, 210)

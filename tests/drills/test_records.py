@@ -242,3 +242,58 @@ def test_a_requirement_is_so_many_a_year_or_every_so_many_days(session, bureau, 
     assert [(r.drill_kind, r.per_year) for r in session.scalars(select(DrillRequirement))] == [
         ("tabletop", 1)
     ]
+
+
+def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau, make_unit):
+    drill = flood_drill(session, bureau, findings=[])
+    shaolin = make_unit("SHAOLIN", name="少林派出所")
+    facts = dict(
+        title="2022年防汛抢险综合演练（更正）",
+        kind="flood_drill",
+        held_on=date(2022, 6, 21),
+        participants=130,
+        duration_minutes=180,
+        start_time=None,
+        end_time=None,
+        form=None,
+        scope="comprehensive",
+        hazard="洪涝",
+        scenario="颍河水位超警戒",
+        location="",
+        roster="",
+        is_real_incident=False,
+        hands_on_training=True,
+    )
+    drl.update_drill(
+        session,
+        drill,
+        units=[shaolin],
+        items=[],
+        actor=bureau["clerk"],
+        today=TODAY,
+        **facts,
+    )
+    session.commit()
+    assert (drill.participants, drill.held_on) == (130, date(2022, 6, 21))
+    assert {u.code for u in drill.units} == {"DAYE", "SHAOLIN"}  # the lead always stays
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "drill.update"))
+    assert entry.before["participants"] == 120 and entry.after["participants"] == 130
+    assert entry.before["units"] == ["DAYE", "LUDIAN"]
+    with pytest.raises(DomainError):  # a held drill cannot move into the future
+        drl.update_drill(
+            session,
+            drill,
+            units=[],
+            items=[],
+            actor=bureau["clerk"],
+            today=TODAY,
+            **{**facts, "held_on": date(2022, 12, 1)},
+        )
+    session.rollback()
+    with pytest.raises(PermissionDenied):
+        drl.update_drill(
+            session, drill, units=[], items=[], actor=bureau["insp"], today=TODAY, **facts
+        )
+    session.rollback()
+    session.refresh(drill)
+    assert drill.held_on == date(2022, 6, 21) and drill.participants == 130
