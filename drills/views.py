@@ -50,7 +50,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
-from readiness.pages import confirmed_action, int_or_none, paginate
+from readiness.pages import attempt, confirmed_action, int_or_none, paginate
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
@@ -283,18 +283,15 @@ def edit(drill_id: int):
     items = _active_items()
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
-        try:
-            drl.update_drill(
+        _updated, error = attempt(
+            lambda: drl.update_drill(
                 db.session,
                 drill,
                 **_form_facts({u.code: u for u in units}, items),
                 actor=current_actor(),
             )
-        except DomainError as err:
-            db.session.rollback()
-            error = err.message
-        else:
-            db.session.commit()
+        )
+        if error is None:
             flash(_("已更正演练记录。"), "success")
             return redirect(url_for("drills.detail", drill_id=drill.id))
     values = request.form if request.method == "POST" else _drill_values(drill)
@@ -635,13 +632,10 @@ def requirements():
                     lines.append(drl.RequirementInput(unit_kind, drill_kind, interval_days=value))
                 else:
                     lines.append(drl.RequirementInput(unit_kind, drill_kind, per_year=value))
-        try:
-            drl.set_requirements(db.session, lines, actor=current_actor())
-        except DomainError as err:
-            db.session.rollback()
-            error = err.message
-        else:
-            db.session.commit()
+        _rows, error = attempt(
+            lambda: drl.set_requirements(db.session, lines, actor=current_actor())
+        )
+        if error is None:
             flash(_("已保存演练要求。"), "success")
             return redirect(url_for("drills.compliance"))
     if error:

@@ -20,7 +20,7 @@ from readiness.exports import pdf_response, pdf_sections
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import AuditEntry, Unit
-from readiness.pages import confirmed_action
+from readiness.pages import attempt, confirmed_action
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("allocations", __name__)
@@ -114,8 +114,8 @@ def new():
             qty = (request.form.get(f"qty-{n}") or "").strip()
             if code or qty:
                 lines.append(alloc.LineInput(code, qty))
-        try:
-            a = alloc.create_allocation(
+        a, error = attempt(
+            lambda: alloc.create_allocation(
                 db.session,
                 from_unit=core.get_unit(db.session, request.form.get("from", "")),
                 to_unit=core.get_unit(db.session, request.form.get("to", "")),
@@ -125,11 +125,8 @@ def new():
                 draft=bool(request.form.get("draft")),
                 actor=current_actor(),
             )
-        except DomainError as err:
-            db.session.rollback()
-            error = err.message
-        else:
-            db.session.commit()
+        )
+        if error is None:
             flash(
                 _("已提交调拨申请第 {id} 号。").format(id=a.id)
                 if a.status == "submitted"

@@ -49,6 +49,18 @@ def confirmed_action(
     return True
 
 
+def attempt(call: Callable[[], object]) -> tuple[object | None, str | None]:
+    """Run the one service call of a hand-built form: commit and return (result, None), or
+    roll back and return (None, the refusal) for the page to show above the form."""
+    try:
+        result = call()
+    except DomainError as err:
+        db.session.rollback()
+        return None, err.message
+    db.session.commit()
+    return result, None
+
+
 def submit(form, call: Callable[[], object], default_field: str | None = None):
     """Run a form's one service call: commit and return its result, or roll back, put the
     refusal on the form and return None."""
