@@ -591,13 +591,13 @@ def compliance():
     """Who has held the drills the requirements ask for this year, and who is overdue."""
     year = request.args.get("year", type=int) or date.today().year
     year = min(max(year, 2000), 2100)
-    rows = drl.compliance(db.session, year, unit_ids=_scope())
+    scope = _scope()
+    rows = drl.compliance(db.session, year, unit_ids=scope)
     kinds = drl.drill_kinds(db.session)
     response = compliance_download(request.args.get("format", "html"), rows, kinds, year)
     if response is not None:
         return response
     planned_stmt = select(Drill).where(Drill.status == "planned").order_by(Drill.held_on, Drill.id)
-    scope = _scope()
     if scope is not None:
         planned_stmt = planned_stmt.where(Drill.lead_unit_id.in_(scope))
     calendar: dict[str, list[Drill]] = {}
