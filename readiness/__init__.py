@@ -19,6 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     import inventory.models
     import labels
     import labels.models
+    import shelters
+    import shelters.models
     from readiness import api, cli, i18n, web
     from readiness.auth import init_auth
     from readiness.config import load_config
@@ -46,4 +48,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     inventory.init_app(app)
     labels.init_app(app)
     drills.init_app(app)
+    shelters.init_app(app)
     return app

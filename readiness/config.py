@@ -28,6 +28,10 @@ DEFAULTS = {
     # One drill or evidence file; the storage folder is ATTACHMENT_DIR or instance/attachments.
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "PAGE_SIZE": 50,
+    # Share of villages a standardized shelter site must serve (Zhejiang: 60%).
+    "SHELTER_COVERAGE_TARGET": 0.6,
+    # A site not inspected for this many days is overdue (before each flood season).
+    "SHELTER_INSPECTION_DAYS": 180,
 }
 
 

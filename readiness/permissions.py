@@ -48,6 +48,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "actions.cancel": frozenset({"command"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
+    # shelters: towns' clerks register and inspect their own sites; command everywhere
+    "shelters.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "shelters.write": frozenset({"clerk", "keeper", "command"}),
+    # a town's village list is reference data kept by the bureau's command staff
+    "places.manage": frozenset({"command"}),
 }
 
 

@@ -81,6 +81,23 @@ def create_unit(
 ) -> Unit:
     """Add a unit to the tree."""
     require(session, actor, "units.manage")
+    return add_unit(
+        session, code=code, name=name, kind=kind, parent=parent, headcount=headcount, actor=actor
+    )
+
+
+def add_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    parent: Unit | None,
+    headcount: int,
+    actor,
+) -> Unit:
+    """Add a unit once the caller has checked the actor may (towns and shelter sites are
+    added by command staff while registering places, not by administrators)."""
     code = (code or "").strip()
     if not CODE_RE.match(code):
         raise DomainError(
