@@ -4,7 +4,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from shelters import api, views
+    # coverage_views adds its routes to the shelters blueprint before it is registered
+    from shelters import api, coverage_views, views
 
+    del coverage_views
     app.register_blueprint(views.bp)
     api.init_app(app)

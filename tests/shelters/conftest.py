@@ -1,0 +1,68 @@
+"""A county bureau with two towns, their villages, and the people who keep its shelters."""
+
+from datetime import date
+
+import pytest
+
+from readiness.permissions import SYSTEM
+from shelters import services as sh
+
+
+@pytest.fixture
+def county(session, make_unit, make_user):
+    """Bureau WL with towns CB (城北, 4 villages) and ST (石塘, 2 villages); a clerk of CB,
+    a clerk of a station elsewhere, command and inspector accounts."""
+    wl = make_unit("WL", name="温岭市应急管理局", kind="bureau")
+    cb = sh.save_town(
+        session,
+        code="CB",
+        name="城北街道",
+        parent=wl,
+        villages=[
+            sh.VillageInput("横湖村", 2000, 300),
+            sh.VillageInput("双峰村", 1500, 200),
+            sh.VillageInput("三星社区", 3000, 100, "community"),
+            sh.VillageInput("上林村", 800, 120),
+        ],
+        actor=SYSTEM,
+    ).town
+    st = sh.save_town(
+        session,
+        code="ST",
+        name="石塘镇",
+        parent=wl,
+        villages=[sh.VillageInput("海山村", 1200, 400), sh.VillageInput("桂岙村", 900, 250)],
+        actor=SYSTEM,
+    ).town
+    session.commit()
+    station = make_unit("ELSE", name="别处派出所")
+    return {
+        "bureau": wl,
+        "cb": cb,
+        "st": st,
+        "cb_clerk": make_user("cbclerk", "clerk", cb, name="城北应急办"),
+        "other_clerk": make_user("otherclerk", "clerk", station),
+        "cmd": make_user("cmd1", "command", wl, name="王科长"),
+        "insp": make_user("insp1", "inspector", None),
+        "admin": make_user("admin1", "admin", wl),
+    }
+
+
+@pytest.fixture
+def make_site(session):
+    """Register a site as the system: make_site(town, name, villages=[...], **facts)."""
+
+    def make(town, name="文化礼堂", villages=(), **facts):
+        facts.setdefault("level", "village")
+        facts.setdefault("capacity", 100)
+        if facts.get("is_standardized"):
+            facts.setdefault("standardized_on", date(2022, 6, 1))
+        site = sh.create_shelter(
+            session,
+            sh.ShelterInput(name=name, town=town, villages=list(villages), **facts),
+            actor=SYSTEM,
+        )
+        session.commit()
+        return site
+
+    return make
