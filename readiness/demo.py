@@ -33,6 +33,14 @@ DEMO_UNITS = [
     ("DF-CHONGGAO", "崇高路派出所", "station", "DF", 45),
     ("DF-GAOCHENG", "告成派出所", "station", "DF", 24),
     ("DF-SHAOLIN", "少林派出所", "station", "DF", 30),
+    # the Wenling emergency-management bureau and the towns its report names (shelters)
+    ("WL", "温岭市应急管理局", "bureau", None, 62),
+    ("WL-CB", "城北街道", "town", "WL", 0),
+    ("WL-ST", "石塘镇", "town", "WL", 0),
+    ("WL-CN", "城南镇", "town", "WL", 0),
+    ("WL-BH", "滨海镇", "town", "WL", 0),
+    ("WL-SQT", "石桥头镇", "town", "WL", 0),
+    ("WL-XH", "新河镇", "town", "WL", 0),
 ]
 
 # (username, role, unit code, name)
@@ -42,6 +50,8 @@ DEMO_USERS = [
     ("inspector", "inspector", "DF", "李强（督察大队）"),
     ("keeper", "keeper", "DF-WH", "赵磊（仓库保管员）"),
     ("clerk", "clerk", "DF-DAYE", "陈刚（大冶派出所）"),
+    ("wenling", "command", "WL", "周敏（温岭市应急管理局减灾救灾科）"),
+    ("shitang", "clerk", "WL-ST", "林洁（石塘镇应急管理办公室）"),
 ]
 
 
@@ -54,6 +64,7 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
     With ``attachment_dir`` the drills also get their sign-in sheets and evidence files."""
     from drills import demo as drills_demo
     from inventory import demo as inventory_demo
+    from shelters import demo as shelters_demo
 
     for code, name, kind, parent_code, headcount in DEMO_UNITS:
         if session.scalar(select(Unit).where(Unit.code == code)):
@@ -82,6 +93,7 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
         )
     inventory_demo.load(session)
     drills_demo.load(session, attachment_dir)
+    shelters_demo.load(session)
 
 
 def active_demo_accounts(session: Session) -> list[User]:
