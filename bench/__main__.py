@@ -1,6 +1,7 @@
 """`make bench`: build a city-scale data set and time the reports against hand-written SQL.
 
-    python -m bench [--movements N] [--drills N] [--backend sqlite|postgresql|both] [--runs N]
+    python -m bench [--movements N] [--drills N] [--villages N] [--shelters N]
+                    [--backend sqlite|postgresql|both] [--runs N]
 
 Figures are printed and written to bench/results/latest.md.
 """
@@ -115,6 +116,12 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             with db.engine.begin() as conn:
                 made |= build_drills(conn, drills=args.drills, today=date.today())
             drills_s = time.perf_counter() - t0
+            from bench.shelters import build_shelters, shelter_figures
+
+            with db.engine.begin() as conn:
+                made |= build_shelters(
+                    conn, villages=args.villages, shelters=args.shelters, today=date.today()
+                )
             figures.append(("data set", ", ".join(f"{v:,} {k}" for k, v in made.items())))
             figures.append(("build time", f"{build_s:.1f} s, drills {drills_s:.1f} s"))
 
@@ -200,6 +207,9 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 password="bench-pass-1",
                 today=today,
             )
+            figures += shelter_figures(
+                app, db, runs=args.runs, headers=headers, username="bench", password="bench-pass-1"
+            )
             from bench.labels import label_figures, scan_latency
             from labels.models import LabelCode
 
@@ -220,6 +230,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--drills", type=int, default=10_000)
+    parser.add_argument("--villages", type=int, default=600)
+    parser.add_argument("--shelters", type=int, default=400)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     lines = [f"# Readiness benchmark, {date.today().isoformat()}", ""]

@@ -28,6 +28,7 @@ NAV: list[tuple[str, object, str]] = [
     ("drills.index", _l("演练"), "drills.view"),
     ("drills.actions", _l("整改"), "drills.view"),
     ("drills.training", _l("培训持证"), "drills.view"),
+    ("shelters.coverage", _l("避灾安置"), "shelters.view"),
     ("inventory.standard", _l("标准"), "standard.view"),
     ("inventory.items", _l("物资"), "items.view"),
     ("admin.units", _l("单位"), "units.view"),
