@@ -109,7 +109,7 @@ def test_town_is_created_then_reposting_updates_villages_by_name(cmd, session):
     listed = cmd.get("/api/v1/towns").get_json()["towns"]
     assert {t["code"]: t["villages"] for t in listed} == {"CB": 4, "ST": 2, "XT": 3}
     one = cmd.get("/api/v1/towns/XT").get_json()
-    assert [v["name"] for v in one["villages"]] == sorted(["东村", "西村", "新塘社区"])
+    assert {v["name"] for v in one["villages"]} == {"东村", "西村", "新塘社区"}
 
 
 @pytest.mark.parametrize(
@@ -140,6 +140,39 @@ def test_bad_village_is_refused_and_changes_nothing(cmd, session, county, villag
     assert (hh.population, hh.to_relocate) == (2000, 300)
 
 
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"code": "NEW"}, "name"),  # a new town needs a name
+        ({"code": "NEW", "name": "镇" * 101}, "name"),
+        ({"code": "", "name": "新镇"}, "code"),
+        ({"code": "新 镇", "name": "新镇"}, "code"),
+        ({"name": "新镇"}, "code"),
+        ({"code": "ELSE", "name": "别处"}, "code"),  # a station's code, not a town's
+        ({"code": "NEW", "name": "新镇", "villages": "东村"}, "villages"),
+        ({"code": "NEW", "name": "新镇", "villages": ["东村"]}, "villages"),
+        (
+            {
+                "code": "NEW",
+                "name": "新镇",
+                "villages": [
+                    {"name": "东村", "population": 1, "to_relocate": 0},
+                    {"name": "东村", "population": 2, "to_relocate": 0},
+                ],
+            },
+            "villages",
+        ),
+    ],
+)
+def test_bad_town_is_refused_and_changes_nothing(cmd, session, county, body, field):
+    before = (n(session, Unit), n(session, Village))
+    r = cmd.post("/api/v1/towns", json=body)
+    assert 400 <= r.status_code < 500
+    assert_error(r, r.status_code, field)
+    session.expire_all()
+    assert (n(session, Unit), n(session, Village)) == before
+
+
 def test_only_command_keeps_towns(api, tokens, session):
     before = n(session, Unit)
     for who in ("cb_clerk", "insp"):
@@ -167,7 +200,7 @@ def test_site_is_registered_and_read_back(cmd, session):
     got = cmd.get(f"/api/v1/shelters/{created['id']}").get_json()
     assert got["name"] == "城北文化礼堂" and got["town"] == "CB"
     assert got["area_m2"] == "650.5" and got["area_capacity"] == 433
-    assert got["villages"] == sorted(["横湖村", "双峰村"])
+    assert sorted(got["villages"]) == sorted(["横湖村", "双峰村"])
     assert got["is_standardized"] and got["standardized_on"] == "2023-05-10"
     assert got["needs_attention"] is False and got["is_overdue"] is True  # never inspected
     assert got["inspections"] == []
