@@ -2,6 +2,560 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+import secrets
+from datetime import date, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import false, func, select
+
+from readiness import services as core
+from readiness.auth import current_actor, permission
+from readiness.errors import DomainError, NotFound
+from readiness.extensions import db
+from readiness.pages import confirmed_action, form_error, int_or_none, paginate, submit
+from readiness.permissions import can
+from shelters import places_import as pi
+from shelters import services as sh
+from shelters.forms import (
+    DEFECT_ROWS,
+    ImportConfirmForm,
+    ImportForm,
+    InspectionForm,
+    ShelterForm,
+)
+from shelters.models import (
+    CHECK_RESULTS,
+    CHECKLIST,
+    LEVEL_MIN_CAPACITY,
+    LEVELS,
+    STATUSES,
+    VILLAGE_KINDS,
+    Defect,
+    Inspection,
+    Shelter,
+    Village,
+)
 
 bp = Blueprint("shelters", __name__, url_prefix="/shelters")
+
+SHELTER_TEXT_FIELDS = (
+    "name",
+    "address",
+    "manager_name",
+    "manager_phone",
+    "contacts",
+    "note",
+    "level",
+    "status",
+    "structure",
+)
+SHELTER_FLAGS = ("is_accessible", "has_generator", "is_in_floodplain", "is_standardized")
+
+
+def _scope() -> set[int] | None:
+    return core.visible_unit_ids(db.session, current_actor())
+
+
+def _date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _interval() -> int:
+    return int(current_app.config["SHELTER_INSPECTION_DAYS"])
+
+
+def _shelter(shelter_id: int) -> Shelter:
+    try:
+        return sh.get_shelter(db.session, shelter_id, current_actor())
+    except NotFound:
+        abort(404)
+
+
+def _town(code: str):
+    try:
+        town = sh.get_town(db.session, code)
+    except NotFound:
+        abort(404)
+    scope = _scope()
+    if scope is not None and town.id not in scope:
+        abort(404)
+    return town
+
+
+# ---------------------------------------------------------------- sites
+
+
+@bp.route("/sites")
+@permission("shelters.view")
+def sites():
+    """Shelter sites in my towns: figures, last inspection, open defects, what is overdue."""
+    scope = _scope()
+    town_list = sh.towns(db.session, scope)
+    args = request.args
+    town = next((t for t in town_list if t.code == args.get("town")), None)
+    standardized = {"yes": True, "no": False}.get(args.get("standardized", ""))
+    stmt = sh.shelters_query(
+        unit_ids=scope,
+        town=town,
+        status=args.get("status") or None,
+        is_standardized=standardized,
+    )
+    if args.get("town") and town is None:
+        stmt = stmt.where(false())
+    today = date.today()
+    if args.get("attention"):
+        open_ids = select(Defect.shelter_id).where(Defect.is_resolved.is_(False))
+        stmt = stmt.where(Shelter.id.in_(open_ids))
+    if args.get("overdue"):
+        # the SQL form of site_state's rule: active, and no inspection within the interval
+        recent = select(Inspection.shelter_id).where(
+            Inspection.inspected_on >= today - timedelta(days=_interval())
+        )
+        stmt = stmt.where(Shelter.status == "active", Shelter.id.not_in(recent))
+    listing = paginate(stmt)
+    states = sh.site_states(db.session, listing.rows, today=today, interval_days=_interval())
+    return render_template(
+        "shelters/sites.html",
+        listing=listing,
+        sites=listing.rows,
+        states=states,
+        towns=town_list,
+        statuses=STATUSES,
+        levels=LEVELS,
+        area_capacity=sh.area_capacity,
+        interval_days=_interval(),
+        may_write=can(db.session, current_actor(), "shelters.write"),
+    )
+
+
+@bp.route("/sites/<int:shelter_id>")
+@permission("shelters.view")
+def site_detail(shelter_id: int):
+    """One site: its facts and warnings, the villages it serves, inspections and defects."""
+    shelter = _shelter(shelter_id)
+    actor = current_actor()
+    state = sh.site_states(db.session, [shelter], today=date.today(), interval_days=_interval())[
+        shelter.id
+    ]
+    stock_unit = shelter.unit
+    return render_template(
+        "shelters/site_detail.html",
+        shelter=shelter,
+        state=state,
+        warnings=sh.shelter_warnings(shelter),
+        area_allows=sh.area_capacity(shelter.area_m2),
+        to_relocate=sum(v.to_relocate for v in shelter.villages),
+        floor=LEVEL_MIN_CAPACITY.get(shelter.level, 0),
+        checklist=CHECKLIST,
+        results=CHECK_RESULTS,
+        stock_unit=stock_unit,
+        may_print=bool(stock_unit) and can(db.session, actor, "labels.print", stock_unit),
+        may_write=can(db.session, actor, "shelters.write", shelter.town_id),
+        today=date.today(),
+    )
+
+
+def _villages_in_reach(town_list) -> list[tuple]:
+    """(town, [villages]) for the towns in reach, for the checkbox list."""
+    ids = [t.id for t in town_list]
+    by_town: dict[int, list[Village]] = {t.id: [] for t in town_list}
+    if ids:
+        for v in db.session.scalars(
+            select(Village).where(Village.town_id.in_(ids)).order_by(Village.name)
+        ):
+            by_town[v.town_id].append(v)
+    return [(t, by_town[t.id]) for t in town_list]
+
+
+def _shelter_input(form: ShelterForm, town_list) -> sh.ShelterInput:
+    """The form as the service takes it; raises DomainError for a village id that is unknown."""
+    town = next((t for t in town_list if t.code == form.town.data), None)
+    ids = {int_or_none(v) for v in form.villages.data or []}
+    if None in ids:
+        raise DomainError(_("所选的村/社区不存在。"), field="villages")
+    villages = list(db.session.scalars(select(Village).where(Village.id.in_(ids)))) if ids else []
+    if len(villages) != len(ids):
+        raise DomainError(_("所选的村/社区不存在，请刷新页面后重新选择。"), field="villages")
+    return sh.ShelterInput(
+        name=form.name.data or "",
+        town=town,
+        level=form.level.data or "",
+        capacity=(form.capacity.data or "").strip() or 0,
+        area_m2=(form.area_m2.data or "").strip() or None,
+        address=form.address.data or "",
+        latitude=(form.latitude.data or "").strip() or None,
+        longitude=(form.longitude.data or "").strip() or None,
+        structure=form.structure.data or "",
+        is_accessible=bool(form.is_accessible.data),
+        has_generator=bool(form.has_generator.data),
+        is_in_floodplain=bool(form.is_in_floodplain.data),
+        is_standardized=bool(form.is_standardized.data),
+        standardized_on=_date(form.standardized_on.data),
+        status=form.status.data or "",
+        manager_name=form.manager_name.data or "",
+        manager_phone=form.manager_phone.data or "",
+        contacts=form.contacts.data or "",
+        note=form.note.data or "",
+        villages=villages,
+    )
+
+
+def _fill(form: ShelterForm, shelter: Shelter) -> None:
+    for name in SHELTER_TEXT_FIELDS:
+        getattr(form, name).data = getattr(shelter, name) or ""
+    for name in SHELTER_FLAGS:
+        getattr(form, name).data = getattr(shelter, name)
+    form.town.data = shelter.town.code
+    form.capacity.data = str(shelter.capacity)
+    for name in ("area_m2", "latitude", "longitude"):
+        value = getattr(shelter, name)
+        getattr(form, name).data = "" if value is None else str(value)
+    form.standardized_on.data = (
+        shelter.standardized_on.isoformat() if shelter.standardized_on else ""
+    )
+    form.villages.data = [str(v.id) for v in shelter.villages]
+    form.version.data = str(shelter.version)
+
+
+def _town_choices(form: ShelterForm, shelter: Shelter | None = None) -> list:
+    town_list = [t for t in sh.towns(db.session, _scope()) if t.is_active]
+    if shelter is not None and shelter.town not in town_list:
+        town_list.append(shelter.town)
+    form.town.choices = [("", "—")] + [(t.code, f"{t.name}（{t.code}）") for t in town_list]
+    return town_list
+
+
+def _site_form(form: ShelterForm, town_list, shelter: Shelter | None):
+    return render_template(
+        "shelters/site_form.html",
+        form=form,
+        shelter=shelter,
+        groups=_villages_in_reach(town_list),
+        chosen={str(v) for v in form.villages.data or []},
+        floors=LEVEL_MIN_CAPACITY,
+    )
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@permission("shelters.write")
+def site_new():
+    """Register a shelter site: its figures, acceptance and the villages it serves."""
+    form = ShelterForm()
+    town_list = _town_choices(form)
+    if request.method == "GET":
+        form.town.data = request.args.get("town") or (
+            town_list[0].code if len(town_list) == 1 else ""
+        )
+    if form.validate_on_submit():
+        site = submit(
+            form,
+            lambda: sh.create_shelter(
+                db.session, _shelter_input(form, town_list), actor=current_actor()
+            ),
+            default_field="name",
+        )
+        if site is not None:
+            flash(_("已登记避灾安置场所：{name}。").format(name=site.name), "success")
+            return redirect(url_for("shelters.site_detail", shelter_id=site.id))
+    return _site_form(form, town_list, None)
+
+
+@bp.route("/sites/<int:shelter_id>/edit", methods=["GET", "POST"])
+@permission("shelters.write")
+def site_edit(shelter_id: int):
+    """Change a site's figures, status, acceptance or the villages it serves."""
+    shelter = _shelter(shelter_id)
+    form = ShelterForm()
+    town_list = _town_choices(form, shelter)
+    if request.method == "GET":
+        _fill(form, shelter)
+    if form.validate_on_submit():
+        done = submit(
+            form,
+            lambda: sh.update_shelter(
+                db.session,
+                shelter,
+                _shelter_input(form, town_list),
+                actor=current_actor(),
+                expected_version=int_or_none(form.version.data),
+            ),
+            default_field="name",
+        )
+        if done is not None:
+            flash(_("已保存场所：{name}。").format(name=done.name), "success")
+            return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
+    return _site_form(form, town_list, shelter)
+
+
+# ---------------------------------------------------------------- inspections and defects
+
+
+@bp.route("/sites/<int:shelter_id>/inspections/new", methods=["GET", "POST"])
+@permission("shelters.write")
+def inspection_new(shelter_id: int):
+    """Record an inspection: checklist, defects found, supplies and subsidy."""
+    shelter = _shelter(shelter_id)
+    actor = current_actor()
+    form = InspectionForm()
+    if request.method == "GET":
+        form.inspected_on.data = date.today().isoformat()
+        form.inspector.data = getattr(actor, "display_name", "")
+        form.request_key.data = secrets.token_urlsafe(16)
+    if form.validate_on_submit():
+        defects = []
+        for n in range(DEFECT_ROWS):
+            text = (request.form.get(f"defect-{n}") or "").strip()
+            if text:
+                defects.append(sh.DefectInput(text, bool(request.form.get(f"fixed-{n}"))))
+        try:
+            sh.record_inspection(
+                db.session,
+                shelter,
+                inspected_on=_date(form.inspected_on.data),
+                inspector=form.inspector.data or "",
+                checklist={k: request.form.get(f"check-{k}") or "na" for k in CHECKLIST},
+                defects=defects,
+                replenished_qty=(form.replenished_qty.data or "").strip() or 0,
+                rotated_qty=(form.rotated_qty.data or "").strip() or 0,
+                subsidy=(form.subsidy.data or "").strip() or 0,
+                note=form.note.data or "",
+                request_key=form.request_key.data or None,
+                actor=actor,
+            )
+        except sh.AlreadyRecorded as err:
+            db.session.rollback()
+            flash(err.message, "warning")
+            return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err, "note")
+        else:
+            db.session.commit()
+            open_count = sum(1 for d in defects if not d.is_resolved)
+            if open_count:
+                flash(
+                    _("已登记检查，{n} 个问题待整改。").format(n=open_count),
+                    "warning",
+                )
+            else:
+                flash(_("已登记检查。"), "success")
+            return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
+    return render_template(
+        "shelters/inspection_form.html",
+        form=form,
+        shelter=shelter,
+        checklist=CHECKLIST,
+        results=CHECK_RESULTS,
+        values=request.form,
+        rows=range(DEFECT_ROWS),
+        today=date.today(),
+    )
+
+
+@bp.route("/defects/<int:defect_id>/resolve", methods=["POST"])
+@permission("shelters.write")
+def defect_resolve(defect_id: int):
+    """Mark a defect as repaired, saying what was done."""
+    defect = db.session.get(Defect, defect_id)
+    if defect is None:
+        abort(404)
+    shelter = _shelter(defect.shelter_id)
+    confirmed_action(
+        lambda _version: sh.resolve_defect(
+            db.session,
+            defect,
+            resolution=request.form.get("resolution", ""),
+            resolved_on=_date(request.form.get("resolved_on")),
+            actor=current_actor(),
+        ),
+        lambda _d: _("已标记为已整改。"),
+    )
+    return redirect(url_for("shelters.site_detail", shelter_id=shelter.id) + "#defects")
+
+
+# ---------------------------------------------------------------- towns and villages
+
+
+@bp.route("/towns")
+@permission("shelters.view")
+def towns():
+    """Towns in reach: villages, people, people to relocate, sites and villages covered."""
+    scope = _scope()
+    town_list = sh.towns(db.session, scope)
+    ids = [t.id for t in town_list]
+    target = sh.parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
+    report = sh.coverage(db.session, target, unit_ids=scope)
+    covered = {row.town_id: row for row in report.towns}
+    people = dict(
+        db.session.execute(
+            select(Village.town_id, func.coalesce(func.sum(Village.population), 0))
+            .where(Village.town_id.in_(ids))
+            .group_by(Village.town_id)
+        ).all()
+    )
+    counts = {
+        town_id: (villages, relocate)
+        for town_id, villages, relocate in db.session.execute(
+            select(Village.town_id, func.count(), func.coalesce(func.sum(Village.to_relocate), 0))
+            .where(Village.town_id.in_(ids))
+            .group_by(Village.town_id)
+        )
+    }
+    site_counts = dict(
+        db.session.execute(
+            select(Shelter.town_id, func.count())
+            .where(Shelter.town_id.in_(ids), Shelter.status != "closed")
+            .group_by(Shelter.town_id)
+        ).all()
+    )
+    rows = [
+        {
+            "town": t,
+            "villages": counts.get(t.id, (0, 0))[0],
+            "population": people.get(t.id, 0),
+            "to_relocate": counts.get(t.id, (0, 0))[1],
+            "sites": site_counts.get(t.id, 0),
+            "covered": covered[t.id].covered if t.id in covered else 0,
+        }
+        for t in town_list
+    ]
+    return render_template(
+        "shelters/towns.html",
+        rows=rows,
+        may_import=can(db.session, current_actor(), "places.manage"),
+    )
+
+
+@bp.route("/towns/<code>")
+@permission("shelters.view")
+def town_detail(code: str):
+    """A town's villages: people, people to relocate, the sites serving each, covered or not."""
+    town = _town(code)
+    villages = sh.villages_of(db.session, town)
+    return render_template(
+        "shelters/town_detail.html",
+        town=town,
+        villages=villages,
+        kinds=VILLAGE_KINDS,
+        may_manage=can(db.session, current_actor(), "places.manage"),
+        may_write=can(db.session, current_actor(), "shelters.write", town),
+    )
+
+
+@bp.route("/villages/<int:village_id>", methods=["POST"])
+@permission("places.manage")
+def village_edit(village_id: int):
+    """Correct a village's name, kind or population figures."""
+    village = db.session.get(Village, village_id)
+    if village is None:
+        abort(404)
+    town = _town(village.town.code)
+    confirmed_action(
+        lambda _version: sh.update_village(
+            db.session,
+            village,
+            name=request.form.get("name", ""),
+            kind=request.form.get("kind", ""),
+            population=(request.form.get("population") or "").strip(),
+            to_relocate=(request.form.get("to_relocate") or "").strip(),
+            actor=current_actor(),
+        ),
+        lambda v: _("已保存 {name}。").format(name=v.name),
+    )
+    return redirect(url_for("shelters.town_detail", code=town.code))
+
+
+# ---------------------------------------------------------------- importing villages
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@permission("places.manage")
+def places_import():
+    """Upload a town/village list; see every row checked against the database before saving."""
+    form = ImportForm()
+    preview = None
+    confirm = None
+    if form.validate_on_submit():
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            form.file.errors = [*form.file.errors, _("请选择要导入的文件。")]
+        else:
+            preview = pi.compare(db.session, pi.parse(upload.filename, upload.read()))
+            if not preview.errors:
+                confirm = ImportConfirmForm(
+                    formdata=None,
+                    rows=json.dumps(preview.records(), ensure_ascii=False, separators=(",", ":")),
+                )
+    return render_template(
+        "shelters/import.html",
+        form=form,
+        preview=preview,
+        confirm=confirm,
+        kinds=VILLAGE_KINDS,
+        max_rows=pi.MAX_ROWS,
+    )
+
+
+@bp.route("/import/confirm", methods=["POST"])
+@permission("places.manage")
+def places_import_confirm():
+    """Save the previewed villages, all towns in one transaction, after checking them again."""
+    form = ImportConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("表单已过期，请重新上传文件。"), "error")
+        return redirect(url_for("shelters.places_import"))
+    try:
+        records = json.loads(form.rows.data or "")
+    except ValueError:
+        records = None
+    preview = pi.compare(db.session, pi.from_records(records))
+    if preview.errors:
+        for message in preview.errors[:10]:
+            flash(message, "error")
+        flash(_("未导入任何数据。"), "error")
+        return redirect(url_for("shelters.places_import"))
+    try:
+        saved = pi.apply(db.session, preview, actor=current_actor())
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        flash(_("未导入任何数据。"), "error")
+        return redirect(url_for("shelters.places_import"))
+    db.session.commit()
+    for result in saved:
+        flash(
+            _("{town}：新增 {added} 个、更新 {changed} 个村/社区{new}。").format(
+                town=result.town.name,
+                added=result.added,
+                changed=result.changed,
+                new=_("（新建镇/街道）") if result.is_new else "",
+            ),
+            "success",
+        )
+    return redirect(url_for("shelters.towns"))
+
+
+@bp.route("/import/template.csv")
+@permission("places.manage")
+def places_import_template():
+    """A sample village list to fill in."""
+    return Response(
+        pi.template_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=villages-template.csv"},
+    )

@@ -1,0 +1,92 @@
+"""Shelter forms: shape only; the rules (and their Chinese refusals) live in shelters.services.
+
+Numbers and dates are text fields on purpose: the service judges them and says what is wrong
+in the words the bureaus use, on the field concerned.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+
+from shelters.models import LEVELS, STATUSES, STRUCTURES
+
+DEFECT_ROWS = 5
+
+
+def _choices(labels: dict) -> list[tuple[str, str]]:
+    return [(code, str(label)) for code, label in labels.items()]
+
+
+class ShelterForm(FlaskForm):
+    name = StringField(_l("场所名称"))
+    town = SelectField(_l("所属镇/街道"), choices=[], validate_choice=False)
+    level = SelectField(_l("场所级别"), choices=[], validate_choice=False)
+    capacity = StringField(
+        _l("核定容量（人）"),
+        description=_l("规范化场所不少于：县级 200 人，乡镇级 100 人，村级 50 人"),
+    )
+    area_m2 = StringField(
+        _l("可用面积（m²）"), description=_l("按人均 1.5 m² 计算面积可容纳人数（GB 21734）")
+    )
+    address = StringField(_l("地址"))
+    latitude = StringField(_l("纬度"))
+    longitude = StringField(_l("经度"))
+    structure = SelectField(_l("建筑结构"), choices=[], validate_choice=False)
+    is_accessible = BooleanField(_l("有无障碍设施"))
+    has_generator = BooleanField(_l("有备用电源（发电机）"))
+    is_in_floodplain = BooleanField(_l("位于洪涝淹没区"))
+    status = SelectField(_l("状态"), choices=[], validate_choice=False, default="active")
+    is_standardized = BooleanField(_l("已通过规范化验收"))
+    standardized_on = StringField(_l("验收日期"))
+    manager_name = StringField(_l("管理员"))
+    manager_phone = StringField(_l("联系电话"))
+    contacts = TextAreaField(_l("其他联系人"))
+    note = TextAreaField(_l("备注"))
+    villages = SelectMultipleField(_l("服务的村/社区"), choices=[], validate_choice=False)
+    version = HiddenField()
+    submit = SubmitField(_l("保存"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.level.choices = _choices(LEVELS)
+        self.status.choices = _choices(STATUSES)
+        self.structure.choices = _choices(STRUCTURES)
+
+
+class InspectionForm(FlaskForm):
+    inspected_on = StringField(_l("检查日期"))
+    inspector = StringField(_l("检查人"))
+    replenished_qty = StringField(_l("补充物资件数"), default="0")
+    rotated_qty = StringField(_l("轮换过期物资件数"), default="0")
+    subsidy = StringField(_l("补助资金（元）"), default="0")
+    note = TextAreaField(_l("备注"))
+    # the checklist and defect rows are hand-built (check-<item>, defect-<n>, fixed-<n>);
+    # these two only carry the service's refusal about them
+    checklist = HiddenField()
+    defects = HiddenField()
+    request_key = HiddenField()
+    submit = SubmitField(_l("登记检查"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("村/社区名单文件"),
+        description=_l("CSV（UTF-8 或 GBK）或 XLSX，最多 5,000 行"),
+    )
+    submit = SubmitField(_l("预览"))
+
+
+class ImportConfirmForm(FlaskForm):
+    rows = HiddenField()
+    submit = SubmitField(_l("确认导入"))
