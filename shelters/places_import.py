@@ -175,8 +175,9 @@ def _header_map(header: Sequence) -> dict[str, int]:
     return out
 
 
-def _number(value):
-    """Digits, with thousands separators or a minus sign, as an int the service can judge."""
+def number_or_text(value):
+    """Digits (with thousands separators or a minus sign) as an int, so the service says
+    "不能为负数" rather than "必须是整数" for -5; anything else as it is."""
     if isinstance(value, str):
         text = value.replace(",", "").replace("，", "").strip()
         if _INTEGER.match(text):
@@ -209,8 +210,8 @@ def _check_row(preview: Preview, line: int, values: dict) -> ImportRow | None:
             return None
     raw = sh.VillageInput(
         name=str(values.get("village", "")),
-        population=_number(values.get("population")),
-        to_relocate=_number(values.get("to_relocate")),
+        population=number_or_text(values.get("population")),
+        to_relocate=number_or_text(values.get("to_relocate")),
         kind=kind,
     )
     try:
