@@ -31,7 +31,7 @@ def _choices(labels: dict) -> list[tuple[str, str]]:
 class ShelterForm(FlaskForm):
     name = StringField(_l("场所名称"))
     town = SelectField(_l("所属镇/街道"), choices=[], validate_choice=False)
-    level = SelectField(_l("场所级别"), choices=[], validate_choice=False)
+    level = SelectField(_l("场所级别"), choices=[], validate_choice=False, default="village")
     capacity = StringField(
         _l("核定容量（人）"),
         description=_l("规范化场所不少于：县级 200 人，乡镇级 100 人，村级 50 人"),

@@ -97,7 +97,16 @@ class Preview:
             self.bad_lines.add(line)
 
     def records(self) -> list[list]:
-        return [r.record() for r in self.rows]
+        """The rows for the confirm form; a town's name only on its first row (keeps the
+        hidden field small: a full 5,000-row file stays well under the form size limit)."""
+        out, named = [], set()
+        for r in self.rows:
+            record = r.record()
+            if r.town_code.lower() in named:
+                record[2] = ""
+            named.add(r.town_code.lower())
+            out.append(record)
+        return out
 
     def towns(self) -> dict[str, list[ImportRow]]:
         """The rows grouped by town code (as first written), in file order."""

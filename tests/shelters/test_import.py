@@ -270,3 +270,14 @@ def test_the_template_downloads_and_reads_back_clean(client, login, county):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert pi.parse("template.csv", response.data).errors == []
+
+
+def test_a_full_5000_row_file_goes_through(client, login, session, county):
+    login("cmd1")
+    body = "".join(f"XQ,新桥镇,新桥{n}村,村,1000,10\n" for n in range(pi.MAX_ROWS))
+    html = _upload(client, "名单.csv", _csv(body)).get_data(as_text=True)
+    assert "新增 5000" in html
+    done = post_form(client, "/shelters/import/confirm", {"rows": _hidden_rows(html)})
+    assert done.status_code == 302
+    session.expire_all()
+    assert len(_villages(session, "XQ")) == pi.MAX_ROWS
