@@ -172,6 +172,34 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("labels.calibration", "POST"): WRITERS,
     ("labels_api.create_labels", "POST"): WRITERS,
     ("labels_api.get_label", "GET"): STOCK_READERS,
+    # shelters
+    ("shelters.coverage", "GET"): STOCK_READERS,
+    ("shelters.sites", "GET"): STOCK_READERS,
+    ("shelters.site_new", "GET"): REQUESTERS,
+    ("shelters.site_new", "POST"): REQUESTERS,
+    ("shelters.site_detail", "GET"): STOCK_READERS,
+    ("shelters.site_edit", "GET"): REQUESTERS,
+    ("shelters.site_edit", "POST"): REQUESTERS,
+    ("shelters.inspection_new", "GET"): REQUESTERS,
+    ("shelters.inspection_new", "POST"): REQUESTERS,
+    ("shelters.defect_resolve", "POST"): REQUESTERS,
+    ("shelters.towns", "GET"): STOCK_READERS,
+    ("shelters.town_detail", "GET"): STOCK_READERS,
+    ("shelters.village_edit", "POST"): COMMAND,
+    ("shelters.places_import", "GET"): COMMAND,
+    ("shelters.places_import", "POST"): COMMAND,
+    ("shelters.places_import_confirm", "POST"): COMMAND,
+    ("shelters.places_import_template", "GET"): COMMAND,
+    ("shelters_api.save_town", "POST"): COMMAND,
+    ("shelters_api.list_towns", "GET"): STOCK_READERS,
+    ("shelters_api.get_town", "GET"): STOCK_READERS,
+    ("shelters_api.create_shelter", "POST"): REQUESTERS,
+    ("shelters_api.list_shelters", "GET"): STOCK_READERS,
+    ("shelters_api.get_shelter", "GET"): STOCK_READERS,
+    ("shelters_api.put_shelter", "PUT"): REQUESTERS,
+    ("shelters_api.record_inspection", "POST"): REQUESTERS,
+    ("shelters_api.resolve_defect", "POST"): REQUESTERS,
+    ("shelters_api.shelter_coverage", "GET"): STOCK_READERS,
 }
 
 
@@ -259,9 +287,38 @@ def world(session, make_unit, make_user, make_item):
             reason="route test",
             actor=SYSTEM,
         )
+    from shelters import services as sh
+
+    sites, defects, villages, towns = {}, {}, {}, {}
+    for u in (home, warehouse):
+        # a town in each role's reach, with a village, a site and an open defect
+        town = sh.save_town(
+            session,
+            code=f"T-{u.code}",
+            name=f"镇{u.code}",
+            parent=u,
+            villages=[sh.VillageInput("村", 100, 10)],
+            actor=SYSTEM,
+        ).town
+        towns[u.id] = town
+        villages[u.id] = sh.villages_of(session, town)[0]
+        sites[u.id] = sh.create_shelter(
+            session, sh.ShelterInput(name="场所", town=town, villages=["村"]), actor=SYSTEM
+        )
+        defects[u.id] = sh.record_inspection(
+            session,
+            sites[u.id],
+            inspected_on=date(2022, 6, 1),
+            defects=[sh.DefectInput("标识缺失")],
+            actor=SYSTEM,
+        ).defects[0]
     session.commit()
     return {
         "units": units,
+        "towns": towns,
+        "sites": sites,
+        "defects": defects,
+        "villages": villages,
         "target": target,
         "default_unit": home,
         "item": item,
@@ -280,6 +337,11 @@ def url_for_role(path: str, role: str | None, world) -> str:
     unit = world["units"].get(role, world["default_unit"])
     if path.startswith(("/l/", "/api/v1/labels/")):
         path = path.replace("<code>", world["labels"][unit.id])
+    if path.startswith(("/shelters/towns/", "/api/v1/towns/")):
+        path = path.replace("<code>", world["towns"][unit.id].code)
+    path = path.replace("<int:shelter_id>", str(world["sites"][unit.id].id))
+    path = path.replace("<int:defect_id>", str(world["defects"][unit.id].id))
+    path = path.replace("<int:village_id>", str(world["villages"][unit.id].id))
     path = path.replace("<int:action_id>", str(world["actions"][unit.id].id))
     path = path.replace("<int:drill_id>", str(world["actions"][unit.id].finding.drill_id))
     path = path.replace("<int:attachment_id>", str(world["attachments"][unit.id].id))
