@@ -36,7 +36,7 @@ LEVEL_MIN_CAPACITY = {"county": 200, "town": 100, "village": 50}
 STATUSES = {
     "planned": _l("规划中"),
     "construction": _l("在建"),
-    "active": _l("启用"),
+    "active": _l("使用中"),
     "suspended": _l("暂停使用"),
     "closed": _l("已关闭"),
 }

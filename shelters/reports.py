@@ -52,7 +52,7 @@ def coverage_rows(report: CoverageReport):
             t.capacity,
             t.to_relocate,
             t.needed,
-            "、".join(t.uncovered),
+            _("、").join(t.uncovered),
         ]
     yield [
         "",
@@ -93,7 +93,7 @@ def coverage_pdf(report: CoverageReport, today: date, scope_label: str | None = 
         PdfHeading(_("二、未覆盖的村/社区")),
     ]
     uncovered_rows = [
-        [t.town.name if t.town else "", len(t.uncovered), "、".join(t.uncovered)]
+        [t.town.name if t.town else "", len(t.uncovered), _("、").join(t.uncovered)]
         for t in report.towns
         if t.uncovered
     ]

@@ -756,7 +756,8 @@ def record_inspection(
                 text=text,
                 is_resolved=resolved,
                 resolved_on=inspected_on if resolved else None,
-                resolution=_("检查时当场整改") if resolved else "",
+                # no text: the page says "repaired on the spot" in the reader's language
+                resolution="",
                 resolved_by_id=getattr(actor, "id", None) if resolved else None,
             )
         )

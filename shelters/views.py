@@ -236,7 +236,9 @@ def _town_choices(form: ShelterForm, shelter: Shelter | None = None) -> list:
     town_list = [t for t in sh.towns(db.session, _scope()) if t.is_active]
     if shelter is not None and shelter.town not in town_list:
         town_list.append(shelter.town)
-    form.town.choices = [("", "—")] + [(t.code, f"{t.name}（{t.code}）") for t in town_list]
+    form.town.choices = [("", "—")] + [
+        (t.code, t.name + _("（{text}）").format(text=t.code)) for t in town_list
+    ]
     return town_list
 
 

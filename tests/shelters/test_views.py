@@ -163,7 +163,7 @@ def test_inspection_with_a_defect_needs_attention_until_resolved(
     detail = client.get(response.location).get_data(as_text=True)
     assert "1 个问题待整改" in detail
     assert "需关注" in detail and "疏散指示牌缺失" in detail
-    assert "补充物资 20 件" in detail and "3000.50" in detail
+    assert "补充物资 20 件" in detail and "3,000.50" in detail
 
     found = client.get("/shelters/sites?attention=1").get_data(as_text=True)
     assert "礼堂" in found and "小学" not in found

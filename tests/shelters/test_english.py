@@ -1,0 +1,68 @@
+"""Every shelter page in English, with ASCII data, shows no Chinese (punctuation included)."""
+
+from datetime import date
+
+from readiness.permissions import SYSTEM
+from shelters import services as sh
+from tests.conftest import post_form
+from tests.readiness.test_i18n import CJK
+
+
+def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user, login):
+    hq = make_unit("HQ", name="County Bureau", kind="bureau")
+    town = sh.save_town(
+        session,
+        code="NT",
+        name="North Town",
+        parent=hq,
+        villages=[sh.VillageInput("Hill", 900, 80), sh.VillageInput("Bay", 400, 300, "community")],
+        actor=SYSTEM,
+    ).town
+    site = sh.create_shelter(
+        session,
+        sh.ShelterInput(
+            name="School Hall",
+            town=town,
+            level="town",
+            capacity=90,
+            area_m2="100",
+            is_standardized=True,
+            standardized_on=date(2022, 5, 1),
+            is_in_floodplain=True,
+            villages=["Hill", "Bay"],
+        ),
+        actor=SYSTEM,
+    )
+    sh.record_inspection(
+        session,
+        site,
+        inspected_on=date(2023, 3, 1),
+        inspector="Team A",
+        checklist={"signage": "fail", "siting": "pass"},
+        defects=[sh.DefectInput("No signs"), sh.DefectInput("Lamp broken", True)],
+        subsidy="1200.50",
+        actor=SYSTEM,
+    )
+    session.commit()
+    make_user("boss", "command", hq, name="Boss")
+    client = login("boss")
+    post_form(client, "/language", {"lang": "en", "next": "/"})
+    pages = [
+        "/shelters/",
+        "/shelters/?target=abc",
+        "/shelters/sites",
+        "/shelters/sites?attention=1&overdue=1",
+        f"/shelters/sites/{site.id}",
+        f"/shelters/sites/{site.id}/edit",
+        f"/shelters/sites/{site.id}/inspections/new",
+        "/shelters/sites/new",
+        "/shelters/towns",
+        "/shelters/towns/NT",
+        "/shelters/import",
+    ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.get_data(as_text=True).replace('lang="zh-CN">中文<', "")
+        leftover = CJK.findall(html)
+        assert not leftover, f"{path}: {''.join(leftover)[:80]}"
