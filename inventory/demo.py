@@ -195,12 +195,13 @@ SERIALS = {
 }
 
 
-def load(session: Session, today: date | None = None) -> bool:
-    """Load the inventory demo once (when the catalog is empty). Returns True if loaded."""
-    if session.scalar(select(func.count()).select_from(Item)):
-        return False
-    today = today or date.today()
-    for code, name, category, uom, cost, shelf, tracking in ITEMS:
+def add_items(session: Session, rows) -> None:
+    """Catalog entries from (code, name, category, uom, cost, shelf life, tracking) rows;
+    codes already in the catalog are skipped."""
+    known = set(session.scalars(select(Item.code)))
+    for code, name, category, uom, cost, shelf, tracking in rows:
+        if code in known:
+            continue
         inv.create_item(
             session,
             code=code,
@@ -212,6 +213,14 @@ def load(session: Session, today: date | None = None) -> bool:
             tracking=tracking,
             actor=SYSTEM,
         )
+
+
+def load(session: Session, today: date | None = None) -> bool:
+    """Load the inventory demo once (when the catalog is empty). Returns True if loaded."""
+    if session.scalar(select(func.count()).select_from(Item)):
+        return False
+    today = today or date.today()
+    add_items(session, ITEMS)
     inv.publish_standard(
         session,
         effective_from=date(2022, 7, 1),

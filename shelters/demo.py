@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inventory import services as inv
+from inventory.demo import add_items
 from inventory.models import Item, StandardLine
 from readiness import services as core
 from readiness.models import User
@@ -222,20 +223,7 @@ def _village_figures(town_code: str, n: int) -> tuple[int, int]:
 
 
 def _ensure_shelter_standard(session: Session, today: date) -> None:
-    items = {i.code for i in session.scalars(select(Item))}
-    for code, name, category, uom, cost, shelf, tracking in SHELTER_ITEMS:
-        if code not in items:
-            inv.create_item(
-                session,
-                code=code,
-                name=name,
-                category=category,
-                uom=uom,
-                unit_cost=cost,
-                shelf_life_days=shelf,
-                tracking=tracking,
-                actor=SYSTEM,
-            )
+    add_items(session, SHELTER_ITEMS)
     current = inv.standard_as_of(session, today)
     lines = []
     if current is not None:

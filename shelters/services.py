@@ -934,17 +934,13 @@ class VillageFacts:
     to_relocate: int
 
 
-@dataclass
-class TownCoverage:
-    town_id: int
+class CoverageFigures:
+    """The shares and the shortfall, from the counts (a town's or the whole area's)."""
+
     villages: int
     covered: int
     covered_with_capacity: int
-    capacity: int
-    to_relocate: int
-    uncovered: list[str]
     target: Decimal
-    town: Unit | None = None
 
     @property
     def coverage(self) -> float:
@@ -957,6 +953,19 @@ class TownCoverage:
     @property
     def needed(self) -> int:
         return villages_needed(self.target, self.villages, self.covered)
+
+
+@dataclass
+class TownCoverage(CoverageFigures):
+    town_id: int
+    villages: int
+    covered: int
+    covered_with_capacity: int
+    capacity: int
+    to_relocate: int
+    uncovered: list[str]
+    target: Decimal
+    town: Unit | None = None
 
     @property
     def meets_target(self) -> bool:
@@ -974,7 +983,7 @@ class Candidate:
 
 
 @dataclass
-class CoverageReport:
+class CoverageReport(CoverageFigures):
     target: Decimal
     towns: list[TownCoverage]
     candidates: list[Candidate]
@@ -983,18 +992,6 @@ class CoverageReport:
     covered_with_capacity: int = 0
     capacity: int = 0
     to_relocate: int = 0
-
-    @property
-    def coverage(self) -> float:
-        return self.covered / self.villages if self.villages else 0.0
-
-    @property
-    def capacity_coverage(self) -> float:
-        return self.covered_with_capacity / self.villages if self.villages else 0.0
-
-    @property
-    def needed(self) -> int:
-        return villages_needed(self.target, self.villages, self.covered)
 
     @property
     def uncovered(self) -> int:
