@@ -78,26 +78,11 @@ def create_unit(
     parent: Unit | None,
     headcount: int,
     actor,
+    permission: str = "units.manage",
 ) -> Unit:
-    """Add a unit to the tree."""
-    require(session, actor, "units.manage")
-    return add_unit(
-        session, code=code, name=name, kind=kind, parent=parent, headcount=headcount, actor=actor
-    )
-
-
-def add_unit(
-    session: Session,
-    *,
-    code: str,
-    name: str,
-    kind: str,
-    parent: Unit | None,
-    headcount: int,
-    actor,
-) -> Unit:
-    """Add a unit once the caller has checked the actor may (towns and shelter sites are
-    added by command staff while registering places, not by administrators)."""
+    """Add a unit to the tree. Administrators keep the tree; a feature package that adds
+    units of its own (towns, shelter sites) names the permission that lets its users do so."""
+    require(session, actor, permission, parent)
     code = (code or "").strip()
     if not CODE_RE.match(code):
         raise DomainError(
@@ -137,9 +122,10 @@ def update_unit(
     headcount: int,
     actor,
     expected_version: int | None = None,
+    permission: str = "units.manage",
 ) -> Unit:
     """Change a unit's name, kind, place in the tree or headcount. The code never changes."""
-    require(session, actor, "units.manage")
+    require(session, actor, permission, unit)
     _check_version(unit, expected_version)
     _check_unit_values(name, kind, headcount)
     if parent is not None:
@@ -164,10 +150,16 @@ def update_unit(
 
 
 def set_unit_active(
-    session: Session, unit: Unit, is_active: bool, *, actor, expected_version: int | None = None
+    session: Session,
+    unit: Unit,
+    is_active: bool,
+    *,
+    actor,
+    expected_version: int | None = None,
+    permission: str = "units.manage",
 ) -> Unit:
     """Deactivate a unit (it stays in the books) or bring it back."""
-    require(session, actor, "units.manage")
+    require(session, actor, permission, unit)
     _check_version(unit, expected_version)
     if unit.is_active == is_active:
         return unit

@@ -283,8 +283,15 @@ def save_town(
     if town is None:
         if parent is None and getattr(actor, "unit_id", None):
             parent = session.get(Unit, actor.unit_id)
-        town = services.add_unit(
-            session, code=code, name=name, kind="town", parent=parent, headcount=0, actor=actor
+        town = services.create_unit(
+            session,
+            code=code,
+            name=name,
+            kind="town",
+            parent=parent,
+            headcount=0,
+            actor=actor,
+            permission="places.manage",
         )
     elif town.kind != "town":
         raise Conflict(
@@ -301,7 +308,8 @@ def save_town(
             kind="town",
             parent=town.parent,
             headcount=town.headcount,
-            actor=_unit_writer(actor),
+            actor=actor,
+            permission="places.manage",
         )
     result = TownSaved(town, is_new)
     existing = {
@@ -343,15 +351,6 @@ def save_town(
             )
             result.changed += 1
     return result
-
-
-def _unit_writer(actor):
-    """Renaming the town unit is part of keeping places; the unit service checks units.manage,
-    so it runs as the system once places.manage has been checked (the audit names the actor
-    through the places entry that follows)."""
-    from readiness.permissions import SYSTEM
-
-    return actor if getattr(actor, "role", None) == "admin" else SYSTEM
 
 
 def update_village(
@@ -555,13 +554,11 @@ def _apply(session: Session, shelter: Shelter, data: ShelterInput, today: date) 
 def _sync_unit(session: Session, shelter: Shelter, actor) -> None:
     """An active site holds stock as a unit of kind 'shelter' under its town; its
     headcount is the rated capacity, so the shelter standard scales with the people it takes."""
-    from readiness.permissions import SYSTEM
-
     unit = shelter.unit
     if unit is None:
         if shelter.status != "active":
             return
-        unit = services.add_unit(
+        unit = services.create_unit(
             session,
             code=f"{shelter.town.code[:24]}-S{shelter.id:03d}",
             name=shelter.name[:100],
@@ -569,6 +566,7 @@ def _sync_unit(session: Session, shelter: Shelter, actor) -> None:
             parent=shelter.town,
             headcount=shelter.capacity,
             actor=actor,
+            permission="shelters.write",
         )
         shelter.unit = unit
         session.flush()
@@ -585,11 +583,14 @@ def _sync_unit(session: Session, shelter: Shelter, actor) -> None:
             kind="shelter",
             parent=shelter.town,
             headcount=shelter.capacity,
-            actor=SYSTEM,
+            actor=actor,
+            permission="shelters.write",
         )
     want_active = shelter.status != "closed"
     if unit.is_active != want_active:
-        services.set_unit_active(session, unit, want_active, actor=SYSTEM)
+        services.set_unit_active(
+            session, unit, want_active, actor=actor, permission="shelters.write"
+        )
 
 
 def create_shelter(session: Session, data: ShelterInput, *, actor, today: date | None = None):

@@ -382,3 +382,19 @@ def test_coverage_from_the_database_matches_the_rule(session, county, make_site)
         session, Decimal("0.6"), unit_ids=sh.scope_for(session, county["cb_clerk"], None)
     )
     assert [t.town.code for t in mine.towns] == ["CB"]
+
+
+def test_the_audit_names_who_registered_a_site_and_its_stock_unit(session, county):
+    site = sh.create_shelter(
+        session,
+        sh.ShelterInput(name="本镇场所", town=county["cb"], capacity=60),
+        actor=county["cb_clerk"],
+    )
+    session.commit()
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.actor_name).where(
+            AuditEntry.action.in_(["unit.create", "shelter.create"]),
+            AuditEntry.unit_id.in_([county["cb"].id, site.unit_id]),
+        )
+    ).all()
+    assert sorted(entries) == [("shelter.create", "cbclerk"), ("unit.create", "cbclerk")]
