@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import AuditEntry, Unit
@@ -393,8 +393,10 @@ def test_the_audit_names_who_registered_a_site_and_its_stock_unit(session, count
     session.commit()
     entries = session.execute(
         select(AuditEntry.action, AuditEntry.actor_name).where(
-            AuditEntry.action.in_(["unit.create", "shelter.create"]),
-            AuditEntry.unit_id.in_([county["cb"].id, site.unit_id]),
+            or_(
+                (AuditEntry.object_type == "shelters") & (AuditEntry.object_id == str(site.id)),
+                (AuditEntry.object_type == "units") & (AuditEntry.object_id == str(site.unit_id)),
+            )
         )
     ).all()
     assert sorted(entries) == [("shelter.create", "cbclerk"), ("unit.create", "cbclerk")]
