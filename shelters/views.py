@@ -20,6 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import false, func, select
 
+from inventory.shortfall import shortfall
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
@@ -153,6 +154,10 @@ def site_detail(shelter_id: int):
         shelter.id
     ]
     stock_unit = shelter.unit
+    # the relief supplies on its shelves against the shelter standard
+    supplies = []
+    if stock_unit is not None and can(db.session, actor, "stock.view", stock_unit):
+        supplies = shortfall(db.session, unit_ids={stock_unit.id}).rows
     return render_template(
         "shelters/site_detail.html",
         shelter=shelter,
@@ -164,6 +169,7 @@ def site_detail(shelter_id: int):
         checklist=CHECKLIST,
         results=CHECK_RESULTS,
         stock_unit=stock_unit,
+        supplies=supplies,
         may_print=bool(stock_unit) and can(db.session, actor, "labels.print", stock_unit),
         may_write=can(db.session, actor, "shelters.write", shelter.town_id),
         today=date.today(),

@@ -334,3 +334,50 @@ def test_sites_list_filters(client, login, session, county, make_site):
     # only active sites can be overdue
     assert names("overdue=1") == {"规范礼堂", "石塘礼堂"}
     assert names("town=NOPE") == set()
+
+
+def test_site_page_shows_its_relief_supplies_against_the_shelter_standard(
+    session, county, make_site, make_item, stock, login
+):
+    from inventory import services as inv
+    from readiness.permissions import SYSTEM
+
+    quilt = make_item("QUILT", name="棉被", uom="床")
+    water = make_item("WATER", name="瓶装饮用水", uom="箱", shelf_life_days=365)
+    inv.publish_standard(
+        session,
+        effective_from=date(2022, 1, 1),
+        lines=[
+            inv.StandardLineInput("shelter", "QUILT", "0", "1"),
+            inv.StandardLineInput("shelter", "WATER", "0", "0.2"),
+        ],
+        actor=SYSTEM,
+    )
+    session.commit()
+    site = make_site(county["cb"], "城北礼堂", capacity=200, is_standardized=True)
+    stock(site.unit, quilt, 150)
+    today = date.today()
+    stock(site.unit, water, 40, lot_code="W1", expires_on=today + timedelta(days=100))
+    stock(
+        site.unit,
+        water,
+        12,
+        lot_code="W0",
+        expires_on=today - timedelta(days=5),
+        today=today - timedelta(days=400),
+    )
+    html = login("cmd1").get(f"/shelters/sites/{site.id}").get_data(as_text=True)
+    section = html[html.index('id="supplies"') :]
+    section = section[: section.index("</section>")]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
+    # quilts: 200 required (1 a person), 150 on hand, 50 short, 75%
+    assert cells[cells.index("棉被") + 1 : cells.index("棉被") + 6] == [
+        "200 床",
+        "150",
+        "0",
+        "50",
+        '<span class="tag warn">75%</span>',
+    ]
+    # water: 40 required, 40 good on hand; the 12 expired cases are shown apart
+    row = cells[cells.index("瓶装饮用水") + 1 : cells.index("瓶装饮用水") + 6]
+    assert row[:2] == ["40 箱", "40"] and "12" in row[2] and row[3] == "0"
