@@ -48,12 +48,15 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     headcount: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The named custodian (保管责任人, 专人负责); see readiness/handover.py for who may be one.
+    custodian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.code")
-    users: Mapped[list[User]] = relationship(back_populates="unit")
+    users: Mapped[list[User]] = relationship(back_populates="unit", foreign_keys="User.unit_id")
+    custodian: Mapped[User | None] = relationship(foreign_keys=[custodian_id])
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -85,7 +88,7 @@ class User(Base):
     # Bumped by administrative edits only (not by sign-ins), to catch stale forms.
     version: Mapped[int] = mapped_column(default=1)
 
-    unit: Mapped[Unit | None] = relationship(back_populates="users")
+    unit: Mapped[Unit | None] = relationship(back_populates="users", foreign_keys=[unit_id])
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
     # Flask-Login protocol. ``is_active`` is the column above.
