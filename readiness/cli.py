@@ -1,4 +1,4 @@
-"""Command line: users and tokens, demo data.
+"""Command line: users and tokens, demo data, stock checks, backup and restore.
 
 ``flask --app wsgi db upgrade`` comes from Flask-Migrate.
 """
@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -140,7 +141,107 @@ def inventory_verify() -> None:
     raise click.exceptions.Exit(1)
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.1f} kB"
+
+
+def _attachment_dir():
+    from drills.attachment_views import storage_dir
+
+    return storage_dir()
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the database and the attachment files to PATH while the app runs.
+
+    PATH is a new directory, or a file ending in .tar.gz for a single archive. It holds
+    database.sqlite3 (SQLite) or database.dump (pg_dump custom format), attachments/ and
+    manifest.json (revision, rows per table, sha256 of every file).
+    """
+    from readiness import backup
+
+    try:
+        result = backup.create_backup(db.engine, _attachment_dir(), path)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    manifest = result.manifest
+    tables = manifest["tables"]
+    attachments = [
+        meta for name, meta in manifest["files"].items() if name.startswith(backup.ATTACHMENTS)
+    ]
+    click.echo(f"backup written: {result.path} ({_megabytes(result.size_bytes)})")
+    click.echo(
+        f"database: {manifest['backend']}, revision {manifest['alembic_revision']}, "
+        f"{len(tables)} tables, {sum(tables.values())} rows"
+    )
+    for name, count in tables.items():
+        click.echo(f"  {name:<28} {count:>8}")
+    click.echo(
+        f"attachments: {len(attachments)} files, {_megabytes(sum(m['size'] for m in attachments))}"
+    )
+    if manifest["missing_attachments"]:
+        click.echo(
+            f"warning: {len(manifest['missing_attachments'])} attachment files the database "
+            "refers to were not found in the attachment folder",
+            err=True,
+        )
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database that already has data.")
+def restore_command(path: Path, yes: bool) -> None:
+    """Restore a backup made by `flask backup` (a directory or a .tar.gz).
+
+    STOP THE APP FIRST (gunicorn, timers): the database is replaced. SQLite: the file is
+    written aside and swapped in; PostgreSQL: pg_restore --clean into DATABASE_URL, in one
+    transaction. The backup's sha256 sums are checked before anything is touched, attachment
+    files are put back, and the row counts are compared with the manifest afterwards.
+    A database that already has data is only replaced with --yes.
+    """
+    from readiness import backup
+
+    # Nothing of ours may hold the database open while it is replaced.
+    db.session.remove()
+    engine = db.engine
+    try:
+        with backup.opened_backup(path) as folder:
+            manifest = backup.read_manifest(folder)
+            if backup.database_has_data(engine) and not yes:
+                if not sys.stdin.isatty():
+                    raise click.ClickException(
+                        "the target database already has data; run again with --yes to replace it"
+                    )
+                click.confirm(
+                    f"Replace the data in {engine.url.render_as_string()} "
+                    f"with the backup of {manifest['created_at']}?",
+                    abort=True,
+                )
+            result = backup.restore_backup(engine, _attachment_dir(), folder, manifest)
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(
+        f"restored backup of {manifest['created_at']} ({result.backend}, "
+        f"revision {result.revision}): {len(result.tables)} tables, "
+        f"{sum(result.tables.values())} rows"
+    )
+    click.echo(
+        f"attachments: {result.files_written} files written, "
+        f"{result.files_present} already in place"
+    )
+    if result.mismatches:
+        for line in result.mismatches:
+            click.echo(f"MISMATCH {line}", err=True)
+        raise click.ClickException("the restored database differs from the backup's manifest")
+    click.echo("ok: every table has the row count of the backup")
+    click.echo("if this code is newer than the backup, run: flask --app wsgi db upgrade")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(inventory_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

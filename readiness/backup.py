@@ -1,0 +1,517 @@
+"""Backups: a consistent copy of the database and the attachment files, and its restore.
+
+A backup is a directory (or the same directory packed as ``.tar.gz``)::
+
+    manifest.json        created_at, backend, alembic revision, rows per table, sha256 per file
+    database.sqlite3     SQLite: a copy made with the online backup API
+    database.dump        PostgreSQL: ``pg_dump --format=custom``
+    attachments/ab/ab…   the attachment files, laid out as in ATTACHMENT_DIR
+
+Plain functions taking an engine and paths; the CLI in ``readiness/cli.py`` calls them.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection, Engine
+
+FORMAT = "readiness-backup"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SQLITE_FILE = "database.sqlite3"
+PG_FILE = "database.dump"
+ATTACHMENTS = "attachments"
+
+# Tables a freshly migrated database already fills (alembic's own, and the drill kinds seeded
+# by migration 0007): rows there do not make a database "in use".
+SEEDED_TABLES = frozenset({"alembic_version", "drill_kinds"})
+
+
+class BackupError(Exception):
+    """Anything that stops a backup or a restore; the message is for the operator."""
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    size_bytes: int
+    manifest: dict
+
+
+@dataclass
+class RestoreResult:
+    backend: str
+    revision: str | None
+    tables: dict[str, int]
+    files_written: int
+    files_present: int
+    mismatches: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def backend_of(engine: Engine) -> str:
+    name = engine.dialect.name
+    if name not in ("sqlite", "postgresql"):
+        raise BackupError(f"backups support SQLite and PostgreSQL, not {name}")
+    return name
+
+
+def sqlite_path(url: URL) -> Path:
+    """The file a SQLite URL points at (in-memory databases cannot be backed up)."""
+    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory"):
+        raise BackupError("an in-memory SQLite database cannot be backed up or restored")
+    return Path(url.database)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _version(binary: str) -> tuple[int, ...] | None:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+)(?:\.(\d+))?", out.stdout)
+    if out.returncode != 0 or not match:
+        return None
+    return tuple(int(g) for g in match.groups() if g is not None)
+
+
+def find_pg_tool(name: str) -> str:
+    """The newest ``pg_dump``/``pg_restore`` on PATH or under /usr/lib/postgresql/*/bin
+    (a dump must be made by a pg_dump at least as new as the server)."""
+    candidates = []
+    on_path = shutil.which(name)
+    if on_path:
+        candidates.append(on_path)
+    candidates += glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
+    found = []
+    for binary in dict.fromkeys(candidates):
+        version = _version(binary)
+        if version:
+            # On a tie prefer the real binary to Debian's /usr/bin wrapper.
+            found.append((version, binary.startswith("/usr/lib/postgresql/"), binary))
+    if not found:
+        raise BackupError(
+            f"{name} not found on PATH or under /usr/lib/postgresql/*/bin "
+            "(install the PostgreSQL client, e.g. Debian's postgresql-client)"
+        )
+    return max(found)[2]
+
+
+def _pg_target(url: URL) -> tuple[str, dict[str, str]]:
+    """A libpq connection URI without the password, and the environment carrying it
+    (a password on the command line would show in ``ps``)."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    # url.set(password=None) would keep the password: build the URL afresh.
+    plain = URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return plain.render_as_string(hide_password=False), env
+
+
+def _run(args: list[str], env: dict[str, str], what: str) -> None:
+    proc = subprocess.run(args, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip()
+        raise BackupError(f"{what} failed (exit {proc.returncode}): {detail}")
+
+
+def _table_names(conn: Connection) -> list[str]:
+    if conn.dialect.name == "sqlite":
+        sql = (
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    else:
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+    return list(conn.execute(text(sql)).scalars())
+
+
+def _row_counts(conn: Connection) -> dict[str, int]:
+    return {
+        name: conn.execute(text(f"SELECT count(*) FROM {_quote(name)}")).scalar_one()
+        for name in _table_names(conn)
+    }
+
+
+def _revision(conn: Connection, tables) -> str | None:
+    if "alembic_version" not in tables:
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _attachment_hashes(conn: Connection, tables) -> set[str]:
+    if "drill_attachments" not in tables:
+        return set()
+    return set(conn.execute(text("SELECT DISTINCT sha256 FROM drill_attachments")).scalars())
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows in every table of the database the engine points at."""
+    with engine.connect() as conn:
+        return _row_counts(conn)
+
+
+def database_has_data(engine: Engine) -> bool:
+    """True when any table other than those the migrations fill has a row."""
+    if engine.dialect.name == "sqlite":
+        path = sqlite_path(engine.url)
+        if not path.exists() or path.stat().st_size == 0:
+            return False
+    counts = row_counts(engine)
+    return any(n for name, n in counts.items() if name not in SEEDED_TABLES)
+
+
+# ---------------------------------------------------------------- backup
+
+
+def _backup_sqlite(engine: Engine, dest: Path) -> tuple[dict[str, int], str | None, set[str]]:
+    source = sqlite3.connect(sqlite_path(engine.url), timeout=30)
+    target = sqlite3.connect(dest)
+    try:
+        # One step (pages=-1) reads the whole database in a single read transaction: a
+        # snapshot, while writers go on appending to the WAL.
+        source.backup(target)
+    finally:
+        source.close()
+    try:
+        # A self-contained file: no -wal beside it, whatever mode the source was in.
+        target.execute("PRAGMA journal_mode=DELETE")
+        check = target.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise BackupError(f"the copied SQLite database fails its check: {check}")
+    finally:
+        target.close()
+    copy = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
+    try:
+        tables = [
+            r[0]
+            for r in copy.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        counts = {
+            t: copy.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0] for t in tables
+        }
+        revision = None
+        if "alembic_version" in counts:
+            row = copy.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = row[0] if row else None
+        hashes = set()
+        if "drill_attachments" in counts:
+            hashes = {r[0] for r in copy.execute("SELECT DISTINCT sha256 FROM drill_attachments")}
+    finally:
+        copy.close()
+    return counts, revision, hashes
+
+
+def _backup_postgresql(engine: Engine, dest: Path) -> tuple[dict[str, int], str | None, set[str]]:
+    pg_dump = find_pg_tool("pg_dump")
+    target, env = _pg_target(engine.url)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            # Count the rows in the very snapshot pg_dump reads, so the manifest matches
+            # the dump even while the app keeps writing.
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            counts = _row_counts(conn)
+            revision = _revision(conn, counts)
+            hashes = _attachment_hashes(conn, counts)
+            _run(
+                [
+                    pg_dump,
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    f"--file={dest}",
+                    f"--dbname={target}",
+                ],
+                env,
+                "pg_dump",
+            )
+    return counts, revision, hashes
+
+
+def _copy_attachments(source: Path, dest: Path) -> int:
+    count = 0
+    if not source.is_dir():
+        return count
+    for path in sorted(source.rglob("*")):
+        # Skip half-written uploads (drills.attachments writes ".upload-*" then renames).
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        count += 1
+    return count
+
+
+def _is_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz"))
+
+
+def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupResult:
+    """Write a backup of the database and the attachment files to ``path`` (a new directory,
+    or a ``.tar.gz`` file); nothing appears at ``path`` unless the backup is complete."""
+    backend = backend_of(engine)
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise BackupError(f"{path} already exists; choose a new path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The backup holds password hashes and tokens: readable by the owner only.
+    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    packed = work.with_name(work.name + ".tar.gz")
+    try:
+        db_name = SQLITE_FILE if backend == "sqlite" else PG_FILE
+        if backend == "sqlite":
+            counts, revision, hashes = _backup_sqlite(engine, work / db_name)
+        else:
+            counts, revision, hashes = _backup_postgresql(engine, work / db_name)
+        # Files after the database: an upload's bytes are on disk before its row commits,
+        # so every attachment in the snapshot already has its file.
+        _copy_attachments(Path(attachment_dir), work / ATTACHMENTS)
+        files = {
+            p.relative_to(work).as_posix(): {"sha256": sha256_of(p), "size": p.stat().st_size}
+            for p in sorted(work.rglob("*"))
+            if p.is_file()
+        }
+        present = {PurePosixPath(name).name for name in files if name.startswith(ATTACHMENTS)}
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "backend": backend,
+            "database_file": db_name,
+            "alembic_revision": revision,
+            "tables": counts,
+            "files": files,
+            "missing_attachments": sorted(hashes - present),
+        }
+        (work / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        if _is_archive(path):
+            with tarfile.open(packed, "w:gz") as tar:
+                for item in sorted(work.iterdir()):
+                    tar.add(item, arcname=item.name)
+            os.chmod(packed, 0o600)
+            os.replace(packed, path)
+        else:
+            if path.exists():
+                path.rmdir()
+            os.replace(work, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        packed.unlink(missing_ok=True)
+    size = path.stat().st_size if path.is_file() else _tree_size(path)
+    return BackupResult(path=path, size_bytes=size, manifest=manifest)
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------- restore
+
+
+@contextmanager
+def opened_backup(path: Path) -> Iterator[Path]:
+    """The backup's directory: ``path`` itself, or a temporary extraction of the archive."""
+    path = Path(path)
+    if path.is_dir():
+        yield path
+        return
+    if not path.is_file():
+        raise BackupError(f"{path}: no such backup")
+    if not tarfile.is_tarfile(path):
+        raise BackupError(f"{path} is neither a backup directory nor a .tar.gz backup")
+    with tempfile.TemporaryDirectory(prefix="readiness-restore-") as tmp:
+        try:
+            with tarfile.open(path, "r:*") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as err:
+            raise BackupError(f"{path}: cannot unpack: {err}") from None
+        yield Path(tmp)
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest, once every file it lists is present with its sha256 (and nothing else)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupError(f"{folder}: no {MANIFEST}; not a Readiness backup") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BackupError(f"{MANIFEST} is not valid JSON: {err}") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise BackupError(f"{MANIFEST}: not a Readiness backup of format {FORMAT_VERSION}")
+    files = manifest.get("files") or {}
+    if manifest.get("database_file") not in files:
+        raise BackupError(f"{MANIFEST} does not list the database file")
+    problems = []
+    for name, meta in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise BackupError(f"{MANIFEST} lists an unsafe path: {name}")
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"missing file {name}")
+        elif path.stat().st_size != meta["size"] or sha256_of(path) != meta["sha256"]:
+            problems.append(f"sha256 mismatch: {name}")
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name != MANIFEST and name not in files:
+            problems.append(f"file not in the manifest: {name}")
+    if problems:
+        raise BackupError(
+            "backup is damaged or was changed; nothing restored:\n  " + "\n  ".join(problems)
+        )
+    return manifest
+
+
+def _restore_sqlite(engine: Engine, source: Path) -> None:
+    target = sqlite_path(engine.url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.restore-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        engine.dispose()
+        if target.exists():
+            # Fold the old WAL into the old file and drop it: a stale -wal next to the new
+            # file would be replayed onto it.
+            conn = sqlite3.connect(target, timeout=30)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _restore_postgresql(engine: Engine, source: Path) -> None:
+    pg_restore = find_pg_tool("pg_restore")
+    target, env = _pg_target(engine.url)
+    # Fail instead of waiting forever on a table an app process still has open.
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=30s").strip()
+    engine.dispose()
+    _run(
+        [
+            pg_restore,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--exit-on-error",
+            f"--dbname={target}",
+            str(source),
+        ],
+        env,
+        "pg_restore",
+    )
+
+
+def _restore_attachments(folder: Path, manifest: dict, attachment_dir: Path) -> tuple[int, int]:
+    written = present = 0
+    prefix = ATTACHMENTS + "/"
+    for name, meta in manifest["files"].items():
+        if not name.startswith(prefix):
+            continue
+        target = attachment_dir / PurePosixPath(name[len(prefix) :])
+        same_size = target.is_file() and target.stat().st_size == meta["size"]
+        if same_size and sha256_of(target) == meta["sha256"]:
+            present += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out, (folder / name).open("rb") as src:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        written += 1
+    return written, present
+
+
+def restore_backup(
+    engine: Engine, attachment_dir: Path, folder: Path, manifest: dict
+) -> RestoreResult:
+    """Replace the database with the backup's and put back its attachment files, then count
+    the rows again. ``manifest`` comes from ``read_manifest(folder)``. SQLite: the app must
+    be stopped (the file is swapped underneath it)."""
+    backend = backend_of(engine)
+    if manifest["backend"] != backend:
+        raise BackupError(
+            f"this backup is of a {manifest['backend']} database; the target is {backend}"
+        )
+    source = folder / manifest["database_file"]
+    if backend == "sqlite":
+        _restore_sqlite(engine, source)
+    else:
+        _restore_postgresql(engine, source)
+    written, present = _restore_attachments(folder, manifest, Path(attachment_dir))
+    with engine.connect() as conn:
+        counts = _row_counts(conn)
+        revision = _revision(conn, counts)
+    expected = manifest["tables"]
+    mismatches = [
+        f"{name}: {counts.get(name, 'missing')} rows, backup has {n}"
+        for name, n in expected.items()
+        if counts.get(name) != n
+    ]
+    if revision != manifest.get("alembic_revision"):
+        mismatches.append(
+            f"alembic revision {revision}, backup has {manifest.get('alembic_revision')}"
+        )
+    return RestoreResult(
+        backend=backend,
+        revision=revision,
+        tables=counts,
+        files_written=written,
+        files_present=present,
+        mismatches=mismatches,
+    )
