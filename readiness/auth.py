@@ -48,6 +48,9 @@ def current_actor():
             g.actor = services.user_for_token(db.session, token) if token else None
         else:
             g.actor = current_user._get_current_object() if current_user.is_authenticated else None
+        # Read now: after a failed flush the user's attributes are expired and cannot be
+        # loaded again, yet the refusal still has to be worded in their language.
+        g.actor_language = getattr(g.actor, "language", None)
     return g.actor
 
 

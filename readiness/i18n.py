@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal
 
 from readiness.extensions import babel
@@ -22,10 +22,9 @@ def select_locale() -> str:
         return asked
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    actor = current_actor()
-    if actor is not None and getattr(actor, "language", None) in LANGUAGES:
-        return actor.language
-    return "zh"
+    current_actor()
+    language = g.get("actor_language")
+    return language if language in LANGUAGES else "zh"
 
 
 def init_app(app: Flask) -> None:
