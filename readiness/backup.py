@@ -404,6 +404,17 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
+def _owned_like(path: Path, like: Path, mode: int | None = None) -> None:
+    """Give a restored file the owner (and mode) of what it replaces, so an app running as
+    another user than the one restoring (root, say) can still open it."""
+    if not like.exists():
+        return
+    info = like.stat()
+    os.chmod(path, mode if mode is not None else info.st_mode & 0o777)
+    if os.geteuid() == 0:
+        os.chown(path, info.st_uid, info.st_gid)
+
+
 def _restore_sqlite(engine: Engine, source: Path) -> None:
     target = sqlite_path(engine.url)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -414,6 +425,10 @@ def _restore_sqlite(engine: Engine, source: Path) -> None:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
+        if target.exists():
+            _owned_like(tmp, target)
+        else:
+            _owned_like(tmp, target.parent, 0o600)
         engine.dispose()
         if target.exists():
             # Fold the old WAL into the old file and drop it: a stale -wal next to the new
@@ -455,6 +470,9 @@ def _restore_postgresql(engine: Engine, source: Path) -> None:
 def _restore_attachments(folder: Path, manifest: dict, attachment_dir: Path) -> tuple[int, int]:
     written = present = 0
     prefix = ATTACHMENTS + "/"
+    if not attachment_dir.exists():
+        attachment_dir.mkdir(parents=True)
+        _owned_like(attachment_dir, attachment_dir.parent)
     for name, meta in manifest["files"].items():
         if not name.startswith(prefix):
             continue
@@ -463,13 +481,17 @@ def _restore_attachments(folder: Path, manifest: dict, attachment_dir: Path) -> 
         if same_size and sha256_of(target) == meta["sha256"]:
             present += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.exists():
+            target.parent.mkdir(parents=True)
+            _owned_like(target.parent, attachment_dir)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as out, (folder / name).open("rb") as src:
                 shutil.copyfileobj(src, out)
                 out.flush()
                 os.fsync(out.fileno())
+            # Files as the app writes them (mode 0600), owned by the folder's owner.
+            _owned_like(Path(tmp), attachment_dir, 0o600)
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)

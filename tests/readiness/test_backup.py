@@ -124,7 +124,14 @@ def test_restore_of_an_archive_undoes_later_changes_but_only_with_yes(
     assert session.scalar(select(func.count()).select_from(Unit)) == 2
     session.close()
 
+    if BACKEND == "sqlite":
+        # The restored file keeps the old one's mode (and owner), so the app can open it.
+        db_path = Path(db.engine.url.database)
+        db_path.chmod(0o640)
     ok(invoke(runner, "restore", archive, "--yes"))
+    if BACKEND == "sqlite":
+        assert db_path.stat().st_mode & 0o777 == 0o640
+        assert not [p for p in db_path.parent.iterdir() if ".restore-" in p.name]
     assert backup.row_counts(db.engine) == counts
     assert session.scalar(select(Unit.name).where(Unit.code == "DF-DAYE")) == "大冶派出所"
     assert session.scalar(select(Unit).where(Unit.code == "DF-NEW")) is None
