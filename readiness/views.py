@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import (
     Blueprint,
     current_app,
@@ -16,12 +18,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
-from readiness import audit, services
+from readiness import audit, dashboard, services
 from readiness.auth import PUBLIC, current_actor, permission, safe_next
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ChangePasswordForm, LoginForm
 from readiness.models import LANGUAGES
+from shelters.services import parse_target
 
 main = Blueprint("main", __name__)
 auth = Blueprint("auth", __name__)
@@ -62,10 +65,12 @@ NEXT_STEPS: dict[str, list[tuple[str, object]]] = {
 @main.route("/")
 @permission("home.view")
 def home():
-    """Greet the user with what their role does next."""
+    """The dashboard: what is short, late or waiting in my area, and what my role does next."""
     actor = current_actor()
     steps = [(ep, label) for ep, label in NEXT_STEPS.get(actor.role, [])]
-    return render_template("readiness/home.html", steps=steps)
+    target = parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
+    board = dashboard.gather(db.session, actor, today=date.today(), shelter_target=target)
+    return render_template("readiness/home.html", steps=steps, board=board)
 
 
 @main.route("/language", methods=["POST"])

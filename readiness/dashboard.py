@@ -1,0 +1,283 @@
+"""The command dashboard: the figures behind the home page, gathered in a few queries.
+
+Each section is None when the user's role may not open the page behind it, so the
+page simply leaves that tile out. Unit-scoped roles (clerk, keeper) get the same
+figures for their unit and the units below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from drills import services as drl
+from inventory import services as inv
+from inventory.models import Allocation, Lot, Position
+from inventory.shortfall import shortfall
+from readiness.permissions import can
+from readiness.services import visible_unit_ids
+from shelters import services as sh
+from shelters.models import Defect, Shelter
+from shelters.reports import percent, target_percent
+
+WORST_GAPS = 8
+EXPIRY_DAYS = 90
+BAND_ORDER = ("red", "amber", "green")
+
+
+@dataclass(frozen=True)
+class GapRow:
+    unit_code: str
+    unit_name: str
+    item_code: str
+    item_name: str
+    uom: str
+    on_hand: int
+    required: int
+    gap: int
+    coverage: float
+    band: str
+
+
+@dataclass(frozen=True)
+class StockFigures:
+    units_total: int  # units the standard asks something of
+    units_below: int
+    bands: dict[str, int]  # units by their worst item: red / amber / green
+    worst: list[GapRow]
+    budget_total: Decimal
+    to_buy_total: Decimal
+
+
+@dataclass(frozen=True)
+class AllocationFigures:
+    awaiting: int  # submitted, waiting for command's approval
+    emergency_unapproved: int  # emergency requests sent before approval, still not approved
+
+
+@dataclass(frozen=True)
+class CountFigures:
+    overdue: int
+    holders: int  # units holding stock, which must be counted
+
+
+@dataclass(frozen=True)
+class ExpiryFigures:
+    within_days: int
+    expiring: int  # lots (unit × lot) expiring within the window, not yet expired
+    expired: int
+
+
+@dataclass(frozen=True)
+class DrillFigures:
+    year: int
+    overdue: int  # requirement rows (unit × drill kind) overdue this year
+    units_overdue: int
+    actions_overdue: int
+
+
+@dataclass(frozen=True)
+class TownBar:
+    code: str
+    name: str
+    villages: int
+    covered: int
+    coverage: float
+    needed: int
+
+
+@dataclass(frozen=True)
+class ShelterFigures:
+    target: Decimal
+    villages: int
+    covered: int
+    coverage: float
+    needed: int
+    towns: list[TownBar]  # worst covered first
+    attention: int  # sites with an unresolved defect
+
+    @property
+    def coverage_label(self) -> str:
+        """As the coverage page writes it (58.3%)."""
+        return percent(self.covered, self.villages)
+
+    @property
+    def target_label(self) -> str:
+        return target_percent(self.target)
+
+
+@dataclass
+class Dashboard:
+    today: date
+    is_whole_area: bool
+    scope_size: int | None  # units in reach; None for the whole area
+    stock: StockFigures | None = None
+    allocations: AllocationFigures | None = None
+    counts: CountFigures | None = None
+    expiry: ExpiryFigures | None = None
+    drills: DrillFigures | None = None
+    shelters: ShelterFigures | None = None
+    may: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(
+            (self.stock, self.allocations, self.counts, self.expiry, self.drills, self.shelters)
+        )
+
+
+def stock_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> StockFigures:
+    """Units below standard, the worst gaps and the budget, from one run of the shortfall report."""
+    report = shortfall(session, unit_ids=unit_ids, today=today)
+    worst_band: dict[int, str] = {}
+    for row in report.rows:
+        band = row.band
+        known = worst_band.get(row.unit.id)
+        if known is None or BAND_ORDER.index(band) < BAND_ORDER.index(known):
+            worst_band[row.unit.id] = band
+    bands = {b: 0 for b in BAND_ORDER}
+    for band in worst_band.values():
+        bands[band] += 1
+    worst = [
+        GapRow(
+            r.unit.code,
+            r.unit.name,
+            r.item.code,
+            r.item.name,
+            r.item.uom,
+            r.on_hand,
+            r.required,
+            r.gap,
+            r.coverage,
+            r.band,
+        )
+        # ranked worst first: every row below standard comes before any at or above it
+        for r in report.rows[:WORST_GAPS]
+        if r.gap > 0
+    ]
+    return StockFigures(
+        units_total=len(worst_band),
+        units_below=report.units_below,
+        bands=bands,
+        worst=worst,
+        budget_total=report.budget_total,
+        to_buy_total=report.to_buy_total,
+    )
+
+
+def allocation_figures(session: Session, unit_ids: set[int] | None) -> AllocationFigures:
+    """Requests waiting for approval and emergency dispatches not yet approved, in one query."""
+    awaiting = Allocation.status == "submitted"
+    emergency = (
+        Allocation.is_emergency.is_(True)
+        & Allocation.approved_at.is_(None)
+        & Allocation.status.in_(("dispatched", "received"))
+    )
+    stmt = select(func.count().filter(awaiting), func.count().filter(emergency))
+    stmt = stmt.select_from(Allocation).where(or_(awaiting, emergency))
+    if unit_ids is not None:
+        stmt = stmt.where(
+            or_(Allocation.from_unit_id.in_(unit_ids), Allocation.to_unit_id.in_(unit_ids))
+        )
+    n_awaiting, n_emergency = session.execute(stmt).one()
+    return AllocationFigures(int(n_awaiting or 0), int(n_emergency or 0))
+
+
+def count_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> CountFigures:
+    due = inv.counts_due(session, unit_ids, today=today)
+    return CountFigures(overdue=sum(1 for d in due if d.overdue), holders=len(due))
+
+
+def expiry_figures(
+    session: Session, unit_ids: set[int] | None, *, today: date, within_days: int = EXPIRY_DAYS
+) -> ExpiryFigures:
+    """The expiry report's rows counted in SQL: held lots expiring within N days, and expired."""
+    horizon = today + timedelta(days=within_days)
+    expired = Lot.expires_on <= today
+    stmt = (
+        select(func.count().filter(~expired), func.count().filter(expired))
+        .select_from(Position)
+        .join(Lot, Lot.id == Position.lot_id)
+        .where(Position.qty > 0, Lot.expires_on.is_not(None), Lot.expires_on <= horizon)
+    )
+    if unit_ids is not None:
+        stmt = stmt.where(Position.unit_id.in_(unit_ids))
+    n_expiring, n_expired = session.execute(stmt).one()
+    return ExpiryFigures(within_days, int(n_expiring or 0), int(n_expired or 0))
+
+
+def drill_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> DrillFigures:
+    rows = drl.compliance(session, today.year, unit_ids=unit_ids, today=today)
+    late = [r for r in rows if r.status == "overdue"]
+    actions = drl.overdue_by(session, "unit", unit_ids=unit_ids, today=today)
+    return DrillFigures(
+        year=today.year,
+        overdue=len(late),
+        units_overdue=len({r.unit.id for r in late}),
+        actions_overdue=sum(g.count for g in actions),
+    )
+
+
+def shelter_figures(
+    session: Session, unit_ids: set[int] | None, *, target: Decimal
+) -> ShelterFigures | None:
+    """Coverage against the target, per town, and sites needing attention; None without towns."""
+    report = sh.coverage(session, target, unit_ids=unit_ids)
+    if not report.towns:
+        return None
+    towns = sorted(
+        (
+            TownBar(t.town.code, t.town.name, t.villages, t.covered, t.coverage, t.needed)
+            for t in report.towns
+        ),
+        key=lambda t: (t.coverage, -t.needed, t.code),
+    )
+    open_ids = select(Defect.shelter_id).where(Defect.is_resolved.is_(False))
+    attention = select(func.count()).select_from(Shelter).where(Shelter.id.in_(open_ids))
+    if unit_ids is not None:
+        attention = attention.where(Shelter.town_id.in_(unit_ids))
+    return ShelterFigures(
+        target=Decimal(target),
+        villages=report.villages,
+        covered=report.covered,
+        coverage=report.coverage,
+        needed=report.needed,
+        towns=towns,
+        attention=int(session.scalar(attention) or 0),
+    )
+
+
+def gather(session: Session, actor, *, today: date, shelter_target: Decimal) -> Dashboard:
+    """Every figure this user may see, for their whole area or their unit subtree."""
+    scope = visible_unit_ids(session, actor)
+    board = Dashboard(
+        today=today,
+        is_whole_area=scope is None,
+        scope_size=None if scope is None else len(scope),
+    )
+    board.may = {
+        perm: can(session, actor, perm)
+        for perm in (
+            "reports.view",
+            "allocations.view",
+            "stock.view",
+            "drills.view",
+            "shelters.view",
+        )
+    }
+    if board.may["reports.view"]:
+        board.stock = stock_figures(session, scope, today=today)
+        board.expiry = expiry_figures(session, scope, today=today)
+    if board.may["allocations.view"]:
+        board.allocations = allocation_figures(session, scope)
+    if board.may["stock.view"]:
+        board.counts = count_figures(session, scope, today=today)
+    if board.may["drills.view"]:
+        board.drills = drill_figures(session, scope, today=today)
+    if board.may["shelters.view"]:
+        board.shelters = shelter_figures(session, scope, target=shelter_target)
+    return board
