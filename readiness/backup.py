@@ -391,7 +391,9 @@ def read_manifest(folder: Path) -> dict:
         path = folder / rel
         if not path.is_file():
             problems.append(f"missing file {name}")
-        elif path.stat().st_size != meta["size"] or sha256_of(path) != meta["sha256"]:
+        elif not isinstance(meta, dict) or path.stat().st_size != meta.get("size"):
+            problems.append(f"size mismatch: {name}")
+        elif sha256_of(path) != meta.get("sha256"):
             problems.append(f"sha256 mismatch: {name}")
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
@@ -506,9 +508,9 @@ def restore_backup(
     the rows again. ``manifest`` comes from ``read_manifest(folder)``. SQLite: the app must
     be stopped (the file is swapped underneath it)."""
     backend = backend_of(engine)
-    if manifest["backend"] != backend:
+    if manifest.get("backend") != backend:
         raise BackupError(
-            f"this backup is of a {manifest['backend']} database; the target is {backend}"
+            f"this backup is of a {manifest.get('backend')} database; the target is {backend}"
         )
     source = folder / manifest["database_file"]
     if backend == "sqlite":
