@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from readiness import services
+from readiness import handover_views, services
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
@@ -275,12 +275,14 @@ def user_activate(user_id: int):
 def _set_user_active(user_id: int, is_active: bool):
     user = _load_user(user_id)
     msg = _("已启用用户 {username}。") if is_active else _("已停用用户 {username}。")
-    confirmed_action(
+    done = confirmed_action(
         lambda version: services.set_user_active(
             db.session, user, is_active, actor=current_actor(), expected_version=version
         ),
         lambda _result: msg.format(username=user.username),
     )
+    if done and not is_active:
+        handover_views.flash_if_holding(user)
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 

@@ -23,6 +23,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.view": frozenset({"admin", "command", "inspector"}),
     "users.manage": frozenset({"admin"}),
     "audit.view": frozenset({"admin", "command", "inspector"}),
+    # handover (人事调整): who holds what after a post change, custodians, reassigning
+    "handover.view": frozenset({"admin", "command", "inspector"}),
+    "handover.manage": frozenset({"admin", "command"}),
     # inventory
     "items.view": ALL_ROLES,
     "items.manage": frozenset({"admin"}),

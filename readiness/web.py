@@ -67,12 +67,13 @@ def _error(status: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
-    from readiness import admin_views, audit_views, views
+    from readiness import admin_views, audit_views, handover_views, views
 
     app.register_blueprint(views.main)
     app.register_blueprint(views.auth)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(handover_views.bp)
 
     @app.context_processor
     def inject():
