@@ -6,8 +6,17 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class RecordIdConverter(IntegerConverter):
+    """``<int:…>`` in routes: 0 to 2³¹ − 1, the range of an id column on every backend."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -32,6 +41,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    # Record ids in URLs are database integers: a larger number is simply not found
+    # (SQLite and PostgreSQL would otherwise fail on it with a server error).
+    app.url_map.converters["int"] = RecordIdConverter
     load_config(app, test_config)
     # Reports can be tens of thousands of rows; key order is fixed by the code, not sorted.
     app.json.sort_keys = False
