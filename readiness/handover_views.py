@@ -56,7 +56,9 @@ def _person(u: User) -> str:
     return f"{u.display_name} ({u.username}) · {u.role_label}{unit}"
 
 
-def _successor_choices(held: ho.Assignments) -> list:
+def _successor_choices(held: ho.Assignments) -> list[tuple[str, str]]:
+    """Who could take over everything first; everyone else active after, marked as such (the
+    service explains why if one is picked)."""
     fitting = ho.fitting_successors(db.session, held)
     fitting_ids = {u.id for u in fitting}
     others = db.session.scalars(
@@ -64,13 +66,12 @@ def _successor_choices(held: ho.Assignments) -> list:
         .where(User.is_active.is_(True), User.id != held.user.id)
         .order_by(User.username)
     ).all()
-    choices: dict[str, list[tuple[str, str]]] = {
-        _("可接手全部事项"): [(str(u.id), _person(u)) for u in fitting],
-        _("其他在用账号（不能接手全部事项）"): [
-            (str(u.id), _person(u)) for u in others if u.id not in fitting_ids
-        ],
-    }
-    return [("", _("（请选择）")), *((k, v) for k, v in choices.items() if v)]
+    unfit = _("（不能接手全部事项）")
+    return [
+        ("", _("（请选择）")),
+        *((str(u.id), _person(u)) for u in fitting),
+        *((str(u.id), _person(u) + unfit) for u in others if u.id not in fitting_ids),
+    ]
 
 
 @bp.route("/handover")

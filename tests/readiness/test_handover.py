@@ -284,7 +284,10 @@ def test_reassigning_from_the_page(session, world, login, client):
     wang_id = world["wang"].id
     login("admin1")
     page = client.get(f"/users/{wang_id}/handover").get_data(as_text=True)
-    assert "可接手全部事项" in page and "李警官" in page
+    assert (
+        "李警官 (li)" in page
+        and "赵警官 (zhao) · 值班民警（本单位登记） · 卢店派出所（不能接手全部事项）" in page
+    )
     bad = post_form(
         client, f"/users/{wang_id}/handover", {"successor": world["zhao"].id, "expected": 4}
     )
@@ -319,8 +322,9 @@ def test_deactivating_someone_who_holds_work_warns_with_a_link_to_handover(
     )
     body = page.get_data(as_text=True)
     assert "已停用用户 wang" in body
-    assert "名下仍有 4 项工作" in body
-    assert f'<a href="/users/{wang_id}/handover">' in body
+    flash = body[body.index('class="flash flash-warning"') :].split("</p>")[0]
+    assert "名下仍有 4 项工作" in flash
+    assert f'<a href="/users/{wang_id}/handover">去办理移交</a>' in flash
     session.expire_all()
     assert session.get(User, wang_id).is_active is False
     # and the index lists them
@@ -331,7 +335,9 @@ def test_deactivating_someone_who_holds_work_warns_with_a_link_to_handover(
         client, f"/users/{li.id}/deactivate", {"version": li.version}, follow_redirects=True
     )
     assert "已停用用户 li" in quiet.get_data(as_text=True)
-    assert "未移交" not in quiet.get_data(as_text=True)
+    assert "flash-warning" not in quiet.get_data(as_text=True)
+    # the account page links to the handover page for admins, command staff and inspectors
+    assert "名下工作与移交（人事调整）" in quiet.get_data(as_text=True)
 
 
 def test_command_sets_the_custodian_on_the_unit_page(session, world, login, client):
@@ -380,6 +386,9 @@ def test_the_custodian_report_page_and_csv(session, world, login, client):
         line.split(",")[0] for line in csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
     ]
     assert codes[1:] == ["DF", "LUDIAN", "WH"]
+    for fmt, mimetype in (("xlsx", "spreadsheetml"), ("pdf", "application/pdf")):
+        download = client.get(f"/reports/custodians?format={fmt}&kind=station")
+        assert download.status_code == 200 and mimetype in download.mimetype
 
 
 # ---------------------------------------------------------------- migration
