@@ -172,6 +172,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("labels.calibration", "POST"): WRITERS,
     ("labels_api.create_labels", "POST"): WRITERS,
     ("labels_api.get_label", "GET"): STOCK_READERS,
+    # handover (人事调整) and custodians
+    ("handover.index", "GET"): READ_ALL,
+    ("handover.user", "GET"): READ_ALL,
+    ("handover.reassign", "POST"): frozenset({"admin", "command"}),
+    ("handover.set_custodian", "POST"): frozenset({"admin", "command"}),
+    ("handover.custodian_report", "GET"): READ_ALL,
     # shelters
     ("shelters.coverage", "GET"): STOCK_READERS,
     ("shelters.sites", "GET"): STOCK_READERS,
