@@ -1,0 +1,49 @@
+"""A keeper prints the labels of the warehouse, and a phone that reads one of the printed QR
+codes opens that shelf's page, where one tap issues stock."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from inventory.models import Movement
+from tests.browser.test_drill_journey import sign_in
+from tests.labels.test_services import decode_pages
+
+
+def test_keeper_prints_labels_then_scans_one_on_a_phone(
+    page, phone_page, live_server, make_unit, make_item, make_user, stock, session, screenshot
+):
+    wh = make_unit("WH", name="应急物资中心仓库", kind="warehouse")
+    jackets = make_item("LJ", name="救生衣", uom="件")
+    tape = make_item("TAPE", name="警戒带", uom="盘")
+    stock(wh, jackets, 40)
+    stock(wh, tape, 12)
+    make_user("keeper1", "keeper", wh, name="赵磊")
+    sign_in(page, live_server.url, "keeper1")
+    page.goto(live_server.url + "/labels")
+    with page.expect_download() as download:
+        page.click("text=生成 PDF")
+    pdf = Path(download.value.path()).read_bytes()
+    [codes] = decode_pages(pdf)
+    urls = sorted(text for text, _x, _y in codes)
+    assert len(urls) == 2 and all("/l/" in u for u in urls)
+
+    # the phone's camera reads one label and opens its page
+    phone = phone_page
+    sign_in(phone, live_server.url, "keeper1")
+    for url in urls:
+        phone.goto(live_server.url + urlsplit(url).path)
+        if "警戒带" in phone.locator(".scan-item").inner_text():
+            break
+    expect(phone.locator(".scan-qty")).to_have_text("12 盘")
+    phone.fill("#qty", "3")
+    phone.click("button[name=kind][value=issue]")
+    expect(phone.locator(".flash-success")).to_be_visible()
+    expect(phone.locator(".scan-qty")).to_have_text("9 盘")
+    screenshot(phone)
+    assert (
+        session.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "issue"))
+        == 1
+    )
