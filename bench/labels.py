@@ -1,21 +1,11 @@
-"""Label figures: a 1,000-label sheet vs the plainest reportlab program, and the scan page
-under 16 concurrent clients against gunicorn."""
+"""Label figures: a 1,000-label sheet vs the plainest reportlab program (the scan page under
+load is measured with the other pages in bench/load.py)."""
 
 from __future__ import annotations
 
-import http.client
-import os
-import random
-import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,124 +103,3 @@ def label_figures(session, base_url: str, runs: int = 3) -> list[tuple[str, str]
         ),
         ("ratio service / plain", f"{app_s / plain_s:.2f}"),
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _login(port: int, username: str, password: str) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", "/login")
-    r = conn.getresponse()
-    body = r.read().decode()
-    cookie = r.getheader("Set-Cookie").split(";", 1)[0]
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', body).group(1)
-    form = urlencode({"csrf_token": token, "username": username, "password": password})
-    conn.request(
-        "POST",
-        "/login",
-        body=form,
-        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    r = conn.getresponse()
-    r.read()
-    if r.status != 302:
-        raise RuntimeError("bench login failed")
-    return r.getheader("Set-Cookie").split(";", 1)[0]
-
-
-def scan_latency(
-    database_url: str,
-    codes: list[str],
-    username: str,
-    password: str,
-    *,
-    clients: int = 16,
-    requests_each: int = 100,
-) -> list[tuple[str, str]]:
-    """The scan page under concurrent clients against gunicorn (loopback only, bounded)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench",
-        "READINESS_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    workers = os.cpu_count() or 2
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
-        cookie = _login(port, username, password)
-        latencies: list[float] = []
-        errors = 0
-        lock = threading.Lock()
-
-        def client(seed: int):
-            nonlocal errors
-            rng = random.Random(seed)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine = []
-            for _ in range(requests_each):
-                code = rng.choice(codes)
-                t0 = time.perf_counter()
-                conn.request("GET", f"/l/{code}", headers={"Cookie": cookie})
-                r = conn.getresponse()
-                r.read()
-                mine.append(time.perf_counter() - t0)
-                if r.status != 200:
-                    with lock:
-                        errors += 1
-            with lock:
-                latencies.extend(mine)
-
-        # warm-up
-        client(-1)
-        latencies.clear()
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
-        latencies.sort()
-        p95 = latencies[int(len(latencies) * 0.95) - 1]
-        return [
-            (
-                f"scan page, {clients} concurrent clients, gunicorn {workers} workers × 4 threads",
-                f"median {statistics.median(latencies) * 1000:.0f} ms, "
-                f"p95 {p95 * 1000:.0f} ms, {len(latencies) / wall:.0f} requests/s, "
-                f"{errors} errors",
-            ),
-        ]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
