@@ -24,9 +24,9 @@ from inventory.models import (
     Position,
     RequirementOverride,
     StandardLine,
-    StandardVersion,
 )
 from inventory.services import required_qty, standard_as_of
+from readiness import cache
 from readiness.models import Unit
 
 # Filled in by the allocations feature: (session, unit_ids, as_of) -> {(unit_id, item_id): qty}.
@@ -109,10 +109,18 @@ class Transfer:
     qty: int
 
 
+@dataclass(frozen=True)
+class VersionRef:
+    """The edition of the standard a report was computed against."""
+
+    id: int
+    effective_from: date
+
+
 @dataclass
 class Report:
     as_of: date
-    version: StandardVersion | None
+    version: VersionRef | None
     rows: list[Row]
     items: list[ItemTotal]
     transfers: list[Transfer]
@@ -206,10 +214,31 @@ def shortfall(
     item_code: str | None = None,
     as_of: date | None = None,
     today: date | None = None,
+    use_cache: bool = True,
 ) -> Report:
-    """The shortfall of every active unit in scope against the standard in force on ``as_of``."""
+    """The shortfall of every active unit in scope against the standard in force on ``as_of``.
+    Computed once per state of the data (readiness.cache): the same report is handed out
+    until something is written. Callers must not modify it."""
     today = today or date.today()
     as_of = as_of or today
+
+    def compute() -> Report:
+        return _shortfall(session, unit_ids, category, item_code, as_of, today)
+
+    if not use_cache:
+        return compute()
+    scope = None if unit_ids is None else frozenset(unit_ids)
+    return cache.cached(session, ("shortfall", scope, category, item_code, as_of, today), compute)
+
+
+def _shortfall(
+    session: Session,
+    unit_ids: set[int] | None,
+    category: str | None,
+    item_code: str | None,
+    as_of: date,
+    today: date,
+) -> Report:
     version = standard_as_of(session, as_of)
 
     unit_stmt = select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.headcount).where(
@@ -289,7 +318,8 @@ def shortfall(
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
     below = len({r.unit.id for r in rows if r.gap > 0})
-    return Report(as_of, version, rows, item_totals, transfers, units_below=below)
+    ref = VersionRef(version.id, version.effective_from) if version is not None else None
+    return Report(as_of, ref, rows, item_totals, transfers, units_below=below)
 
 
 def _suggest_transfers(

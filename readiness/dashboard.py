@@ -18,6 +18,7 @@ from drills import services as drl
 from inventory import services as inv
 from inventory.models import Allocation, Lot, Position
 from inventory.shortfall import shortfall
+from readiness import cache
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
 from shelters import services as sh
@@ -251,9 +252,25 @@ def shelter_figures(
     )
 
 
-def gather(session: Session, actor, *, today: date, shelter_target: Decimal) -> Dashboard:
-    """Every figure this user may see, for their whole area or their unit subtree."""
+def gather(
+    session: Session, actor, *, today: date, shelter_target: Decimal, use_cache: bool = True
+) -> Dashboard:
+    """Every figure this user may see, for their whole area or their unit subtree; computed
+    once per state of the data for everyone with the same role and reach (readiness.cache)."""
     scope = visible_unit_ids(session, actor)
+    if not use_cache:
+        return _gather(session, actor, scope, today, shelter_target)
+    key = (
+        "dashboard",
+        actor.role,
+        None if scope is None else frozenset(scope),
+        today,
+        Decimal(shelter_target),
+    )
+    return cache.cached(session, key, lambda: _gather(session, actor, scope, today, shelter_target))
+
+
+def _gather(session: Session, actor, scope, today: date, shelter_target: Decimal) -> Dashboard:
     board = Dashboard(
         today=today,
         is_whole_area=scope is None,

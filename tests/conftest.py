@@ -137,6 +137,10 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def app(database_url, app_config, tmp_path):
+    from readiness import cache
+
+    # test databases are files copied from one template: keys must not meet across tests
+    cache.clear()
     # Uploaded files go to the test's own folder, never into the repository's instance/.
     config = {"ATTACHMENT_DIR": str(tmp_path / "attachments"), **app_config}
     app = create_app({**_base_config(database_url), **config})

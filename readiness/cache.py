@@ -1,0 +1,79 @@
+"""Reports computed once per state of the database, and reused until something is written.
+
+The key of a cached result names the exact state of the data it was computed from:
+
+- PostgreSQL: the transaction snapshot (``pg_current_snapshot()``). Two snapshots with the same
+  xmin, xmax and in-progress list see the same rows in every table, and any write committed
+  anywhere moves xmax on, so a changed database always means a new key.
+- SQLite: the newest audit-log id. SQLite runs one writer at a time, so ids are handed out in
+  commit order, and every write in this application records an audit entry in the same
+  transaction (the rule the audit log exists for).
+
+A transaction that has written and not yet committed sees data nobody else sees: it gets no
+key and always computes afresh. The cache lives in each process (no server state is shared),
+holds a few results, and hands out the same objects to every caller: results must be plain
+values (dataclasses, no ORM objects) that callers do not modify.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from readiness.models import AuditEntry
+
+T = TypeVar("T")
+SIZE = 16
+
+_results: OrderedDict[Hashable, object] = OrderedDict()
+_lock = threading.Lock()
+stats = {"hits": 0, "misses": 0, "uncached": 0}
+
+
+def data_version(session: Session) -> Hashable | None:
+    """The state of the data this session sees, or None while it holds uncommitted writes."""
+    if session.new or session.dirty or session.deleted:
+        return None
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        snapshot, own_xid = connection.execute(
+            text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()")
+        ).one()
+        return None if own_xid is not None else ("pg", snapshot)
+    if connection.dialect.name == "sqlite":
+        if connection.connection.driver_connection.in_transaction:
+            return None  # this connection has written: a write transaction is open
+        return ("sqlite", session.scalar(select(func.max(AuditEntry.id))))
+    return None
+
+
+def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, or the result computed earlier for the same key and the same data."""
+    version = data_version(session)
+    if version is None:
+        stats["uncached"] += 1
+        return compute()
+    # the database too: tests and tools open many databases in one process
+    full_key = (str(session.get_bind().url), version, key)
+    with _lock:
+        if full_key in _results:
+            _results.move_to_end(full_key)
+            stats["hits"] += 1
+            return _results[full_key]  # type: ignore[return-value]
+    result = compute()
+    with _lock:
+        stats["misses"] += 1
+        _results[full_key] = result
+        while len(_results) > SIZE:
+            _results.popitem(last=False)
+    return result
+
+
+def clear() -> None:
+    with _lock:
+        _results.clear()
