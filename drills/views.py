@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from flask import (
     Blueprint,
@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -50,11 +50,12 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
-from readiness.pages import attempt, confirmed_action, int_or_none, paginate
+from readiness.pages import attempt, confirmed_action, int_or_none, paginate, paginate_rows
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
 FINDING_ROWS = 3
+CALENDAR_DAYS = 90
 
 
 def _date(raw: str | None) -> date | None:
@@ -593,22 +594,39 @@ def compliance():
     year = min(max(year, 2000), 2100)
     scope = _scope()
     rows = drl.compliance(db.session, year, unit_ids=scope)
+    status = request.args.get("status") or None
+    if status in ("ok", "due", "overdue"):
+        rows = [r for r in rows if r.status == status]
     kinds = drl.drill_kinds(db.session)
     response = compliance_download(request.args.get("format", "html"), rows, kinds, year)
     if response is not None:
         return response
-    planned_stmt = select(Drill).where(Drill.status == "planned").order_by(Drill.held_on, Drill.id)
+    # the calendar: planned drills from a month back (late, not yet recorded) to 90 days on
+    today = date.today()
+    window = (Drill.held_on >= today - timedelta(days=30)) & (
+        Drill.held_on <= today + timedelta(days=CALENDAR_DAYS)
+    )
+    planned = select(Drill).where(Drill.status == "planned")
     if scope is not None:
-        planned_stmt = planned_stmt.where(Drill.lead_unit_id.in_(scope))
+        planned = planned.where(Drill.lead_unit_id.in_(scope))
     calendar: dict[str, list[Drill]] = {}
-    for drill in db.session.scalars(planned_stmt):
+    for drill in db.session.scalars(
+        planned.where(window)
+        .options(selectinload(Drill.lead_unit))
+        .order_by(Drill.held_on, Drill.id)
+    ):
         calendar.setdefault(drill.held_on.strftime("%Y-%m"), []).append(drill)
+    outside = db.session.scalar(select(func.count()).select_from(planned.where(~window).subquery()))
     return render_template(
         "drills/compliance.html",
-        rows=rows,
+        # every unit × required kind of a city is over a thousand rows: a hundred a page
+        listing=paginate_rows(rows, 100),
+        status=status,
         year=year,
         kinds=kinds,
         calendar=calendar,
+        calendar_days=CALENDAR_DAYS,
+        outside_calendar=outside,
         may_set=can(db.session, current_actor(), "drills.requirements"),
     )
 

@@ -43,7 +43,7 @@ from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
-from readiness.pages import confirmed_action, form_error, submit
+from readiness.pages import confirmed_action, form_error, paginate_rows, submit
 from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
@@ -107,6 +107,10 @@ def _active_items() -> list[Item]:
 
 
 # ---------------------------------------------------------------- items
+
+
+# rows of a computed report shown a page at a time (downloads hold them all)
+REPORT_PAGE_ROWS = 100
 
 
 @bp.route("/items")
@@ -717,7 +721,9 @@ def shortfall_report():
         form=form,
         report=report,
         args=args,
-        max_rows=500,
+        # a city is ~22,000 unit × item rows: the page shows them a hundred at a time
+        listing=paginate_rows(report.rows, REPORT_PAGE_ROWS),
+        max_transfers=REPORT_PAGE_ROWS,
         Decimal=Decimal,
         may_request=can(db.session, current_actor(), "allocations.approve"),
         confirm=ConfirmForm(),

@@ -91,3 +91,13 @@ def paginate(stmt) -> Page:
     rows = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return Page(list(rows), page, max(1, -(-total // size)), total, args)
+
+
+def paginate_rows(rows: list, size: int) -> Page:
+    """One page (``?page=``) of rows already in memory, e.g. a computed report."""
+    page = max(1, request.args.get("page", 1, type=int))
+    total = len(rows)
+    pages = max(1, -(-total // size))
+    page = min(page, pages)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return Page(rows[(page - 1) * size : page * size], page, pages, total, args)

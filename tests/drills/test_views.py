@@ -107,6 +107,14 @@ def test_planned_drills_appear_on_the_calendar(make_unit, make_user, login):
             "lead_unit": "DAYE",
         },
     )
+    far = date.today() + timedelta(days=200)
+    post_form(
+        client,
+        "/drills/new",
+        {"title": "冬季推演", "kind": "tabletop", "held_on": far.isoformat(), "lead_unit": "DAYE"},
+    )
     page = text(client.get("/drills/compliance"))
     calendar = page[page.index("演练计划日历") :]
     assert ahead.strftime("%Y-%m") in calendar and "汛前桌面推演" in calendar
+    # beyond 90 days: counted, not listed
+    assert "冬季推演" not in calendar and "另有 1 次计划中的演练不在此期间" in calendar
