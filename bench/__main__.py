@@ -242,11 +242,14 @@ def dashboard_figures(app, db, user_id: int, today: date, runs: int) -> list[tup
     report and aggregate counts), beside the shortfall SQL that dominates it."""
     from decimal import Decimal
 
+    from readiness import cache
     from readiness.dashboard import gather
     from readiness.models import User
 
     def run(use_cache: bool):
         def once():
+            if not use_cache:
+                cache.clear()  # the first look after any write: everything computed
             try:
                 return gather(
                     db.session,
