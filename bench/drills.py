@@ -11,7 +11,7 @@ from sqlalchemy import Date, bindparam, text
 from sqlalchemy.engine import Connection
 
 from bench.dataset import _insert
-from bench.timing import median_ms
+from bench.timing import get_ok, median_ms
 
 PASSWORD = "bench-pass-1"  # every user made here signs in with it
 
@@ -423,16 +423,7 @@ def drill_figures(
         return run
 
     def get(client, path, **kwargs):
-        def run():
-            # A fresh app context per request, as in production: its own g (the signed-in
-            # user) and its own session, removed at the end.
-            with app.app_context():
-                response = client.get(path, **kwargs)
-            if response.status_code != 200:
-                raise SystemExit(f"GET {path}: {response.status_code}")
-            return response
-
-        return run
+        return get_ok(app, client, path, **kwargs)
 
     api = app.test_client()
     figures: list[tuple[str, str]] = []

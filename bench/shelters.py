@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from bench.dataset import _insert
 from bench.drills import _fmt, _login
-from bench.timing import median_ms
+from bench.timing import get_ok, median_ms
 
 COVERAGE_SQL = """
 WITH counting AS (
@@ -249,14 +249,7 @@ def shelter_figures(
             db.session.remove()
 
     def get(client, path, **kwargs):
-        def run():
-            with app.app_context():
-                response = client.get(path, **kwargs)
-            if response.status_code != 200:
-                raise SystemExit(f"GET {path}: {response.status_code}")
-            return response
-
-        return run
+        return get_ok(app, client, path, **kwargs)
 
     # Same numbers first, or the comparison means nothing.
     by_sql = {r[0]: (r[1], r[2], r[3], r[4]) for r in run_sql()}

@@ -6,7 +6,6 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
-import pypdfium2
 from playwright.sync_api import expect
 
 from inventory import allocations as alloc
@@ -14,11 +13,7 @@ from inventory import services as inv
 from inventory.models import Allocation
 from readiness.permissions import SYSTEM
 from tests.browser.test_drill_journey import sign_in
-
-
-def _pdf_text(data: bytes) -> str:
-    pdf = pypdfium2.PdfDocument(data)
-    return "".join(page.get_textpage().get_text_range() for page in pdf)
+from tests.inventory.test_api import pdf_text
 
 
 def test_two_command_staff_approve_an_allocation_over_the_threshold(
@@ -102,7 +97,7 @@ def test_inspector_downloads_the_shortfall_pdf_and_the_inspection_package(
         page.click("a.button:has-text('PDF')")
     data = Path(download.value.path()).read_bytes()
     assert data.startswith(b"%PDF")
-    text = _pdf_text(data)
+    text = pdf_text(data)
     assert "君召派出所" in text and "口哨" in text
 
     page.goto(live_server.url + "/drills/package")
@@ -112,7 +107,7 @@ def test_inspector_downloads_the_shortfall_pdf_and_the_inspection_package(
     screenshot(page)
     with page.expect_download() as download:
         page.click("text=下载 PDF")
-    text = _pdf_text(Path(download.value.path()).read_bytes())
+    text = pdf_text(Path(download.value.path()).read_bytes())
     assert "颍河防汛实战演练" in text and "口哨数量不足" in text
     with page.expect_download() as download:
         page.click("text=下载 ZIP")

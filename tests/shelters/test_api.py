@@ -4,27 +4,19 @@ import csv
 import io
 from datetime import date, timedelta
 
-import pypdfium2
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from readiness.models import Unit
 from shelters.models import Defect, Inspection, Shelter, Village
+from tests.inventory.test_api import pdf_text
 
 TODAY = date.today()
 
 
 def n(session, model):
     return session.scalar(select(func.count()).select_from(model))
-
-
-def pdf_text(data: bytes) -> str:
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        return "\n".join(page.get_textpage().get_text_range() for page in pdf)
-    finally:
-        pdf.close()
 
 
 def assert_error(response, status: int, field: str | None = None):
