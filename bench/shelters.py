@@ -131,7 +131,7 @@ def build_shelters(
                 1,
             )
         )
-        for village in rng.sample(by_town[town], rng.randint(1, 4)):
+        for village in rng.sample(by_town[town], min(len(by_town[town]), rng.randint(1, 4))):
             served.append((s, village))
         if status != "active":
             continue
