@@ -32,7 +32,6 @@ SIZE = 16
 
 _results: OrderedDict[Hashable, object] = OrderedDict()
 _lock = threading.Lock()
-stats = {"hits": 0, "misses": 0, "uncached": 0}
 
 
 def data_version(session: Session) -> Hashable | None:
@@ -56,18 +55,15 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()``, or the result computed earlier for the same key and the same data."""
     version = data_version(session)
     if version is None:
-        stats["uncached"] += 1
         return compute()
     # the database too: tests and tools open many databases in one process
     full_key = (str(session.get_bind().url), version, key)
     with _lock:
         if full_key in _results:
             _results.move_to_end(full_key)
-            stats["hits"] += 1
             return _results[full_key]  # type: ignore[return-value]
     result = compute()
     with _lock:
-        stats["misses"] += 1
         _results[full_key] = result
         while len(_results) > SIZE:
             _results.popitem(last=False)
