@@ -22,7 +22,7 @@ from readiness import cache
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
 from shelters import services as sh
-from shelters.models import Defect, Shelter
+from shelters.models import Shelter
 from shelters.reports import percent, target_percent
 
 WORST_GAPS = 8
@@ -237,8 +237,7 @@ def shelter_figures(
         ),
         key=lambda t: (t.coverage, -t.needed, t.code),
     )
-    open_ids = select(Defect.shelter_id).where(Defect.is_resolved.is_(False))
-    attention = select(func.count()).select_from(Shelter).where(Shelter.id.in_(open_ids))
+    attention = select(func.count()).select_from(Shelter).where(sh.needs_attention())
     if unit_ids is not None:
         attention = attention.where(Shelter.town_id.in_(unit_ids))
     return ShelterFigures(

@@ -906,10 +906,22 @@ def shelters_query(
     return stmt
 
 
+def needs_attention():
+    """SQL form of SiteState.needs_attention: the site has an unresolved defect."""
+    return Shelter.id.in_(select(Defect.shelter_id).where(Defect.is_resolved.is_(False)))
+
+
+def is_overdue(*, today: date, interval_days: int):
+    """SQL form of SiteState.is_overdue: active, and no inspection within the interval."""
+    recent = select(Inspection.shelter_id).where(
+        Inspection.inspected_on >= today - timedelta(days=interval_days)
+    )
+    return (Shelter.status == "active") & Shelter.id.not_in(recent)
+
+
 def attention_query(unit_ids: set[int] | None = None) -> Select:
     """Sites with at least one unresolved defect."""
-    open_ids = select(Defect.shelter_id).where(Defect.is_resolved.is_(False))
-    return shelters_query(unit_ids=unit_ids).where(Shelter.id.in_(open_ids))
+    return shelters_query(unit_ids=unit_ids).where(needs_attention())
 
 
 # ---------------------------------------------------------------- coverage

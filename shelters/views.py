@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import date, timedelta
+from datetime import date
 
 from flask import (
     Blueprint,
@@ -44,7 +44,6 @@ from shelters.models import (
     STATUSES,
     VILLAGE_KINDS,
     Defect,
-    Inspection,
     Shelter,
     Village,
 )
@@ -120,14 +119,9 @@ def sites():
         stmt = stmt.where(false())
     today = date.today()
     if args.get("attention"):
-        open_ids = select(Defect.shelter_id).where(Defect.is_resolved.is_(False))
-        stmt = stmt.where(Shelter.id.in_(open_ids))
+        stmt = stmt.where(sh.needs_attention())
     if args.get("overdue"):
-        # the SQL form of site_state's rule: active, and no inspection within the interval
-        recent = select(Inspection.shelter_id).where(
-            Inspection.inspected_on >= today - timedelta(days=_interval())
-        )
-        stmt = stmt.where(Shelter.status == "active", Shelter.id.not_in(recent))
+        stmt = stmt.where(sh.is_overdue(today=today, interval_days=_interval()))
     listing = paginate(stmt)
     states = sh.site_states(db.session, listing.rows, today=today, interval_days=_interval())
     return render_template(
