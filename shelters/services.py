@@ -892,7 +892,11 @@ def shelters_query(
     stmt = (
         select(Shelter)
         .join(Unit, Unit.id == Shelter.town_id)
-        .options(selectinload(Shelter.villages), selectinload(Shelter.town))
+        .options(
+            selectinload(Shelter.villages),
+            selectinload(Shelter.town),
+            selectinload(Shelter.unit),
+        )
         .order_by(Unit.code, Shelter.name)
     )
     if unit_ids is not None:
