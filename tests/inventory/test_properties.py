@@ -43,31 +43,17 @@ def _world(session):
         actor=SYSTEM,
     )
     units = {"wh": make("PWH", "warehouse"), "st": make("PST", "station")}
+    roles = {"wh": ("keeper", units["wh"]), "st": ("clerk", units["st"]), "cmd": ("command", None)}
     people = {
-        "wh": services.create_user(
+        key: services.create_user(
             session,
-            username=f"pkeeper{n}",
+            username=f"p{role}{n}",
             password="secret-pass-1",
-            role="keeper",
-            unit=units["wh"],
+            role=role,
+            unit=unit,
             actor=SYSTEM,
-        ),
-        "st": services.create_user(
-            session,
-            username=f"pclerk{n}",
-            password="secret-pass-1",
-            role="clerk",
-            unit=units["st"],
-            actor=SYSTEM,
-        ),
-        "cmd": services.create_user(
-            session,
-            username=f"pcmd{n}",
-            password="secret-pass-1",
-            role="command",
-            unit=None,
-            actor=SYSTEM,
-        ),
+        )
+        for key, (role, unit) in roles.items()
     }
     item = inv.create_item(
         session,
