@@ -17,14 +17,14 @@ def plain_reportlab_sheet(urls: list[str], texts: list[tuple[str, str, str]]) ->
     import qrcode
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen.canvas import Canvas
 
-    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    from readiness import pdf_fonts
+
+    # The same embedded fonts as the app's sheets, so the comparison is fair.
+    body = pdf_fonts.register()
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=A4)
+    c = Canvas(buf, pagesize=A4, initialFontName=body)
     for n, (url, (unit, item, code)) in enumerate(zip(urls, texts, strict=True)):
         slot = n % 24
         if n and slot == 0:
@@ -47,11 +47,11 @@ def plain_reportlab_sheet(urls: list[str], texts: list[tuple[str, str, str]]) ->
                         stroke=0,
                         fill=1,
                     )
-        c.setFont("STSong-Light", 7)
+        c.setFont(body, 7)
         c.drawString(x + 36 * mm, y + 30 * mm, unit)
-        c.setFont("STSong-Light", 9)
+        c.setFont(body, 9)
         c.drawString(x + 36 * mm, y + 24 * mm, item)
-        c.setFont("Courier-Bold", 9)
+        c.setFont(pdf_fonts.MONO, 9)
         c.drawString(x + 36 * mm, y + 4 * mm, code)
     c.showPage()
     c.save()

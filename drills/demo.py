@@ -19,8 +19,8 @@ from drills.attachments import add_attachment
 from drills.models import Drill
 from inventory.models import Item
 from readiness import services as core
-from readiness.exports import pdf_table
 from readiness.models import User
+from readiness.pdf import pdf_table
 from readiness.permissions import SYSTEM
 
 

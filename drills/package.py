@@ -39,7 +39,8 @@ from drills.models import (
 from drills.reports import compliance_header, compliance_rows
 from drills.services import ComplianceRow, compliance
 from readiness.errors import DomainError
-from readiness.exports import (
+from readiness.models import Unit, User
+from readiness.pdf import (
     PdfBlock,
     PdfFacts,
     PdfHeading,
@@ -49,7 +50,6 @@ from readiness.exports import (
     PdfText,
     pdf_document,
 )
-from readiness.models import Unit, User
 from readiness.permissions import unit_ids_below
 
 MAX_YEARS = 3

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from drills.services import ComplianceRow
-from readiness.exports import pdf_table, table_response
+from readiness.exports import table_response
+from readiness.pdf import pdf_table
 
 
 def compliance_header() -> list[str]:

@@ -16,11 +16,12 @@ from inventory.shortfall import shortfall
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
-from readiness.exports import pdf_response, pdf_sections
+from readiness.exports import pdf_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import AuditEntry, Unit
 from readiness.pages import attempt, confirmed_action
+from readiness.pdf import pdf_sections
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("allocations", __name__)

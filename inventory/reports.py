@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 
 from inventory.services import ExpiryRow
 from inventory.shortfall import Report
-from readiness.exports import pdf_sections, pdf_table, table_response
+from readiness.exports import table_response
+from readiness.pdf import pdf_sections, pdf_table
 
 
 def shortfall_header() -> list[str]:

@@ -1,4 +1,4 @@
-"""Label sheets as PDF: QR codes drawn as vectors, Chinese text in a built-in CID font."""
+"""Label sheets as PDF: QR codes drawn as vectors, text in the embedded font."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from decimal import Decimal
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
-from readiness.exports import PDF_FONT
+from readiness import pdf_fonts
 
-CODE_FONT = "Courier-Bold"
+CODE_FONT = pdf_fonts.MONO
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,7 @@ class LabelContent:
 
 
 def _font() -> str:
-    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
-    return PDF_FONT
+    return pdf_fonts.register()
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
@@ -115,8 +112,15 @@ def render(
     layout = LAYOUTS[layout_name]
     per_page = layout.cols * layout.rows
     buf = io.BytesIO()
-    canvas = Canvas(buf, pagesize=(layout.page_w, layout.page_h), pageCompression=1)
+    canvas = Canvas(
+        buf,
+        pagesize=(layout.page_w, layout.page_h),
+        pageCompression=1,
+        initialFontName=_font(),
+    )
     canvas.setTitle(title)
+    # Viewers print at 100 %: "fit to page" would shrink the labels off the stock.
+    canvas.setViewerPreference("PrintScaling", "None")
     dx, dy = float(offset_mm[0]) * mm, float(offset_mm[1]) * mm
     slot = skip % per_page if per_page > 1 else 0
     started = False

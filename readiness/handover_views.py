@@ -15,10 +15,11 @@ from drills.models import ACTION_STATUSES
 from inventory.models import ALLOCATION_STATUSES, COUNT_STATUSES
 from readiness import handover as ho
 from readiness.auth import current_actor, permission
-from readiness.exports import pdf_table, table_response
+from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.models import UNIT_KINDS, Unit, User
 from readiness.pages import attempt, int_or_none, submit
+from readiness.pdf import pdf_table
 from readiness.permissions import can
 
 bp = Blueprint("handover", __name__)

@@ -7,7 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 
-from readiness.exports import PdfHeading, PdfTable, PdfText, pdf_document, table_response
+from readiness.exports import table_response
+from readiness.pdf import PdfHeading, PdfTable, PdfText, pdf_document
 from shelters.services import CoverageReport
 
 
