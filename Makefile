@@ -6,17 +6,26 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 PORT ?= 5000
 WORKERS ?= 2
+# Seconds a worker may spend on one request before gunicorn restarts it (its default is 30).
+# The biggest downloads at city scale take a few seconds; this leaves room on a slow machine.
+TIMEOUT ?= 120
+# Exact versions with hashes (see "Dependencies" in the README); `make lock` refreshes them.
+LOCK_RUN := requirements/run.lock
+LOCK_TEST := requirements/test.lock
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 
-.PHONY: run test test-sqlite test-postgres install install-test translations lint bench clean
+.PHONY: run test test-sqlite test-postgres install install-test translations lint bench clean lock
 
-$(VENV)/.installed: pyproject.toml
+# Only what the lock file names, each file checked against its hash; the project itself is
+# installed without fetching anything (its build backend, setuptools, is in the lock too).
+$(VENV)/.installed: $(LOCK_RUN)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_RUN)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed $(LOCK_TEST)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_TEST)
 	touch $@
 
 install: $(VENV)/.installed translations
@@ -32,7 +41,7 @@ run: install
 	$(FLASK) demo load --if-empty
 	@echo "Readiness: http://127.0.0.1:$(PORT)"
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
-		--access-logfile - wsgi:app
+		--timeout $(TIMEOUT) --access-logfile - wsgi:app
 
 test: install-test
 	scripts/ensure-test-deps
@@ -53,6 +62,15 @@ lint: install-test
 messages: install-test
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o readiness/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i readiness/translations/messages.pot -d readiness/translations --no-fuzzy-matching
+
+# Re-resolve every dependency to the newest release pyproject.toml allows, rewrite both lock
+# files (the run lock takes the test lock's versions), then run the whole suite on them.
+lock: $(VENV)/.installed-test
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test requirements/install.in \
+		requirements/lock-tool.in $(LOCK_FLAGS) --upgrade -o $(LOCK_TEST)
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/install.in $(LOCK_FLAGS) \
+		-c $(LOCK_TEST) -o $(LOCK_RUN)
+	$(MAKE) test
 
 bench: install
 	$(PY) -m bench
