@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from readiness.cells import csv_text
 from readiness.errors import DomainError
 from readiness.models import Unit
 from shelters import services as sh
@@ -432,8 +433,4 @@ def apply(session: Session, preview: Preview, *, actor) -> list[sh.TownSaved]:
 
 def template_csv() -> bytes:
     """A sample file to fill in (UTF-8 with BOM, so Excel opens it in Chinese)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TEMPLATE_HEADER)
-    writer.writerows(TEMPLATE_ROWS)
-    return out.getvalue().encode("utf-8-sig")
+    return csv_text(TEMPLATE_HEADER, TEMPLATE_ROWS).encode("utf-8")
