@@ -55,6 +55,8 @@ from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
 FINDING_ROWS = 3
+# The drill list and the action list download as these; any other ?format= shows the page.
+FILE_FORMATS = ("csv", "xlsx")
 CALENDAR_DAYS = 90
 
 
@@ -144,7 +146,9 @@ def index():
             stmt = stmt.where(getattr(Drill, name) == request.args[name])
     stmt = stmt.options(selectinload(Drill.units), selectinload(Drill.lead_unit))
     fmt = request.args.get("format", "html")
-    listing = paginate(stmt) if fmt == "html" else None
+    listing = None if fmt in FILE_FORMATS else paginate(stmt)
+    if listing:
+        listing.args.pop("format", None)  # the download links and the pager set their own
     drills = listing.rows if listing else db.session.scalars(stmt).all()
     kinds = drl.drill_kinds(db.session)
     header = [
@@ -434,7 +438,9 @@ def actions():
     if request.args.get("owner") and owner is None:
         stmt = stmt.where(False)
     fmt = request.args.get("format", "html")
-    listing = paginate(stmt) if fmt == "html" else None
+    listing = None if fmt in FILE_FORMATS else paginate(stmt)
+    if listing:
+        listing.args.pop("format", None)  # the download links and the pager set their own
     rows = listing.rows if listing else db.session.scalars(stmt).all()
     header = [
         _("编号"),
