@@ -16,6 +16,7 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import Unit
+from readiness.permissions import in_scope
 from shelters import services as sh
 from shelters.models import (
     CHECK_RESULTS,
@@ -488,7 +489,10 @@ def shelter_coverage():
     scope = sh.scope_for(db.session, current_actor(), unit_code)
     report = sh.coverage(db.session, target, unit_ids=scope)
     if fmt != "json":
-        label = core.get_unit(db.session, unit_code).name if unit_code else None
+        # A unit outside the caller's reach narrows nothing they may see: the file is then
+        # the caller's own report, and says so, rather than carrying the other unit's name.
+        unit = core.get_unit(db.session, unit_code) if unit_code else None
+        label = unit.name if unit and in_scope(db.session, current_actor(), unit) else None
         return coverage_download(fmt, report, scope_label=label)
     return jsonify(coverage_json(report))
 
