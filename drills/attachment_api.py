@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify
 from flask_babel import gettext as _
 
-from drills.attachment_views import attach_upload, send_attachment
+from drills.attachment_views import attach_upload, form_text, send_attachment
 from drills.attachments import attachment_visible
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from drills.services import drill_visible
@@ -53,8 +53,8 @@ def _action(raw: str | None) -> CorrectiveAction | None:
 def upload(drill_id: int):
     """Upload a file to a drill, or as evidence for one of its corrective actions."""
     drill = _drill(drill_id)
-    action = _action(request.form.get("action_id"))
-    kind = request.form.get("kind") or ("evidence" if action is not None else "")
+    action = _action(form_text("action_id") or None)
+    kind = form_text("kind") or ("evidence" if action is not None else "")
     if not kind:
         raise DomainError(_("缺少字段 {name}。").format(name="kind"), field="kind")
     attachment = attach_upload(drill, kind=kind, action=action, actor=current_actor())

@@ -12,9 +12,11 @@ from drills import attachments as att
 from drills import services as drl
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from readiness.auth import current_actor, permission
+from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.pages import confirmed_action
 from readiness.permissions import can
+from readiness.text import first_unsafe, unsafe_message
 
 bp = Blueprint("drill_attachments", __name__)
 
@@ -36,6 +38,16 @@ def uploaded_file(name: str = "file") -> tuple[str, bytes]:
     if upload is None or not upload.filename:
         return "", b""
     return upload.filename, upload.stream.read(max_bytes() + 1)
+
+
+def form_text(name: str, default: str = "") -> str:
+    """A posted text field of an upload (multipart, no form class), refused if it holds a
+    character no record may hold."""
+    value = request.form.get(name, default)
+    char = first_unsafe(value)
+    if char is not None:
+        raise DomainError(unsafe_message(name, char), field=name)
+    return value
 
 
 def attach_upload(
@@ -116,7 +128,7 @@ def upload(drill_id: int):
     drill = _visible_drill(drill_id)
     actor = current_actor()
     confirmed_action(
-        lambda _version: attach_upload(drill, kind=request.form.get("kind", ""), actor=actor),
+        lambda _version: attach_upload(drill, kind=form_text("kind"), actor=actor),
         lambda a: _("已上传附件：{filename}。").format(filename=a.filename),
     )
     return redirect(url_for("drills.detail", drill_id=drill_id, _anchor="attachments"))

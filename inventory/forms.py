@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -21,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from inventory.models import MANUAL_KINDS, MOVEMENT_KINDS, TRACKING
+from readiness.forms import SafeForm
 from readiness.models import UNIT_KINDS
 
 WRITE_OFF_REASON_LABELS = {
@@ -30,7 +30,7 @@ WRITE_OFF_REASON_LABELS = {
 }
 
 
-class ItemForm(FlaskForm):
+class ItemForm(SafeForm):
     code = StringField(_l("物资代码"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("名称"), validators=[DataRequired(), Length(max=100)])
     category = StringField(_l("类别"), validators=[DataRequired(), Length(max=40)])
@@ -50,7 +50,7 @@ class ItemForm(FlaskForm):
         self.tracking.choices = [(k, str(v)) for k, v in TRACKING.items()]
 
 
-class MovementForm(FlaskForm):
+class MovementForm(SafeForm):
     kind = SelectField(_l("类型"), choices=[])
     item = SelectField(_l("物资"), choices=[], validate_choice=False)
     qty = IntegerField(_l("数量"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
@@ -81,7 +81,7 @@ class StandardLineForm(Form):
     per_officer = StringField(_l("每人配备"), validators=[Optional(), Length(max=20)])
 
 
-class StandardForm(FlaskForm):
+class StandardForm(SafeForm):
     effective_from = DateField(_l("生效日期"), validators=[DataRequired()])
     note = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
     lines = FieldList(FormField(StandardLineForm), min_entries=1, max_entries=5000)
@@ -95,19 +95,19 @@ class StandardForm(FlaskForm):
             entry.form.item.choices = item_choices
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(SafeForm):
     item = SelectField(_l("物资"), choices=[], validate_choice=False)
     qty = IntegerField(_l("应配数量"), validators=[Optional(), NumberRange(min=0, max=1_000_000)])
     reason = StringField(_l("原因"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("保存调整"))
 
 
-class StartCountForm(FlaskForm):
+class StartCountForm(SafeForm):
     note = StringField(_l("说明"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("开始盘点"))
 
 
-class CountEntryForm(FlaskForm):
+class CountEntryForm(SafeForm):
     """Counted quantities come as fields named line-<id>; one field for an extra item."""
 
     extra_item = SelectField(_l("账上没有的物资"), choices=[], validate_choice=False)
@@ -118,7 +118,7 @@ class CountEntryForm(FlaskForm):
     submit = SubmitField(_l("保存清点数量"))
 
 
-class IntervalForm(FlaskForm):
+class IntervalForm(SafeForm):
     unit_kind = SelectField(_l("单位类型"), choices=[])
     days = IntegerField(_l("盘点间隔（天）"), validators=[InputRequired(), NumberRange(1, 3660)])
     submit = SubmitField(_l("保存"))
@@ -128,7 +128,7 @@ class IntervalForm(FlaskForm):
         self.unit_kind.choices = [(k, str(v)) for k, v in UNIT_KINDS.items()]
 
 
-class ShortfallFilterForm(FlaskForm):
+class ShortfallFilterForm(SafeForm):
     class Meta:
         csrf = False
 
@@ -139,7 +139,7 @@ class ShortfallFilterForm(FlaskForm):
     submit = SubmitField(_l("查询"))
 
 
-class LedgerFilterForm(FlaskForm):
+class LedgerFilterForm(SafeForm):
     class Meta:
         csrf = False
 

@@ -13,6 +13,7 @@ from readiness.errors import DomainError, PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.models import Unit
 from readiness.permissions import in_scope
+from readiness.text import find_unsafe, unsafe_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -49,6 +50,12 @@ def json_body() -> dict[str, Any]:
         raise BadRequest(_("请求体必须是 JSON 对象。"))
     if not isinstance(data, dict):
         raise DomainError(_("请求体必须是 JSON 对象。"))
+    # A lone surrogate ("\ud800") parses but can be neither stored nor sent back, and a NUL
+    # breaks PostgreSQL: the whole body is checked before anything is written.
+    found = find_unsafe(data)
+    if found is not None:
+        path, char = found
+        raise DomainError(unsafe_message(path, char), field=path)
     return data
 
 

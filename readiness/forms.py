@@ -27,16 +27,43 @@ from wtforms.validators import (
 )
 
 from readiness.models import ROLES, UNIT_KINDS
+from readiness.text import first_unsafe, unsafe_message
 
 
-class LoginForm(FlaskForm):
+def _leaf_fields(form):
+    for field in form:
+        if hasattr(field, "entries"):  # FieldList
+            for entry in field.entries:
+                yield from _leaf_fields([entry])
+        elif hasattr(field, "form"):  # FormField
+            yield from _leaf_fields(field.form)
+        else:
+            yield field
+
+
+class SafeForm(FlaskForm):
+    """Every form of the app: besides its own checks, refuses what no record may hold."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in _leaf_fields(self):
+            for raw in field.raw_data or ():
+                char = first_unsafe(raw) if isinstance(raw, str) else None
+                if char is not None:
+                    field.errors = [*field.errors, unsafe_message(str(field.label.text), char)]
+                    valid = False
+                    break
+        return valid
+
+
+class LoginForm(SafeForm):
     username = StringField(_l("用户名"), validators=[DataRequired(), Length(max=40)])
     password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=128)])
     remember = BooleanField(_l("在此设备上保持登录"))
     submit = SubmitField(_l("登录"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(SafeForm):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(), Length(max=128)])
     new_password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=8, max=128)])
     confirm = PasswordField(_l("再次输入新密码"), validators=[DataRequired(), Length(max=128)])
@@ -47,7 +74,7 @@ class ChangePasswordForm(FlaskForm):
             raise ValidationError(_l("两次输入的新密码不一致。"))
 
 
-class UnitForm(FlaskForm):
+class UnitForm(SafeForm):
     code = StringField(
         _l("单位代码"),
         description=_l("字母、数字、- 或 _，用于网址、标签和接口，创建后不可更改"),
@@ -69,7 +96,7 @@ class UnitForm(FlaskForm):
         self.kind.choices = [(code, str(label)) for code, label in UNIT_KINDS.items()]
 
 
-class UserForm(FlaskForm):
+class UserForm(SafeForm):
     username = StringField(_l("用户名"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("姓名"), validators=[Optional(), Length(max=60)])
     role = SelectField(_l("角色"), choices=[], validators=[DataRequired()])
@@ -88,19 +115,19 @@ class UserEditForm(UserForm):
     username = None
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(SafeForm):
     password = PasswordField(_l("新密码"), validators=[DataRequired(), Length(min=8, max=128)])
     submit = SubmitField(_l("重置密码"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A bare POST with CSRF and the record version it was shown at."""
 
     version = HiddenField()
     submit = SubmitField(_l("确认"))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(SafeForm):
     class Meta:
         csrf = False
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import HiddenField, SelectField, SubmitField
@@ -17,6 +16,7 @@ from readiness import handover as ho
 from readiness.auth import current_actor, permission
 from readiness.exports import table_response
 from readiness.extensions import db
+from readiness.forms import SafeForm
 from readiness.models import UNIT_KINDS, Unit, User
 from readiness.pages import attempt, int_or_none, submit
 from readiness.pdf import pdf_table
@@ -25,14 +25,14 @@ from readiness.permissions import can
 bp = Blueprint("handover", __name__)
 
 
-class HandoverForm(FlaskForm):
+class HandoverForm(SafeForm):
     successor = SelectField(_l("接替人"), choices=[], validate_choice=False)
     # How many items the page showed: a change in between is refused, not moved unseen.
     expected = HiddenField()
     submit = SubmitField(_l("全部移交给接替人"))
 
 
-class CustodianForm(FlaskForm):
+class CustodianForm(SafeForm):
     custodian = SelectField(_l("保管责任人"), choices=[], validate_choice=False)
     version = HiddenField()
     submit = SubmitField(_l("保存"))

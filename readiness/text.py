@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+from sqlalchemy import inspect
+
+from readiness.errors import DomainError
+
 UNSAFE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
 )
@@ -30,3 +35,62 @@ def describe(char: str) -> str:
 def strip_unsafe(text: str) -> str:
     """``text`` without the characters no record may hold (for exports of older records)."""
     return UNSAFE.sub("", text)
+
+
+def find_unsafe(value, path: str = "") -> tuple[str, str] | None:
+    """Where in a nested value (text, list, dict) a character no record may hold first appears.
+
+    Answers ``(path, char)`` with the path written as the API names fields, e.g.
+    ``lines[2].note``; keys are checked as well as values. None when all is clean.
+    """
+    if isinstance(value, str):
+        char = first_unsafe(value)
+        return (path, char) if char is not None else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key_text = str(key)
+            inner = f"{path}.{key_text}" if path else key_text
+            char = first_unsafe(key_text)
+            if char is not None:
+                return (inner, char)
+            found = find_unsafe(item, inner)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = find_unsafe(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def unsafe_message(field: str, char: str) -> str:
+    """The refusal naming the field and the character it may not hold."""
+    return _(
+        "{field} 含有不允许的字符 {char}（控制字符、孤立代理字符或双向文字控制符），"
+        "请删除后再提交。"
+    ).format(field=field, char=describe(char))
+
+
+def refuse_unsafe_on_flush(session, _flush_context, _instances) -> None:
+    """Refuse to store a new or changed value holding a character no record may hold.
+
+    The forms, the API and the import name the field first; this catches any other way in
+    (a view reading the raw form, a service, the CLI) before a row is written, so the
+    database never holds one and is left as it was.
+    """
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        is_new = obj in session.new
+        for attr in state.mapper.column_attrs:
+            if is_new:
+                values = [state.dict.get(attr.key)]
+            else:
+                values = state.attrs[attr.key].history.added or ()
+            for value in values:
+                found = find_unsafe(value)
+                if found is not None:
+                    path, char = found
+                    name = f"{attr.key}{'.' + path if path and not path.startswith('[') else path}"
+                    raise DomainError(unsafe_message(name, char), field=attr.key)

@@ -9,12 +9,20 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from wtforms.fields.core import UnboundField
 
 from readiness.auth import current_actor, is_api_request
+from readiness.errors import DomainError
 from readiness.extensions import db
+from readiness.forms import SafeForm
 from readiness.models import LANGUAGES
 from readiness.permissions import can
+from readiness.text import find_unsafe, refuse_unsafe_on_flush, unsafe_message
 
 # (endpoint, label, permission); feature packages append theirs.
 NAV: list[tuple[str, object, str]] = [
@@ -66,6 +74,50 @@ def _error(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=text), status
 
 
+def _form_field_names() -> set[str]:
+    """Names of the fields the app's forms declare (they refuse bad characters themselves)."""
+    names: set[str] = set()
+    pending = [SafeForm]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        names.update(n for n in dir(cls) if isinstance(getattr(cls, n, None), UnboundField))
+    return names
+
+
+def refuse_unsafe_request() -> None:
+    """Answer 422 naming the parameter when the URL or a raw form value holds a bad character.
+
+    Query strings and path parts reach queries directly (PostgreSQL raises on NUL), and some
+    views read posted values without a form; the app's forms name their own fields instead,
+    keeping what was typed, so those are left to them.
+    """
+    for source in (request.view_args or {}, request.args.to_dict(flat=False)):
+        found = find_unsafe(source)
+        if found is not None:
+            name, char = found
+            name = name.split("[", 1)[0]
+            raise DomainError(unsafe_message(name, char), field=name)
+    if request.method in ("POST", "PUT", "PATCH") and request.form:
+        declared = _form_field_names()
+        for key, values in request.form.to_dict(flat=False).items():
+            # Fields inside a FieldList post as "lines-0-item".
+            if key in declared or key.split("-", 1)[0] in declared:
+                continue
+            found = find_unsafe({key: values})
+            if found is not None:
+                raise DomainError(unsafe_message(key, found[1]), field=key)
+
+
+def _nul_refused(context) -> None:
+    # PostgreSQL cannot hold NUL even in a query parameter; psycopg refuses it before sending,
+    # so nothing was written. Whatever path it came by, the user is told instead of a 500.
+    if isinstance(context.sqlalchemy_exception, DataError) and "NUL" in str(
+        context.original_exception
+    ):
+        raise DomainError(unsafe_message(_("请求"), "\x00"))
+
+
 def init_app(app: Flask) -> None:
     from readiness import admin_views, audit_views, handover_views, views
 
@@ -85,6 +137,12 @@ def init_app(app: Flask) -> None:
             "locale": locale,
             "html_lang": "zh-CN" if locale.startswith("zh") else "en",
         }
+
+    app.before_request(refuse_unsafe_request)
+    if not event.contains(Session, "before_flush", refuse_unsafe_on_flush):
+        event.listen(Session, "before_flush", refuse_unsafe_on_flush)
+    if not event.contains(Engine, "handle_error", _nul_refused):
+        event.listen(Engine, "handle_error", _nul_refused)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err):

@@ -7,7 +7,6 @@ in the words the bureaus use, on the field concerned.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -19,6 +18,7 @@ from wtforms import (
     TextAreaField,
 )
 
+from readiness.forms import SafeForm
 from shelters.models import LEVELS, STATUSES, STRUCTURES
 
 DEFECT_ROWS = 5
@@ -28,7 +28,7 @@ def _choices(labels: dict) -> list[tuple[str, str]]:
     return [(code, str(label)) for code, label in labels.items()]
 
 
-class ShelterForm(FlaskForm):
+class ShelterForm(SafeForm):
     name = StringField(_l("场所名称"))
     town = SelectField(_l("所属镇/街道"), choices=[], validate_choice=False)
     level = SelectField(_l("场所级别"), choices=[], validate_choice=False, default="village")
@@ -64,7 +64,7 @@ class ShelterForm(FlaskForm):
         self.structure.choices = _choices(STRUCTURES)
 
 
-class InspectionForm(FlaskForm):
+class InspectionForm(SafeForm):
     inspected_on = StringField(_l("检查日期"))
     inspector = StringField(_l("检查人"))
     replenished_qty = StringField(_l("补充物资件数"), default="0")
@@ -79,7 +79,7 @@ class InspectionForm(FlaskForm):
     submit = SubmitField(_l("登记检查"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(SafeForm):
     file = FileField(
         _l("村/社区名单文件"),
         description=_l("CSV（UTF-8 或 GBK）或 XLSX，最多 5,000 行"),
@@ -87,6 +87,6 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("预览"))
 
 
-class ImportConfirmForm(FlaskForm):
+class ImportConfirmForm(SafeForm):
     rows = HiddenField()
     submit = SubmitField(_l("确认导入"))

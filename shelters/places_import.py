@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from readiness.cells import csv_text
 from readiness.errors import DomainError
 from readiness.models import Unit
+from readiness.text import first_unsafe, unsafe_message
 from shelters import services as sh
 from shelters.models import Village
 
@@ -196,6 +197,11 @@ def number_or_text(value):
 
 
 def _check_row(preview: Preview, line: int, values: dict) -> ImportRow | None:
+    for key, value in values.items():
+        char = first_unsafe(value) if isinstance(value, str) else None
+        if char is not None:
+            _row_error(preview, line, column_label(key), unsafe_message(column_label(key), char))
+            return None
     code = str(values.get("town_code", "")).strip()
     if not code:
         _row_error(preview, line, column_label("town_code"), _("请填写镇街代码。"))
