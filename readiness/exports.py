@@ -4,6 +4,7 @@ documents themselves are made by ``readiness.pdf``)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import tempfile
@@ -119,9 +120,9 @@ def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]
     # Every row is written before the first byte goes out, so a failure is an error page and
     # never a truncated workbook; the file on disk (not memory) holds it while it is sent.
     fh = tempfile.TemporaryFile()  # noqa: SIM115 - closed once the response is sent
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
     try:
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet()
         ws.append(_xlsx_row(ws, header))
         for row in rows:
             ws.append(_xlsx_row(ws, row))
@@ -129,6 +130,10 @@ def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]
         size = fh.tell()
         fh.seek(0)
     except BaseException:
+        # Finish the half-written sheet now: left to the garbage collector it writes into a
+        # closed file. openpyxl removes its own temporary files at exit.
+        with contextlib.suppress(Exception):
+            ws.close()
         fh.close()
         raise
 

@@ -14,12 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
-from wtforms.fields.core import UnboundField
 
 from readiness.auth import current_actor, is_api_request
 from readiness.errors import DomainError
 from readiness.extensions import db
-from readiness.forms import SafeForm
 from readiness.models import LANGUAGES
 from readiness.permissions import can
 from readiness.text import find_unsafe, refuse_unsafe_on_flush, unsafe_message
@@ -74,23 +72,12 @@ def _error(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=text), status
 
 
-def _form_field_names() -> set[str]:
-    """Names of the fields the app's forms declare (they refuse bad characters themselves)."""
-    names: set[str] = set()
-    pending = [SafeForm]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        names.update(n for n in dir(cls) if isinstance(getattr(cls, n, None), UnboundField))
-    return names
-
-
 def refuse_unsafe_request() -> None:
-    """Answer 422 naming the parameter when the URL or a raw form value holds a bad character.
+    """Answer 422 naming the parameter when the query string or a path part holds a bad character.
 
-    Query strings and path parts reach queries directly (PostgreSQL raises on NUL), and some
-    views read posted values without a form; the app's forms name their own fields instead,
-    keeping what was typed, so those are left to them.
+    They reach queries directly (PostgreSQL raises on NUL). Posted values are left to the
+    forms, which name the field and keep what was typed; a view that reads the raw form
+    meets the check on flush instead, as a rule refusal it already shows on its page.
     """
     for source in (request.view_args or {}, request.args.to_dict(flat=False)):
         found = find_unsafe(source)
@@ -98,15 +85,6 @@ def refuse_unsafe_request() -> None:
             name, char = found
             name = name.split("[", 1)[0]
             raise DomainError(unsafe_message(name, char), field=name)
-    if request.method in ("POST", "PUT", "PATCH") and request.form:
-        declared = _form_field_names()
-        for key, values in request.form.to_dict(flat=False).items():
-            # Fields inside a FieldList post as "lines-0-item".
-            if key in declared or key.split("-", 1)[0] in declared:
-                continue
-            found = find_unsafe({key: values})
-            if found is not None:
-                raise DomainError(unsafe_message(key, found[1]), field=key)
 
 
 def _nul_refused(context) -> None:
