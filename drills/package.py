@@ -11,12 +11,13 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from flask_babel import format_datetime
-from flask_babel import gettext as _
+from flask_babel import format_datetime, get_timezone
+from flask_babel import gettext as _gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -51,6 +52,35 @@ from readiness.pdf import (
     pdf_document,
 )
 from readiness.permissions import unit_ids_below
+
+# While a package PDF is made: each text's translation and the time zone, looked up once
+# (a year of a city's drills asks for the same few hundred labels 200,000 times, and each
+# flask_babel lookup finds the request, the locale and the catalog again).
+_memo: ContextVar[dict | None] = ContextVar("package_memo", default=None)
+
+
+def _(text: str) -> str:
+    """``text`` translated (flask_babel's gettext, remembered while a package is made)."""
+    memo = _memo.get()
+    if memo is None:
+        return _gettext(text)
+    value = memo.get(text)
+    if value is None:
+        value = memo[text] = _gettext(text)
+    return value
+
+
+def _label(lazy) -> str:
+    """A lazily translated label as text, remembered like ``_`` while a package is made."""
+    memo = _memo.get()
+    if memo is None or isinstance(lazy, str):
+        return str(lazy)
+    key = ("label", id(lazy))  # the labels are module constants: ids stay theirs
+    value = memo.get(key)
+    if value is None:
+        value = memo[key] = str(lazy)
+    return value
+
 
 MAX_YEARS = 3
 OPEN_STATUSES = ("open", "in_progress")
@@ -194,7 +224,16 @@ def _person(user: User | None) -> str:
 
 
 def _when(value: datetime | None) -> str:
-    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+    if not value:
+        return ""
+    memo = _memo.get()
+    if memo is None:
+        return format_datetime(value, "yyyy-MM-dd HH:mm")
+    tz = memo.get(("tz",))
+    if tz is None:
+        tz = memo[("tz",)] = get_timezone()
+    # The same digits as format_datetime's pattern, without a locale lookup per value.
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _or_missing(text: str | None) -> str:
@@ -224,17 +263,17 @@ def _sha(value: str) -> str:
 
 def _kind(kinds: dict[str, tuple[str, str]], drill: Drill) -> tuple[str, str]:
     label, family = kinds.get(drill.kind) or (drill.kind_row.label, drill.kind_row.family)
-    return label, str(FAMILIES.get(family, family))
+    return label, _label(FAMILIES.get(family, family))
 
 
 def _rating(rating: str | None) -> str:
     if not rating:
         return _("未评价")
-    return f"{rating} {RATINGS.get(rating, '')}"
+    return f"{rating} {_label(RATINGS.get(rating, ''))}"
 
 
 def _status(action: CorrectiveAction, today: date) -> str:
-    text = str(ACTION_STATUSES.get(action.status, action.status))
+    text = _label(ACTION_STATUSES.get(action.status, action.status))
     if is_overdue(action, today):
         text += _("（已逾期 {n} 天）").format(n=(today - action.due_on).days)
     return text
@@ -286,7 +325,7 @@ def _summary_blocks(data: PackageData, kinds: dict[str, tuple[str, str]]) -> lis
     ]
     actions = data.actions
     counts = action_counts(actions)
-    status_rows: list[list] = [[str(label), counts[s]] for s, label in ACTION_STATUSES.items()]
+    status_rows: list[list] = [[_label(label), counts[s]] for s, label in ACTION_STATUSES.items()]
     status_rows.append([_("合计"), len(actions)])
     blocks += [
         PdfHeading(_("（二）整改事项状态")),
@@ -322,7 +361,7 @@ def _summary_blocks(data: PackageData, kinds: dict[str, tuple[str, str]]) -> lis
                         a.unit.name,
                         a.due_on.isoformat(),
                         (data.today - a.due_on).days,
-                        str(ACTION_STATUSES[a.status]),
+                        _label(ACTION_STATUSES[a.status]),
                     ]
                     for a in overdue
                 ],
@@ -421,9 +460,10 @@ def _drill_blocks(
                 ),
                 (
                     _("形式 / 范围"),
-                    f"{FORMS.get(drill.form, drill.form)} / {SCOPES.get(drill.scope, drill.scope)}",
+                    f"{_label(FORMS.get(drill.form, drill.form))} / "
+                    f"{_label(SCOPES.get(drill.scope, drill.scope))}",
                 ),
-                (_("状态"), str(DRILL_STATUSES.get(drill.status, drill.status))),
+                (_("状态"), _label(DRILL_STATUSES.get(drill.status, drill.status))),
                 (_("组织单位"), _unit_name(drill.lead_unit)),
                 (_("参演单位"), sep.join(_unit_name(u) for u in drill.units) or _("（无）")),
                 (_("参演人数"), drill.participants),
@@ -492,7 +532,7 @@ def _drill_blocks(
                             _("整改第 {id} 号").format(id=a.id),
                             _("来自第 {n} 条发现：{text}").format(n=n, text=a.text),
                         ),
-                        (_("能力要素"), str(ELEMENTS.get(a.element, a.element))),
+                        (_("能力要素"), _label(ELEMENTS.get(a.element, a.element))),
                         (_("负责人"), _person(a.owner)),
                         (_("责任单位"), _unit_name(a.unit)),
                         (_("完成期限"), a.due_on.isoformat()),
@@ -515,7 +555,7 @@ def _drill_blocks(
                 [
                     [
                         att.filename,
-                        str(ATTACHMENT_KINDS.get(att.kind, att.kind)),
+                        _label(ATTACHMENT_KINDS.get(att.kind, att.kind)),
                         _("第 {id} 号").format(id=att.action_id) if att.action_id else "",
                         _size(att.size_bytes),
                         _sha(att.sha256),
@@ -542,6 +582,14 @@ def package_pdf(
 ) -> bytes:
     """The package as one Chinese A4 PDF: cover facts, summary, compliance, then every drill
     with its facts, ratings, narrative, findings, corrective actions and files."""
+    token = _memo.set({})
+    try:
+        return _package_pdf(data, kinds, generated_at, generated_by)
+    finally:
+        _memo.reset(token)
+
+
+def _package_pdf(data: PackageData, kinds, generated_at: datetime, generated_by: User) -> bytes:
     actions = data.actions
     overdue = sum(1 for a in actions if is_overdue(a, data.today))
     held_note = _("{n} 次").format(n=len(data.drills))
@@ -709,7 +757,7 @@ def package_zip(data: PackageData, pdf_bytes: bytes, storage_dir: Path) -> bytes
                     path,
                     drill.title,
                     drill.held_on.isoformat(),
-                    str(ATTACHMENT_KINDS.get(att.kind, att.kind)),
+                    _label(ATTACHMENT_KINDS.get(att.kind, att.kind)),
                     att.filename,
                     att.action_id or "",
                     att.size_bytes,
