@@ -400,3 +400,29 @@ def test_a_bad_character_in_an_api_query_string_is_a_422_naming_it(api, make_use
     token = make_token(make_user("insp1", "inspector", None))
     r = api(token).get("/api/v1/reports/expiry?unit=%00")
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "unit"
+
+
+def test_a_service_write_holding_a_bad_character_is_refused_and_nothing_stored(session):
+    from readiness.errors import DomainError
+
+    with pytest.raises(DomainError) as refused:
+        sh.save_town(
+            session,
+            code="XQ",
+            name="新桥镇",
+            villages=[sh.VillageInput("文昌\u202e社区", 10, 1)],
+            actor=SYSTEM,
+        )
+    assert "U+202E" in refused.value.message
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Village)) == 0
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="only PostgreSQL refuses NUL in a query")
+def test_a_nul_reaching_a_postgresql_query_is_a_domain_error_not_a_500(session):
+    from readiness.errors import DomainError
+    from readiness.models import Unit
+
+    with pytest.raises(DomainError, match="U\\+0000"):
+        session.scalars(select(Unit).where(Unit.code == "a\x00b")).all()
+    session.rollback()
