@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -917,7 +917,9 @@ def ledger_export_rows(
     stmt = (
         select(
             Movement.id,
-            Movement.at,
+            # read as the stored naive UTC: the file prints UTC as before, without the
+            # per-row conversion to an aware datetime
+            type_coerce(Movement.at, DateTime()),
             Unit.name,
             Item.name,
             Lot.code,
@@ -935,9 +937,9 @@ def ledger_export_rows(
         .order_by(Movement.id)
     )
     stmt = _ledger_where(stmt, unit_ids, date_from, date_to)
-    # No ORM objects: a million of them cost seconds and hundreds of MB. yield_per streams
-    # (a server-side cursor on PostgreSQL).
-    result = session.execute(stmt.execution_options(yield_per=LEDGER_BATCH))
+    # No ORM objects, not even the ORM's row handling: a million lines cost seconds and
+    # hundreds of MB. yield_per streams (a server-side cursor on PostgreSQL).
+    result = session.connection().execute(stmt.execution_options(yield_per=LEDGER_BATCH))
     for partition in result.partitions():
         yield from partition
 

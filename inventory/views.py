@@ -503,7 +503,7 @@ def ledger():
         ) in inv.ledger_export_rows(db.session, scope, form.date_from.data, form.date_to.data):
             yield (
                 id_,
-                at.strftime("%Y-%m-%d %H:%M"),
+                at.isoformat(" ", "minutes"),  # 2026-12-03 09:30, UTC
                 unit,
                 item,
                 lot or "",
