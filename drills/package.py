@@ -4,7 +4,6 @@ one printable PDF and a ZIP of the files kept with them."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
@@ -39,6 +38,7 @@ from drills.models import (
 )
 from drills.reports import compliance_header, compliance_rows
 from drills.services import ComplianceRow, compliance
+from readiness.cells import csv_text
 from readiness.errors import DomainError
 from readiness.models import Unit, User
 from readiness.pdf import (
@@ -736,7 +736,8 @@ def package_zip(data: PackageData, pdf_bytes: bytes, storage_dir: Path) -> bytes
     ]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(pdf_name, pdf_bytes)
+        # The PDF's pages are compressed already: deflating them again costs time for nothing.
+        zf.writestr(pdf_name, pdf_bytes, compress_type=zipfile.ZIP_STORED)
         folders: set[str] = {pdf_name.casefold(), "manifest.csv"}
         for drill in data.drills:
             if not drill.attachments:
@@ -779,10 +780,8 @@ def package_zip(data: PackageData, pdf_bytes: bytes, storage_dir: Path) -> bytes
                 else:
                     status = ok
                 manifest.append([*row, status])
-        text = io.StringIO()
-        text.write("\ufeff")  # Excel on Chinese Windows opens UTF-8 only with a BOM
-        csv.writer(text).writerows(manifest)
-        zf.writestr("manifest.csv", text.getvalue().encode("utf-8"))
+        # Safe cells: a file name typed as "=..." must open as text in Excel, not run.
+        zf.writestr("manifest.csv", csv_text(manifest[0], manifest[1:]).encode("utf-8"))
     return buf.getvalue()
 
 
