@@ -3,7 +3,9 @@
     python -m bench [--movements N] [--drills N] [--villages N] [--shelters N]
                     [--backend sqlite|postgresql|both] [--runs N]
 
-Figures are printed and written to bench/results/latest.md.
+Figures are printed and written to bench/results/latest.md. The big downloads alone (shortfall
+PDF, drill package PDF and ZIP, a year of the ledger as CSV, each in a fresh process):
+``python -m bench.downloads`` (see bench/downloads.py).
 """
 
 from __future__ import annotations
@@ -231,6 +233,10 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             db.session.commit()
             figures += load_figures(url, codes, "bench", "bench-pass-1")
             db.engine.dispose()
+        from bench.downloads import download_figures
+
+        # each big download in a fresh process, so its peak memory is its own
+        figures += download_figures(url)
     finally:
         if server:
             server.stop()
