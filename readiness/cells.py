@@ -40,14 +40,8 @@ def csv_cell(value):
     """One value as a CSV cell: numbers as they are, None empty, formula-like text after ``'``."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float | Decimal):
-        return value
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
+    if isinstance(value, int | float | Decimal | date | time):
+        return value  # written as str() does: numbers and ISO dates, never a formula
     text = cell_text(value)
     return "'" + text if is_formula_like(text) else text
 
