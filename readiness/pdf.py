@@ -375,9 +375,9 @@ def pdf_document(
             return table
 
         if not rows:
-            return [make([])] if header is not None else []
-        if len(rows) <= CHUNK_ROWS:
-            return [make(rows)]
+            return [Deferred(lambda: make([]))] if header is not None else []
+        # Every table deferred, short ones too: a package of thousands of drills would
+        # otherwise hold all its tables (and a style object per cell) until the end.
         return [
             Deferred(lambda chunk=rows[start : start + CHUNK_ROWS]: make(chunk))
             for start in range(0, len(rows), CHUNK_ROWS)
