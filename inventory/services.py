@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import DateTime, func, select, type_coerce, update
+from sqlalchemy import String, case, func, literal, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -909,25 +909,35 @@ LEDGER_BATCH = 5000
 
 
 def ledger_export_rows(
-    session: Session, unit_ids: set[int] | None, date_from: date | None, date_to: date | None
+    session: Session,
+    unit_ids: set[int] | None,
+    date_from: date | None,
+    date_to: date | None,
+    *,
+    kinds: dict[str, str],
+    reasons: dict[str, str],
 ) -> Iterable[tuple]:
-    """The ledger of the given units and days for a download, oldest first, as plain rows
-    (id, time, unit, item, lot, kind, qty, balance, actor, reason, document, note),
-    streamed from the database a batch at a time."""
+    """The ledger of the given units and days for a download, oldest first, as finished rows
+    (id, time "YYYY-MM-DD HH:MM" UTC, unit, item, lot, kind label, qty, balance, actor,
+    reason label, document, note), streamed from the database a batch at a time."""
+    # Everything is formatted by the database: a year of the city is half a million lines,
+    # and a Python datetime or label lookup per line costs more than the query itself.
+    if session.get_bind().dialect.name == "postgresql":
+        at = func.to_char(Movement.at, "YYYY-MM-DD HH24:MI")
+    else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
+        at = func.substr(type_coerce(Movement.at, String()), 1, 16)
     stmt = (
         select(
             Movement.id,
-            # read as the stored naive UTC: the file prints UTC as before, without the
-            # per-row conversion to an aware datetime
-            type_coerce(Movement.at, DateTime()),
+            at,
             Unit.name,
             Item.name,
-            Lot.code,
-            Movement.kind,
+            func.coalesce(Lot.code, ""),
+            case(kinds, value=Movement.kind, else_=Movement.kind) if kinds else Movement.kind,
             Movement.qty,
             Movement.balance_after,
             Movement.actor_name,
-            Movement.reason,
+            case(reasons, value=Movement.reason, else_="") if reasons else literal(""),
             Movement.document,
             Movement.note,
         )

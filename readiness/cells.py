@@ -60,17 +60,42 @@ def xlsx_value(value):
     return cell_text(value)
 
 
+_FORMULA_FIRST = frozenset(FORMULA_START)
+_AS_IS = (int, float, Decimal, date, time)
+
+
+def csv_row(row: Sequence) -> list:
+    """A row with every value made a safe CSV cell: the same rule as ``csv_cell``, written
+    for the half-million-line downloads (most cells are plain printable text or numbers)."""
+    out = []
+    append = out.append
+    for value in row:
+        if value.__class__ is str:
+            # isprintable() is one C call; only text that fails it (line breaks, controls,
+            # bidi marks, wide spaces) pays for the regular expression.
+            if not value.isprintable():
+                value = strip_unsafe(value)
+            if value and value[0] in _FORMULA_FIRST and not _PLAIN_NUMBER.fullmatch(value):
+                value = "'" + value
+        elif value is None:
+            value = ""
+        elif not isinstance(value, _AS_IS):
+            value = csv_cell(value)
+        append(value)
+    return out
+
+
 def csv_rows(rows: Iterable[Sequence]) -> Iterable[list]:
     """Rows with every value made a safe CSV cell."""
     for row in rows:
-        yield [csv_cell(v) for v in row]
+        yield csv_row(row)
 
 
 def write_csv(fileobj: IO[str], header: Sequence | None, rows: Iterable[Sequence]) -> None:
     """Write a header and rows as safe CSV to a text file (no BOM: the caller opens the file)."""
     writer = csv.writer(fileobj)
     if header is not None:
-        writer.writerow([csv_cell(v) for v in header])
+        writer.writerow(csv_row(header))
     writer.writerows(csv_rows(rows))
 
 

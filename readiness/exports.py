@@ -15,7 +15,7 @@ from flask import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from readiness.cells import csv_cell, csv_text, write_csv, xlsx_value
+from readiness.cells import csv_row, csv_text, write_csv, xlsx_value
 from readiness.db import db
 
 __all__ = [
@@ -35,9 +35,9 @@ def _csv_chunks(header: Sequence, rows: Iterable[Sequence]) -> Iterator[str]:
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel on Chinese Windows opens UTF-8 only with a BOM
     writer = csv.writer(buf)
-    writer.writerow([csv_cell(v) for v in header])
+    writer.writerow(csv_row(header))
     for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow(csv_row(row))
         if buf.tell() >= CHUNK_BYTES:
             yield buf.getvalue()
             buf.seek(0)
