@@ -904,6 +904,14 @@ def ledger_query(unit_ids: set[int] | None, date_from: date | None, date_to: dat
     return _ledger_where(stmt, unit_ids, date_from, date_to)
 
 
+def ledger_count(
+    session: Session, unit_ids: set[int] | None, date_from: date | None, date_to: date | None
+) -> int:
+    """How many ledger lines the given units and days hold."""
+    stmt = _ledger_where(select(func.count(Movement.id)), unit_ids, date_from, date_to)
+    return session.scalar(stmt) or 0
+
+
 # Rows fetched at a time by the ledger export: memory stays flat however long the period.
 LEDGER_BATCH = 5000
 

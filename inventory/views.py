@@ -36,6 +36,7 @@ from inventory.models import (
     StandardVersion,
 )
 from inventory.shortfall import shortfall
+from readiness import exports
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
@@ -483,6 +484,13 @@ def ledger():
         _("备注"),
     ]
 
+    if _fmt() == "xlsx":
+        n = inv.ledger_count(db.session, scope, form.date_from.data, form.date_to.data)
+        if n > exports.XLSX_MAX_ROWS:
+            # Refused before any row is written: the page says why and keeps the filters.
+            flash(exports.too_many_rows().message, "error")
+            args = {k: v for k, v in request.args.items() if k != "format"}
+            return redirect(url_for("inventory.ledger", **args))
     rows = inv.ledger_export_rows(
         db.session,
         scope,

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import flask.globals
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from readiness.cells import csv_row, csv_text, write_csv, xlsx_value
 from readiness.db import db
+from readiness.errors import DomainError
 
 __all__ = [
     "csv_response",
@@ -29,6 +31,24 @@ __all__ = [
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK_BYTES = 64 * 1024
+# Rows of one XLSX download. openpyxl writes ~7,000 rows a second here, so this keeps a
+# workbook well inside the worker timeout (and Excel's own limit is 1,048,576); longer tables
+# download as CSV, which streams and which Excel opens too.
+XLSX_MAX_ROWS = 100_000
+
+
+class TooManyRows(DomainError):
+    """A table too long for one XLSX download."""
+
+
+def too_many_rows() -> TooManyRows:
+    """The refusal of an XLSX over ``XLSX_MAX_ROWS`` rows, saying what to do instead."""
+    return TooManyRows(
+        _(
+            "表格超过 {limit} 行，无法生成 XLSX：请缩小单位或日期范围，"
+            "或下载 CSV（Excel 同样可以打开）。"
+        ).format(limit=f"{XLSX_MAX_ROWS:,}")
+    )
 
 
 def _csv_chunks(header: Sequence, rows: Iterable[Sequence]) -> Iterator[str]:
@@ -124,7 +144,9 @@ def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]
     ws = wb.create_sheet()
     try:
         ws.append(_xlsx_row(ws, header))
-        for row in rows:
+        for n, row in enumerate(rows, 1):
+            if n > XLSX_MAX_ROWS:
+                raise too_many_rows()
             ws.append(_xlsx_row(ws, row))
         wb.save(fh)
         size = fh.tell()

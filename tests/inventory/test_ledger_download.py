@@ -114,3 +114,36 @@ def test_command_narrows_to_one_unit_and_a_period(books, login):
     later = today + timedelta(days=1)
     rows = _csv_rows(client.get(f"/ledger?format=csv&date_from={later}"))
     assert rows == [HEADER]
+
+
+def test_a_ledger_too_long_for_xlsx_is_refused_up_front_with_the_filters_kept(
+    books, login, monkeypatch
+):
+    """Over the XLSX row limit the page says to narrow the period or take the CSV, and
+    nothing is generated; at the limit the workbook downloads."""
+    from readiness import exports
+
+    client = login("command-df")
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    refused = client.get("/ledger?format=xlsx&unit=DAYE", follow_redirects=True)
+    assert refused.status_code == 200
+    assert refused.mimetype == "text/html"
+    page = refused.get_data(as_text=True)
+    assert "超过 2 行" in page and "CSV" in page
+    assert refused.request.args.get("unit") == "DAYE" and "format" not in refused.request.args
+
+    assert len(_xlsx_rows(client.get("/ledger?format=xlsx&unit=BAIP"))) == 2
+    assert len(_csv_rows(client.get("/ledger?format=csv&unit=DAYE"))) == 4
+
+
+def test_any_xlsx_over_the_limit_is_an_error_page_not_a_cut_workbook(app, monkeypatch):
+    """The writer itself refuses the row past the limit, for tables no view counts first."""
+    from readiness import exports
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    with app.test_request_context():
+        at_limit = exports.xlsx_response("t", ["a"], [[1], [2]])
+        assert at_limit.status_code == 200
+        at_limit.close()
+        with pytest.raises(exports.TooManyRows):
+            exports.xlsx_response("t", ["a"], [[1], [2], [3]])
