@@ -10,6 +10,7 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -595,7 +596,7 @@ def _package_pdf(data: PackageData, kinds, generated_at: datetime, generated_by:
     held_note = _("{n} 次").format(n=len(data.drills))
     if data.planned:
         held_note += _("（另有计划中、尚未实施的演练 {n} 次，未列入）").format(n=data.planned)
-    blocks: list[PdfBlock] = [
+    cover: list[PdfBlock] = [
         PdfFacts(
             [
                 (
@@ -628,20 +629,24 @@ def _package_pdf(data: PackageData, kinds, generated_at: datetime, generated_by:
         PdfPageBreak(),
         PdfHeading(_("三、演练明细"), level=1),
     ]
-    if not data.drills:
-        blocks.append(PdfText(_("本期间没有已实施的演练。")))
-    for n, drill in enumerate(data.drills, start=1):
-        if n > 1:
-            blocks.append(PdfPageBreak())
-        blocks += _drill_blocks(data, n, drill, kinds)
-    blocks += [
-        PdfSpace(10),
-        PdfText(_("以上内容由系统根据演练记录自动生成。")),
-    ]
+
+    def blocks() -> Iterator[PdfBlock]:
+        # Made drill by drill as the layout asks for them: a year of a city's drills would
+        # otherwise hold every block of every drill until the last page is laid out.
+        yield from cover
+        if not data.drills:
+            yield PdfText(_("本期间没有已实施的演练。"))
+        for n, drill in enumerate(data.drills, start=1):
+            if n > 1:
+                yield PdfPageBreak()
+            yield from _drill_blocks(data, n, drill, kinds)
+        yield PdfSpace(10)
+        yield PdfText(_("以上内容由系统根据演练记录自动生成。"))
+
     return pdf_document(
         _("{unit}演练检查资料包").format(unit=data.unit.name),
         [],
-        blocks,
+        blocks(),
         signature_line=_(
             "单位负责人（签字）：__________  日期：__________    "
             "检查组（签字）：__________  日期：__________"

@@ -4,8 +4,11 @@ all text in the embedded font (``readiness.pdf_fonts``)."""
 from __future__ import annotations
 
 import io
+import zlib
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from readiness import pdf_fonts
 from readiness.text import strip_unsafe
@@ -90,27 +93,59 @@ def pdf_sections(
     )
 
 
-# Cell text size and line height, and a cell's padding left and right.
+# Cell text size and line height, a cell's padding left and right, above and below.
 CELL_SIZE = 8
 CELL_LEADING = 10
 CELL_PAD = 6
-# (CELL_PAD is reportlab's default left and right padding.)
-# Rows per reportlab Table: splitting a table across pages re-measures every row left, so one
-# table of 30,000 rows costs minutes; tables of this many rows, each with the header, do not.
-CHUNK_ROWS = 250
+CELL_VPAD = 2
+# A row of up to this many lines is kept on one page (moved whole to the next if need be)
+# in tables whose rows may split; longer rows fill the page and continue on the next.
+SHORT_ROW = 3
+GRID_WIDTH = 0.4
+# Paragraphs sit this far inside the margins, in line with the text of table cells.
+INDENT = 6
+MM = 72 / 25.4
+MARGIN_X = 12 * MM
+MARGIN_Y = 14 * MM
+
+# Colours as PDF operands: the grid, a table's header row, the label column of facts.
+GRID_RGB = "0.501961 0.501961 0.501961"
+HEADER_RGB = "0.909804 0.92549 0.941176"
+LABEL_RGB = "0.94902 0.956863 0.964706"
+
+# A line may not start with these: closing punctuation stays on the line it closes.
+_NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’…%,.;:!?)]}")
+# Nor end with these: an opening bracket or quote goes with what it opens.
+_NO_LINE_END = frozenset("（《「『【〔〈“‘([{")
+# From CJK radicals up (CJK, kana, hangul, full-width forms): a line may break on either side.
+_CJK_FROM = "\u2e80"
+# The bytes of a PDF string that must be escaped (reportlab's escapePDF, as one translate).
+_ESCAPES = {
+    c: f"\\{c:03o}" if c < 32 or c >= 127 else "\\" + chr(c)
+    for c in range(256)
+    if c < 32 or c >= 127 or chr(c) in "\\()"
+}
+
+
+@dataclass(frozen=True)
+class _Style:
+    size: float
+    leading: float
+    before: float = 0
+    after: float = 0
+
+
+TITLE = _Style(16, 22, after=4)
+PART = _Style(14, 19, before=8, after=2)
+HEADING = _Style(12, 16, before=6)
+META = _Style(9, 13)
+TEXT = _Style(9, 13, after=2)
 
 
 def _plain(value) -> str:
     """A value as the text a cell prints: no characters a PDF cannot hold."""
     text = "" if value is None else str(value)
     return strip_unsafe(text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _markup(value) -> str:
-    """Plain text as reportlab paragraph markup: escaped, line breaks kept."""
-    text = _plain(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("\n", "<br/>")
 
 
 def _text_width(text: str, font: str) -> float:
@@ -122,13 +157,13 @@ def _text_width(text: str, font: str) -> float:
     return stringWidth(text, font, CELL_SIZE) if text else 0.0
 
 
-def _widest_glyph(font: str) -> float:
-    """The widest advance of any glyph of the font in cell type: text of n characters is
-    at most n times this wide, so most cells need no measuring."""
+def _widest_glyph(font: str, size: float = CELL_SIZE) -> float:
+    """The widest advance of any glyph of the font: text of n characters is at most n times
+    this wide, so most texts need no measuring."""
     from reportlab.pdfbase.pdfmetrics import getFont
 
     face = getFont(font).face
-    return max([face.defaultWidth, *face.charWidths.values()]) * CELL_SIZE / 1000
+    return max([face.defaultWidth, *face.charWidths.values()]) * size / 1000
 
 
 def _wider_than(text: str, width: float, font: str, glyph: float) -> bool:
@@ -168,291 +203,445 @@ def column_widths(
     return [w or 0.0 for w in widths]
 
 
-def _line_class():
-    """A paragraph of one line, drawn as one string: a Paragraph parses markup and breaks
-    lines, which a thousand-drill package pays for tens of thousands of headings."""
-    from reportlab.platypus import Flowable
-
-    class Line(Flowable):
-        def __init__(self, text: str, style):
-            super().__init__()
-            self.text = text
-            self.style = style
-
-        def wrap(self, avail_width, avail_height):
-            self.width, self.height = avail_width, self.style.leading
-            return self.width, self.height
-
-        def getSpaceBefore(self):
-            return self.style.spaceBefore
-
-        def getSpaceAfter(self):
-            return self.style.spaceAfter
-
-        def draw(self):
-            # Where a Paragraph puts its first baseline: a leading down, less the font size.
-            self.canv.setFont(self.style.fontName, self.style.fontSize)
-            self.canv.drawString(0, self.style.leading - self.style.fontSize, self.text)
-
-    return Line
-
-
-def _deferred_class():
-    """A flowable standing for a table chunk that is made only when the layout reaches it,
-    so a long report holds one chunk's cells (and reportlab's per-cell styles) at a time."""
-    from reportlab.platypus import Flowable
-
-    class Deferred(Flowable):
-        def __init__(self, make):
-            super().__init__()
-            self._make = make
-            self._made = None
-
-        def wrap(self, avail_width, avail_height):
-            # Never fits as it is: the frame asks for a split, which makes the table.
-            return avail_width, avail_height * 2 + 1
-
-        def split(self, avail_width, avail_height):
-            table = self._made or self._make()
-            self._made = table
-            _, height = table.wrap(avail_width, avail_height)
-            if height <= avail_height:
-                return [table]
-            # [] when not even the first rows fit: the frame moves on and asks again.
-            return table.split(avail_width, avail_height)
-
-        def draw(self):
-            pass
-
-    return Deferred
-
-
-def _plain_table_class():
-    """reportlab's Table, drawing a one-line text cell with a single PDF text operation.
-
-    Table draws each plain cell through canvas.drawString, which builds a text object per
-    cell (a quarter of a million in the city's shortfall report); the operators written here
-    are the ones drawString writes for a TrueType font: origin, subset font, string."""
+def wrap_text(text: str, width: float, font: str, size: float) -> list[str]:
+    """The lines ``text`` prints as within ``width`` points: its own line breaks kept, Chinese
+    broken between any two characters, Latin at spaces, a word longer than the line broken
+    where the line is full; closing punctuation never starts a line, nor an opening bracket
+    ends one. Nothing is dropped but
+    the spaces a line breaks at."""
     from reportlab.pdfbase.pdfmetrics import getFont
-    from reportlab.platypus import Table
 
-    class PlainTable(Table):
-        def _drawCell(self, cellval, cellstyle, pos, size):
-            if (
-                type(cellval) is not str
-                or "\n" in cellval
-                or cellstyle.alignment != "LEFT"
-                or cellstyle.valign not in ("TOP", "MIDDLE")
-                or cellstyle.href
-                or cellstyle.destination
-                or cellstyle.direction
-                or cellstyle.shaping
-            ):
-                return super()._drawCell(cellval, cellstyle, pos, size)
-            font = getFont(cellstyle.fontname)
-            if not getattr(font, "_dynamicFont", False):
-                return super()._drawCell(cellval, cellstyle, pos, size)
-            canv = self.canv
-            if self._curcellstyle is not cellstyle:
-                cur = self._curcellstyle
-                if cur is None or cellstyle.color != cur.color:
-                    canv.setFillColor(cellstyle.color)
-                self._curcellstyle = cellstyle
-            if not cellval:
-                return
-            colpos, rowpos = pos
-            rowheight = size[1]
-            fontsize = cellstyle.fontsize
-            if cellstyle.valign == "TOP":
-                y = rowpos + rowheight - cellstyle.topPadding - fontsize
-            else:
-                pad = cellstyle.bottomPadding - cellstyle.topPadding
-                y = rowpos + (pad + rowheight + cellstyle.leading) / 2.0 - fontsize
-            x = colpos + cellstyle.leftPadding
-            doc = canv._doc
-            ops = [f"BT 1 0 0 1 {x:.3f} {y:.3f} Tm"]
-            for subset, text in font.splitString(cellval, doc):
-                name = font.getSubsetInternalName(subset, doc)
-                ops.append(f"{name} {fontsize:g} Tf ({canv._escape(text)}) Tj")
-            ops.append("ET")
-            canv._code.append(" ".join(ops))
+    face = getFont(font).face
+    limit = width * 1000 / size
+    get, default = face.charWidths.get, face.defaultWidth
+    lines: list[str] = []
+    for part in text.split("\n"):
+        lines += _wrap_line(part, limit, get, default)
+    return lines
 
-    return PlainTable
+
+def _breaks_before(text: str, j: int) -> bool:
+    """Whether a line may end just before ``text[j]``."""
+    char, prev = text[j], text[j - 1]
+    if char == " ":
+        return True
+    if char in _NO_LINE_START or prev in _NO_LINE_END:
+        return False
+    return prev == " " or char >= _CJK_FROM or prev >= _CJK_FROM
+
+
+def _wrap_line(text: str, limit: float, get, default) -> list[str]:
+    """One line of text broken into lines no wider than ``limit`` (in glyph units)."""
+    if not text:
+        return [""]
+    # ends[i]: the width of text[: i + 1]; a line's overflow is found by bisection.
+    ends = list(accumulate([get(ord(c), default) for c in text]))
+    n = len(text)
+    if ends[-1] <= limit:
+        return [text]
+    lines = []
+    start, base = 0, 0.0
+    while start < n:
+        # text[start:k] is the most that fits; a single glyph wider than the line goes alone.
+        k = max(bisect_right(ends, base + limit + 1e-9, start), start + 1)
+        if k >= n:
+            lines.append(text[start:].rstrip(" "))
+            break
+        end = next((j for j in range(k, start, -1) if _breaks_before(text, j)), k)
+        lines.append(text[start:end].rstrip(" "))
+        start = end
+        while start < n and text[start] == " ":
+            start += 1
+        base = ends[start - 1] if start else 0.0
+    return lines
 
 
 def pdf_document(
     title: str,
     meta: Sequence[str],
-    blocks: Sequence[PdfBlock],
+    blocks: Iterable[PdfBlock],
     *,
     signature_line: str | None = None,
     landscape_page: bool = True,
 ) -> bytes:
     """A printable document: title, facts, then headings, paragraphs, label/value blocks and
     tables, page numbers, an optional signature line. All text is drawn in the embedded
-    font (``readiness.pdf_fonts``), so it prints the same on any machine."""
+    font (``readiness.pdf_fonts``), so it prints the same on any machine. ``blocks`` may be
+    a generator: each block is laid out and let go before the next is asked for."""
     from reportlab import rl_config
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import (
-        PageBreak,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        TableStyle,
-    )
+    from reportlab.pdfgen.canvas import Canvas
 
     font = pdf_fonts.register()
     # Page streams compressed but not also ASCII85-encoded: that encoding is pure Python
     # without reportlab's C accelerator, a fifth of the time of a 3,000-page package.
     rl_config.useA85 = 0
-    PlainTable = _plain_table_class()
-    Line = _line_class()
-    Deferred = _deferred_class()
     pagesize = landscape(A4) if landscape_page else A4
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=pagesize,
-        leftMargin=12 * mm,
-        rightMargin=12 * mm,
-        topMargin=14 * mm,
-        bottomMargin=14 * mm,
-        title=_plain(title),
-        # Without this the canvas starts in Helvetica, listed (unembedded) even if unused.
-        initialFontName=font,
-    )
-    title_style = ParagraphStyle("t", fontName=font, fontSize=16, leading=22, spaceAfter=4)
-    part_style = ParagraphStyle(
-        "p", fontName=font, fontSize=14, leading=19, spaceBefore=8, spaceAfter=2
-    )
-    head_style = ParagraphStyle("h", fontName=font, fontSize=12, leading=16, spaceBefore=6)
-    meta_style = ParagraphStyle("m", fontName=font, fontSize=9, leading=13)
-    text_style = ParagraphStyle("x", fontName=font, fontSize=9, leading=13, spaceAfter=2)
-    cell_style = ParagraphStyle("c", fontName=font, fontSize=CELL_SIZE, leading=CELL_LEADING)
-    grid = [
-        # Tables set each cell's font, Paragraph or not: Helvetica unless told.
-        ("FONTNAME", (0, 0), (-1, -1), font),
-        ("FONTSIZE", (0, 0), (-1, -1), CELL_SIZE),
-        ("LEADING", (0, 0), (-1, -1), CELL_LEADING),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]
-
-    glyph = _widest_glyph(font)
-
-    def row_cells(texts: Sequence[str], col_widths: Sequence[float]) -> list:
-        # A plain string costs a fraction of a Paragraph; only text that must wrap gets one.
-        out = []
-        for text, col in zip(texts, col_widths, strict=False):
-            if text and ("\n" in text or _wider_than(text, col - 2 * CELL_PAD, font, glyph)):
-                out.append(Paragraph(_markup(text), cell_style))
-            else:
-                out.append(text)
-        return out
-
-    def widths(relative):
-        total = sum(relative)
-        return [doc.width * w / total for w in relative]
-
-    def tables(header, rows, col_widths, style, *, split_in_row: int, repeat: bool):
-        # Long tables in chunks, each starting with the header (and repeating it per page).
-        def make(chunk):
-            data = ([row_cells(header, col_widths)] if header is not None else []) + [
-                row_cells(r, col_widths) for r in chunk
-            ]
-            table = PlainTable(
-                data,
-                repeatRows=1 if repeat else 0,
-                colWidths=col_widths,
-                splitInRow=split_in_row,
-            )
-            table.setStyle(style)
-            return table
-
-        if not rows:
-            return [Deferred(lambda: make([]))] if header is not None else []
-        # Every table deferred, short ones too: a package of thousands of drills would
-        # otherwise hold all its tables (and a style object per cell) until the end.
-        return [
-            Deferred(lambda chunk=rows[start : start + CHUNK_ROWS]: make(chunk))
-            for start in range(0, len(rows), CHUNK_ROWS)
-        ]
-
-    # Titles and facts are plain text too: a "<" in a reason must not break the layout.
-    story = [Paragraph(_markup(title), title_style)]
-    story += [Paragraph(_markup(line), meta_style) for line in meta]
-    facts_style = TableStyle(
-        [
-            *grid,
-            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f2f4f6")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
-    )
-    facts_widths = widths([1, 4])
-    table_styles = {
-        split: TableStyle(
-            [
-                *grid,
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP" if split else "MIDDLE"),
-            ]
-        )
-        for split in (True, False)
-    }
-
-    def paragraph(value, style):
-        text = _plain(value)
-        if text and "\n" not in text and stringWidth(text, font, style.fontSize) <= doc.width:
-            return Line(text, style)
-        return Paragraph(_markup(text), style)
-
+    # Without initialFontName the canvas starts in Helvetica, listed (unembedded) though unused.
+    canvas = Canvas(buf, pagesize=pagesize, initialFontName=font, pageCompression=1)
+    canvas.setTitle(_plain(title))
+    layout = _Layout(canvas, font, pagesize)
+    layout.paragraph(_plain(title), TITLE)
+    for line in meta:
+        layout.paragraph(_plain(line), META)
     for block in blocks:
-        if isinstance(block, PdfHeading):
-            story.append(paragraph(block.text, part_style if block.level == 1 else head_style))
-        elif isinstance(block, PdfText):
-            story.append(paragraph(block.text, text_style))
-        elif isinstance(block, PdfSpace):
-            story.append(Spacer(1, block.mm * mm))
-        elif isinstance(block, PdfPageBreak):
-            story.append(PageBreak())
-        elif isinstance(block, PdfFacts):
-            story += tables(
-                None,
-                [[_plain(k), _plain(v)] for k, v in block.rows],
-                facts_widths,
-                facts_style,
-                split_in_row=12,
-                repeat=False,
-            )
-        elif isinstance(block, PdfTable):
-            header = [_plain(h) for h in block.header]
-            rows = [[_plain(v) for v in row] for row in block.rows]
-            col_widths = (
-                widths(block.widths)
-                if block.widths
-                else column_widths(header, rows, doc.width, font)
-            )
-            story += tables(
-                header,
-                rows,
-                col_widths,
-                table_styles[block.split_long_rows],
-                split_in_row=12 if block.split_long_rows else 0,
-                repeat=True,
-            )
+        layout.block(block)
     if signature_line:
-        story += [Spacer(1, 12 * mm), Paragraph(_markup(signature_line), meta_style)]
-
-    def number_pages(canvas, doc_):
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        canvas.drawRightString(pagesize[0] - 12 * mm, 8 * mm, f"{doc_.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=number_pages, onLaterPages=number_pages)
+        layout.space(12 * MM)
+        layout.paragraph(_plain(signature_line), META)
+    layout.finish()
     return buf.getvalue()
+
+
+class _Layout:
+    """Lays blocks out page by page straight onto a reportlab canvas: our block model is
+    small, and platypus spent most of a big report's time on its generality (a flowable
+    per paragraph, a Table per chunk, a canvas call per grid segment and per cell).
+
+    Text goes out as PDF text operators written here (those reportlab's text objects write
+    for a TrueType subset font), each distinct short text encoded once; a table's grid is
+    one path per page it spans; its backgrounds one fill, put in the page before its text."""
+
+    def __init__(self, canvas, font: str, pagesize: tuple[float, float]):
+        from reportlab.pdfbase.pdfmetrics import getFont
+
+        self.canvas = canvas
+        self.font_name = font
+        self.font = getFont(font)
+        self.doc = canvas._doc
+        self.page_width, self.page_height = pagesize
+        self.left = MARGIN_X
+        self.width = self.page_width - 2 * MARGIN_X
+        self.top = self.page_height - MARGIN_Y
+        self.bottom = MARGIN_Y
+        self.glyph = _widest_glyph(font, 1)
+        self._get = self.font.face.charWidths.get
+        self._default = self.font.face.defaultWidth
+        self._encoded: dict[str, list[tuple[str, str]]] = {}
+        self.page = 0
+        self.y = self.top
+        self.blank = True  # nothing on this page yet but its number
+        self._tf: tuple[str, float] | None = None
+        self._heading: PdfHeading | None = None
+        # Each page's stream compressed as the page is done, not all of them at the end.
+        canvas.setPageCallBack(self._compress_page)
+        self.new_page()
+
+    # -- pages and text
+
+    def new_page(self) -> None:
+        if self.page:
+            self.canvas.showPage()
+        self.page += 1
+        self._tf = None
+        self.y = self.top
+        self.blank = True
+        # The number first, so a reader's text layer starts each page with it.
+        number = str(self.page)
+        self.text(self.page_width - MARGIN_X - self.string_width(number, 8), 8 * MM, number, 8)
+
+    def _compress_page(self, _number: int) -> None:
+        from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
+
+        page = self.doc.Pages.pages[-1]
+        if page.stream is None:
+            return
+        content = zlib.compress(page.stream.encode("latin-1"))
+        page.Contents = PDFStream(
+            PDFDictionary({"Filter": PDFName("FlateDecode")}), content, filters=None
+        )
+        page.stream = None
+
+    def string_width(self, text: str, size: float) -> float:
+        get, default = self._get, self._default
+        return sum([get(ord(c), default) for c in text]) * size / 1000
+
+    def fits(self, text: str, width: float, size: float) -> bool:
+        return len(text) * self.glyph * size <= width or self.string_width(text, size) <= width
+
+    def lines(self, text: str, width: float, size: float) -> Sequence[str]:
+        if not text:
+            return ()
+        if "\n" not in text and self.fits(text, width, size):
+            return (text,)
+        return wrap_text(text, width, self.font_name, size)
+
+    def _encode(self, text: str) -> list[tuple[str, str]]:
+        encoded = self._encoded.get(text)
+        if encoded is None:
+            font, doc = self.font, self.doc
+            encoded = [
+                (
+                    font.getSubsetInternalName(subset, doc),
+                    chunk.decode("latin-1").translate(_ESCAPES),
+                )
+                for subset, chunk in font.splitString(text, doc)
+            ]
+            # Labels, dates and names recur thousands of times; long texts rarely do.
+            if len(text) <= 32:
+                if len(self._encoded) > 50_000:
+                    self._encoded.clear()
+                self._encoded[text] = encoded
+        return encoded
+
+    def text(self, x: float, y: float, text: str, size: float) -> None:
+        """One line of text with its baseline starting at (x, y). The font set by Tf is
+        graphics state, kept from one text object to the next on a page."""
+        parts = [f"BT 1 0 0 1 {x:.2f} {y:.2f} Tm"]
+        for name, chunk in self._encode(text):
+            if self._tf != (name, size):
+                parts.append(f"{name} {size:g} Tf")
+                self._tf = (name, size)
+            parts.append(f"({chunk}) Tj")
+        parts.append("ET")
+        self.canvas._code.append(" ".join(parts))
+
+    # -- blocks
+
+    def block(self, block: PdfBlock) -> None:
+        # A heading waits for the block after it, and goes to the next page unless the first
+        # line or row of that block fits under it: a heading never ends a page.
+        heading, self._heading = self._heading, None
+        if isinstance(block, PdfHeading):
+            if heading is not None:
+                style = self._style(block)
+                self._place(heading, style.before + style.leading + CELL_LEADING)
+            self._heading = block
+            return
+        keep: float = 0
+        if isinstance(block, PdfText):
+            text = _plain(block.text)
+            keep = TEXT.before + TEXT.leading
+
+            def draw():
+                self.paragraph(text, TEXT)
+
+        elif isinstance(block, PdfSpace):
+
+            def draw():
+                self.space(block.mm * MM)
+
+        elif isinstance(block, PdfPageBreak):
+
+            def draw():
+                if not self.blank:
+                    self.new_page()
+
+        elif isinstance(block, (PdfFacts, PdfTable)):
+            if isinstance(block, PdfFacts):
+                header = None
+                rows = [(_plain(k), _plain(v)) for k, v in block.rows]
+                widths = self._widths([1, 4])
+            else:
+                header = [_plain(h) for h in block.header]
+                rows = [[_plain(v) for v in row] for row in block.rows]
+                widths = (
+                    self._widths(block.widths)
+                    if block.widths
+                    else column_widths(header, rows, self.width, self.font_name)
+                )
+            table = _TableOnPages(
+                self,
+                header,
+                widths,
+                label_column=isinstance(block, PdfFacts),
+                split_rows=isinstance(block, PdfFacts) or block.split_long_rows,
+            )
+            keep = table.first_height(rows[0] if rows else None)
+
+            def draw():
+                table.draw(rows)
+
+        else:
+            raise TypeError(f"not a PDF block: {block!r}")
+        if heading is not None:
+            self._place(heading, keep)
+        draw()
+
+    def finish(self) -> None:
+        if self._heading is not None:
+            self._place(self._heading, 0)
+        self.canvas.showPage()
+        self.canvas.save()
+
+    @staticmethod
+    def _style(heading: PdfHeading) -> _Style:
+        return PART if heading.level == 1 else HEADING
+
+    def _place(self, heading: PdfHeading, keep: float) -> None:
+        self.paragraph(_plain(heading.text), self._style(heading), keep=keep)
+
+    def _widths(self, relative: Sequence[float]) -> list[float]:
+        total = sum(relative)
+        return [self.width * w / total for w in relative]
+
+    def space(self, height: float) -> None:
+        # Space at the top of a page would only push the page's content down.
+        if not self.blank:
+            self.y -= height
+
+    def paragraph(self, text: str, style: _Style, *, keep: float = 0) -> None:
+        """Text in lines across the page; a heading (``keep`` > 0) starts a new page rather
+        than stand at the foot of one with no room for ``keep`` points of what follows."""
+        lines = self.lines(text, self.width - 2 * INDENT, style.size)
+        if not self.blank:
+            self.y -= style.before
+            if keep and self.y - style.leading * len(lines) - keep < self.bottom - 0.01:
+                self.new_page()
+        for line in lines:
+            if self.y - style.leading < self.bottom - 0.01:
+                self.new_page()
+            if line:
+                self.text(self.left + INDENT, self.y - style.size, line, style.size)
+            self.y -= style.leading
+            self.blank = False
+        self.y -= style.after
+
+
+class _TableOnPages:
+    """One table being laid out: the part on the current page is a segment, closed (grid
+    and shading written) when the page is full or the table ends."""
+
+    def __init__(self, layout: _Layout, header, widths, label_column: bool, split_rows: bool):
+        self.layout = layout
+        self.widths = list(widths)
+        self.xs = [layout.left]
+        for w in self.widths:
+            self.xs.append(self.xs[-1] + w)
+        self.text_widths = [w - 2 * CELL_PAD for w in self.widths]
+        self.label_column = label_column
+        self.split_rows = split_rows
+        self.middle = not split_rows  # short-row tables centre their text in the row
+        self.header = self.cells(header) if header is not None else None
+        self.head_height = (
+            max([len(c) for c in self.header] + [1]) * CELL_LEADING + 2 * CELL_VPAD
+            if self.header is not None
+            else 0.0
+        )
+        # What a fresh page holds for rows under the header.
+        self.page_room = layout.top - layout.bottom - self.head_height
+        self.open = False
+
+    def cells(self, row: Sequence[str]) -> list[Sequence[str]]:
+        lines = self.layout.lines
+        return [
+            lines(text, width, CELL_SIZE)
+            for text, width in zip(row, self.text_widths, strict=False)
+        ]
+
+    def piece(self, lines_left: int) -> float:
+        """The height the rest of a row (``lines_left`` lines) must find on a page before
+        it is started there: all of it, unless it may be split (then one line)."""
+        whole = CELL_LEADING * lines_left + 2 * CELL_VPAD
+        if whole <= self.page_room and (not self.split_rows or lines_left <= SHORT_ROW):
+            return whole
+        return CELL_LEADING + 2 * CELL_VPAD
+
+    def first_height(self, row: Sequence[str] | None) -> float:
+        """The header and as much of the first row as must go with it on a page."""
+        if row is None:
+            return self.head_height
+        return self.head_height + self.piece(max([len(c) for c in self.cells(row)] + [1]))
+
+    def draw(self, rows: Iterable[Sequence[str]]) -> None:
+        layout = self.layout
+        for row in rows:
+            cells = self.cells(row)
+            total = max([len(c) for c in cells] + [1])
+            done = 0
+            while done < total:
+                left = total - done
+                if not self.open:
+                    room = self.head_height + self.piece(left)
+                    if not layout.blank and layout.y - room < layout.bottom - 0.01:
+                        layout.new_page()
+                    self.begin()
+                if layout.y - left * CELL_LEADING - 2 * CELL_VPAD >= layout.bottom - 0.01:
+                    self.row(cells, done, left)
+                    break
+                fits = int((layout.y - layout.bottom - 2 * CELL_VPAD + 0.01) // CELL_LEADING)
+                if fits < 1 and self.fresh and not self.rows_here:
+                    fits = 1  # a header as tall as the page: still, every row gets printed
+                # A short row moves to the next page whole; a long one (or one taller than
+                # a page) fills this page and continues on the next.
+                if fits >= 1 and self.piece(left) < left * CELL_LEADING + 2 * CELL_VPAD:
+                    self.row(cells, done, fits)
+                    done += fits
+                self.end()
+                layout.new_page()
+        if not self.open and self.header is not None and not self.drawn:
+            if not layout.blank and layout.y - self.head_height < layout.bottom - 0.01:
+                layout.new_page()
+            self.begin()
+        if self.open:
+            self.end()
+
+    drawn = False
+
+    def begin(self) -> None:
+        layout = self.layout
+        code = layout.canvas._code
+        self.open = True
+        self.drawn = True
+        self.fresh = layout.blank
+        self.rows_here = 0
+        self.top = layout.y
+        self.rules: list[float] = []
+        # The shading must lie under the text: its place in the page is kept for it here.
+        self.fill_at = len(code)
+        code.append("")
+        layout.blank = False
+        if self.header is not None:
+            self._cells(self.header, 0, max([len(c) for c in self.header] + [1]), self.head_height)
+            layout.y -= self.head_height
+            self.rules.append(layout.y)
+
+    def row(self, cells, first: int, count: int) -> None:
+        height = count * CELL_LEADING + 2 * CELL_VPAD
+        self._cells(cells, first, count, height)
+        self.layout.y -= height
+        self.rules.append(self.layout.y)
+        self.rows_here += 1
+
+    def _cells(self, cells, first: int, count: int, height: float) -> None:
+        layout = self.layout
+        top = layout.y
+        for x, lines in zip(self.xs, cells, strict=False):
+            shown = lines[first : first + count]
+            if not shown:
+                continue
+            offset = (count - len(shown)) * CELL_LEADING / 2 if self.middle else 0
+            y = top - CELL_VPAD - CELL_SIZE - offset
+            for line in shown:
+                if line:
+                    layout.text(x + CELL_PAD, y, line, CELL_SIZE)
+                y -= CELL_LEADING
+
+    def end(self) -> None:
+        layout = self.layout
+        code = layout.canvas._code
+        self.open = False
+        x0, x1 = self.xs[0], self.xs[-1]
+        top, bottom = self.top, layout.y
+        fills = []
+        if self.header is not None:
+            head = _rect(x0, top - self.head_height, x1 - x0, self.head_height)
+            fills.append(f"{HEADER_RGB} rg {head} f")
+        if self.label_column and bottom < top:
+            fills.append(f"{LABEL_RGB} rg {_rect(x0, bottom, self.xs[1] - x0, top - bottom)} f")
+        if fills:
+            code[self.fill_at] = "q " + " ".join(fills) + " Q"
+        path = [f"q {GRID_WIDTH} w {GRID_RGB} RG {_rect(x0, bottom, x1 - x0, top - bottom)}"]
+        path += [f"{_n(x0)} {_n(y)} m {_n(x1)} {_n(y)} l" for y in self.rules[:-1]]
+        path += [f"{_n(x)} {_n(top)} m {_n(x)} {_n(bottom)} l" for x in self.xs[1:-1]]
+        path.append("S Q")
+        code.append(" ".join(path))
+
+
+def _n(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _rect(x: float, y: float, width: float, height: float) -> str:
+    return f"{x:.2f} {y:.2f} {width:.2f} {height:.2f} re"
