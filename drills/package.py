@@ -580,49 +580,59 @@ def package_pdf(
     kinds: dict[str, tuple[str, str]],
     generated_at: datetime,
     generated_by: User,
+    release: bool = False,
 ) -> bytes:
     """The package as one Chinese A4 PDF: cover facts, summary, compliance, then every drill
-    with its facts, ratings, narrative, findings, corrective actions and files."""
+    with its facts, ratings, narrative, findings, corrective actions and files.
+
+    With ``release`` each drill is let go once its pages are laid out and ``data.drills`` is
+    left empty: for a download that needs nothing more of them (the ZIP takes its
+    ``zip_plan`` first), so a year of a city's drills is not held while the PDF is written."""
     token = _memo.set({})
     try:
-        return _package_pdf(data, kinds, generated_at, generated_by)
+        return _package_pdf(data, kinds, generated_at, generated_by, release)
     finally:
         _memo.reset(token)
 
 
-def _package_pdf(data: PackageData, kinds, generated_at: datetime, generated_by: User) -> bytes:
+def _cover(data: PackageData, generated_at: datetime, generated_by: User) -> PdfFacts:
     actions = data.actions
     overdue = sum(1 for a in actions if is_overdue(a, data.today))
     held_note = _("{n} 次").format(n=len(data.drills))
     if data.planned:
         held_note += _("（另有计划中、尚未实施的演练 {n} 次，未列入）").format(n=data.planned)
+    return PdfFacts(
+        [
+            (
+                _("单位"),
+                _("{unit}及其下级单位（共 {n} 个单位）").format(
+                    unit=_unit_name(data.unit), n=len(data.unit_ids)
+                ),
+            ),
+            (
+                _("期间"),
+                _("{start} 至 {end}").format(
+                    start=data.start.isoformat(), end=data.end.isoformat()
+                ),
+            ),
+            (_("生成时间"), _when(generated_at)),
+            (_("生成人"), _person(generated_by)),
+            (_("演练"), held_note),
+            (
+                _("整改事项"),
+                _("{n} 项，其中逾期未完成 {overdue} 项").format(n=len(actions), overdue=overdue),
+            ),
+            (_("附件"), _("{n} 个（另见 ZIP 资料包）").format(n=len(data.attachments))),
+        ]
+    )
+
+
+def _package_pdf(
+    data: PackageData, kinds, generated_at: datetime, generated_by: User, release: bool
+) -> bytes:
+    # Only values from here on: no list of the period's actions outlives the cover.
     cover: list[PdfBlock] = [
-        PdfFacts(
-            [
-                (
-                    _("单位"),
-                    _("{unit}及其下级单位（共 {n} 个单位）").format(
-                        unit=_unit_name(data.unit), n=len(data.unit_ids)
-                    ),
-                ),
-                (
-                    _("期间"),
-                    _("{start} 至 {end}").format(
-                        start=data.start.isoformat(), end=data.end.isoformat()
-                    ),
-                ),
-                (_("生成时间"), _when(generated_at)),
-                (_("生成人"), _person(generated_by)),
-                (_("演练"), held_note),
-                (
-                    _("整改事项"),
-                    _("{n} 项，其中逾期未完成 {overdue} 项").format(
-                        n=len(actions), overdue=overdue
-                    ),
-                ),
-                (_("附件"), _("{n} 个（另见 ZIP 资料包）").format(n=len(data.attachments))),
-            ]
-        ),
+        _cover(data, generated_at, generated_by),
         PdfSpace(),
         *_summary_blocks(data, kinds),
         *_compliance_blocks(data, kinds),
@@ -634,12 +644,22 @@ def _package_pdf(data: PackageData, kinds, generated_at: datetime, generated_by:
         # Made drill by drill as the layout asks for them: a year of a city's drills would
         # otherwise hold every block of every drill until the last page is laid out.
         yield from cover
-        if not data.drills:
+        drills = data.drills
+        if release:
+            data.drills = []
+        if not drills:
             yield PdfText(_("本期间没有已实施的演练。"))
-        for n, drill in enumerate(data.drills, start=1):
-            if n > 1:
+        for i in range(len(drills)):
+            drill = drills[i]
+            if release:
+                drills[i] = None
+            if i:
                 yield PdfPageBreak()
-            yield from _drill_blocks(data, n, drill, kinds)
+            yield from _drill_blocks(data, i + 1, drill, kinds)
+            # A drill and its findings and actions point at each other: Python's collector
+            # frees them as it goes (collecting by hand every few hundred drills cost more
+            # time than it saved memory).
+            del drill
         yield PdfSpace(10)
         yield PdfText(_("以上内容由系统根据演练记录自动生成。"))
 
@@ -694,10 +714,71 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _copy_into(zf: zipfile.ZipFile, path: str, source: Path, att: Attachment) -> tuple[int, str]:
+@dataclass(frozen=True)
+class PackedFile:
+    """A stored file as the ZIP holds it: its path in the archive and its manifest facts."""
+
+    path: str
+    drill_title: str
+    held_on: date
+    kind: str
+    filename: str
+    action_id: int | None
+    size_bytes: int
+    sha256: str
+    content_type: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True)
+class ZipPlan:
+    """What the ZIP holds besides the PDF, in plain values: taken before the PDF is made,
+    so the PDF may let the drills go as it prints them."""
+
+    name: str
+    files: list[PackedFile]
+
+
+def zip_plan(data: PackageData) -> ZipPlan:
+    """Each drill's files in a folder ``<date>_<title>/``, evidence in its ``整改证据/``
+    subfolder, every name safe and unique."""
+    name = package_filename(data)
+    folders: set[str] = {(name + ".pdf").casefold(), "manifest.csv"}
+    files = []
+    for drill in data.drills:
+        if not drill.attachments:
+            continue
+        folder = _unique(safe_name(f"{drill.held_on.isoformat()}_{drill.title}", limit=60), folders)
+        names: set[str] = set()
+        evidence_names: set[str] = set()
+        for att in drill.attachments:
+            if is_evidence(att):
+                prefix = _("整改{id}_").format(id=att.action_id) if att.action_id else ""
+                unique = _unique(safe_name(prefix + att.filename), evidence_names)
+                path = f"{folder}/{safe_name(_('整改证据'))}/{unique}"
+            else:
+                path = f"{folder}/{_unique(safe_name(att.filename), names)}"
+            files.append(
+                PackedFile(
+                    path=path,
+                    drill_title=drill.title,
+                    held_on=drill.held_on,
+                    kind=_label(ATTACHMENT_KINDS.get(att.kind, att.kind)),
+                    filename=att.filename,
+                    action_id=att.action_id,
+                    size_bytes=att.size_bytes,
+                    sha256=att.sha256,
+                    content_type=att.content_type,
+                    uploaded_at=att.uploaded_at,
+                )
+            )
+    return ZipPlan(name, files)
+
+
+def _copy_into(zf: zipfile.ZipFile, source: Path, file: PackedFile) -> tuple[int, str]:
     """Copy a stored file into the archive; return its size and actual SHA-256."""
-    info = zipfile.ZipInfo(path, date_time=att.uploaded_at.timetuple()[:6])
-    stored = att.content_type.startswith(_STORED_TYPES)
+    info = zipfile.ZipInfo(file.path, date_time=file.uploaded_at.timetuple()[:6])
+    stored = file.content_type.startswith(_STORED_TYPES)
     info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     digest, size = hashlib.sha256(), 0
     with source.open("rb") as fh, zf.open(info, "w") as out:
@@ -713,8 +794,13 @@ def package_zip(data: PackageData, pdf_bytes: bytes, storage_dir: Path) -> bytes
     its ``整改证据/`` subfolder) and manifest.csv with every file's size and SHA-256. A file
     missing from storage is listed as missing, and one whose bytes no longer match the
     recorded SHA-256 is flagged, rather than failing the whole package."""
+    return write_zip(zip_plan(data), pdf_bytes, storage_dir)
+
+
+def write_zip(plan: ZipPlan, pdf_bytes: bytes, storage_dir: Path) -> bytes:
+    """The ZIP of ``package_zip`` from its plan and the PDF."""
     ok, missing = _("正常"), _("文件缺失")
-    pdf_name = package_filename(data) + ".pdf"
+    pdf_name = plan.name + ".pdf"
     manifest = [
         [
             _("文件路径"),
@@ -743,48 +829,33 @@ def package_zip(data: PackageData, pdf_bytes: bytes, storage_dir: Path) -> bytes
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         # The PDF's pages are compressed already: deflating them again costs time for nothing.
         zf.writestr(pdf_name, pdf_bytes, compress_type=zipfile.ZIP_STORED)
-        folders: set[str] = {pdf_name.casefold(), "manifest.csv"}
-        for drill in data.drills:
-            if not drill.attachments:
-                continue
-            folder = _unique(
-                safe_name(f"{drill.held_on.isoformat()}_{drill.title}", limit=60), folders
+        for file in plan.files:
+            row = [
+                file.path,
+                file.drill_title,
+                file.held_on.isoformat(),
+                file.kind,
+                file.filename,
+                file.action_id or "",
+                file.size_bytes,
+                file.sha256,
+            ]
+            source = (
+                attachment_path(storage_dir, file.sha256)
+                if SHA256_RE.match(file.sha256 or "")
+                else None
             )
-            names: set[str] = set()
-            evidence_names: set[str] = set()
-            for att in drill.attachments:
-                if is_evidence(att):
-                    prefix = _("整改{id}_").format(id=att.action_id) if att.action_id else ""
-                    name = _unique(safe_name(prefix + att.filename), evidence_names)
-                    path = f"{folder}/{safe_name(_('整改证据'))}/{name}"
-                else:
-                    path = f"{folder}/{_unique(safe_name(att.filename), names)}"
-                row = [
-                    path,
-                    drill.title,
-                    drill.held_on.isoformat(),
-                    _label(ATTACHMENT_KINDS.get(att.kind, att.kind)),
-                    att.filename,
-                    att.action_id or "",
-                    att.size_bytes,
-                    att.sha256,
-                ]
-                source = (
-                    attachment_path(storage_dir, att.sha256)
-                    if SHA256_RE.match(att.sha256 or "")
-                    else None
+            if source is None or not source.is_file():
+                manifest.append([*row, missing])
+                continue
+            size, actual = _copy_into(zf, source, file)
+            if actual != file.sha256 or size != file.size_bytes:
+                status = _("校验不符：实际 {size} 字节，SHA-256 {sha}").format(
+                    size=size, sha=actual
                 )
-                if source is None or not source.is_file():
-                    manifest.append([*row, missing])
-                    continue
-                size, actual = _copy_into(zf, path, source, att)
-                if actual != att.sha256 or size != att.size_bytes:
-                    status = _("校验不符：实际 {size} 字节，SHA-256 {sha}").format(
-                        size=size, sha=actual
-                    )
-                else:
-                    status = ok
-                manifest.append([*row, status])
+            else:
+                status = ok
+            manifest.append([*row, status])
         # Safe cells: a file name typed as "=..." must open as text in Excel, not run.
         zf.writestr("manifest.csv", csv_text(manifest[0], manifest[1:]).encode("utf-8"))
     return buf.getvalue()

@@ -76,15 +76,18 @@ def _file(data: pkg.PackageData, fmt: str) -> Response:
     """The PDF, or the ZIP holding it: always in Chinese, the language of the inspection."""
     name = pkg.package_filename(data)
     with force_locale("zh"):
+        plan = pkg.zip_plan(data) if fmt == "zip" else None
+        # Nothing after the PDF needs the drills: it lets them go as it lays them out.
         pdf = pkg.package_pdf(
             data,
             kinds=drl.drill_kinds(db.session),
             generated_at=utcnow(),
             generated_by=current_actor(),
+            release=True,
         )
-        if fmt == "pdf":
+        if plan is None:
             return pdf_response(name, pdf)
-        content = pkg.package_zip(data, pdf, storage_dir())
+        content = pkg.write_zip(plan, pdf, storage_dir())
     return Response(
         content,
         mimetype="application/zip",
