@@ -44,5 +44,7 @@ def test_the_drill_list_still_downloads(make_unit, make_user, login, session):
         {"title": "防汛演练", "kind": "tabletop", "held_on": "2022-08-10", "lead_unit": "DAYE"},
     )
     assert session.query(Drill).count() == 1
-    assert client.get("/drills?format=csv").mimetype == "text/csv"
-    assert client.get("/drills?format=xlsx").mimetype.endswith("spreadsheetml.sheet")
+    # buffered: a streamed download holds its transaction until read to the end and closed
+    assert client.get("/drills?format=csv", buffered=True).mimetype == "text/csv"
+    xlsx = client.get("/drills?format=xlsx", buffered=True)
+    assert xlsx.mimetype.endswith("spreadsheetml.sheet")
