@@ -128,10 +128,13 @@ class IsolatedClient(FlaskClient):
 
     Flask reuses an already pushed app context for requests; the ``app`` fixture
     pushes one for service calls, which would let ``g`` and the database session
-    leak from one request into the next — unlike production.
+    leak from one request into the next — unlike production. Responses are read buffered.
     """
 
     def open(self, *args, **kwargs):
+        # Read a streamed download to its end and close it, as a server does: left open, it
+        # would hold its transaction (and on PostgreSQL block the TRUNCATE between tests).
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
