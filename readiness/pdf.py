@@ -144,8 +144,14 @@ TEXT = _Style(9, 13, after=2)
 
 def _plain(value) -> str:
     """A value as the text a cell prints: no characters a PDF cannot hold."""
-    text = "" if value is None else str(value)
-    return strip_unsafe(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if value is None:
+        return ""
+    if type(value) is int:
+        return str(value)
+    text = str(value)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return strip_unsafe(text)
 
 
 def _text_width(text: str, font: str) -> float:
@@ -388,8 +394,18 @@ class _Layout:
     def text(self, x: float, y: float, text: str, size: float) -> None:
         """One line of text with its baseline starting at (x, y). The font set by Tf is
         graphics state, kept from one text object to the next on a page."""
+        encoded = self._encoded.get(text) or self._encode(text)
+        if len(encoded) == 1:  # the usual case: all its glyphs in one subset
+            name, chunk = encoded[0]
+            if self._tf == (name, size):
+                op = f"BT 1 0 0 1 {x:.2f} {y:.2f} Tm ({chunk}) Tj ET"
+            else:
+                self._tf = (name, size)
+                op = f"BT 1 0 0 1 {x:.2f} {y:.2f} Tm {name} {size:g} Tf ({chunk}) Tj ET"
+            self.canvas._code.append(op)
+            return
         parts = [f"BT 1 0 0 1 {x:.2f} {y:.2f} Tm"]
-        for name, chunk in self._encode(text):
+        for name, chunk in encoded:
             if self._tf != (name, size):
                 parts.append(f"{name} {size:g} Tf")
                 self._tf = (name, size)
@@ -633,14 +649,11 @@ class _TableOnPages:
         if fills:
             code[self.fill_at] = "q " + " ".join(fills) + " Q"
         path = [f"q {GRID_WIDTH} w {GRID_RGB} RG {_rect(x0, bottom, x1 - x0, top - bottom)}"]
-        path += [f"{_n(x0)} {_n(y)} m {_n(x1)} {_n(y)} l" for y in self.rules[:-1]]
-        path += [f"{_n(x)} {_n(top)} m {_n(x)} {_n(bottom)} l" for x in self.xs[1:-1]]
+        left, right = f"{x0:.2f}", f"{x1:.2f}"
+        path += [f"{left} {y:.2f} m {right} {y:.2f} l" for y in self.rules[:-1]]
+        path += [f"{x:.2f} {top:.2f} m {x:.2f} {bottom:.2f} l" for x in self.xs[1:-1]]
         path.append("S Q")
         code.append(" ".join(path))
-
-
-def _n(value: float) -> str:
-    return f"{value:.2f}"
 
 
 def _rect(x: float, y: float, width: float, height: float) -> str:
