@@ -22,7 +22,7 @@ def plain_reportlab_sheet(urls: list[str], texts: list[tuple[str, str, str]]) ->
     from readiness import pdf_fonts
 
     # The same embedded fonts as the app's sheets, so the comparison is fair.
-    body = pdf_fonts.register()
+    body = pdf_fonts.register(mono=True)
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=A4, initialFontName=body)
     for n, (url, (unit, item, code)) in enumerate(zip(urls, texts, strict=True)):

@@ -48,7 +48,7 @@ class LabelContent:
 
 
 def _font() -> str:
-    return pdf_fonts.register()
+    return pdf_fonts.register(mono=True)
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:

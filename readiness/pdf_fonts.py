@@ -33,22 +33,19 @@ class FontMissing(DomainError):
     code = "font_missing"
 
 
-def register() -> str:
-    """Register both faces with reportlab once; return the body font's name."""
+def _load(name: str, subfont: int) -> None:
+    """Register one face of the collection with reportlab, once per process."""
     from reportlab.pdfbase import pdfmetrics
 
-    registered = pdfmetrics.getRegisteredFontNames()
-    if BODY in registered and MONO in registered:
-        return BODY
+    if name in pdfmetrics.getRegisteredFontNames():
+        return
     with _lock:
-        registered = pdfmetrics.getRegisteredFontNames()
-        if BODY in registered and MONO in registered:
-            return BODY
+        if name in pdfmetrics.getRegisteredFontNames():
+            return
         from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
         try:
-            body = TTFont(BODY, str(FONT_FILE), subfontIndex=0)
-            mono = TTFont(MONO, str(FONT_FILE), subfontIndex=1)
+            face = TTFont(name, str(FONT_FILE), subfontIndex=subfont)
         except (OSError, TTFError) as err:
             raise FontMissing(
                 _(
@@ -56,6 +53,13 @@ def register() -> str:
                     "为避免打印出空白方框，PDF 已停止生成；请系统管理员恢复该文件。"
                 ).format(path=FONT_FILE, error=err)
             ) from err
-        pdfmetrics.registerFont(body)
-        pdfmetrics.registerFont(mono)
+        pdfmetrics.registerFont(face)
+
+
+def register(*, mono: bool = False) -> str:
+    """Register the body face (and the monospaced one when asked) with reportlab once;
+    return the body font's name. Each face loaded costs ~20 MB, so reports load one."""
+    _load(BODY, 0)
+    if mono:
+        _load(MONO, 1)
     return BODY
