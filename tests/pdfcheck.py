@@ -7,15 +7,20 @@ import tempfile
 from pathlib import Path
 
 
-def pdf_text(data: bytes) -> str:
-    """The text layer of every page, as a reader's copy-and-paste would see it."""
+def pdf_pages(data: bytes) -> list[str]:
+    """The text layer of each page, as a reader's copy-and-paste would see it."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(data)
     try:
-        return "\n".join(page.get_textpage().get_text_range() for page in pdf)
+        return [page.get_textpage().get_text_range() for page in pdf]
     finally:
         pdf.close()
+
+
+def pdf_text(data: bytes) -> str:
+    """The text layer of the whole document, page after page."""
+    return "\n".join(pdf_pages(data))
 
 
 def pdf_fonts(data: bytes) -> list[dict[str, str]]:

@@ -12,7 +12,6 @@ import zipfile
 from datetime import date, time
 from pathlib import Path
 
-import pypdfium2
 import pytest
 from sqlalchemy import event
 
@@ -25,6 +24,7 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM
+from tests import pdfcheck
 from tests.conftest import PASSWORD, post_form
 
 TODAY = date(2022, 10, 1)
@@ -40,12 +40,7 @@ def app_config(tmp_path):
 
 def pdf_text(data: bytes) -> str:
     """The PDF's text with all whitespace removed (table cells wrap anywhere)."""
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        text = "".join(page.get_textpage().get_text_range() for page in pdf)
-    finally:
-        pdf.close()
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", "", pdfcheck.pdf_text(data))
 
 
 def squash(text: str) -> str:

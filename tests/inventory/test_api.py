@@ -3,27 +3,19 @@
 import io
 from datetime import date, timedelta
 
-import pypdfium2
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from inventory.models import Item, Movement, Position, StandardVersion
 from readiness.models import AuditEntry
+from tests.pdfcheck import pdf_text
 
 TODAY = date.today()
 
 
 def n(session, model):
     return session.scalar(select(func.count()).select_from(model))
-
-
-def pdf_text(data: bytes) -> str:
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        return "\n".join(page.get_textpage().get_text_range() for page in pdf)
-    finally:
-        pdf.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from labels import services as lab
 from labels.models import LabelCode
 from readiness.errors import DomainError, NotFound
 from readiness.permissions import SYSTEM
+from tests.pdfcheck import pdf_text
 
 BASE = "https://readiness.example.gov.cn"
 
@@ -28,14 +29,6 @@ def decode_pages(pdf: bytes, scale: float = 3) -> list[list[tuple[str, float, fl
             found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
             pages.append([(r.text, r.position.top_left.x, r.position.top_left.y) for r in found])
         return pages
-    finally:
-        doc.close()
-
-
-def pdf_text(pdf: bytes) -> str:
-    doc = pypdfium2.PdfDocument(pdf)
-    try:
-        return "\n".join(p.get_textpage().get_text_range() for p in doc)
     finally:
         doc.close()
 

@@ -11,7 +11,7 @@ import pytest
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from readiness import pdf, pdf_fonts
-from tests.pdfcheck import assert_fonts_embedded
+from tests.pdfcheck import assert_fonts_embedded, pdf_pages
 
 MM = 72 / 25.4
 
@@ -19,14 +19,6 @@ MM = 72 / 25.4
 @pytest.fixture
 def font(app):
     return pdf_fonts.register()
-
-
-def _pages(data: bytes) -> list[str]:
-    doc = pdfium.PdfDocument(data)
-    try:
-        return [page.get_textpage().get_text_range() for page in doc]
-    finally:
-        doc.close()
 
 
 def _flat(text: str) -> str:
@@ -123,7 +115,7 @@ def test_a_row_taller_than_a_page_continues_on_the_next_with_the_header(app, spl
         ],
     )
     assert_fonts_embedded(data, "tall row")
-    pages = _pages(data)
+    pages = pdf_pages(data)
     assert len(pages) >= 3
     printed = [int(n) for n in re.findall(r"第(\d+)行说明", "\n".join(pages))]
     assert printed == list(range(1, 121))  # every line of the cell, once, in order
@@ -145,7 +137,7 @@ def test_long_cells_wrap_inside_their_column_and_are_never_cut(app):
             pdf.PdfTable(["甲", "乙"], [["很长" * 100, long_word]], widths=[1, 1]),
         ],
     )
-    flat = _flat("\n".join(_pages(data)))
+    flat = _flat("\n".join(pdf_pages(data)))
     assert "很长的说明文字" * 40 in flat
     assert "段落" * 200 in flat
     assert "evacuation" * 60 in flat
@@ -176,7 +168,7 @@ def test_a_heading_never_ends_a_page(app, filler):
     """Whatever the space left, a heading stands on the page where its table starts."""
     blocks = [pdf.PdfText(f"填充第{n}行") for n in range(filler)]
     blocks += [pdf.PdfHeading("末尾标题"), pdf.PdfTable(["列甲", "列乙"], [["值", "值"]])]
-    pages = _pages(pdf.pdf_document("报告", [], blocks, landscape_page=False))
+    pages = pdf_pages(pdf.pdf_document("报告", [], blocks, landscape_page=False))
     [page] = [p for p in pages if "末尾标题" in p]
     assert "列甲" in page
 
@@ -187,7 +179,7 @@ def test_a_page_break_on_an_empty_page_makes_no_blank_page(app):
         [],
         [pdf.PdfText("一"), pdf.PdfPageBreak(), pdf.PdfPageBreak(), pdf.PdfText("二")],
     )
-    pages = _pages(data)
+    pages = pdf_pages(data)
     assert len(pages) == 2
     assert "一" in pages[0] and "二" in pages[1]
 
@@ -198,5 +190,5 @@ def test_blocks_may_come_from_a_generator(app):
             yield pdf.PdfHeading(f"第{n}节")
             yield pdf.PdfFacts([("序号", n)])
 
-    text = _flat("\n".join(_pages(pdf.pdf_document("报告", [], blocks()))))
+    text = _flat("\n".join(pdf_pages(pdf.pdf_document("报告", [], blocks()))))
     assert "第1节序号1第2节序号2第3节序号3" in text

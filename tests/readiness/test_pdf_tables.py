@@ -5,18 +5,8 @@ from __future__ import annotations
 
 import re
 
-import pypdfium2 as pdfium
-
 from readiness import pdf
-from tests.pdfcheck import assert_fonts_embedded, pdf_text
-
-
-def _pages(data: bytes) -> list[str]:
-    doc = pdfium.PdfDocument(data)
-    try:
-        return [page.get_textpage().get_text_range() for page in doc]
-    finally:
-        doc.close()
+from tests.pdfcheck import assert_fonts_embedded, pdf_pages, pdf_text
 
 
 def test_a_long_table_keeps_every_row_with_the_header_and_number_on_every_page(app):
@@ -29,7 +19,7 @@ def test_a_long_table_keeps_every_row_with_the_header_and_number_on_every_page(a
         signature_line="制表人：__________",
     )
     assert_fonts_embedded(data, "long table")
-    pages = _pages(data)
+    pages = pdf_pages(data)
     assert len(pages) > 10
     text = "\n".join(pages)
     printed = [int(n) for n in re.findall(r"第(\d+)派出所", text)]
