@@ -116,7 +116,8 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence])
 
     response = Response(
         body(),
-        mimetype="text/csv; charset=utf-8",
+        # content_type, not mimetype: werkzeug would append a second "; charset=utf-8"
+        content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename={filename}.csv"},
     )
     # A body never read (a HEAD request, a client gone) still gives its session back.

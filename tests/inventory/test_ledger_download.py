@@ -49,7 +49,7 @@ def books(session, make_unit, make_user, make_item, stock):
 
 def _csv_rows(response) -> list[list[str]]:
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     text = response.get_data().decode("utf-8-sig")
     return list(csv.reader(io.StringIO(text)))
 
