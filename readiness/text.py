@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect
 
 from readiness.errors import DomainError
@@ -73,6 +74,39 @@ def unsafe_message(field: str, char: str) -> str:
     ).format(field=field, char=describe(char))
 
 
+# How the record pages that read their form directly (drills, actions, allocations, shelter
+# inspections, training) name the text fields the flush check may meet; others show the key.
+FIELD_LABELS = {
+    "title": _l("标题"),
+    "name": _l("名称"),
+    "note": _l("备注"),
+    "reason": _l("事由"),
+    "decision_note": _l("审批意见"),
+    "cancel_reason": _l("取消原因"),
+    "element": _l("能力要素"),
+    "evidence": _l("整改证据"),
+    "text": _l("内容"),
+    "hazard": _l("灾种"),
+    "scenario": _l("情景设定"),
+    "location": _l("地点"),
+    "purpose": _l("目的"),
+    "summary": _l("过程概述"),
+    "problems": _l("存在问题及原因"),
+    "lessons": _l("经验教训"),
+    "roster": _l("参演人员名单"),
+    "address": _l("地址"),
+    "contacts": _l("联系方式"),
+    "manager_name": _l("管理人"),
+    "manager_phone": _l("管理人电话"),
+    "structure": _l("结构"),
+    "resolution": _l("处理结果"),
+    "inspector": _l("检查人"),
+    "course": _l("课程"),
+    "trainee_names": _l("受训人员"),
+    "filename": _l("文件名"),
+}
+
+
 def refuse_unsafe_on_flush(session, _flush_context, _instances) -> None:
     """Refuse to store a new or changed value holding a character no record may hold.
 
@@ -93,4 +127,5 @@ def refuse_unsafe_on_flush(session, _flush_context, _instances) -> None:
                 # stored before the rule, and refusing those would forbid fixing that record.
                 char = first_unsafe(value) if isinstance(value, str) else None
                 if char is not None:
-                    raise DomainError(unsafe_message(attr.key, char), field=attr.key)
+                    label = str(FIELD_LABELS.get(attr.key, attr.key))
+                    raise DomainError(unsafe_message(label, char), field=attr.key)
