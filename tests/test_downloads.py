@@ -106,6 +106,31 @@ def reach(session, user) -> set[int] | None:
 
 # ---------------------------------------------------------------- the demo database
 
+# What a user might type into records that many downloads show: each must come back as text
+# (CSV: after a ', XLSX: a string cell), never as a formula (test_typed_formulas_...).
+FORMULA_ITEM = "=1+1救生哨"
+FORMULA_DRILL = '=HYPERLINK("http://example.invalid","防汛演练")'
+FORMULA_VILLAGE = "@SUM(1)石塘村"
+# (value, seen in a CSV, seen in an XLSX) — filled in by the checks of every download
+SEEN_AS_TEXT: dict[str, set[str]] = {}
+
+
+def _type_formulas(session) -> None:
+    """Give one item, one drill and one village of the demo a formula-like name (the
+    village one no site serves, so the coverage files list it)."""
+    from drills.models import Drill
+    from inventory.models import Item
+    from shelters.models import shelter_villages
+
+    item = session.scalar(select(Item).where(Item.name.like("%哨%")).order_by(Item.id))
+    item.name = FORMULA_ITEM
+    drill = session.scalar(select(Drill).order_by(Drill.id))
+    drill.title = FORMULA_DRILL
+    served = select(shelter_villages.c.village_id)
+    village = session.scalar(select(Village).where(Village.id.not_in(served)).order_by(Village.id))
+    village.name = FORMULA_VILLAGE
+    session.commit()
+
 
 @pytest.fixture(scope="module")
 def demo_app(database_template, tmp_path_factory):
@@ -126,6 +151,7 @@ def demo_app(database_template, tmp_path_factory):
         with app.app_context():
             demo.load(db.session, attachments)
             db.session.commit()
+            _type_formulas(db.session)
             yield app
             db.session.remove()
             db.engine.dispose()
@@ -300,7 +326,14 @@ def _csv_text(body: bytes) -> tuple[str, list[str]]:
             if _live_formula(cell):
                 problems.append(f"CSV cell would run as a formula: {cell[:40]!r}")
                 break
+            for value in _FORMULAS:
+                # a cell may list several names ("村、村"): only its start could run
+                if cell.startswith("'" + value):
+                    SEEN_AS_TEXT.setdefault(value, set()).add("csv")
     return content, problems
+
+
+_FORMULAS = (FORMULA_ITEM, FORMULA_DRILL, FORMULA_VILLAGE)
 
 
 def _live_formula(cell: str) -> bool:
@@ -330,6 +363,10 @@ def _xlsx_text(body: bytes) -> tuple[str, list[str]]:
             for cell in row:
                 if cell.data_type == "f":
                     problems.append(f"XLSX cell {cell.coordinate} is a formula: {cell.value!r}")
+                elif cell.data_type == "s":
+                    for value in _FORMULAS:
+                        if cell.value.startswith(value):
+                            SEEN_AS_TEXT.setdefault(value, set()).add("xlsx")
                 if cell.value is not None:
                     values.append(str(cell.value))
     return "\n".join(values), problems
@@ -774,6 +811,16 @@ def test_the_crawl_reaches_every_download_and_every_page(demo_app):
     }
     unvisited = sorted(pages - visited - NOT_LINKED)
     assert not unvisited, f"pages no role reached by following links: {unvisited}"
+
+
+def test_typed_formulas_come_back_as_text_in_the_downloads(demo_app):
+    """A formula typed as an item, drill or village name was met by the crawl as text,
+    in a CSV (after a ') and in an XLSX (a string cell); the checks of every download above
+    fail on any cell that would still run as a formula."""
+    for role in ROLES:
+        crawl(demo_app, role)
+    seen = {value: sorted(SEEN_AS_TEXT.get(value, ())) for value in sorted(_FORMULAS)}
+    assert seen == {value: ["csv", "xlsx"] for value in sorted(_FORMULAS)}
 
 
 def test_every_page_reading_format_is_listed(demo_app):
