@@ -18,7 +18,7 @@ LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 
 # Only what the lock file names, each file checked against its hash; the project itself is
 # installed without fetching anything (its build backend, setuptools, is in the lock too).
-$(VENV)/.installed: $(LOCK_RUN)
+$(VENV)/.installed: $(LOCK_RUN) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_RUN)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
