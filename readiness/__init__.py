@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import labels.models
     import shelters
     import shelters.models
-    from readiness import api, cli, i18n, web
+    from readiness import api, cli, i18n, security, web
     from readiness.auth import init_auth
     from readiness.config import load_config
     from readiness.extensions import csrf, db, migrate
@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # (SQLite and PostgreSQL would otherwise fail on it with a server error).
     app.url_map.converters["int"] = RecordIdConverter
     load_config(app, test_config)
+    security.init_app(app)
     # Reports can be tens of thousands of rows; key order is fixed by the code, not sorted.
     app.json.sort_keys = False
     db.init_app(app)

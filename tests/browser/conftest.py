@@ -65,6 +65,40 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def csp_violations(browser, monkeypatch):
+    """Content-Security-Policy violations Chromium reports on the console of any page of the test.
+
+    Every browser context a test opens is watched, the ``page`` fixtures' and those a test
+    opens itself for a second user.
+    """
+    violations: list[str] = []
+    new_context = browser.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+
+        def on_console(message):
+            if "Content Security Policy" in message.text:
+                violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+        context.on("console", on_console)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_context)
+    return violations
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # Checked in the test's own phase, so a violation fails the journey that met it.
+    result = yield
+    violations = item.funcargs.get("csp_violations")
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+    return result
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")

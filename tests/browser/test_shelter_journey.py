@@ -47,6 +47,8 @@ def test_import_register_inspect_and_read_coverage(
     page.fill("#name", "石塘镇中心小学")
     page.select_option("#town", "ST")
     page.select_option("#level", "town")
+    # static/app.js: the level's capacity floor is the capacity field's placeholder
+    expect(page.locator("#capacity")).to_have_attribute("placeholder", "≥ 100")
     page.fill("#capacity", "150")
     page.fill("#area_m2", "300")
     page.check("#is_standardized")
