@@ -38,7 +38,7 @@ translations: $(VENV)/.installed
 
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) demo load --if-empty
+	$(FLASK) demo load --first-start
 	@echo "Readiness: http://127.0.0.1:$(PORT)"
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
 		--timeout $(TIMEOUT) --access-logfile - wsgi:app

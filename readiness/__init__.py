@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import labels.models
     import shelters
     import shelters.models
-    from readiness import api, cli, i18n, security, web
+    from readiness import api, cli, demo, i18n, security, web
     from readiness.auth import init_auth
     from readiness.config import load_config
     from readiness.extensions import csrf, db, migrate
@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    demo.init_app(app)
     inventory.init_app(app)
     labels.init_app(app)
     drills.init_app(app)

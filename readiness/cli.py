@@ -102,17 +102,41 @@ def users_list() -> None:
     is_flag=True,
     help="Only when the database has no units yet (first start).",
 )
-def demo_load(if_empty: bool) -> None:
+@click.option(
+    "--first-start",
+    is_flag=True,
+    help="What `make run` does: load the demo into the embedded SQLite database when it is "
+    "empty; into a database given by DATABASE_URL never.",
+)
+def demo_load(if_empty: bool, first_start: bool) -> None:
     """Load the Dengfeng demonstration data (safe to run again)."""
+    from flask import current_app
+
     from drills.attachment_views import storage_dir
     from readiness import demo
 
-    if if_empty and not demo.database_is_empty(db.session):
+    if first_start and not current_app.config["EMBEDDED_DATABASE"]:
+        # A real database (DATABASE_URL): demo accounts with a published password never go in.
+        click.echo(
+            "DATABASE_URL is set: no demo data is loaded into that database.\n"
+            "Create the first administrator with:\n"
+            '  echo "$ADMIN_PASSWORD" | flask --app wsgi users create admin --role admin'
+        )
+        return
+    empty = demo.database_is_empty(db.session)
+    if (if_empty or first_start) and not empty:
         click.echo("database already has data; demo data not loaded")
     else:
+        foreign = demo.foreign_data(db.session)
+        if foreign:
+            raise click.ClickException(
+                "this database holds data that is not the demo's "
+                f"({', '.join(foreign)}); demo data not loaded"
+            )
         demo.load(db.session, storage_dir())
         db.session.commit()
-        click.echo("demo data loaded")
+        where = current_app.config["SQLALCHEMY_DATABASE_URI"].split("///")[-1]
+        click.echo(f"demo data loaded into {where}")
     accounts = demo.active_demo_accounts(db.session)
     if accounts:
         click.echo(f"demo accounts (password: {demo.DEMO_PASSWORD}):")

@@ -68,6 +68,12 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    # The embedded SQLite file `make run` creates, the only database the demo goes into.
+    app.config.setdefault(
+        "EMBEDDED_DATABASE",
+        app.config["SQLALCHEMY_DATABASE_URI"]
+        == database_url(f"sqlite:///{instance / 'readiness.db'}"),
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if app.config["BASE_URL"].startswith("https://"):

@@ -11,9 +11,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from readiness import services
+from readiness import audit, services
+from readiness.audit import AuditEntry
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM
+
+# The audit action that marks a database as holding the demo (the banner reads it).
+LOADED = "demo.load"
 
 DEMO_PASSWORD = "demo-2021-0720"
 
@@ -94,6 +98,27 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
     inventory_demo.load(session)
     drills_demo.load(session, attachment_dir)
     shelters_demo.load(session)
+    audit.record(session, SYSTEM, LOADED, summary="demo data loaded")
+
+
+def foreign_data(session: Session) -> list[str]:
+    """What in the database is not the demo's: accounts other than the demo accounts and
+    top-level units other than the demo bureaus (a real installation has both)."""
+    names = [username for username, *_ in DEMO_USERS]
+    roots = [code for code, _n, _k, parent, _h in DEMO_UNITS if parent is None]
+    users = session.scalars(select(User.username).where(User.username.not_in(names)).limit(5))
+    units = session.scalars(
+        select(Unit.code).where(Unit.parent_id.is_(None), Unit.code.not_in(roots)).limit(5)
+    )
+    return [f"user {u}" for u in users] + [f"unit {c}" for c in units]
+
+
+def is_demo_in_use(session: Session) -> bool:
+    """The demo was loaded here and one of its accounts can still sign in (banner shown)."""
+    names = [username for username, *_ in DEMO_USERS]
+    loaded = select(AuditEntry.id).where(AuditEntry.action == LOADED).limit(1)
+    account = select(User.id).where(User.username.in_(names), User.is_active).limit(1)
+    return session.scalar(loaded) is not None and session.scalar(account) is not None
 
 
 def active_demo_accounts(session: Session) -> list[User]:
@@ -105,3 +130,13 @@ def active_demo_accounts(session: Session) -> list[User]:
         select(User).where(User.username.in_(names), User.is_active).order_by(User.id)
     )
     return [u for u in users if check_password_hash(u.password_hash, DEMO_PASSWORD)]
+
+
+def init_app(app) -> None:
+    """Every page says so while the demo is in use (its accounts have a published password)."""
+    from readiness.extensions import db
+
+    @app.context_processor
+    def demo_banner():
+        # Called by the template only where it is shown, so error pages never query for it.
+        return {"demo_in_use": lambda: is_demo_in_use(db.session)}
