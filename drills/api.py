@@ -13,11 +13,12 @@ from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
 from inventory.api import _date, _item, _report_format, _scope, _unit
 from readiness import openapi
-from readiness.api import BadRequest, field, json_body
+from readiness.api import field, json_body
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import User
+from readiness.params import year_arg
 from readiness.permissions import in_scope
 
 bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
@@ -237,16 +238,14 @@ def put_requirements():
 @permission("drills.view")
 def drill_compliance():
     """Required vs held drills per unit and kind for a year, with ok / due / overdue."""
-    raw_year = request.args.get("year", str(date.today().year))
-    if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
-        raise BadRequest(_("year 必须是四位年份。"))
+    year = year_arg(default=date.today().year)
     fmt = _report_format()
-    rows = drl.compliance(db.session, int(raw_year), unit_ids=_scope(request.args.get("unit")))
+    rows = drl.compliance(db.session, year, unit_ids=_scope(request.args.get("unit")))
     if fmt != "json":
-        return compliance_download(fmt, rows, drl.drill_kinds(db.session), int(raw_year))
+        return compliance_download(fmt, rows, drl.drill_kinds(db.session), year)
     return jsonify(
         {
-            "year": int(raw_year),
+            "year": year,
             "rows": [
                 {
                     "unit": r.unit.code,

@@ -13,6 +13,7 @@ from readiness import openapi
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
+from readiness.params import ID_MAX, whole_number
 
 bp = Blueprint("drill_attachments_api", __name__, url_prefix="/api/v1")
 
@@ -37,12 +38,10 @@ def _drill(drill_id: int) -> Drill:
 
 
 def _action(raw: str | None) -> CorrectiveAction | None:
-    if raw is None or raw == "":
+    action_id = whole_number(raw, "action_id", 1, ID_MAX)
+    if action_id is None:
         return None
-    if not raw.isdigit():
-        message = _("字段 {name} 的类型不正确。").format(name="action_id")
-        raise DomainError(message, field="action_id")
-    action = db.session.get(CorrectiveAction, int(raw))
+    action = db.session.get(CorrectiveAction, action_id)
     if action is None:
         raise NotFound(_("整改事项第 {id} 号不存在。").format(id=raw))
     return action

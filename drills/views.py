@@ -51,6 +51,7 @@ from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
 from readiness.pages import attempt, confirmed_action, int_or_none, paginate, paginate_rows
+from readiness.params import year_arg
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("drills", __name__)
@@ -138,7 +139,7 @@ def index():
     if unit_ids is not None:
         involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(unit_ids))
         stmt = stmt.where(or_(Drill.lead_unit_id.in_(unit_ids), Drill.id.in_(involved)))
-    year = request.args.get("year", type=int)
+    year = year_arg()
     if year:
         stmt = stmt.where(Drill.held_on.between(date(year, 1, 1), date(year, 12, 31)))
     for name in ("kind", "status"):
@@ -596,8 +597,7 @@ def action_cancel(action_id: int):
 @permission("drills.view")
 def compliance():
     """Who has held the drills the requirements ask for this year, and who is overdue."""
-    year = request.args.get("year", type=int) or date.today().year
-    year = min(max(year, 2000), 2100)
+    year = year_arg(default=date.today().year)
     scope = _scope()
     rows = drl.compliance(db.session, year, unit_ids=scope)
     status = request.args.get("status") or None

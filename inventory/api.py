@@ -18,6 +18,7 @@ from readiness.api import BadRequest, field, json_body
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
+from readiness.params import int_arg
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
@@ -308,15 +309,13 @@ def shortfall_report():
 def expiry_report():
     """Lots expiring within ?days= (default 90) and already expired."""
     fmt = _report_format()
-    days = request.args.get("days", "90")
-    if not days.isdigit() or not 1 <= int(days) <= 3650:
-        raise DomainError(_("days 必须是 1 到 3650 之间的整数。"), field="days")
+    days = int_arg("days", 90, low=1, high=3650)
     today = date.today()
     rows = inv.expiring_lots(
-        db.session, _scope(request.args.get("unit")), today=today, within_days=int(days)
+        db.session, _scope(request.args.get("unit")), today=today, within_days=days
     )
     if fmt != "json":
-        return reports.expiry_download(fmt, rows, int(days), today)
+        return reports.expiry_download(fmt, rows, days, today)
     return jsonify(
         {
             "rows": [

@@ -565,6 +565,31 @@ def post_movement(
     return movement
 
 
+def _same_movement(
+    earlier: Movement, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+) -> bool:
+    """Whether a retry with ``earlier``'s request key asks for the very same movement: only
+    then is the earlier one answered again; anything else reusing the key is refused."""
+    if (earlier.unit_id, earlier.item_id, earlier.kind) != (unit.id, item.id, kind):
+        return False
+    try:
+        asked = (check_qty(qty), check_note(note), _parse_serials(serials))
+    except DomainError:
+        return False
+    if asked != (abs(earlier.qty), earlier.note, [s for s in earlier.serials.split(",") if s]):
+        return False
+    if kind == "write_off" and reason != earlier.reason:
+        return False
+    lot = earlier.lot
+    code = (lot_code or "").strip() or None
+    # An issue without a lot takes whichever lot comes first; a receipt without one has none.
+    if code is not None and (lot is None or lot.code != code):
+        return False
+    if expires_on is not None and (lot is None or lot.expires_on != expires_on):
+        return False
+    return not (kind == "receipt" and code is None and expires_on is None and lot is not None)
+
+
 def _parse_serials(serials: Iterable[str] | str | None) -> list[str]:
     if serials is None:
         return []
@@ -606,8 +631,11 @@ def record_movement(
     if request_key:
         earlier = session.scalar(select(Movement).where(Movement.request_key == request_key))
         if earlier is not None:
-            if (earlier.unit_id, earlier.item_id, earlier.kind) != (unit.id, item.id, kind):
-                raise Conflict(_("该表单已提交过另一笔记录，请刷新后重新填写。"))
+            same = _same_movement(
+                earlier, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+            )
+            if not same:
+                raise Conflict(_("该请求编号已用于另一份不同的内容，未做任何修改。"))
             return Posted(earlier, earlier.balance_after, replayed=True)
     if kind not in MANUAL_KINDS:
         raise DomainError(_("未知的出入库类型：{kind}。").format(kind=kind), field="kind")

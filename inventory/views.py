@@ -45,6 +45,7 @@ from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
 from readiness.pages import confirmed_action, form_error, paginate_rows, submit
+from readiness.params import int_arg, page_arg
 from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
@@ -197,7 +198,7 @@ def standard():
         )
     except ValueError:
         on = date.today()
-    version_id = request.args.get("version", type=int)
+    version_id = int_arg("version")
     version = (
         db.session.get(StandardVersion, version_id)
         if version_id
@@ -502,7 +503,7 @@ def ledger():
     response = table_response(_fmt(), "ledger", header, rows)
     if response is not None:
         return response
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     movements = (
         db.session.scalars(
             stmt.order_by(None).order_by(inv.Movement.id.desc()).limit(100).offset((page - 1) * 100)
@@ -733,8 +734,7 @@ def shortfall_report():
 @permission("reports.view")
 def expiry_report():
     """Lots expiring within N days (default 90) and already expired, soonest first."""
-    days = request.args.get("days", 90, type=int)
-    days = min(max(days or 90, 1), 3650)
+    days = int_arg("days", 90, low=1, high=3650)
     unit_code = request.args.get("unit") or None
     rows_ = inv.expiring_lots(
         db.session, _picked_scope(unit_code), today=date.today(), within_days=days

@@ -29,6 +29,7 @@ from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import Unit, User
 from readiness.pages import int_or_none
+from readiness.params import int_arg
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("labels", __name__)
@@ -160,7 +161,7 @@ def scan_move(code: str):
 def scan_box():
     """One input for handheld scanners (they type the code and press Enter)."""
     raw = request.args.get("code", "").strip()
-    count_id = request.args.get("count", type=int)
+    count_id = int_arg("count")
     count = db.session.get(Count, count_id) if count_id else None
     if count is not None and not in_scope(db.session, current_actor(), count.unit_id):
         count = None

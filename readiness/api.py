@@ -43,13 +43,36 @@ def error_response(status: int, message: str, code: str | None = None, field: st
     return response
 
 
+# No body of this API nests deeper than a few levels; the checks that walk a body recurse.
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (walked without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                todo.extend(
+                    (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+                )
+    return deepest
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400/422 DomainError."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None  # nested deeper than the parser goes: as unreadable as broken JSON
     if data is None:
         raise BadRequest(_("请求体必须是 JSON 对象。"))
     if not isinstance(data, dict):
         raise DomainError(_("请求体必须是 JSON 对象。"))
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest(_("请求体的 JSON 嵌套超过 {limit} 层。").format(limit=MAX_JSON_DEPTH))
     # A lone surrogate ("\ud800") parses but can be neither stored nor sent back, and a NUL
     # breaks PostgreSQL: the whole body is checked before anything is written.
     found = find_unsafe(data)

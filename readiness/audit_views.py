@@ -13,6 +13,7 @@ from readiness.auth import permission
 from readiness.exports import csv_response
 from readiness.extensions import db
 from readiness.forms import AuditFilterForm
+from readiness.params import ID_MAX, page_arg, whole_number
 from readiness.services import unit_ids_below
 
 bp = Blueprint("audit", __name__)
@@ -20,8 +21,9 @@ bp = Blueprint("audit", __name__)
 
 def _filtered(form: AuditFilterForm):
     unit_ids = None
-    if form.unit.data and form.unit.data.isdigit():
-        unit_ids = unit_ids_below(db.session, int(form.unit.data))
+    unit_id = whole_number(form.unit.data, "unit", 1, ID_MAX)
+    if unit_id is not None:
+        unit_ids = unit_ids_below(db.session, unit_id)
     return audit.audit_query(
         actor=(form.actor.data or "").strip() or None,
         unit_ids=unit_ids,
@@ -47,7 +49,7 @@ def _filter_form() -> AuditFilterForm:
 def index():
     """Who did what, when, to which record — newest first, filterable."""
     form = _filter_form()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     size = 50
     stmt = _filtered(form)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))

@@ -326,6 +326,9 @@ def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupRes
         (work / MANIFEST).write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        # Whatever the umask, every file in the copy is the owner's only, as the live database.
+        for item in work.rglob("*"):
+            os.chmod(item, 0o700 if item.is_dir() else 0o600)
         if _is_archive(path):
             with tarfile.open(packed, "w:gz") as tar:
                 for item in sorted(work.iterdir()):

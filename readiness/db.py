@@ -1,5 +1,7 @@
 """Declarative base, the Flask-SQLAlchemy handle and SQLite connection settings."""
 
+import os
+import stat
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -34,11 +36,36 @@ def _sqlite_pragmas(dbapi_connection, _record):
     # default in SQLite and we rely on them.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cur = dbapi_connection.cursor()
+        _owner_only(cur)
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+def _owner_only(cur) -> None:
+    """Keep the database file (it holds password hashes) from other users, whatever the umask.
+
+    A file this connection just created (still empty) becomes 0600; an existing one loses any
+    access by others but keeps the group bits an administrator gave it (restore keeps the mode
+    of the file it replaces). Done before WAL is switched on: SQLite gives -wal and -shm the
+    main file's mode.
+    """
+    for _seq, name, path in cur.execute("PRAGMA database_list").fetchall():
+        if name != "main" or not path:  # an in-memory database has no file
+            continue
+        for file in (path, f"{path}-wal", f"{path}-shm"):
+            try:
+                info = os.stat(file)
+                if info.st_uid != os.geteuid():
+                    continue  # not ours: nothing this process may change
+                mode = stat.S_IMODE(info.st_mode)
+                wanted = 0o600 if file == path and info.st_size == 0 else mode & ~0o007
+                if mode != wanted:
+                    os.chmod(file, wanted)
+            except FileNotFoundError:
+                continue
 
 
 class UTCDateTime(TypeDecorator):

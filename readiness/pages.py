@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
+from readiness.params import page_arg
 
 
 def int_or_none(value) -> int | None:
@@ -86,7 +87,7 @@ class Page:
 def paginate(stmt) -> Page:
     """One page (``?page=``, PAGE_SIZE rows) of a select, with the total count."""
     size = current_app.config["PAGE_SIZE"]
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()
     args = {k: v for k, v in request.args.items() if k != "page"}
@@ -95,7 +96,7 @@ def paginate(stmt) -> Page:
 
 def paginate_rows(rows: list, size: int) -> Page:
     """One page (``?page=``) of rows already in memory, e.g. a computed report."""
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg()
     total = len(rows)
     pages = max(1, -(-total // size))
     page = min(page, pages)

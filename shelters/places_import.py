@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ from shelters import services as sh
 from shelters.models import Village
 
 MAX_ROWS = 5000
+# An XLSX is a zip: a 200 KB upload can unpack to hundreds of MB of XML. The members' sizes are
+# added up from the zip's directory before openpyxl reads anything (zipfile never inflates a
+# member past its declared size, so a directory that lies only yields a damaged file).
+MAX_XLSX_UNPACKED = 20 * 1024 * 1024
 EXTENSIONS = (".csv", ".xlsx")
 
 # canonical key -> the headers accepted for it (compared without spaces, case-insensitively)
@@ -156,6 +161,16 @@ def _read_csv(data: bytes) -> list[list]:
 def _read_xlsx(data: bytes) -> list[list]:
     from openpyxl import load_workbook
 
+    try:
+        unpacked = sum(m.file_size for m in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise DomainError(_("无法读取该 XLSX 文件，请确认它是 Excel 工作簿。")) from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise DomainError(
+            _("该 XLSX 文件解压后超过 {mb} MB，请删去多余内容或另存为 CSV 后再导入。").format(
+                mb=MAX_XLSX_UNPACKED // (1024 * 1024)
+            )
+        )
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged or non-xlsx file

@@ -523,7 +523,7 @@ def places_import_confirm():
         return redirect(url_for("shelters.places_import"))
     try:
         records = json.loads(form.rows.data or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         records = None
     preview = pi.compare(db.session, pi.from_records(records))
     if preview.errors:
