@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bench.timing import median_ms
+from bench.timing import median_ms, report
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -289,18 +289,12 @@ def main() -> None:
     parser.add_argument("--shelters", type=int, default=400)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    lines = [f"# Readiness benchmark, {date.today().isoformat()}", ""]
-    for backend in backends:
-        print(f"== {backend}", flush=True)
-        figures = run_backend(backend, args)
-        lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
-        for name, value in figures:
-            print(f"  {name:<42} {value}", flush=True)
-            lines.append(f"| {name} | {value} |")
-        lines.append("")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.md").write_text("\n".join(lines))
-    print(f"written to {RESULTS / 'latest.md'}")
+    report(
+        "Readiness benchmark",
+        backends,
+        lambda backend: run_backend(backend, args),
+        RESULTS / "latest.md",
+    )
 
 
 if __name__ == "__main__":

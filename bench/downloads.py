@@ -20,6 +20,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench.timing import report
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 USERNAME = "bench-downloads"
@@ -216,16 +218,13 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="*", choices=KINDS, default=None)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    lines = [f"# Readiness downloads benchmark, {date.today().isoformat()}", ""]
-    for backend in backends:
-        print(f"== {backend}", flush=True)
-        figures = run(backend, args)
-        lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in figures]
-        lines.append("")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "downloads.md").write_text("\n".join(lines))
-    print(f"written to {RESULTS / 'downloads.md'}")
+    report(
+        "Readiness downloads benchmark",
+        backends,
+        lambda backend: run(backend, args),
+        RESULTS / "downloads.md",
+        echo=False,  # download_figures prints each figure as it is measured
+    )
 
 
 if __name__ == "__main__":

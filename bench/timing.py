@@ -29,3 +29,23 @@ def get_ok(app, client, path: str, **kwargs):
         return response
 
     return run
+
+
+def report(title: str, backends: list[str], run, path, *, echo: bool = True) -> None:
+    """Run ``run(backend)`` for each backend, print its (measure, figure) pairs (unless it
+    printed them itself: ``echo=False``) and write them all as a Markdown table to ``path``."""
+    from datetime import date
+
+    lines = [f"# {title}, {date.today().isoformat()}", ""]
+    for backend in backends:
+        print(f"== {backend}", flush=True)
+        figures = run(backend)
+        lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
+        for name, value in figures:
+            if echo:
+                print(f"  {name:<42} {value}", flush=True)
+            lines.append(f"| {name} | {value} |")
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    print(f"written to {path}")

@@ -106,10 +106,16 @@ def database_url(database_template, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     yield database_template
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    empty_postgresql(database_template)
+
+
+def empty_postgresql(url: str) -> None:
+    """Empty every table of a PostgreSQL test database and put back the rows the migrations
+    wrote, as the next test expects it."""
     from sqlalchemy import create_engine
 
-    engine = create_engine(database_template)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         for name, rows in _SEEDED.items():

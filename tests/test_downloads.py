@@ -42,16 +42,16 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from labels.models import LabelCode
 from readiness import create_app, demo, services
-from readiness.db import Base, db
+from readiness.db import db
 from readiness.models import Unit, User
 from readiness.permissions import ALL_ROLES, PERMISSIONS, SYSTEM
 from shelters.models import Shelter, Village
-from tests.conftest import BACKEND, IsolatedClient, _base_config, csrf_token
+from tests.conftest import BACKEND, IsolatedClient, _base_config, csrf_token, empty_postgresql
 from tests.pdfcheck import assert_fonts_embedded, pdf_text
 
 ROLES = [username for username, *_ in demo.DEMO_USERS]
@@ -158,20 +158,7 @@ def demo_app(database_template, tmp_path_factory):
     finally:
         cache.clear()
         if BACKEND == "postgresql":
-            _empty_postgresql(url)
-
-
-def _empty_postgresql(url: str) -> None:
-    """Leave the shared PostgreSQL database as the next test expects it (as conftest does)."""
-    from tests.conftest import _SEEDED
-
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        for name, rows in _SEEDED.items():
-            conn.execute(Base.metadata.tables[name].insert(), rows)
-    engine.dispose()
+            empty_postgresql(url)
 
 
 # ---------------------------------------------------------------- what is outside a reach
