@@ -93,11 +93,11 @@ def build_drills(conn: Connection, *, drills: int = 10_000, seed: int = 7, today
             "language",
             "is_active",
             "session_version",
-            "failed_logins",
+            "must_change_password",
             "created_at",
             "version",
         ],
-        [(*u, password_hash, "zh", True, 1, 0, now, 1) for u in users],
+        [(*u, password_hash, "zh", True, 1, False, now, 1) for u in users],
     )
 
     _insert(

@@ -308,26 +308,6 @@ def user_reset_password(user_id: int):
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
-@bp.route("/users/<int:user_id>/token", methods=["POST"])
-@permission("users.manage")
-def user_issue_token(user_id: int):
-    """Issue an API token and show it once."""
-    user = _load_user(user_id)
-    form = ConfirmForm()
-    token = None
-    if form.validate_on_submit():
-        try:
-            token = services.issue_token(db.session, user, actor=current_actor())
-        except DomainError as err:
-            db.session.rollback()
-            flash(err.message, "error")
-        else:
-            db.session.commit()
-    if token is None:
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    return render_template("readiness/token.html", user=user, token=token)
-
-
 @bp.route("/users/<int:user_id>/tokens/revoke", methods=["POST"])
 @permission("users.manage")
 def user_revoke_tokens(user_id: int):

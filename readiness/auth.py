@@ -16,10 +16,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from readiness import services
+from readiness.errors import PermissionDenied
 from readiness.extensions import db, login_manager
 from readiness.permissions import PERMISSIONS, can
 
 PUBLIC = "public"
+# What someone who must first change the password an administrator set may still open.
+PASSWORD_CHANGE_ALLOWS = frozenset({"auth.change_password", "auth.logout", "main.language"})
 API_PREFIX = "/api/"
 
 
@@ -78,6 +81,12 @@ def _enforce_route_permission():
             abort(401)
         flash(_("请先登录。"), "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if actor.must_change_password and request.endpoint not in PASSWORD_CHANGE_ALLOWS:
+        # An administrator chose this password: nothing else until the owner picks theirs.
+        if is_api_request():
+            raise PermissionDenied(_("请先登录网页修改管理员设置的初始密码。"))
+        wanted = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.change_password", next=safe_next(wanted)))
     if not can(db.session, actor, rule):
         abort(403)
     return None

@@ -9,18 +9,33 @@ from pathlib import Path
 
 from flask import Flask
 
+# The longest "keep me signed in" a setting may ask for (issue 14).
+REMEMBER_MAX = timedelta(days=14)
+
 DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:5000",
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    # Failed sign-ins, counted in the database: one address guessing one username is shut
+    # out LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES within that many minutes; one address
+    # after LOGIN_ADDRESS_MAX_FAILURES over all usernames. A username guessed from many
+    # addresses pauses only briefly, so nobody can keep its owner out for long.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
+    "LOGIN_ADDRESS_MAX_FAILURES": 20,
+    "LOGIN_ACCOUNT_MAX_FAILURES": 20,
+    "LOGIN_ACCOUNT_PAUSE_MINUTES": 1,
+    # Reverse proxies in front of the app whose X-Forwarded-For is believed (0: none, the
+    # client address is the connection's).
+    "TRUSTED_PROXIES": 0,
     "COLLECTIVE_DECISION_THRESHOLD": 50000,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # "Keep me signed in" lasts two weeks at most; signing out anywhere ends it.
+    "REMEMBER_COOKIE_DURATION": REMEMBER_MAX,
     # A duty officer may leave a form open through a shift.
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -76,6 +91,10 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
+    remember = app.config["REMEMBER_COOKIE_DURATION"]
+    if not isinstance(remember, timedelta):
+        remember = timedelta(seconds=int(remember))
+    app.config["REMEMBER_COOKIE_DURATION"] = min(remember, REMEMBER_MAX)
     if app.config["BASE_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True

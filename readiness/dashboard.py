@@ -7,8 +7,8 @@ figures for their unit and the units below it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -19,6 +19,7 @@ from inventory import services as inv
 from inventory.models import Allocation, Lot, Position
 from inventory.shortfall import shortfall
 from readiness import cache
+from readiness.models import AuditEntry, User
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
 from shelters import services as sh
@@ -26,6 +27,10 @@ from shelters.models import Shelter
 from shelters.reports import percent, target_percent
 
 WORST_GAPS = 8
+# Command and administrator powers granted (or their passwords reset) this recently are
+# listed for command staff: an administrator must not quietly make an approver.
+POWER_DAYS = 30
+POWER_ROLES = frozenset({"command", "admin"})
 EXPIRY_DAYS = 90
 BAND_ORDER = ("red", "amber", "green")
 
@@ -111,6 +116,16 @@ class ShelterFigures:
         return target_percent(self.target)
 
 
+@dataclass(frozen=True)
+class PowerChange:
+    at: datetime
+    by: str  # who did it, as the audit log wrote it
+    user_id: int
+    username: str
+    kind: str  # "grant" (new account or role change) or "reset" (password set by admin)
+    role: str  # the role it carries now
+
+
 @dataclass
 class Dashboard:
     today: date
@@ -122,6 +137,7 @@ class Dashboard:
     expiry: ExpiryFigures | None = None
     drills: DrillFigures | None = None
     shelters: ShelterFigures | None = None
+    powers: list[PowerChange] | None = None  # command staff only, never cached
     may: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -251,6 +267,40 @@ def shelter_figures(
     )
 
 
+def power_changes(session: Session, *, today: date, days: int = POWER_DAYS) -> list[PowerChange]:
+    """Accounts given command or administrator powers, or whose such account had its
+    password reset by an administrator, in the last ``days`` days; newest first."""
+    since = datetime.combine(today - timedelta(days=days), datetime.min.time(), UTC)
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "users",
+            AuditEntry.action.in_(("user.create", "user.update", "user.reset_password")),
+            AuditEntry.at >= since,
+        )
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    ).all()
+    ids = {int(row.object_id) for row in rows if row.object_id.isdigit()}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    changes = []
+    for row in rows:
+        user = users.get(int(row.object_id)) if row.object_id.isdigit() else None
+        if user is None:
+            continue
+        before = (row.before or {}).get("role")
+        after = (row.after or {}).get("role")
+        if row.action == "user.reset_password":
+            if user.role in POWER_ROLES:
+                changes.append(
+                    PowerChange(row.at, row.actor_name, user.id, user.username, "reset", user.role)
+                )
+        elif after in POWER_ROLES and after != before:
+            changes.append(
+                PowerChange(row.at, row.actor_name, user.id, user.username, "grant", after)
+            )
+    return changes
+
+
 def gather(
     session: Session, actor, *, today: date, shelter_target: Decimal, use_cache: bool = True
 ) -> Dashboard:
@@ -258,15 +308,22 @@ def gather(
     once per state of the data for everyone with the same role and reach (readiness.cache)."""
     scope = visible_unit_ids(session, actor)
     if not use_cache:
-        return _gather(session, actor, scope, today, shelter_target)
-    key = (
-        "dashboard",
-        actor.role,
-        None if scope is None else frozenset(scope),
-        today,
-        Decimal(shelter_target),
-    )
-    return cache.cached(session, key, lambda: _gather(session, actor, scope, today, shelter_target))
+        board = _gather(session, actor, scope, today, shelter_target)
+    else:
+        key = (
+            "dashboard",
+            actor.role,
+            None if scope is None else frozenset(scope),
+            today,
+            Decimal(shelter_target),
+        )
+        board = cache.cached(
+            session, key, lambda: _gather(session, actor, scope, today, shelter_target)
+        )
+    if actor.role == "command":
+        # Read each time (one indexed query): a grant must show at once, whatever the cache.
+        board = replace(board, powers=power_changes(session, today=today))
+    return board
 
 
 def _gather(session: Session, actor, scope, today: date, shelter_target: Decimal) -> Dashboard:

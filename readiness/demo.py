@@ -94,6 +94,7 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
             unit=services.get_unit(session, unit_code),
             name=name,
             actor=SYSTEM,
+            password_policy=False,  # published on purpose; the banner says so
         )
     inventory_demo.load(session)
     drills_demo.load(session, attachment_dir)

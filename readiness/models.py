@@ -79,10 +79,12 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(5), default="zh")
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Bumped on password change or deactivation: every older session dies.
+    # Bumped on sign-out, password change, post change or deactivation: every older
+    # session and remember-me cookie of this user dies (checked on every request).
     session_version: Mapped[int] = mapped_column(default=1)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when an administrator chose the password (new account or reset): the owner
+    # must pick their own at the next sign-in before doing anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped by administrative edits only (not by sign-ins), to catch stale forms.
@@ -124,6 +126,20 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key (client address, typed username, or both).
+
+    Kept in the database so every gunicorn worker sees the same counts.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):

@@ -11,14 +11,17 @@ from sqlalchemy import func, select
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.params import page_arg
+from readiness.params import ID_MAX, page_arg
 
 
 def int_or_none(value) -> int | None:
+    """A posted whole number, or None when it is not one or would overflow an id column
+    (a 40-digit id answered 500 from the database driver)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if -ID_MAX - 1 <= number <= ID_MAX else None
 
 
 def form_error(form, err: DomainError, default_field: str | None = None) -> None:

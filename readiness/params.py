@@ -57,3 +57,9 @@ def year_arg(name: str = "year", default: int | None = None) -> int | None:
 def page_arg() -> int:
     """``?page=``: 1 when absent."""
     return int_arg("page", 1, low=1, high=PAGE_MAX)
+
+
+def form_int(name: str, default: int | None = None, *, low: int = 1, high: int = ID_MAX):
+    """A posted form field ``name`` as an int in low..high (an id, by default)."""
+    value = whole_number(request.form.get(name), name, low, high)
+    return default if value is None else value

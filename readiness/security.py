@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script anywhere: behaviour lives in static/app.js, wired by data- attributes.
 # Inline style attributes stay allowed: coverage bars and tree indents set a computed width
@@ -35,6 +36,12 @@ def security_headers(base_url: str) -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
+    # Behind N trusted reverse proxies the client address is the Nth from the right in
+    # X-Forwarded-For; the sign-in throttle counts by it. Without proxies the header is
+    # ignored: anyone could write it.
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)
     headers = security_headers(app.config["BASE_URL"])
 
     @app.after_request

@@ -5,26 +5,25 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from readiness import audit
+from readiness import audit, throttle
 from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError, NotFound
+from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import LANGUAGES, ROLES, UNIT_KINDS, UNIT_SCOPED_ROLES, ApiToken, Unit, User
-from readiness.permissions import require, unit_ids_below
+from readiness.passwords import check_new_password
+from readiness.permissions import SystemActor, require, unit_ids_below
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,39}$")
 NAME_MAX = 100
 PERSON_NAME_MAX = 60
 HEADCOUNT_MAX = 100_000
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128
 # A modern memory-hard KDF. Tests swap in a cheap method to stay fast.
 PASSWORD_METHOD = "scrypt"
 
@@ -237,13 +236,6 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def _check_password(password: str, field: str = "password") -> None:
-    if len(password or "") < PASSWORD_MIN:
-        raise DomainError(_("密码至少 {n} 位。").format(n=PASSWORD_MIN), field=field)
-    if len(password) > PASSWORD_MAX:
-        raise DomainError(_("密码不能超过 {n} 位。").format(n=PASSWORD_MAX), field=field)
-
-
 def _check_role_unit(role: str, unit: Unit | None) -> None:
     if role not in ROLES:
         raise DomainError(_("未知的角色：{role}。").format(role=role), field="role")
@@ -272,8 +264,14 @@ def create_user(
     name: str = "",
     language: str = "zh",
     actor,
+    password_policy: bool = True,
 ) -> User:
-    """Open an account."""
+    """Open an account.
+
+    A password chosen by an administrator on the users page must be changed by its owner
+    at the first sign-in; one set on the server's command line (full trust) is final.
+    ``password_policy=False`` is for the demo's published password only.
+    """
     require(session, actor, "users.manage")
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
@@ -282,7 +280,8 @@ def create_user(
         raise Conflict(_("用户名 {username} 已存在。").format(username=username), field="username")
     name = _check_person_name(name)
     _check_role_unit(role, unit)
-    _check_password(password)
+    if password_policy:
+        check_new_password(password, username=username)
     if language not in LANGUAGES:
         language = "zh"
     user = User(
@@ -292,6 +291,7 @@ def create_user(
         unit=unit,
         language=language,
         password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+        must_change_password=not isinstance(actor, SystemActor),
     )
     session.add(user)
     session.flush()
@@ -316,13 +316,15 @@ def update_user(
     actor,
     expected_version: int | None = None,
 ) -> User:
-    """Change a user's name, role or unit (a post change)."""
+    """Change a user's name, role or unit (a post change); nobody changes their own post."""
     require(session, actor, "users.manage")
     _check_version(user, expected_version)
     name = _check_person_name(name)
     _check_role_unit(role, unit)
     before = audit.snapshot(user, USER_FIELDS)
     moved = user.role != role or user.unit_id != (unit.id if unit else None)
+    if moved and getattr(actor, "id", None) == user.id:
+        raise PermissionDenied(_("不能修改自己的角色或所属单位，请由另一位管理员办理。"))
     user.name = name
     user.role = role
     user.unit = unit
@@ -369,13 +371,17 @@ def set_user_active(
 
 
 def reset_password(session: Session, user: User, new_password: str, *, actor) -> User:
-    """Set a new password for someone else (administrator), ending their sessions."""
+    """Set a new password for someone else (administrator), ending their sessions.
+
+    The owner must change it at the next sign-in: only they should know their password.
+    """
     require(session, actor, "users.manage")
-    _check_password(new_password)
+    if getattr(actor, "id", None) == user.id:
+        raise PermissionDenied(_("请在“修改密码”页修改自己的密码。"))
+    check_new_password(new_password, username=user.username)
     user.password_hash = generate_password_hash(new_password, method=PASSWORD_METHOD)
     user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until = None
+    user.must_change_password = not isinstance(actor, SystemActor)
     session.flush()
     audit.record(session, actor, "user.reset_password", user, unit_id=user.unit_id)
     return user
@@ -388,14 +394,22 @@ def change_own_password(
     require(session, user, "account.own")
     if not check_password_hash(user.password_hash, current_password or ""):
         raise DomainError(_("当前密码不正确。"), field="current_password")
-    _check_password(new_password, field="new_password")
+    check_new_password(new_password, username=user.username, field="new_password")
     if new_password == current_password:
         raise DomainError(_("新密码不能与当前密码相同。"), field="new_password")
     user.password_hash = generate_password_hash(new_password, method=PASSWORD_METHOD)
     user.session_version += 1
+    user.must_change_password = False
     session.flush()
     audit.record(session, user, "user.change_password", user, unit_id=user.unit_id)
     return user
+
+
+def sign_out(session: Session, user: User) -> None:
+    """End every session and remember-me cookie of this user, on every device."""
+    user.session_version += 1
+    session.flush()
+    audit.record(session, user, "user.logout", user, unit_id=user.unit_id)
 
 
 def set_language(session: Session, user: User, language: str) -> User:
@@ -428,46 +442,72 @@ class LoginRefused(DomainError):
     code = "unauthorized"
 
 
+def login_refused() -> LoginRefused:
+    """The one answer to every refused sign-in: unknown, wrong, throttled or deactivated."""
+    return LoginRefused(_("用户名或密码不正确；多次失败后需等待几分钟再试。"))
+
+
 def authenticate(
     session: Session,
     username: str,
     password: str,
     *,
-    max_failures: int,
-    lock_minutes: int,
+    address: str | None,
+    policy: throttle.Policy,
     now: datetime | None = None,
 ) -> User:
-    """Check a username and password; after repeated failures the account is locked a while."""
+    """Check a username and password; repeated failures pause the address, account or both."""
     now = now or utcnow()
+    keys = throttle.keys_for(address, username)
+    if throttle.blocked_until(session, keys, now) is not None:
+        # Refused without looking at the password, in the time a check takes. Not counted,
+        # so a blocked address cannot keep extending the pause on the account.
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise login_refused()
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")  # same time as a real check
-        raise LoginRefused(_("用户名或密码不正确。"))
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise LoginRefused(
-            _("密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试。").format(minutes=minutes)
-        )
-    if not check_password_hash(user.password_hash, password or ""):
-        user.failed_logins += 1
-        summary = f"failed_logins={user.failed_logins}"
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_logins = 0
-            summary += f"; locked for {lock_minutes} min"
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is not None and password_ok and user.is_active:
+        # This address has proved it knows the password: its own count starts again. The
+        # address and account counts stay, or signing in to one's own account between
+        # guesses would reset them.
+        throttle.clear(session, keys["pair"])
+        user.last_login_at = now
         session.flush()
+        audit.record(session, user, "user.login", user, unit_id=user.unit_id)
+        return user
+    # A deactivated account with the right password counts as a failure too: otherwise
+    # the throttle would tell which passwords were right.
+    blocks = throttle.record_failure(session, policy, address, username, now)
+    if user is not None:
+        reason = "account deactivated" if password_ok else "wrong password"
         audit.record(
-            session, user, "user.login_failed", user, unit_id=user.unit_id, summary=summary
+            session,
+            user,
+            "user.login_failed",
+            user,
+            unit_id=user.unit_id,
+            summary=f"{reason}; address {keys['ip'].removeprefix('ip:')}",
         )
-        raise LoginRefused(_("用户名或密码不正确。"))
-    if not user.is_active:
-        raise LoginRefused(_("该账号已停用，请联系系统管理员。"))
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.flush()
-    audit.record(session, user, "user.login", user, unit_id=user.unit_id)
-    return user
+    for block in blocks:
+        audit.record(
+            session,
+            None,
+            "login.throttle",
+            object_type="login",
+            object_id=(block.address if block.kind == "ip" else block.username)[:40],
+            unit_id=user.unit_id if user is not None and block.kind != "ip" else None,
+            summary=_throttle_summary(block),
+        )
+    raise login_refused()
+
+
+def _throttle_summary(block: throttle.Block) -> str:
+    who = {
+        "ip": f"address {block.address}",
+        "pair": f"address {block.address} for username {block.username!r}",
+        "account": f"username {block.username!r} from any address",
+    }[block.kind]
+    return f"{block.kind}: {who} blocked {block.minutes} min after {block.failures} failed sign-ins"
 
 
 def user_for_session_id(session: Session, session_id: str) -> User | None:
@@ -492,8 +532,17 @@ def _hash_token(token: str) -> str:
 
 
 def issue_token(session: Session, user: User, *, actor) -> str:
-    """Create an API token for a user; the token itself is shown once and never stored."""
-    require(session, actor, "users.manage")
+    """Create an API token; the token itself is shown once and never stored.
+
+    Only its owner creates one (on their own page), or the server's command line:
+    an administrator who could mint another user's token could act as that user.
+    """
+    if not isinstance(actor, SystemActor):
+        require(session, actor, "account.own")
+        if actor.id != user.id:
+            raise PermissionDenied(_("API 令牌只能由本人创建。"))
+        if user.must_change_password:
+            raise PermissionDenied(_("请先修改密码。"))
     if not user.is_active:
         raise Conflict(_("该账号已停用，不能签发令牌。"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -521,10 +570,16 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row.user
 
 
-def revoke_tokens(session: Session, user: User, *, actor) -> int:
-    """Revoke every token of a user; returns how many."""
-    require(session, actor, "users.manage")
-    rows = [t for t in user.tokens if t.revoked_at is None]
+def revoke_tokens(session: Session, user: User, *, actor, token_id: int | None = None) -> int:
+    """Revoke every token of a user (administrator or owner), or one of the owner's own.
+
+    Returns how many were revoked.
+    """
+    if getattr(actor, "id", None) == user.id:
+        require(session, actor, "account.own")
+    else:
+        require(session, actor, "users.manage")
+    rows = [t for t in user.tokens if t.revoked_at is None and token_id in (None, t.id)]
     for row in rows:
         row.revoked_at = utcnow()
     if rows:

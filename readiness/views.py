@@ -18,12 +18,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
-from readiness import audit, dashboard, services
+from readiness import dashboard, params, services, throttle
 from readiness.auth import PUBLIC, current_actor, permission, safe_next
 from readiness.errors import DomainError
 from readiness.extensions import db
-from readiness.forms import ChangePasswordForm, LoginForm
-from readiness.models import LANGUAGES
+from readiness.forms import ChangePasswordForm, ConfirmForm, LoginForm
+from readiness.models import LANGUAGES, ROLES
 from shelters.services import parse_target
 
 main = Blueprint("main", __name__)
@@ -70,7 +70,7 @@ def home():
     steps = [(ep, label) for ep, label in NEXT_STEPS.get(actor.role, [])]
     target = parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
     board = dashboard.gather(db.session, actor, today=date.today(), shelter_target=target)
-    return render_template("readiness/home.html", steps=steps, board=board)
+    return render_template("readiness/home.html", steps=steps, board=board, roles=ROLES)
 
 
 @main.route("/language", methods=["POST"])
@@ -101,11 +101,11 @@ def login():
                 db.session,
                 form.username.data,
                 form.password.data,
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+                address=request.remote_addr,
+                policy=throttle.Policy.from_config(current_app.config),
             )
         except DomainError as err:
-            db.session.commit()  # keep the failure count
+            db.session.commit()  # keep the failure counts and the audit entries
             form.password.errors.append(err.message)
         else:
             db.session.commit()
@@ -117,10 +117,10 @@ def login():
 @auth.route("/logout", methods=["POST"])
 @permission(PUBLIC)
 def logout():
-    """Sign out."""
+    """Sign out: this user's sessions and remember-me cookies end on every device."""
     actor = current_actor()
     if actor is not None:
-        audit.record(db.session, actor, "user.logout", actor, unit_id=actor.unit_id)
+        services.sign_out(db.session, actor)
         db.session.commit()
     logout_user()
     flash(_("您已退出登录。"), "info")
@@ -130,9 +130,14 @@ def logout():
 @auth.route("/account/password", methods=["GET", "POST"])
 @permission("account.own")
 def change_password():
-    """Change one's own password; other devices are signed out."""
+    """Change one's own password; other devices are signed out.
+
+    Someone whose password an administrator chose is sent here first (see readiness.auth)
+    and goes on to the page they asked for afterwards.
+    """
     form = ChangePasswordForm()
     actor = current_actor()
+    next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         try:
             services.change_own_password(
@@ -145,5 +150,36 @@ def change_password():
             db.session.commit()
             login_user(actor)  # refresh this session's id after the version bump
             flash(_("密码已修改，其他设备上的登录已失效。"), "success")
-            return redirect(url_for("main.home"))
-    return render_template("readiness/password.html", form=form)
+            return redirect(next_url or url_for("main.home"))
+    return render_template(
+        "readiness/password.html",
+        form=form,
+        next_url=next_url,
+        forced=actor.must_change_password,
+    )
+
+
+@auth.route("/account/tokens", methods=["GET", "POST"])
+@permission("account.own")
+def tokens():
+    """One's own API tokens: create one (shown once) or revoke one."""
+    actor = current_actor()
+    form = ConfirmForm()
+    token = None
+    if form.validate_on_submit():
+        revoke = params.form_int("revoke")  # a bad id is a 400, not a flash
+        try:
+            if revoke is not None:
+                count = services.revoke_tokens(db.session, actor, actor=actor, token_id=revoke)
+            else:
+                token = services.issue_token(db.session, actor, actor=actor)
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            if revoke is not None:
+                flash(_("已吊销 {n} 个令牌。").format(n=count), "success")
+                return redirect(url_for("auth.tokens"))
+    rows = sorted(actor.tokens, key=lambda t: t.created_at, reverse=True)
+    return render_template("readiness/tokens.html", form=form, token=token, tokens=rows)

@@ -32,7 +32,7 @@ def test_wrong_password_is_explained(page, live_server, make_user):
     page.fill("#username", "cmd1")
     page.fill("#password", "not-the-password")
     page.click("main button[type=submit]")
-    expect(page.locator(".error")).to_have_text("用户名或密码不正确。")
+    expect(page.locator(".error")).to_have_text("用户名或密码不正确；多次失败后需等待几分钟再试。")
     expect(page).to_have_url(live_server.url + "/login")
 
 

@@ -178,3 +178,24 @@ def test_a_backup_folder_is_the_owners_only(app, runner, tmp_path):
     assert _mode(target) == 0o700
     for item in target.rglob("*"):
         assert _mode(item) == (0o700 if item.is_dir() else 0o600), item
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/users/new", {"username": "newone", "role": "inspector", "unit": BIG}),
+        ("/units/new", {"code": "NEW1", "name": "新单位", "kind": "station", "parent": BIG}),
+    ],
+)
+def test_a_giant_id_in_a_posted_form_is_refused_not_a_server_error(
+    make_user, login, client, session, path, data
+):
+    make_user("root", "admin", None)
+    login("root")
+    response = post_form(client, path, {"password": "a-long-pass-9", "headcount": "3", **data})
+    assert response.status_code == 200  # the form again, with what was typed
+    assert 'value="newone"' in response.get_data(as_text=True) or "NEW1" in response.get_data(
+        as_text=True
+    )
+    assert session.scalar(text("SELECT count(*) FROM users WHERE username = 'newone'")) == 0
+    assert session.scalar(text("SELECT count(*) FROM units WHERE code = 'NEW1'")) == 0
