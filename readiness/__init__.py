@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import labels.models
     import shelters
     import shelters.models
-    from readiness import api, cli, demo, i18n, security, web
+    from readiness import api, cli, demo, i18n, security, serving, web
     from readiness.auth import init_auth
     from readiness.config import load_config
     from readiness.extensions import csrf, db, migrate
@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Reports can be tens of thousands of rows; key order is fixed by the code, not sorted.
     app.json.sort_keys = False
     db.init_app(app)
+    serving.init_app(app)
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
     )

@@ -3,9 +3,15 @@
 A backup is a directory (or the same directory packed as ``.tar.gz``)::
 
     manifest.json        created_at, backend, alembic revision, rows per table, sha256 per file
+    manifest.json.sig    HMAC-SHA256 of manifest.json under READINESS_BACKUP_KEY (when set)
     database.sqlite3     SQLite: a copy made with the online backup API
     database.dump        PostgreSQL: ``pg_dump --format=custom``
     attachments/ab/ab…   the attachment files, laid out as in ATTACHMENT_DIR
+
+The signature covers every file (the manifest lists their sha256) with a key that is not in
+the backup, so a backup edited and re-hashed by whoever can write where backups are kept is
+refused. A backup may hold only regular files and folders: a symbolic link, device or pipe in
+it is refused before anything is read through it.
 
 Plain functions taking an engine and paths; the CLI in ``readiness/cli.py`` calls them.
 """
@@ -14,11 +20,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -34,6 +42,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 FORMAT = "readiness-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+SIGNATURE_SCHEME = "hmac-sha256"
+# A key shorter than this is a password someone typed, not a secret to sign backups with.
+MIN_KEY_LENGTH = 16
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.dump"
 ATTACHMENTS = "attachments"
@@ -52,6 +64,9 @@ class BackupResult:
     path: Path
     size_bytes: int
     manifest: dict
+    signed: bool = False
+    # Attachment-folder entries left out because they are not regular files (symlinks…).
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,12 +96,35 @@ def sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+def _open_regular(path: Path):
+    """Open a file for reading without following a symbolic link in its last component."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with _open_regular(path) as fh:
         for block in iter(lambda: fh.read(1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def signing_key(value) -> bytes | None:
+    """READINESS_BACKUP_KEY as bytes, or None when it is not set; a short key is refused."""
+    if value is None or value == "":
+        return None
+    key = str(value).encode("utf-8")
+    if len(key) < MIN_KEY_LENGTH:
+        raise BackupError(
+            f"READINESS_BACKUP_KEY is too short: use at least {MIN_KEY_LENGTH} random characters, "
+            "e.g. from: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return key
+
+
+def signature_of(manifest: bytes, key: bytes) -> str:
+    """What ``manifest.json.sig`` holds for these manifest bytes under this key."""
+    return f"{SIGNATURE_SCHEME}:{hmac.new(key, manifest, hashlib.sha256).hexdigest()}"
 
 
 def _quote(name: str) -> str:
@@ -267,28 +305,55 @@ def _backup_postgresql(engine: Engine, dest: Path) -> tuple[dict[str, int], str 
     return counts, revision, hashes
 
 
-def _copy_attachments(source: Path, dest: Path) -> int:
+def _copy_attachments(source: Path, dest: Path) -> tuple[int, list[str]]:
+    """Copy the regular files of the attachment folder. Anything else there (a symbolic link,
+    a device) is never followed: it is left out and named in the second value."""
     count = 0
+    skipped: list[str] = []
     if not source.is_dir():
-        return count
-    for path in sorted(source.rglob("*")):
-        # Skip half-written uploads (drills.attachments writes ".upload-*" then renames).
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        target = dest / path.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        count += 1
-    return count
+        return count, skipped
+
+    def fail(err: OSError) -> None:
+        raise BackupError(f"cannot read the attachment folder: {err}")
+
+    # followlinks=False: a linked folder is listed among the folders but not entered.
+    for root, dirs, files in os.walk(source, onerror=fail):
+        here = Path(root)
+        for name in sorted(d for d in dirs if (here / d).is_symlink()):
+            skipped.append((here / name).relative_to(source).as_posix())
+        dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
+        for name in sorted(files):
+            # Skip half-written uploads (drills.attachments writes ".upload-*" then renames).
+            if name.startswith("."):
+                continue
+            path = here / name
+            rel = path.relative_to(source)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                skipped.append(rel.as_posix())
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                src = _open_regular(path)
+            except OSError:  # became a link since it was looked at
+                skipped.append(rel.as_posix())
+                continue
+            with src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            count += 1
+    return count, skipped
 
 
 def _is_archive(path: Path) -> bool:
     return path.name.endswith((".tar.gz", ".tgz"))
 
 
-def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupResult:
+def create_backup(
+    engine: Engine, attachment_dir: Path, path: Path, key: bytes | None = None
+) -> BackupResult:
     """Write a backup of the database and the attachment files to ``path`` (a new directory,
-    or a ``.tar.gz`` file); nothing appears at ``path`` unless the backup is complete."""
+    or a ``.tar.gz`` file), its manifest signed with ``key`` when one is given; nothing
+    appears at ``path`` unless the backup is complete."""
     backend = backend_of(engine)
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -305,7 +370,7 @@ def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupRes
             counts, revision, hashes = _backup_postgresql(engine, work / db_name)
         # Files after the database: an upload's bytes are on disk before its row commits,
         # so every attachment in the snapshot already has its file.
-        _copy_attachments(Path(attachment_dir), work / ATTACHMENTS)
+        _copied, skipped = _copy_attachments(Path(attachment_dir), work / ATTACHMENTS)
         files = {
             p.relative_to(work).as_posix(): {"sha256": sha256_of(p), "size": p.stat().st_size}
             for p in sorted(work.rglob("*"))
@@ -323,9 +388,10 @@ def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupRes
             "files": files,
             "missing_attachments": sorted(hashes - present),
         }
-        (work / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        raw = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        (work / MANIFEST).write_bytes(raw)
+        if key is not None:
+            (work / SIGNATURE).write_text(signature_of(raw, key) + "\n", encoding="ascii")
         # Whatever the umask, every file in the copy is the owner's only, as the live database.
         for item in work.rglob("*"):
             os.chmod(item, 0o700 if item.is_dir() else 0o600)
@@ -343,7 +409,9 @@ def create_backup(engine: Engine, attachment_dir: Path, path: Path) -> BackupRes
         shutil.rmtree(work, ignore_errors=True)
         packed.unlink(missing_ok=True)
     size = path.stat().st_size if path.is_file() else _tree_size(path)
-    return BackupResult(path=path, size_bytes=size, manifest=manifest)
+    return BackupResult(
+        path=path, size_bytes=size, manifest=manifest, signed=key is not None, skipped=skipped
+    )
 
 
 def _tree_size(path: Path) -> int:
@@ -367,20 +435,113 @@ def opened_backup(path: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="readiness-restore-") as tmp:
         try:
             with tarfile.open(path, "r:*") as tar:
+                _refuse_odd_members(tar.getmembers())
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as err:
             raise BackupError(f"{path}: cannot unpack: {err}") from None
         yield Path(tmp)
 
 
-def read_manifest(folder: Path) -> dict:
-    """The manifest, once every file it lists is present with its sha256 (and nothing else)."""
+def _refuse_odd_members(members: list[tarfile.TarInfo]) -> None:
+    """Refuse an archive holding anything but plain files and folders under its own root."""
+    problems = []
+    for member in members:
+        name = PurePosixPath(member.name)
+        if member.issym() or member.islnk():
+            problems.append(f"link: {member.name} -> {member.linkname}")
+        elif not (member.isreg() or member.isdir()):
+            problems.append(f"not a regular file or folder: {member.name}")
+        elif name.is_absolute() or ".." in name.parts:
+            problems.append(f"unsafe path: {member.name}")
+    if problems:
+        raise BackupError(
+            "the archive holds entries no backup has; nothing restored:\n  " + "\n  ".join(problems)
+        )
+
+
+def _refuse_odd_files(folder: Path) -> None:
+    """Refuse a backup folder holding anything but regular files and folders: a symbolic link
+    could make restore copy any file the restoring user can read into the attachment store."""
+    problems = []
+
+    def fail(err: OSError) -> None:
+        raise BackupError(f"cannot read the backup: {err}")
+
+    for root, dirs, files in os.walk(folder, onerror=fail):
+        for name in sorted(dirs + files):
+            path = Path(root) / name
+            mode = os.lstat(path).st_mode
+            rel = path.relative_to(folder).as_posix()
+            if stat.S_ISLNK(mode):
+                problems.append(f"symbolic link: {rel} -> {os.readlink(path)}")
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                problems.append(f"not a regular file or folder: {rel}")
+    if problems:
+        raise BackupError(
+            "the backup holds entries no backup has; nothing restored:\n  " + "\n  ".join(problems)
+        )
+
+
+def _check_signature(folder: Path, raw: bytes, key: bytes | None, allow_unsigned: bool) -> bool:
+    """True when the manifest carries a signature that matches under ``key``. A signature
+    that does not match is refused, whatever ``allow_unsigned`` says."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        with _open_regular(folder / SIGNATURE) as fh:
+            stored = fh.read(1024).strip()
+    except FileNotFoundError:
+        stored = None
+    if stored is None:
+        if allow_unsigned:
+            return False
+        if key is None:
+            raise BackupError(
+                "this backup is unsigned and READINESS_BACKUP_KEY is not set, so nothing can "
+                "show it is the copy the app made; nothing restored. Run again with --unsigned "
+                "only if you trust every place this copy has been"
+            )
+        raise BackupError(
+            f"this backup has no signature ({SIGNATURE}): it was made without "
+            "READINESS_BACKUP_KEY, or the signature was removed; nothing restored. Run again "
+            "with --unsigned only if you trust every place this copy has been"
+        )
+    if key is None:
+        if allow_unsigned:
+            return False
+        raise BackupError(
+            "this backup is signed but READINESS_BACKUP_KEY is not set, so its signature "
+            "cannot be checked; nothing restored. Set the key it was made with "
+            "(or pass --unsigned to restore without checking)"
+        )
+    if not hmac.compare_digest(stored, signature_of(raw, key).encode("ascii")):
+        raise BackupError(
+            "the manifest's signature does not match READINESS_BACKUP_KEY: the backup was "
+            "changed after it was made, or made with another key; nothing restored "
+            "(--unsigned does not override a wrong signature)"
+        )
+    return True
+
+
+def read_manifest(
+    folder: Path, key: bytes | None, *, allow_unsigned: bool = False
+) -> tuple[dict, bool]:
+    """The manifest, once the backup holds only regular files and folders, its signature
+    matches under ``key`` and every file it lists is present with its sha256 (and nothing
+    else); and whether it was signed. A backup without a signature, or a check without a
+    key, passes only with ``allow_unsigned``."""
+    folder = Path(folder)
+    _refuse_odd_files(folder)
+    try:
+        with _open_regular(folder / MANIFEST) as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise BackupError(f"{folder}: no {MANIFEST}; not a Readiness backup") from None
+    signed = _check_signature(folder, raw, key, allow_unsigned)
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
         raise BackupError(f"{MANIFEST} is not valid JSON: {err}") from None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{MANIFEST}: not a Readiness backup of format {FORMAT_VERSION}")
     if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
         raise BackupError(f"{MANIFEST}: not a Readiness backup of format {FORMAT_VERSION}")
     files = manifest.get("files") or {}
@@ -400,13 +561,13 @@ def read_manifest(folder: Path) -> dict:
             problems.append(f"sha256 mismatch: {name}")
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
-        if path.is_file() and name != MANIFEST and name not in files:
+        if path.is_file() and name not in (MANIFEST, SIGNATURE) and name not in files:
             problems.append(f"file not in the manifest: {name}")
     if problems:
         raise BackupError(
             "backup is damaged or was changed; nothing restored:\n  " + "\n  ".join(problems)
         )
-    return manifest
+    return manifest, signed
 
 
 def _owned_like(path: Path, like: Path, mode: int | None = None) -> None:
@@ -426,7 +587,7 @@ def _restore_sqlite(engine: Engine, source: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.restore-")
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        with os.fdopen(fd, "wb") as out, _open_regular(source) as src:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
@@ -482,7 +643,10 @@ def _restore_attachments(folder: Path, manifest: dict, attachment_dir: Path) -> 
         if not name.startswith(prefix):
             continue
         target = attachment_dir / PurePosixPath(name[len(prefix) :])
-        same_size = target.is_file() and target.stat().st_size == meta["size"]
+        # A link in the store is replaced by the file, never read through.
+        same_size = (
+            not target.is_symlink() and target.is_file() and target.stat().st_size == meta["size"]
+        )
         if same_size and sha256_of(target) == meta["sha256"]:
             present += 1
             continue
@@ -491,7 +655,7 @@ def _restore_attachments(folder: Path, manifest: dict, attachment_dir: Path) -> 
             _owned_like(target.parent, attachment_dir)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         try:
-            with os.fdopen(fd, "wb") as out, (folder / name).open("rb") as src:
+            with os.fdopen(fd, "wb") as out, _open_regular(folder / name) as src:
                 shutil.copyfileobj(src, out)
                 out.flush()
                 os.fsync(out.fileno())
@@ -508,8 +672,8 @@ def restore_backup(
     engine: Engine, attachment_dir: Path, folder: Path, manifest: dict
 ) -> RestoreResult:
     """Replace the database with the backup's and put back its attachment files, then count
-    the rows again. ``manifest`` comes from ``read_manifest(folder)``. SQLite: the app must
-    be stopped (the file is swapped underneath it)."""
+    the rows again. ``manifest`` comes from ``read_manifest(folder, key)``. Run it inside
+    ``serving.exclusive(engine)``: no app process may work on the database meanwhile."""
     backend = backend_of(engine)
     if manifest.get("backend") != backend:
         raise BackupError(

@@ -175,6 +175,21 @@ def _attachment_dir():
     return storage_dir()
 
 
+def _backup_key() -> bytes | None:
+    """READINESS_BACKUP_KEY: signs backups; it must never be kept with them."""
+    import os
+
+    from flask import current_app
+
+    from readiness import backup
+
+    value = current_app.config.get("BACKUP_KEY")
+    if value is not None and not isinstance(value, str):
+        # Settings are parsed as JSON: a key of digits would come back as a number.
+        value = os.environ.get("READINESS_BACKUP_KEY", value)
+    return backup.signing_key(value)
+
+
 @click.command("backup")
 @click.argument("path", type=click.Path(path_type=Path))
 def backup_command(path: Path) -> None:
@@ -182,12 +197,14 @@ def backup_command(path: Path) -> None:
 
     PATH is a new directory, or a file ending in .tar.gz for a single archive. It holds
     database.sqlite3 (SQLite) or database.dump (pg_dump custom format), attachments/ and
-    manifest.json (revision, rows per table, sha256 of every file).
+    manifest.json (revision, rows per table, sha256 of every file), signed in
+    manifest.json.sig with READINESS_BACKUP_KEY when it is set. Symbolic links in the
+    attachment folder are not followed: they are left out with a warning.
     """
     from readiness import backup
 
     try:
-        result = backup.create_backup(db.engine, _attachment_dir(), path)
+        result = backup.create_backup(db.engine, _attachment_dir(), path, _backup_key())
     except backup.BackupError as err:
         raise click.ClickException(str(err)) from None
     manifest = result.manifest
@@ -205,6 +222,20 @@ def backup_command(path: Path) -> None:
     click.echo(
         f"attachments: {len(attachments)} files, {_megabytes(sum(m['size'] for m in attachments))}"
     )
+    if result.signed:
+        click.echo(f"signed: {backup.SIGNATURE} ({backup.SIGNATURE_SCHEME}, READINESS_BACKUP_KEY)")
+    else:
+        click.echo(
+            "warning: READINESS_BACKUP_KEY is not set, so this backup is unsigned: nothing will "
+            "show that it was not changed, and restoring it needs --unsigned",
+            err=True,
+        )
+    for name in result.skipped:
+        click.echo(
+            f"warning: left out {name} from the attachment folder: not a regular file "
+            "(a symbolic link is never followed)",
+            err=True,
+        )
     if manifest["missing_attachments"]:
         click.echo(
             f"warning: {len(manifest['missing_attachments'])} attachment files the database "
@@ -216,23 +247,38 @@ def backup_command(path: Path) -> None:
 @click.command("restore")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--yes", is_flag=True, help="Replace a database that already has data.")
-def restore_command(path: Path, yes: bool) -> None:
+@click.option(
+    "--unsigned",
+    is_flag=True,
+    help="Accept a backup without a signature, or restore without READINESS_BACKUP_KEY "
+    "(a signature that does not match is refused all the same).",
+)
+def restore_command(path: Path, yes: bool, unsigned: bool) -> None:
     """Restore a backup made by `flask backup` (a directory or a .tar.gz).
 
-    STOP THE APP FIRST (gunicorn, timers): the database is replaced. SQLite: the file is
-    written aside and swapped in; PostgreSQL: pg_restore --clean into DATABASE_URL, in one
-    transaction. The backup's sha256 sums are checked before anything is touched, attachment
-    files are put back, and the row counts are compared with the manifest afterwards.
-    A database that already has data is only replaced with --yes.
+    STOP THE APP FIRST (gunicorn, timers): the database is replaced, and restore refuses
+    while any app process serves it. SQLite: the file is written aside and swapped in;
+    PostgreSQL: pg_restore --clean into DATABASE_URL, in one transaction. Before anything is
+    touched the backup must hold only regular files and folders, its manifest must be signed
+    with READINESS_BACKUP_KEY (or --unsigned given) and every sha256 must match. Attachment
+    files are put back, then the row counts are compared with the manifest and the stock
+    balances with their ledger. A database that already has data is only replaced with --yes.
     """
-    from readiness import backup
+    from readiness import backup, serving
 
     # Nothing of ours may hold the database open while it is replaced.
     db.session.remove()
     engine = db.engine
     try:
-        with backup.opened_backup(path) as folder:
-            manifest = backup.read_manifest(folder)
+        key = _backup_key()
+        with serving.exclusive(engine), backup.opened_backup(path) as folder:
+            manifest, signed = backup.read_manifest(folder, key, allow_unsigned=unsigned)
+            if not signed:
+                click.echo(
+                    "warning: restoring an unsigned backup (--unsigned): its contents are "
+                    "not authenticated",
+                    err=True,
+                )
             if backup.database_has_data(engine) and not yes:
                 if not sys.stdin.isatty():
                     raise click.ClickException(
@@ -244,13 +290,15 @@ def restore_command(path: Path, yes: bool) -> None:
                     abort=True,
                 )
             result = backup.restore_backup(engine, _attachment_dir(), folder, manifest)
-    except backup.BackupError as err:
+    except (backup.BackupError, serving.DatabaseInUse) as err:
         raise click.ClickException(str(err)) from None
     click.echo(
-        f"restored backup of {manifest['created_at']} ({result.backend}, "
-        f"revision {result.revision}): {len(result.tables)} tables, "
+        f"restored {'signed' if signed else 'UNSIGNED'} backup of {manifest['created_at']} "
+        f"({result.backend}, revision {result.revision}): {len(result.tables)} tables, "
         f"{sum(result.tables.values())} rows"
     )
+    for name, count in result.tables.items():
+        click.echo(f"  {name:<28} {count:>8}")
     click.echo(
         f"attachments: {result.files_written} files written, "
         f"{result.files_present} already in place"
@@ -260,6 +308,25 @@ def restore_command(path: Path, yes: bool) -> None:
             click.echo(f"MISMATCH {line}", err=True)
         raise click.ClickException("the restored database differs from the backup's manifest")
     click.echo("ok: every table has the row count of the backup")
+    _verify_restored_balances()
+
+
+def _verify_restored_balances() -> None:
+    """`flask inventory verify` on the restored database; exit 1 on any difference."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    click.echo("stock balances (flask inventory verify):")
+    try:
+        click.get_current_context().invoke(inventory_verify)
+    except SQLAlchemyError as err:
+        db.session.rollback()
+        # A backup older than this code lacks columns the check reads.
+        click.echo(
+            f"warning: the stock check could not run ({type(err).__name__}); run "
+            "flask --app wsgi db upgrade, then flask --app wsgi inventory verify",
+            err=True,
+        )
+        return
     click.echo("if this code is newer than the backup, run: flask --app wsgi db upgrade")
 
 

@@ -23,6 +23,14 @@ from readiness.models import AuditEntry, Unit
 from readiness.permissions import SYSTEM
 from tests.conftest import BACKEND
 
+BACKUP_KEY = "test-backup-key-7f3c9a1e5b2d4086"
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Backups here are signed, as in production (READINESS_BACKUP_KEY)."""
+    return {"BACKUP_KEY": BACKUP_KEY}
+
 
 def invoke(runner, *args):
     return runner.invoke(args=[str(a) for a in args])
