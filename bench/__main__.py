@@ -248,8 +248,8 @@ def dashboard_figures(app, db, user_id: int, today: date, runs: int) -> list[tup
     report and aggregate counts), beside the shortfall SQL that dominates it."""
     from decimal import Decimal
 
+    from overview.dashboard import gather
     from readiness import cache
-    from readiness.dashboard import gather
     from readiness.models import User
 
     def run(use_cache: bool):

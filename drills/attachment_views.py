@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_babel import gettext as _
@@ -12,19 +11,13 @@ from drills import attachments as att
 from drills import services as drl
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from readiness.auth import current_actor, permission
+from readiness.config import storage_dir
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.pages import confirmed_action
-from readiness.permissions import can
 from readiness.text import first_unsafe, unsafe_message
 
 bp = Blueprint("drill_attachments", __name__)
-
-
-def storage_dir() -> Path:
-    """Where attachment bytes live: ATTACHMENT_DIR, or instance/attachments."""
-    configured = current_app.config.get("ATTACHMENT_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "attachments"
 
 
 def max_bytes() -> int:
@@ -103,13 +96,6 @@ def _visible_drill(drill_id: int) -> Drill:
     if not drl.drill_visible(db.session, current_actor(), drill):
         abort(403)
     return drill
-
-
-@bp.app_template_global()
-def actor_can(permission_name: str, unit=None) -> bool:
-    """In templates: may the signed-in user do this (on this unit)?"""
-    actor = current_actor()
-    return actor is not None and can(db.session, actor, permission_name, unit)
 
 
 @bp.app_context_processor

@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 
 from drills import package as pkg
 from drills import services as drl
-from drills.attachment_views import storage_dir
 from drills.models import ACTION_STATUSES
 from readiness import openapi
 from readiness import services as core
 from readiness.api import BadRequest
 from readiness.auth import current_actor, permission
+from readiness.config import storage_dir
 from readiness.db import utcnow
 from readiness.errors import DomainError, PermissionDenied
 from readiness.exports import pdf_response

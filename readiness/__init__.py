@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import inventory.models
     import labels
     import labels.models
+    import overview
     import shelters
     import shelters.models
     from readiness import api, cli, demo, i18n, security, serving, web
@@ -64,4 +65,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     labels.init_app(app)
     drills.init_app(app)
     shelters.init_app(app)
+    overview.init_app(app)
     return app

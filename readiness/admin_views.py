@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from blinker import Namespace
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from readiness import handover_views, services
+from readiness import services
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
@@ -16,6 +17,10 @@ from readiness.pages import confirmed_action, int_or_none, submit
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("admin", __name__)
+
+# Sent (sender: the app, user=…) after an account is deactivated, before the redirect: the
+# overview package connects its handover warning here, so the core need not import it.
+user_deactivated = Namespace().signal("user-deactivated")
 
 
 def _load_unit(code: str) -> Unit:
@@ -282,7 +287,7 @@ def _set_user_active(user_id: int, is_active: bool):
         lambda _result: msg.format(username=user.username),
     )
     if done and not is_active:
-        handover_views.flash_if_holding(user)
+        user_deactivated.send(current_app._get_current_object(), user=user)
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 

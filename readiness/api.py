@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
 
 from readiness import openapi, services
-from readiness.auth import PUBLIC, current_actor, is_api_request, permission
+from readiness.auth import PUBLIC, current_actor, permission
 from readiness.errors import DomainError, PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.models import Unit
@@ -186,12 +186,3 @@ def create_unit():
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-    @app.errorhandler(DomainError)
-    def domain_error(err: DomainError):
-        db.session.rollback()
-        if is_api_request():
-            return error_response(err.status, err.message, err.code, err.field)
-        from readiness.web import _error
-
-        return _error(err.status, err.message)

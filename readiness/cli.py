@@ -112,8 +112,8 @@ def demo_load(if_empty: bool, first_start: bool) -> None:
     """Load the Dengfeng demonstration data (safe to run again)."""
     from flask import current_app
 
-    from drills.attachment_views import storage_dir
     from readiness import demo
+    from readiness.config import storage_dir
 
     if first_start and not current_app.config["EMBEDDED_DATABASE"]:
         # A real database (DATABASE_URL): demo accounts with a published password never go in.
@@ -170,7 +170,7 @@ def _megabytes(size: int) -> str:
 
 
 def _attachment_dir():
-    from drills.attachment_views import storage_dir
+    from readiness.config import storage_dir
 
     return storage_dir()
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 
 # The longest "keep me signed in" a setting may ask for (issue 14).
 REMEMBER_MAX = timedelta(days=14)
@@ -68,6 +68,12 @@ def _instance_secret(instance: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def storage_dir() -> Path:
+    """Where attachment bytes live: ATTACHMENT_DIR, or instance/attachments."""
+    configured = current_app.config.get("ATTACHMENT_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "attachments"
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:

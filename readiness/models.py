@@ -48,7 +48,7 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     headcount: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
-    # The named custodian (保管责任人, 专人负责); see readiness/handover.py for who may be one.
+    # The named custodian (保管责任人, 专人负责); see overview/handover.py for who may be one.
     custodian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

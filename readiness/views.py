@@ -1,8 +1,10 @@
-"""Home, sign-in, sign-out, own password and language."""
+"""Sign-in, sign-out, own password and language.
+
+The home page (``main.home``) belongs to the overview package, which adds it to this
+blueprint's endpoints (see ``overview.init_app``).
+"""
 
 from __future__ import annotations
-
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -15,62 +17,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
-from readiness import dashboard, params, services, throttle
+from readiness import params, services, throttle
 from readiness.auth import PUBLIC, current_actor, permission, safe_next
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ChangePasswordForm, ConfirmForm, LoginForm
-from readiness.models import LANGUAGES, ROLES
-from shelters.services import parse_target
+from readiness.models import LANGUAGES
 
 main = Blueprint("main", __name__)
 auth = Blueprint("auth", __name__)
-
-# What each role does next; feature packages extend these lists.
-NEXT_STEPS: dict[str, list[tuple[str, object]]] = {
-    "clerk": [
-        ("inventory.stock_index", _l("登记入库、出库和报损")),
-        ("inventory.counts", _l("按时盘库清点")),
-        ("inventory.shortfall_report", _l("看本单位离标准还差多少")),
-    ],
-    "keeper": [
-        ("inventory.stock_index", _l("登记入库、出库和报损")),
-        ("inventory.counts", _l("组织盘库并审批他人的盘点")),
-        ("inventory.expiry_report", _l("轮换临期物资")),
-    ],
-    "command": [
-        ("inventory.shortfall_report", _l("查看装备缺口、采购预算和调剂建议")),
-        ("inventory.counts", _l("审批盘点、督促逾期未盘单位")),
-        ("inventory.standard", _l("维护装备配备标准")),
-        ("audit.index", _l("查阅审计日志")),
-    ],
-    "inspector": [
-        ("inventory.shortfall_report", _l("核查装备缺口")),
-        ("inventory.ledger", _l("调阅出入库台账")),
-        ("inventory.counts", _l("检查盘库是否按时")),
-        ("audit.index", _l("查阅审计日志")),
-    ],
-    "admin": [
-        ("admin.units", _l("维护单位")),
-        ("inventory.items", _l("维护物资目录")),
-        ("admin.users", _l("管理用户和角色")),
-        ("audit.index", _l("查阅审计日志")),
-    ],
-}
-
-
-@main.route("/")
-@permission("home.view")
-def home():
-    """The dashboard: what is short, late or waiting in my area, and what my role does next."""
-    actor = current_actor()
-    steps = [(ep, label) for ep, label in NEXT_STEPS.get(actor.role, [])]
-    target = parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
-    board = dashboard.gather(db.session, actor, today=date.today(), shelter_target=target)
-    return render_template("readiness/home.html", steps=steps, board=board, roles=ROLES)
 
 
 @main.route("/language", methods=["POST"])

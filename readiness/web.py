@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from readiness.api import error_response
 from readiness.auth import current_actor, is_api_request
 from readiness.errors import DomainError
 from readiness.extensions import db
@@ -63,9 +64,13 @@ def nav_items():
     return [(ep, label) for ep, label, perm in NAV if can(db.session, actor, perm)]
 
 
-def _error(status: int, message: str | None = None):
-    from readiness.api import error_response
+def actor_can(permission_name: str, unit=None) -> bool:
+    """In templates: may the signed-in user do this (on this unit)?"""
+    actor = current_actor()
+    return actor is not None and can(db.session, actor, permission_name, unit)
 
+
+def _error(status: int, message: str | None = None):
     text = message or str(ERROR_TEXT.get(status, ERROR_TEXT[500]))
     if is_api_request():
         return error_response(status, text)
@@ -97,13 +102,13 @@ def _nul_refused(context) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from readiness import admin_views, audit_views, handover_views, views
+    from readiness import admin_views, audit_views, views
 
     app.register_blueprint(views.main)
     app.register_blueprint(views.auth)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(audit_views.bp)
-    app.register_blueprint(handover_views.bp)
+    app.add_template_global(actor_can)
 
     @app.context_processor
     def inject():
@@ -121,6 +126,13 @@ def init_app(app: Flask) -> None:
         event.listen(Session, "before_flush", refuse_unsafe_on_flush)
     if not event.contains(Engine, "handle_error", _nul_refused):
         event.listen(Engine, "handle_error", _nul_refused)
+
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        db.session.rollback()
+        if is_api_request():
+            return error_response(err.status, err.message, err.code, err.field)
+        return _error(err.status, err.message)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err):

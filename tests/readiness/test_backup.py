@@ -12,12 +12,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from drills.attachment_views import storage_dir
 from drills.attachments import attachment_path
 from drills.models import Attachment
 from inventory import services as inv
 from inventory.models import Item, Movement
 from readiness import backup, demo
+from readiness.config import storage_dir
 from readiness.db import db
 from readiness.models import AuditEntry, Unit
 from readiness.permissions import SYSTEM

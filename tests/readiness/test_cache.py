@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from inventory import services as inv
 from inventory.shortfall import shortfall
+from overview.dashboard import gather
 from readiness import cache
-from readiness.dashboard import gather
 from readiness.extensions import db
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM

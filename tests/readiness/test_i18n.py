@@ -20,6 +20,7 @@ def _extracted_ids() -> set[str]:
         ("labels/**.py", "python"),
         ("drills/**.py", "python"),
         ("shelters/**.py", "python"),
+        ("overview/**.py", "python"),
         ("templates/**.html", "jinja2"),
     ]
     keywords = {

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from drills.attachment_views import storage_dir
 from drills.attachments import attachment_path
 from readiness import backup, serving
+from readiness.config import storage_dir
 from readiness.db import db
 from readiness.models import Unit, User
 from tests.conftest import BACKEND

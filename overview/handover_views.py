@@ -12,7 +12,7 @@ from wtforms import HiddenField, SelectField, SubmitField
 
 from drills.models import ACTION_STATUSES
 from inventory.models import ALLOCATION_STATUSES, COUNT_STATUSES
-from readiness import handover as ho
+from overview import handover as ho
 from readiness.auth import current_actor, permission
 from readiness.exports import table_response
 from readiness.extensions import db
@@ -268,3 +268,8 @@ def flash_if_holding(user: User) -> None:
         Markup('{} <a href="{}">{}</a>').format(escape(text), link, _("去办理移交")),
         "warning",
     )
+
+
+def warn_if_holding(_app, *, user: User) -> None:
+    """Receiver of ``readiness.admin_views.user_deactivated``: see flash_if_holding."""
+    flash_if_holding(user)

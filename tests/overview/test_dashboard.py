@@ -12,7 +12,8 @@ from drills import services as drl
 from inventory import allocations as alloc
 from inventory import services as inv
 from inventory.shortfall import shortfall
-from readiness import dashboard, services
+from overview import dashboard
+from readiness import services
 from readiness.extensions import db
 from readiness.permissions import SYSTEM
 from shelters import services as sh

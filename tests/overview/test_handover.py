@@ -11,7 +11,7 @@ from drills.models import CorrectiveAction
 from inventory import allocations as alloc
 from inventory import services as inv
 from inventory.models import Allocation, Count
-from readiness import handover as ho
+from overview import handover as ho
 from readiness import services
 from readiness.errors import DomainError, PermissionDenied
 from readiness.models import AuditEntry, Unit, User

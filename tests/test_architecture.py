@@ -1,0 +1,85 @@
+"""The floors of the house (issue 15): the core imports no feature, features do not import
+the overview above them, and the page wiring and the API do not import each other.
+
+Read from the source with ``ast``, so an import inside a function counts as much as one at
+the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FEATURES = ("inventory", "labels", "drills", "shelters", "overview")
+# The only core modules that may name a feature: they wire the house together.
+WIRING = {"readiness/__init__.py", "readiness/cli.py", "readiness/demo.py"}
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module an ``import`` or ``from … import`` in this file names (absolute ones;
+    a relative import stays inside its own package)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            # ``from readiness import web`` names the module readiness.web too.
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from drills.models import Drill\n    import shelters\n")
+    assert {"drills.models", "shelters"} <= _imported(module)
+
+
+def test_the_core_imports_no_feature_package():
+    offending = {
+        _rel(path): sorted(n for n in _imported(path) if _top(n) in FEATURES)
+        for path in _modules("readiness")
+        if _rel(path) not in WIRING
+    }
+    offending = {path: names for path, names in offending.items() if names}
+    assert offending == {}, (
+        "only readiness/__init__.py, cli.py and demo.py may import a feature package"
+    )
+
+
+def test_every_wiring_module_exists():
+    # A renamed wiring module would silently widen nothing but leave a stale exception.
+    for name in WIRING:
+        assert (ROOT / name).is_file(), name
+
+
+@pytest.mark.parametrize("feature", ["inventory", "labels", "drills", "shelters"])
+def test_features_do_not_import_the_overview(feature):
+    offending = {
+        _rel(path): sorted(n for n in _imported(path) if _top(n) == "overview")
+        for path in _modules(feature)
+    }
+    assert {path: names for path, names in offending.items() if names} == {}
+
+
+def test_pages_and_api_do_not_import_each_other():
+    web = _imported(ROOT / "readiness" / "web.py")
+    api = _imported(ROOT / "readiness" / "api.py")
+    assert not ("readiness.api" in web and "readiness.web" in api)
+    # The JSON API sits below the pages: it never reaches up to the page wiring.
+    assert "readiness.web" not in api
