@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from readiness.models import AuditEntry, Unit, User
+from readiness.models import AuditEntry, Unit
 
 
 def _plain(value: Any) -> Any:
@@ -90,10 +90,6 @@ def audit_query(
 
 def object_types(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEntry.object_type).distinct().order_by("object_type")))
-
-
-def actor_names(session: Session) -> list[str]:
-    return list(session.scalars(select(User.username).order_by(User.username)))
 
 
 def unit_choices(session: Session) -> list[Unit]:

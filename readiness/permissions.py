@@ -14,7 +14,7 @@ from readiness.models import UNIT_SCOPED_ROLES, Unit
 ALL_ROLES = frozenset({"clerk", "keeper", "command", "inspector", "admin"})
 READERS = frozenset({"command", "inspector"})
 
-# permission -> roles holding it. Feature packages add their own at import.
+# permission -> roles holding it: the one table, for the core and every feature package.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "home.view": ALL_ROLES,
     "account.own": ALL_ROLES,

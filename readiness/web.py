@@ -23,7 +23,8 @@ from readiness.models import LANGUAGES
 from readiness.permissions import can
 from readiness.text import find_unsafe, refuse_unsafe_on_flush, unsafe_message
 
-# (endpoint, label, permission); feature packages append theirs.
+# (endpoint, label, permission) of the main menu, every package's pages in the order shown;
+# an entry appears only to roles holding its permission.
 NAV: list[tuple[str, object, str]] = [
     ("main.home", _l("首页"), "home.view"),
     ("inventory.stock_index", _l("库存"), "stock.view"),
