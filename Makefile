@@ -14,7 +14,7 @@ LOCK_RUN := requirements/run.lock
 LOCK_TEST := requirements/test.lock
 LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 
-.PHONY: run test test-sqlite test-postgres install install-test translations lint bench clean lock
+.PHONY: run test test-fast test-sqlite test-postgres install install-test translations lint bench clean lock
 
 # Only what the lock file names, each file checked against its hash; the project itself is
 # installed without fetching anything (its build backend, setuptools, is in the lock too).
@@ -47,6 +47,10 @@ test: install-test
 	scripts/ensure-test-deps
 	$(PY) -m pytest -q
 	READINESS_TEST_DB=postgresql $(PY) -m pytest -q -m "not browser"
+
+# The quick check while working: SQLite, no browser, no slow tests. make test runs them all.
+test-fast: install-test
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 test-sqlite: install-test
 	$(PY) -m pytest -q

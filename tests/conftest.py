@@ -73,7 +73,7 @@ def database_template(tmp_path_factory) -> Iterator[str]:
         server = pgserver.start()
         url = server.create_database("readiness_test")
     _migrate(url)
-    _SEEDED.update(_rows_written_by_migrations(url))
+    _SEEDED.update(database_rows(url))
     try:
         yield url
     finally:
@@ -85,7 +85,8 @@ def database_template(tmp_path_factory) -> Iterator[str]:
 _SEEDED: dict[str, list[dict]] = {}
 
 
-def _rows_written_by_migrations(url: str) -> dict[str, list[dict]]:
+def database_rows(url: str) -> dict[str, list[dict]]:
+    """Every row of a test database, by table (tables without rows left out)."""
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
@@ -109,18 +110,35 @@ def database_url(database_template, tmp_path) -> Iterator[str]:
     empty_postgresql(database_template)
 
 
-def empty_postgresql(url: str) -> None:
+def empty_postgresql(url: str, rows: dict[str, list[dict]] | None = None) -> None:
     """Empty every table of a PostgreSQL test database and put back the rows the migrations
-    wrote, as the next test expects it."""
+    wrote, as the next test expects it — or the given rows (from ``database_rows``)."""
     from sqlalchemy import create_engine
 
+    rows = _SEEDED if rows is None else rows
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        for name, rows in _SEEDED.items():
-            conn.execute(Base.metadata.tables[name].insert(), rows)
+        for table in Base.metadata.sorted_tables:
+            if rows.get(table.name):
+                conn.execute(table.insert(), rows[table.name])
+                _continue_ids_after(conn, table)
     engine.dispose()
+
+
+def _continue_ids_after(conn, table) -> None:
+    """Rows put back with their ids leave the id sequence behind: move it past them."""
+    column = table.autoincrement_column
+    if column is not None:
+        # setval(NULL, …) is a no-op for a table whose id has no sequence
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                f'(SELECT max("{column.name}") FROM "{table.name}"))'
+            ),
+            {"table": f'"{table.name}"', "column": column.name},
+        )
 
 
 @pytest.fixture

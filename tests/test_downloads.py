@@ -54,6 +54,8 @@ from shelters.models import Shelter, Village
 from tests.conftest import BACKEND, IsolatedClient, _base_config, csrf_token, empty_postgresql
 from tests.pdfcheck import assert_fonts_embedded, pdf_text
 
+pytestmark = pytest.mark.slow  # every download of the demo data set, for every role
+
 ROLES = [username for username, *_ in demo.DEMO_USERS]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIMETYPES = {

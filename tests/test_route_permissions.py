@@ -7,12 +7,21 @@ so nobody can add a page or endpoint without deciding who may use it.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from sqlalchemy import select
 
+from readiness import create_app
 from readiness.extensions import db
-from readiness.models import User
-from tests.conftest import csrf_token
+from tests.conftest import (
+    BACKEND,
+    PASSWORD,
+    _base_config,
+    csrf_token,
+    database_rows,
+    empty_postgresql,
+)
 
 ROLES = ("clerk", "keeper", "command", "inspector", "admin")
 ALL = frozenset(ROLES)
@@ -226,43 +235,130 @@ def test_every_route_is_in_the_table(app):
     assert set(EXPECTED) - served == set(), "table names routes that do not exist"
 
 
+@pytest.fixture(scope="module")
+def world_template(database_template, tmp_path_factory):
+    """The route world built once for the module: a database (a SQLite file, or PostgreSQL
+    rows) and an attachment folder that each test gets a fresh copy of."""
+    folder = tmp_path_factory.mktemp("route-world")
+    url = database_template
+    if BACKEND == "sqlite":
+        shutil.copy(database_template, folder / "world.db")
+        url = f"sqlite:///{folder / 'world.db'}"
+    app = create_app({**_base_config(url), "ATTACHMENT_DIR": str(folder / "attachments")})
+    with app.app_context():
+        world = build_world(db.session)
+        db.session.remove()
+        db.engine.dispose()
+    rows = database_rows(url) if BACKEND == "postgresql" else None
+    yield {"url": url, "rows": rows, "attachments": folder / "attachments", "world": world}
+    if BACKEND == "postgresql":
+        empty_postgresql(url)  # as the next module expects it
+
+
 @pytest.fixture
-def world(session, make_unit, make_user, make_item):
-    """One account per role, each with a unit (and records) the route arguments can point at."""
-    from inventory import services as inv
-    from readiness.permissions import SYSTEM
+def database_url(world_template, database_template, tmp_path):
+    """This module's tests start from a copy of the route world, not an empty database."""
+    if BACKEND == "sqlite":
+        shutil.copy(world_template["url"].removeprefix("sqlite:///"), tmp_path / "test.db")
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    # Each test puts the world back before it starts; the module's last one is emptied by
+    # world_template: one TRUNCATE per test instead of two.
+    empty_postgresql(database_template, world_template["rows"])
+    yield database_template
 
-    bureau = make_unit("BUREAU", kind="bureau")
-    home = make_unit("HOME", parent=bureau)
-    warehouse = make_unit("WH", kind="warehouse", parent=bureau)
-    units = {"clerk": home, "keeper": warehouse}
-    for role in ROLES:
-        make_user(f"r-{role}", role, units.get(role))
-    target = make_user("target", "command", None)
-    item = make_item("ITEM1")
-    drone = make_item("DRONE1", tracking="serial")
-    for n, u in enumerate((home, warehouse)):
-        inv.record_movement(
-            session, unit=u, item=drone, kind="receipt", qty=1, serials=[f"SN-{n}"], actor=SYSTEM
-        )
-    from inventory.models import Asset
 
-    assets = {a.unit_id: a for a in session.scalars(select(Asset))}
-    from labels.services import label_for_asset
+@pytest.fixture
+def app_config(world_template, tmp_path):
+    shutil.copytree(world_template["attachments"], tmp_path / "world-attachments")
+    return {"ATTACHMENT_DIR": str(tmp_path / "world-attachments")}
 
-    label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
-    counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
-    from inventory import allocations as alloc
 
-    inv.record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
-    inv.record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+@pytest.fixture
+def route_world(world_template):
+    """The ids, codes, sessions and tokens of the world this test's database is a copy of."""
+    return world_template["world"]
+
+
+@pytest.fixture
+def world(session):
+    """The route world built into this test's own database (for other modules' tests)."""
+    return build_world(session)
+
+
+def build_world(session) -> dict:
+    """One account per role, each with a unit (and records) the route arguments can point at.
+
+    Returns ids, codes, session ids and API tokens, never objects: they stay true in every
+    copy of the database.
+    """
     from datetime import date
 
     from drills import services as drl
     from drills.attachment_views import storage_dir
     from drills.attachments import add_attachment
+    from inventory import allocations as alloc
+    from inventory import services as inv
+    from inventory.models import Asset
+    from labels.services import label_for_asset
+    from readiness import services
+    from readiness.permissions import SYSTEM
+    from shelters import services as sh
 
-    actions, attachments = {}, {}
+    def make_unit(code, kind="station", parent=None):
+        return services.create_unit(
+            session,
+            code=code,
+            name=f"单位{code}",
+            kind=kind,
+            parent=parent,
+            headcount=20,
+            actor=SYSTEM,
+        )
+
+    def make_user(username, role, unit):
+        return services.create_user(
+            session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            unit=unit,
+            name="",
+            actor=SYSTEM,
+        )
+
+    def make_item(code, tracking="bulk"):
+        return inv.create_item(
+            session,
+            code=code,
+            name=f"物资{code}",
+            category="防汛",
+            uom="件",
+            unit_cost="100.00",
+            shelf_life_days=None,
+            tracking=tracking,
+            actor=SYSTEM,
+        )
+
+    bureau = make_unit("BUREAU", kind="bureau")
+    home = make_unit("HOME", parent=bureau)
+    warehouse = make_unit("WH", kind="warehouse", parent=bureau)
+    units = {"clerk": home, "keeper": warehouse}
+    users = {role: make_user(f"r-{role}", role, units.get(role)) for role in ROLES}
+    target = make_user("target", "command", None)
+    item = make_item("ITEM1")
+    drone = make_item("DRONE1", tracking="serial")
+    session.commit()
+    for n, u in enumerate((home, warehouse)):
+        inv.record_movement(
+            session, unit=u, item=drone, kind="receipt", qty=1, serials=[f"SN-{n}"], actor=SYSTEM
+        )
+    assets = {a.unit_id: a for a in session.scalars(select(Asset))}
+    label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
+    counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
+    inv.record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    inv.record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    drills, actions, attachments = {}, {}, {}
     for u in (home, warehouse):
         drill = drl.create_drill(
             session,
@@ -273,6 +369,7 @@ def world(session, make_unit, make_user, make_item):
             findings=[drl.FindingInput("x", owner=target, due_on=date(2022, 9, 1))],
             actor=SYSTEM,
         )
+        drills[u.id] = drill
         actions[u.id] = drill.findings[0].actions[0]
         attachments[u.id] = add_attachment(
             session,
@@ -285,17 +382,15 @@ def world(session, make_unit, make_user, make_item):
             actor=SYSTEM,
         )
     allocations = {}
-    for source, target in ((warehouse, home), (home, warehouse)):
-        allocations[(source.id, target.id)] = alloc.create_allocation(
+    for source, dest in ((warehouse, home), (home, warehouse)):
+        allocations[(source.id, dest.id)] = alloc.create_allocation(
             session,
             from_unit=source,
-            to_unit=target,
+            to_unit=dest,
             lines=[alloc.LineInput("ITEM1", 1)],
             reason="route test",
             actor=SYSTEM,
         )
-    from shelters import services as sh
-
     sites, defects, villages, towns = {}, {}, {}, {}
     for u in (home, warehouse):
         # a town in each role's reach, with a village, a site and an open defect
@@ -319,50 +414,61 @@ def world(session, make_unit, make_user, make_item):
             defects=[sh.DefectInput("标识缺失")],
             actor=SYSTEM,
         ).defects[0]
+    tokens = {
+        role: services.issue_token(session, user, actor=SYSTEM) for role, user in users.items()
+    }
     session.commit()
+
+    def ids(objects):
+        return {key: obj.id for key, obj in objects.items()}
+
     return {
-        "units": units,
-        "towns": towns,
-        "sites": sites,
-        "defects": defects,
-        "villages": villages,
-        "target": target,
-        "default_unit": home,
-        "item": item,
-        "counts": counts,
-        "assets": assets,
+        "unit_of": {role: unit.id for role, unit in units.items()},
+        "default_unit": home.id,
+        "unit_codes": {u.id: u.code for u in (home, warehouse)},
+        "other_unit": {home.id: warehouse.id, warehouse.id: home.id},
+        "towns": {uid: town.code for uid, town in towns.items()},
+        "sites": ids(sites),
+        "defects": ids(defects),
+        "villages": ids(villages),
+        "target": target.id,
+        "item": item.code,
+        "counts": ids(counts),
+        "assets": ids(assets),
         "labels": label_codes,
-        "allocations": allocations,
-        "actions": actions,
-        "attachments": attachments,
-        "other_unit": {home.id: warehouse, warehouse.id: home},
+        "allocations": ids(allocations),
+        "actions": ids(actions),
+        "drills": ids(drills),
+        "attachments": ids(attachments),
+        "sessions": {role: user.get_id() for role, user in users.items()},
+        "tokens": tokens,
     }
 
 
 def url_for_role(path: str, role: str | None, world) -> str:
     """Fill route arguments with objects inside the role's own reach."""
-    unit = world["units"].get(role, world["default_unit"])
+    unit = world["unit_of"].get(role, world["default_unit"])
     if path.startswith(("/l/", "/api/v1/labels/")):
-        path = path.replace("<code>", world["labels"][unit.id])
+        path = path.replace("<code>", world["labels"][unit])
     if path.startswith(("/shelters/towns/", "/api/v1/towns/")):
-        path = path.replace("<code>", world["towns"][unit.id].code)
-    path = path.replace("<int:shelter_id>", str(world["sites"][unit.id].id))
-    path = path.replace("<int:defect_id>", str(world["defects"][unit.id].id))
-    path = path.replace("<int:village_id>", str(world["villages"][unit.id].id))
-    path = path.replace("<int:action_id>", str(world["actions"][unit.id].id))
-    path = path.replace("<int:drill_id>", str(world["actions"][unit.id].finding.drill_id))
-    path = path.replace("<int:attachment_id>", str(world["attachments"][unit.id].id))
+        path = path.replace("<code>", world["towns"][unit])
+    path = path.replace("<int:shelter_id>", str(world["sites"][unit]))
+    path = path.replace("<int:defect_id>", str(world["defects"][unit]))
+    path = path.replace("<int:village_id>", str(world["villages"][unit]))
+    path = path.replace("<int:action_id>", str(world["actions"][unit]))
+    path = path.replace("<int:drill_id>", str(world["drills"][unit]))
+    path = path.replace("<int:attachment_id>", str(world["attachments"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
-        other = world["other_unit"][unit.id]
-        pair = (unit.id, other.id) if path.endswith("/dispatch") else (other.id, unit.id)
-        path = path.replace("<int:allocation_id>", str(world["allocations"][pair].id))
+        other = world["other_unit"][unit]
+        pair = (unit, other) if path.endswith("/dispatch") else (other, unit)
+        path = path.replace("<int:allocation_id>", str(world["allocations"][pair]))
     return (
-        path.replace("<code>", unit.code)
-        .replace("<int:user_id>", str(world["target"].id))
-        .replace("<item_code>", world["item"].code)
-        .replace("<int:count_id>", str(world["counts"][unit.id].id))
-        .replace("<int:asset_id>", str(world["assets"][unit.id].id))
+        path.replace("<code>", world["unit_codes"][unit])
+        .replace("<int:user_id>", str(world["target"]))
+        .replace("<item_code>", world["item"])
+        .replace("<int:count_id>", str(world["counts"][unit]))
+        .replace("<int:asset_id>", str(world["assets"][unit]))
     )
 
 
@@ -378,7 +484,7 @@ def outcome(response, is_api: bool) -> str:
 
 
 @pytest.mark.parametrize(("endpoint", "method"), sorted(EXPECTED))
-def test_route_allows_exactly_the_expected_roles(app, world, make_token, endpoint, method):
+def test_route_allows_exactly_the_expected_roles(app, route_world, endpoint, method):
     path = served_routes(app)[(endpoint, method)]
     expected = EXPECTED[(endpoint, method)]
     is_api = path.startswith("/api/")
@@ -388,19 +494,13 @@ def test_route_allows_exactly_the_expected_roles(app, world, make_token, endpoin
         headers = {}
         if role is not None:
             if is_api:
-                user = db.session.scalar(select(User).where(User.username == f"r-{role}"))
-                headers["Authorization"] = f"Bearer {make_token(user)}"
+                headers["Authorization"] = f"Bearer {route_world['tokens'][role]}"
             else:
-                login = client.post(
-                    "/login",
-                    data={
-                        "csrf_token": csrf_token(client),
-                        "username": f"r-{role}",
-                        "password": "secret-pass-1",
-                    },
-                )
-                assert login.status_code == 302
-        url = url_for_role(path, role, world)
+                # Signed in as the login form would (tests/readiness tests the form itself).
+                with client.session_transaction() as cookie:
+                    cookie["_user_id"] = route_world["sessions"][role]
+                    cookie["_fresh"] = True
+        url = url_for_role(path, role, route_world)
         if method == "GET":
             response = client.get(url, headers=headers)
         elif is_api:

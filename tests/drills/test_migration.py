@@ -8,6 +8,8 @@ from readiness import create_app
 from readiness.db import db
 from tests.conftest import BACKEND, _base_config
 
+pytestmark = pytest.mark.slow  # runs the migrations up and down
+
 
 @pytest.mark.skipif(
     BACKEND != "sqlite",

@@ -5,6 +5,7 @@ nothing, and `inventory verify` finds no difference."""
 import itertools
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -15,6 +16,8 @@ from inventory.models import Movement, Position
 from readiness import services
 from readiness.errors import DomainError
 from readiness.permissions import SYSTEM
+
+pytestmark = pytest.mark.slow  # hypothesis property tests of the ledger
 
 THRESHOLD = Decimal("50000")
 SERIAL = itertools.count(1)

@@ -9,6 +9,8 @@ from schemathesis.checks import not_a_server_error
 
 from readiness.permissions import SYSTEM
 
+pytestmark = pytest.mark.slow  # the schemathesis fuzz of every API operation
+
 CASES_PER_OPERATION = 6
 
 

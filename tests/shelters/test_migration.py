@@ -1,11 +1,14 @@
 """Migration 0008 adds the shelter tables to an existing installation, and can be undone."""
 
+import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import BACKEND, _base_config
+
+pytestmark = pytest.mark.slow  # runs the migrations up and down
 
 SHELTER_TABLES = {
     "villages",
