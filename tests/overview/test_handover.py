@@ -394,6 +394,7 @@ def test_the_custodian_report_page_and_csv(session, world, login, client):
 # ---------------------------------------------------------------- migration
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "sqlite", reason="only SQLite rebuilds the units table")
 def test_migration_0009_keeps_existing_units_and_users(tmp_path):
     from flask_migrate import downgrade, upgrade
