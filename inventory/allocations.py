@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from inventory import services as inv
+from inventory.checks import check_note, check_qty
+from inventory.ledger import InsufficientStock, post_movement
 from inventory.models import (
     ALLOCATION_STATUSES,
     Allocation,
@@ -125,7 +126,7 @@ def create_allocation(
     for unit, name in ((from_unit, "from"), (to_unit, "to")):
         if not unit.is_active:
             raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field=name)
-    reason = inv.check_note(reason, "reason")
+    reason = check_note(reason, "reason")
     if not reason:
         raise DomainError(_("请填写调拨事由。"), field="reason")
     if not lines:
@@ -153,7 +154,7 @@ def create_allocation(
             )
         seen.add(item.id)
         try:
-            qty = inv.check_qty(line.qty)
+            qty = check_qty(line.qty)
         except DomainError as err:
             raise DomainError(
                 _("第 {n} 行：{message}").format(n=n, message=err.message), field="lines"
@@ -203,7 +204,7 @@ def _reserve(session: Session, a: Allocation) -> None:
         positions = _source_positions(session, a.from_unit_id, line.item_id)
         available = sum(p.available for p in positions)
         if available < need:
-            raise inv.InsufficientStock(
+            raise InsufficientStock(
                 _("{unit} 的 {item} 可用 {available} {uom}，不足批准的 {need} {uom}。").format(
                     unit=a.from_unit.name,
                     item=line.item.name,
@@ -273,7 +274,7 @@ def approve_allocation(
         raise PermissionDenied(_("审批必须由具名的指挥部人员进行。"))
     if any(ap.approver_id == getattr(actor, "id", None) for ap in a.approvals):
         raise Conflict(_("您已经批准过这张调拨单，还需要另一名审批人。"))
-    note = inv.check_note(note)
+    note = check_note(note)
     before = _snapshot(a)
     reduced = False
     if quantities and not emergency_after:
@@ -284,7 +285,7 @@ def approve_allocation(
                 raise DomainError(
                     _("调拨单中没有物资 {code}。").format(code=str(code)[:40]), field="lines"
                 )
-            qty = inv.check_qty(raw, allow_zero=True)
+            qty = check_qty(raw, allow_zero=True)
             if qty > line.requested:
                 raise DomainError(
                     _("{item} 批准数量不能超过申请的 {n}。").format(
@@ -318,7 +319,7 @@ def reject_allocation(session: Session, a: Allocation, *, actor, note: str) -> A
     """Refuse a request, with a reason."""
     require(session, actor, "allocations.approve")
     _expect(a, "submitted")
-    note = inv.check_note(note)
+    note = check_note(note)
     if not note:
         raise DomainError(_("驳回时请说明原因。"), field="reason")
     before = _snapshot(a)
@@ -339,7 +340,7 @@ def cancel_allocation(session: Session, a: Allocation, *, actor, note: str = "")
     a.status = "cancelled"
     a.closed_at = utcnow()
     _bump(session, a)
-    _record(session, actor, "cancel", a, before, inv.check_note(note))
+    _record(session, actor, "cancel", a, before, check_note(note))
     return a
 
 
@@ -365,7 +366,7 @@ def dispatch_allocation(
     for line in a.lines:
         qty = (line.approved or 0) if was == "approved" else line.requested
         if quantities and line.item.code in quantities:
-            asked = inv.check_qty(quantities[line.item.code], allow_zero=True)
+            asked = check_qty(quantities[line.item.code], allow_zero=True)
             if asked > qty:
                 raise DomainError(
                     _("{item} 发出数量不能超过 {n}。").format(item=line.item.name, n=qty),
@@ -393,7 +394,7 @@ def dispatch_allocation(
                 if sent == qty:
                     break
         if sent < qty:
-            raise inv.InsufficientStock(
+            raise InsufficientStock(
                 _("{unit} 的 {item} 可用数量不足，还差 {n} {uom}，未发出任何物资。").format(
                     unit=a.from_unit.name, item=line.item.name, n=qty - sent, uom=line.item.uom
                 ),
@@ -406,7 +407,7 @@ def dispatch_allocation(
 
 
 def _send(session, a, line, pos, qty, actor, doc):
-    inv.post_movement(
+    post_movement(
         session,
         unit=a.from_unit,
         item=line.item,
@@ -431,7 +432,7 @@ def receive_allocation(
     """Take delivery at the destination (transfer_in); a short receipt needs a reason."""
     require(session, actor, "allocations.receive", a.to_unit_id)
     _expect(a, "dispatched")
-    note = inv.check_note(note)
+    note = check_note(note)
     before = _snapshot(a)
     a.status = "received"
     a.received_at = utcnow()
@@ -443,7 +444,7 @@ def receive_allocation(
     for line in a.lines:
         got = line.dispatched or 0
         if quantities and line.item.code in quantities:
-            got = inv.check_qty(quantities[line.item.code], allow_zero=True)
+            got = check_qty(quantities[line.item.code], allow_zero=True)
             if got > (line.dispatched or 0):
                 raise DomainError(
                     _("{item} 实收数量不能超过发出的 {n}。").format(
@@ -461,7 +462,7 @@ def receive_allocation(
             take = min(part.qty, remaining)
             if take <= 0:
                 break
-            inv.post_movement(
+            post_movement(
                 session,
                 unit=a.to_unit,
                 item=line.item,

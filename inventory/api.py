@@ -8,9 +8,8 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from inventory import reports
-from inventory import services as inv
-from inventory.models import Count, Item
+from inventory import catalog, checks, counts, ledger, reports, standard, stock
+from inventory.models import MANUAL_KINDS, Count, Item
 from inventory.shortfall import report_json, shortfall
 from readiness import openapi
 from readiness import services as core
@@ -51,7 +50,7 @@ def _item(code, name: str = "item") -> Item:
     if not isinstance(code, str) or not code:
         raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
     try:
-        return inv.get_item(db.session, code)
+        return catalog.get_item(db.session, code)
     except NotFound as err:
         raise DomainError(err.message, field=name) from None
 
@@ -93,7 +92,7 @@ def create_item():
     """Add an item to the catalog (administrators)."""
     data = json_body()
     cost = field(data, "unit_cost", (int, float, str))
-    item = inv.create_item(
+    item = catalog.create_item(
         db.session,
         code=field(data, "code", str),
         name=field(data, "name", str),
@@ -132,7 +131,7 @@ def standard_json(version) -> dict:
 def get_standard():
     """The standard in force today, or on ?as_of=YYYY-MM-DD."""
     on = _date(request.args.get("as_of"), "as_of") or date.today()
-    return jsonify(standard_json(inv.standard_as_of(db.session, on)))
+    return jsonify(standard_json(standard.standard_as_of(db.session, on)))
 
 
 @bp.route("/standard", methods=["PUT"])
@@ -148,7 +147,7 @@ def put_standard():
             raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
         try:
             lines.append(
-                inv.StandardLineInput(
+                standard.StandardLineInput(
                     field(raw, "unit_kind", str),
                     field(raw, "item", str),
                     field(raw, "base_qty", (int, float, str)),
@@ -159,7 +158,7 @@ def put_standard():
             raise DomainError(
                 _("第 {n} 行：{message}").format(n=n, message=err.message), field="lines"
             ) from None
-    version = inv.publish_standard(
+    version = standard.publish_standard(
         db.session,
         effective_from=effective_from,
         lines=lines,
@@ -178,9 +177,9 @@ def create_movement():
     unit = _unit(data.get("unit"))
     item = _item(data.get("item"))
     kind = field(data, "kind", str)
-    if kind not in inv.MANUAL_KINDS:
+    if kind not in MANUAL_KINDS:
         raise DomainError(_("kind 只能是 receipt、issue 或 write_off。"), field="kind")
-    result = inv.record_movement(
+    result = ledger.record_movement(
         db.session,
         unit=unit,
         item=item,
@@ -203,7 +202,7 @@ def create_movement():
 @permission("stock.view")
 def get_stock():
     """Balances by unit, item and lot (?unit=CODE for one unit and the units below it)."""
-    return jsonify({"rows": inv.stock_rows_for_api(db.session, _scope(request.args.get("unit")))})
+    return jsonify({"rows": stock.stock_rows_for_api(db.session, _scope(request.args.get("unit")))})
 
 
 def count_json(count: Count) -> dict:
@@ -234,7 +233,7 @@ def create_count():
     if len(raw_lines) > 10_000:
         raise DomainError(_("一次最多 10000 行。"), field="lines")
     actor = current_actor()
-    count = inv.start_count(
+    count = counts.start_count(
         db.session, unit, actor=actor, note=field(data, "note", str, required=False, default="")
     )
     for n, raw in enumerate(raw_lines, start=1):
@@ -244,7 +243,7 @@ def create_count():
         lot = None
         lot_code = field(raw, "lot", str, required=False)
         if lot_code:
-            lot = inv._find_lot(db.session, item, lot_code)
+            lot = ledger.find_lot(db.session, item, lot_code)
             if lot is None:
                 raise DomainError(
                     _("{item} 没有批次 {lot}。").format(item=item.name, lot=lot_code), field="lines"
@@ -252,8 +251,8 @@ def create_count():
         counted = raw.get("counted")
         if isinstance(counted, bool) or not isinstance(counted, int):
             raise DomainError(_("第 {n} 行：清点数量必须是整数。").format(n=n), field="lines")
-        inv.enter_count(db.session, count, item, lot, counted, actor=actor)
-    inv.submit_count(db.session, count, actor=actor)
+        counts.enter_count(db.session, count, item, lot, counted, actor=actor)
+    counts.submit_count(db.session, count, actor=actor)
     db.session.commit()
     return jsonify(count_json(count)), 201
 
@@ -275,7 +274,7 @@ def approve_count(count_id: int):
     count = db.session.get(Count, count_id)
     if count is None:
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
-    moves = inv.approve_count(db.session, count, actor=current_actor())
+    moves = counts.approve_count(db.session, count, actor=current_actor())
     db.session.commit()
     return jsonify({**count_json(count), "adjustments": len(moves)})
 
@@ -311,7 +310,7 @@ def expiry_report():
     fmt = _report_format()
     days = int_arg("days", 90, low=1, high=3650)
     today = date.today()
-    rows = inv.expiring_lots(
+    rows = stock.expiring_lots(
         db.session, _scope(request.args.get("unit")), today=today, within_days=days
     )
     if fmt != "json":
@@ -367,7 +366,7 @@ def _openapi():
 
     fmt = q("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]})
     day = {"type": "string", "format": "date"}
-    qty = {"type": "integer", "minimum": 1, "maximum": inv.MAX_QTY}
+    qty = {"type": "integer", "minimum": 1, "maximum": checks.MAX_QTY}
     count_id = {"name": "count_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     paths = {
         "/items": {
@@ -449,7 +448,7 @@ def _openapi():
                             "properties": {
                                 "unit": {"type": "string"},
                                 "item": {"type": "string"},
-                                "kind": {"type": "string", "enum": list(inv.MANUAL_KINDS)},
+                                "kind": {"type": "string", "enum": list(MANUAL_KINDS)},
                                 "qty": qty,
                                 "lot": {"type": ["string", "null"]},
                                 "expires_on": {"type": ["string", "null"], "format": "date"},

@@ -12,8 +12,11 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory import services as inv
+from inventory.catalog import create_item
+from inventory.counts import approve_count, enter_count, start_count, submit_count
+from inventory.ledger import record_movement
 from inventory.models import Item
+from inventory.standard import StandardLineInput, publish_standard
 from readiness import services as core
 from readiness.models import User
 from readiness.permissions import SYSTEM
@@ -202,7 +205,7 @@ def add_items(session: Session, rows) -> None:
     for code, name, category, uom, cost, shelf, tracking in rows:
         if code in known:
             continue
-        inv.create_item(
+        create_item(
             session,
             code=code,
             name=name,
@@ -221,10 +224,10 @@ def load(session: Session, today: date | None = None) -> bool:
         return False
     today = today or date.today()
     add_items(session, ITEMS)
-    inv.publish_standard(
+    publish_standard(
         session,
         effective_from=date(2022, 7, 1),
-        lines=[inv.StandardLineInput(*line) for line in STANDARD],
+        lines=[StandardLineInput(*line) for line in STANDARD],
         note="依据《应急装备现代化》要求，按单位类型和警力核定",
         actor=SYSTEM,
     )
@@ -242,7 +245,7 @@ def load(session: Session, today: date | None = None) -> bool:
         unit = core.get_unit(session, unit_code)
         for item_code, qty in lines.items():
             if qty:
-                inv.record_movement(
+                record_movement(
                     session,
                     unit=unit,
                     item=items[item_code],
@@ -254,7 +257,7 @@ def load(session: Session, today: date | None = None) -> bool:
     for unit_code, by_item in SERIALS.items():
         unit = core.get_unit(session, unit_code)
         for item_code, serials in by_item.items():
-            inv.record_movement(
+            record_movement(
                 session,
                 unit=unit,
                 item=items[item_code],
@@ -276,7 +279,7 @@ def load(session: Session, today: date | None = None) -> bool:
         (daye, "SANDBAG", "SB-2024-A", today + timedelta(days=500), 60),
     ]
     for unit, item_code, lot, expires, qty in lots:
-        inv.record_movement(
+        record_movement(
             session,
             unit=unit,
             item=items[item_code],
@@ -287,7 +290,7 @@ def load(session: Session, today: date | None = None) -> bool:
             note="入库",
             actor=actor_for(unit.code),
         )
-    inv.record_movement(
+    record_movement(
         session,
         unit=daye,
         item=items["LJ"],
@@ -296,7 +299,7 @@ def load(session: Session, today: date | None = None) -> bool:
         note="汛期巡逻领用后归还前",
         actor=actor_for("DF-DAYE"),
     )
-    inv.record_movement(
+    record_movement(
         session,
         unit=daye,
         item=items["LJ"],
@@ -305,7 +308,7 @@ def load(session: Session, today: date | None = None) -> bool:
         note="巡逻归还",
         actor=actor_for("DF-DAYE"),
     )
-    inv.record_movement(
+    record_movement(
         session,
         unit=wh,
         item=items["TORCH"],
@@ -318,14 +321,14 @@ def load(session: Session, today: date | None = None) -> bool:
 
     # A finished count at 大冶 with variances, approved by command staff.
     if "clerk" in users and "command" in users:
-        count = inv.start_count(session, daye, actor=users["clerk"], note="汛前全面清点")
+        count = start_count(session, daye, actor=users["clerk"], note="汛前全面清点")
         found = {"ROPE": 5, "VEST": 19, "WHISTLE": 20, "LJ": 6}
         for line in list(count.lines):
             item = session.get(Item, line.item_id)
             if item.code in found and line.lot_id is None:
-                inv.enter_count(session, count, item, None, found[item.code], actor=users["clerk"])
-        inv.submit_count(session, count, actor=users["clerk"])
-        inv.approve_count(session, count, actor=users["command"])
+                enter_count(session, count, item, None, found[item.code], actor=users["clerk"])
+        submit_count(session, count, actor=users["clerk"])
+        approve_count(session, count, actor=users["command"])
     _allocations(session, users)
     return True
 

@@ -1,4 +1,4 @@
-"""Inventory forms: shape only; the rules live in inventory.services."""
+"""Inventory forms: shape only; the rules live in catalog, standard, ledger and counts."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from inventory.services import ExpiryRow
 from inventory.shortfall import Report
+from inventory.stock import ExpiryRow
 from readiness.exports import table_response
 from readiness.pdf import pdf_sections, pdf_table
 

@@ -25,7 +25,7 @@ from inventory.models import (
     RequirementOverride,
     StandardLine,
 )
-from inventory.services import required_qty, standard_as_of
+from inventory.standard import required_qty, standard_as_of
 from readiness import cache
 from readiness.models import Unit
 

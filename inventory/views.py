@@ -11,8 +11,19 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from inventory import reports
-from inventory import services as inv
+from inventory import reports, stock
+from inventory.catalog import create_item, get_item, update_item
+from inventory.counts import (
+    approve_count,
+    cancel_count,
+    count_interval_days,
+    counts_due,
+    enter_count,
+    open_count_for,
+    set_count_interval,
+    start_count,
+    submit_count,
+)
 from inventory.forms import (
     WRITE_OFF_REASON_LABELS,
     CountEntryForm,
@@ -25,6 +36,7 @@ from inventory.forms import (
     StandardForm,
     StartCountForm,
 )
+from inventory.ledger import find_lot, record_movement, set_asset_status
 from inventory.models import (
     ASSET_STATUSES,
     COUNT_STATUSES,
@@ -33,9 +45,18 @@ from inventory.models import (
     Asset,
     Count,
     Item,
+    Movement,
+    Position,
     StandardVersion,
 )
 from inventory.shortfall import shortfall
+from inventory.standard import (
+    StandardLineInput,
+    publish_standard,
+    requirements_for_unit,
+    set_override,
+    standard_as_of,
+)
 from readiness import exports
 from readiness import services as core
 from readiness.auth import current_actor, permission
@@ -136,7 +157,7 @@ def item_new():
     if form.validate_on_submit():
         item = submit(
             form,
-            lambda: inv.create_item(
+            lambda: create_item(
                 db.session,
                 code=form.code.data,
                 name=form.name.data,
@@ -165,7 +186,7 @@ def item_edit(code: str):
     if form.validate_on_submit():
         done = submit(
             form,
-            lambda: inv.update_item(
+            lambda: update_item(
                 db.session,
                 item,
                 name=form.name.data,
@@ -202,7 +223,7 @@ def standard():
     version = (
         db.session.get(StandardVersion, version_id)
         if version_id
-        else inv.standard_as_of(db.session, on)
+        else standard_as_of(db.session, on)
     )
     if version_id and version is None:
         abort(404)
@@ -233,7 +254,7 @@ def standard_new():
     items = _active_items()
     form = StandardForm()
     if request.method == "GET":
-        current = inv.standard_as_of(db.session, date.today())
+        current = standard_as_of(db.session, date.today())
         existing = [
             {
                 "unit_kind": ln.unit_kind,
@@ -247,7 +268,7 @@ def standard_new():
     form.set_choices(items)
     if form.validate_on_submit():
         lines = [
-            inv.StandardLineInput(
+            StandardLineInput(
                 e.form.unit_kind.data,
                 e.form.item.data,
                 (e.form.base_qty.data or "0").strip(),
@@ -257,7 +278,7 @@ def standard_new():
             if e.form.unit_kind.data and e.form.item.data
         ]
         try:
-            version = inv.publish_standard(
+            version = publish_standard(
                 db.session,
                 effective_from=form.effective_from.data,
                 lines=lines,
@@ -293,10 +314,10 @@ def requirements(code: str):
             abort(403)
         if form.validate_on_submit():
             try:
-                inv.set_override(
+                set_override(
                     db.session,
                     unit,
-                    inv.get_item(db.session, form.item.data or ""),
+                    get_item(db.session, form.item.data or ""),
                     form.qty.data,
                     reason=form.reason.data or "",
                     actor=actor,
@@ -312,8 +333,8 @@ def requirements(code: str):
     return render_template(
         "inventory/requirements.html",
         unit=unit,
-        reqs=inv.requirements_for_unit(db.session, unit, on),
-        version=inv.standard_as_of(db.session, on),
+        reqs=requirements_for_unit(db.session, unit, on),
+        version=standard_as_of(db.session, on),
         form=form,
         may_manage=may_manage,
     )
@@ -332,7 +353,7 @@ def stock_index():
         return redirect(url_for("inventory.unit_stock", code=actor.unit.code))
     totals = dict(
         db.session.execute(
-            select(inv.Position.unit_id, func.sum(inv.Position.qty)).group_by(inv.Position.unit_id)
+            select(Position.unit_id, func.sum(Position.qty)).group_by(Position.unit_id)
         ).all()
     )
     tree = [(u, d) for u, d in core.unit_tree(db.session) if u.is_active]
@@ -345,7 +366,7 @@ def unit_stock(code: str):
     """What a unit holds: by item and lot, expiry flags, serial pieces."""
     unit = _unit_in_scope(code)
     actor = current_actor()
-    rows = inv.stock_of_unit(db.session, unit, today=date.today())
+    rows = stock.stock_of_unit(db.session, unit, today=date.today())
     assets = db.session.scalars(
         select(Asset)
         .where(Asset.unit_id == unit.id)
@@ -358,7 +379,7 @@ def unit_stock(code: str):
         rows=rows,
         assets=assets,
         asset_statuses=ASSET_STATUSES,
-        open_count=inv.open_count_for(db.session, unit),
+        open_count=open_count_for(db.session, unit),
         may_write=can(db.session, actor, "stock.write", unit),
         may_count=can(db.session, actor, "counts.write", unit),
         start_form=StartCountForm(),
@@ -388,10 +409,10 @@ def record(code: str):
     if form.validate_on_submit():
         result = submit(
             form,
-            lambda: inv.record_movement(
+            lambda: record_movement(
                 db.session,
                 unit=unit,
-                item=inv.get_item(db.session, form.item.data or ""),
+                item=get_item(db.session, form.item.data or ""),
                 kind=form.kind.data,
                 qty=form.qty.data,
                 lot_code=form.lot.data,
@@ -435,7 +456,7 @@ def asset_status(asset_id: int):
         abort(403)
     code = asset.unit.code
     confirmed_action(
-        lambda _version: inv.set_asset_status(
+        lambda _version: set_asset_status(
             db.session, asset, request.form.get("status", ""), actor=current_actor()
         ),
         lambda _result: _("{item} {serial} 已设为{status}。").format(
@@ -455,7 +476,7 @@ def item_history(code: str, item_code: str):
         "inventory/item_history.html",
         unit=unit,
         item=item,
-        movements=inv.item_history(db.session, unit, item),
+        movements=stock.item_history(db.session, unit, item),
         kinds=MOVEMENT_KINDS,
         reasons=WRITE_OFF_REASON_LABELS,
     )
@@ -469,7 +490,7 @@ def ledger():
     form.unit.choices = _unit_filter_choices(_("全部单位"))
     form.validate()
     scope = _picked_scope(form.unit.data)
-    stmt = inv.ledger_query(scope, form.date_from.data, form.date_to.data)
+    stmt = stock.ledger_query(scope, form.date_from.data, form.date_to.data)
     header = [
         _("编号"),
         _("时间"),
@@ -486,13 +507,13 @@ def ledger():
     ]
 
     if _fmt() == "xlsx":
-        n = inv.ledger_count(db.session, scope, form.date_from.data, form.date_to.data)
+        n = stock.ledger_count(db.session, scope, form.date_from.data, form.date_to.data)
         if n > exports.XLSX_MAX_ROWS:
             # Refused before any row is written: the page says why and keeps the filters.
             flash(exports.too_many_rows().message, "error")
             args = {k: v for k, v in request.args.items() if k != "format"}
             return redirect(url_for("inventory.ledger", **args))
-    rows = inv.ledger_export_rows(
+    rows = stock.ledger_export_rows(
         db.session,
         scope,
         form.date_from.data,
@@ -506,7 +527,7 @@ def ledger():
     page = page_arg()
     movements = (
         db.session.scalars(
-            stmt.order_by(None).order_by(inv.Movement.id.desc()).limit(100).offset((page - 1) * 100)
+            stmt.order_by(None).order_by(Movement.id.desc()).limit(100).offset((page - 1) * 100)
         )
         .unique()
         .all()
@@ -531,7 +552,7 @@ def counts():
     """Counts due and overdue, and recent stocktakes."""
     scope = _scope_ids()
     today = date.today()
-    due = inv.counts_due(db.session, scope, today=today)
+    due = counts_due(db.session, scope, today=today)
     stmt = select(Count).options(joinedload(Count.unit)).order_by(Count.id.desc()).limit(50)
     if scope is not None:
         stmt = stmt.where(Count.unit_id.in_(scope))
@@ -553,7 +574,7 @@ def count_start(code: str):
     form = StartCountForm()
     if form.validate_on_submit():
         try:
-            count = inv.start_count(db.session, unit, actor=current_actor(), note=form.note.data)
+            count = start_count(db.session, unit, actor=current_actor(), note=form.note.data)
         except DomainError as err:
             db.session.rollback()
             flash(err.message, "error")
@@ -616,20 +637,20 @@ def count_enter(count_id: int):
                 continue
             item = db.session.get(Item, line.item_id)
             try:
-                inv.enter_count(db.session, count, item, line.lot, raw, actor=actor)
+                enter_count(db.session, count, item, line.lot, raw, actor=actor)
             except DomainError as err:
                 raise DomainError(f"{item.name}: {err.message}", field=err.field) from None
             saved += 1
         if form.extra_item.data and form.extra_counted.data is not None:
-            item = inv.get_item(db.session, form.extra_item.data)
+            item = get_item(db.session, form.extra_item.data)
             lot = None
             if form.extra_lot.data:
-                lot = inv._find_lot(db.session, item, form.extra_lot.data.strip())
+                lot = find_lot(db.session, item, form.extra_lot.data.strip())
                 if lot is None:
                     raise DomainError(
                         _("{item} 没有批次 {lot}。").format(item=item.name, lot=form.extra_lot.data)
                     )
-            inv.enter_count(db.session, count, item, lot, form.extra_counted.data, actor=actor)
+            enter_count(db.session, count, item, lot, form.extra_counted.data, actor=actor)
             saved += 1
     except DomainError as err:
         db.session.rollback()
@@ -653,21 +674,21 @@ def _count_action(count_id: int, action, done_message: str):
 @permission("counts.write")
 def count_submit(count_id: int):
     """Hand a count over for approval."""
-    return _count_action(count_id, inv.submit_count, _("盘点第 {id} 号已提交审批。"))
+    return _count_action(count_id, submit_count, _("盘点第 {id} 号已提交审批。"))
 
 
 @bp.route("/counts/<int:count_id>/approve", methods=["POST"])
 @permission("counts.approve")
 def count_approve(count_id: int):
     """Approve a count; variances become adjustments."""
-    return _count_action(count_id, inv.approve_count, _("盘点第 {id} 号已审批，差异已调整入账。"))
+    return _count_action(count_id, approve_count, _("盘点第 {id} 号已审批，差异已调整入账。"))
 
 
 @bp.route("/counts/<int:count_id>/cancel", methods=["POST"])
 @permission("counts.write")
 def count_cancel(count_id: int):
     """Abandon a count."""
-    return _count_action(count_id, inv.cancel_count, _("盘点第 {id} 号已取消。"))
+    return _count_action(count_id, cancel_count, _("盘点第 {id} 号已取消。"))
 
 
 @bp.route("/counts/intervals", methods=["GET", "POST"])
@@ -678,7 +699,7 @@ def count_intervals():
     if form.validate_on_submit():
         done = submit(
             form,
-            lambda: inv.set_count_interval(
+            lambda: set_count_interval(
                 db.session, form.unit_kind.data, form.days.data, actor=current_actor()
             ),
             "days",
@@ -686,7 +707,7 @@ def count_intervals():
         if done is not None:
             flash(_("已保存盘点间隔。"), "success")
             return redirect(url_for("inventory.count_intervals"))
-    current = {k: inv.count_interval_days(db.session, k) for k in UNIT_KINDS}
+    current = {k: count_interval_days(db.session, k) for k in UNIT_KINDS}
     return render_template("inventory/intervals.html", form=form, current=current, kinds=UNIT_KINDS)
 
 
@@ -736,7 +757,7 @@ def expiry_report():
     """Lots expiring within N days (default 90) and already expired, soonest first."""
     days = int_arg("days", 90, low=1, high=3650)
     unit_code = request.args.get("unit") or None
-    rows_ = inv.expiring_lots(
+    rows_ = stock.expiring_lots(
         db.session, _picked_scope(unit_code), today=date.today(), within_days=days
     )
     response = reports.expiry_download(_fmt(), rows_, days, date.today())

@@ -1,0 +1,476 @@
+"""Use cases for the ledger: movements, lots, positions and their balances, serial assets,
+and the check that every balance matches its ledger.
+
+The read side (a unit's stock, the ledger for a page or a download, expiring lots) lives in
+``inventory/stock.py``; stocktakes in ``inventory/counts.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inventory.checks import check_note, check_qty
+from inventory.models import (
+    ASSET_STATUSES,
+    MANUAL_KINDS,
+    OUTBOUND_KINDS,
+    Asset,
+    Item,
+    Lot,
+    Movement,
+    Position,
+)
+from readiness import audit
+from readiness.db import utcnow
+from readiness.errors import Conflict, DomainError
+from readiness.models import Unit
+from readiness.permissions import require
+
+LOT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,59}$")
+WRITE_OFF_REASONS = ("expired", "damaged", "lost")
+
+
+class InsufficientStock(Conflict):
+    """The write would take a balance below zero (or into reserved stock)."""
+
+
+@dataclass
+class Posted:
+    movement: Movement
+    balance: int
+    warnings: list[str] = field(default_factory=list)
+    replayed: bool = False
+
+
+def find_lot(session: Session, item: Item, code: str) -> Lot | None:
+    """The lot of an item with this code, if there is one."""
+    return session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.code == code))
+
+
+def _lot_for_receipt(
+    session: Session, item: Item, code: str | None, expires_on: date | None
+) -> Lot | None:
+    if code is None and expires_on is None:
+        return None
+    if code is None:
+        code = f"EXP{expires_on:%Y%m%d}"
+    if not LOT_CODE_RE.match(code):
+        raise DomainError(_("批次号只能由字母、数字和 . _ / - 组成，最长 40 位。"), field="lot")
+    lot = find_lot(session, item, code)
+    if lot is None:
+        lot = Lot(item=item, code=code, expires_on=expires_on)
+        session.add(lot)
+        session.flush()
+    elif expires_on is not None and lot.expires_on != expires_on:
+        raise DomainError(
+            _("批次 {lot} 的有效期是 {date}，与填写的不一致。").format(
+                lot=code, date=lot.expires_on or "—"
+            ),
+            field="expires_on",
+        )
+    return lot
+
+
+def find_position(
+    session: Session, unit_id: int, item_id: int, lot_id: int | None
+) -> Position | None:
+    """The balance row of one item (and lot, or none) at one unit, if there is one."""
+    return session.scalar(
+        select(Position).where(
+            Position.unit_id == unit_id,
+            Position.item_id == item_id,
+            Position.lot_id.is_(None) if lot_id is None else Position.lot_id == lot_id,
+        )
+    )
+
+
+def _position_for_write(session: Session, unit: Unit, item: Item, lot: Lot | None) -> Position:
+    """The position row, created if new; a concurrent creator is tolerated."""
+    lot_id = lot.id if lot else None
+    pos = find_position(session, unit.id, item.id, lot_id)
+    if pos is not None:
+        return pos
+    pos = Position(unit_id=unit.id, item_id=item.id, lot_id=lot_id, qty=0)
+    session.add(pos)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Someone created the same position a moment ago. No savepoint here (SQLite's
+        # driver mishandles them): the caller rolls back and the user tries again.
+        raise Conflict(_("其他人正在登记同一物资，请重试。")) from None
+    return pos
+
+
+def _apply(session: Session, pos: Position, delta: int, *, may_use_reserved: bool) -> int | None:
+    """Move a balance atomically; None when it would go below zero (or into reserved stock)."""
+    floor = Position.qty if may_use_reserved else Position.qty - Position.reserved
+    stmt = (
+        update(Position)
+        .where(Position.id == pos.id)
+        .values(qty=Position.qty + delta, updated_at=utcnow())
+        .returning(Position.qty)
+    )
+    if delta < 0:
+        stmt = stmt.where(floor + delta >= 0)
+    new_qty = session.execute(stmt, execution_options={"synchronize_session": False}).scalar()
+    if new_qty is not None:
+        session.expire(pos, ["qty", "updated_at"])
+    return new_qty
+
+
+def post_movement(
+    session: Session,
+    *,
+    unit: Unit,
+    item: Item,
+    lot: Lot | None,
+    kind: str,
+    delta: int,
+    actor,
+    note: str = "",
+    reason: str = "",
+    document: str = "",
+    serials: Sequence[str] = (),
+    request_key: str | None = None,
+    may_use_reserved: bool = False,
+) -> Movement:
+    """Write one ledger line and move the balance with it, or raise InsufficientStock.
+
+    The one place balances change. Callers check permissions and input first.
+    """
+    pos = _position_for_write(session, unit, item, lot)
+    new_qty = _apply(session, pos, delta, may_use_reserved=may_use_reserved)
+    if new_qty is None:
+        session.refresh(pos)
+        available = pos.qty if may_use_reserved else pos.available
+        lot_text = f" {lot.code}" if lot else ""
+        if pos.reserved and not may_use_reserved:
+            message = _(
+                "{unit} 的 {item}{lot} 账面 {qty} {uom}，其中 {reserved} {uom} 已为调拨预留，"
+                "可用 {available} {uom}，不足 {need} {uom}。"
+            ).format(
+                unit=unit.name,
+                item=item.name,
+                lot=lot_text,
+                qty=pos.qty,
+                uom=item.uom,
+                reserved=pos.reserved,
+                available=available,
+                need=-delta,
+            )
+        else:
+            message = _("{unit} 的 {item}{lot} 账面只有 {qty} {uom}，不足 {need} {uom}。").format(
+                unit=unit.name,
+                item=item.name,
+                lot=lot_text,
+                qty=available,
+                uom=item.uom,
+                need=-delta,
+            )
+        raise InsufficientStock(message, field="qty")
+    movement = Movement(
+        position_id=pos.id,
+        unit_id=unit.id,
+        item_id=item.id,
+        lot_id=lot.id if lot else None,
+        kind=kind,
+        qty=delta,
+        balance_after=new_qty,
+        actor_id=getattr(actor, "id", None),
+        actor_name=actor.username,
+        note=note,
+        reason=reason,
+        document=document,
+        serials=",".join(serials),
+        request_key=request_key,
+    )
+    session.add(movement)
+    session.flush()
+    return movement
+
+
+def _same_movement(
+    earlier: Movement, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+) -> bool:
+    """Whether a retry with ``earlier``'s request key asks for the very same movement: only
+    then is the earlier one answered again; anything else reusing the key is refused."""
+    if (earlier.unit_id, earlier.item_id, earlier.kind) != (unit.id, item.id, kind):
+        return False
+    try:
+        asked = (check_qty(qty), check_note(note), _parse_serials(serials))
+    except DomainError:
+        return False
+    if asked != (abs(earlier.qty), earlier.note, [s for s in earlier.serials.split(",") if s]):
+        return False
+    if kind == "write_off" and reason != earlier.reason:
+        return False
+    lot = earlier.lot
+    code = (lot_code or "").strip() or None
+    # An issue without a lot takes whichever lot comes first; a receipt without one has none.
+    if code is not None and (lot is None or lot.code != code):
+        return False
+    if expires_on is not None and (lot is None or lot.expires_on != expires_on):
+        return False
+    return not (kind == "receipt" and code is None and expires_on is None and lot is not None)
+
+
+def _parse_serials(serials: Iterable[str] | str | None) -> list[str]:
+    if serials is None:
+        return []
+    if isinstance(serials, str):
+        serials = re.split(r"[\s,，;；]+", serials)
+    out = []
+    for s in serials:
+        if not isinstance(s, str):
+            raise DomainError(_("序列号格式不正确。"), field="serials")
+        s = s.strip()
+        if not s:
+            continue
+        if not SERIAL_RE.match(s):
+            raise DomainError(_("序列号 {s} 格式不正确。").format(s=s[:60]), field="serials")
+        out.append(s)
+    if len(set(out)) != len(out):
+        raise DomainError(_("序列号有重复。"), field="serials")
+    return out
+
+
+def record_movement(
+    session: Session,
+    *,
+    unit: Unit,
+    item: Item,
+    kind: str,
+    qty,
+    actor,
+    lot_code: str | None = None,
+    expires_on: date | None = None,
+    note: str = "",
+    reason: str = "",
+    serials: Iterable[str] | str | None = None,
+    request_key: str | None = None,
+    today: date | None = None,
+) -> Posted:
+    """Record a receipt, issue or write-off for a unit; the balance never goes below zero."""
+    require(session, actor, "stock.write", unit)
+    if request_key:
+        earlier = session.scalar(select(Movement).where(Movement.request_key == request_key))
+        if earlier is not None:
+            same = _same_movement(
+                earlier, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+            )
+            if not same:
+                raise Conflict(_("该请求编号已用于另一份不同的内容，未做任何修改。"))
+            return Posted(earlier, earlier.balance_after, replayed=True)
+    if kind not in MANUAL_KINDS:
+        raise DomainError(_("未知的出入库类型：{kind}。").format(kind=kind), field="kind")
+    if not unit.is_active:
+        raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field="unit")
+    if not item.is_active and kind == "receipt":
+        raise DomainError(_("物资 {name} 已停用，不能入库。").format(name=item.name), field="item")
+    qty = check_qty(qty)
+    note = check_note(note)
+    today = today or date.today()
+    warnings: list[str] = []
+    if kind == "write_off":
+        if reason not in WRITE_OFF_REASONS:
+            raise DomainError(_("报损核销必须选择原因：过期、损坏或丢失。"), field="reason")
+    else:
+        reason = ""
+    lot_code = (lot_code or "").strip() or None
+    serial_list = _parse_serials(serials)
+    if item.is_serial:
+        if len(serial_list) != qty:
+            raise DomainError(
+                _("{item} 按件管理：请逐件填写序列号（数量 {qty}，已填 {n} 个）。").format(
+                    item=item.name, qty=qty, n=len(serial_list)
+                ),
+                field="serials",
+            )
+        if lot_code or expires_on:
+            raise DomainError(_("按件管理的物资不分批次。"), field="lot")
+    elif serial_list:
+        raise DomainError(
+            _("{item} 按数量管理，不填序列号。").format(item=item.name), field="serials"
+        )
+
+    if kind == "receipt":
+        lot = _lot_for_receipt(session, item, lot_code, expires_on)
+        if lot is not None and lot.expires_on is not None and lot.expires_on < today:
+            warnings.append(
+                _("注意：批次 {lot} 已于 {date} 过期，入库后不计入在库可用数量。").format(
+                    lot=lot.code, date=lot.expires_on.isoformat()
+                )
+            )
+    else:
+        lot = _lot_for_outbound(session, unit, item, lot_code)
+
+    if item.is_serial:
+        _move_serials(session, unit, item, kind, serial_list)
+
+    delta = -qty if kind in OUTBOUND_KINDS else qty
+    try:
+        movement = post_movement(
+            session,
+            unit=unit,
+            item=item,
+            lot=lot,
+            kind=kind,
+            delta=delta,
+            actor=actor,
+            note=note,
+            reason=reason,
+            serials=serial_list,
+            request_key=request_key,
+        )
+    except IntegrityError:
+        # The same one-time key was written by a concurrent submit of the same form.
+        raise Conflict(_("该表单已经提交过，请勿重复提交。")) from None
+    audit.record(
+        session,
+        actor,
+        f"movement.{kind}",
+        movement,
+        unit_id=unit.id,
+        after={
+            "unit": unit.code,
+            "item": item.code,
+            "lot": lot.code if lot else None,
+            "qty": delta,
+            "balance": movement.balance_after,
+            "reason": reason or None,
+            "serials": serial_list or None,
+        },
+        summary=note,
+    )
+    return Posted(movement, movement.balance_after, warnings)
+
+
+def _lot_for_outbound(session: Session, unit: Unit, item: Item, lot_code: str | None) -> Lot | None:
+    if lot_code:
+        lot = find_lot(session, item, lot_code)
+        if lot is None:
+            raise DomainError(
+                _("{item} 没有批次 {lot}。").format(item=item.name, lot=lot_code), field="lot"
+            )
+        return lot
+    if find_position(session, unit.id, item.id, None) is not None:
+        return None
+    lots = session.scalars(
+        select(Lot.code)
+        .join(Position, Position.lot_id == Lot.id)
+        .where(Position.unit_id == unit.id, Position.item_id == item.id, Position.qty > 0)
+        .order_by(Lot.expires_on, Lot.code)
+    ).all()
+    if lots:
+        raise DomainError(
+            _("{item} 在本单位按批次存放，请选择批次：{lots}。").format(
+                item=item.name, lots=", ".join(lots)
+            ),
+            field="lot",
+        )
+    return None  # nothing held at all: the balance check refuses it
+
+
+def _move_serials(session: Session, unit: Unit, item: Item, kind: str, serials: list[str]) -> None:
+    existing = {
+        a.serial: a
+        for a in session.scalars(
+            select(Asset).where(Asset.item_id == item.id, Asset.serial.in_(serials))
+        )
+    }
+    if kind == "receipt":
+        for serial in serials:
+            asset = existing.get(serial)
+            if asset is not None and (asset.unit_id is not None or asset.status == "retired"):
+                raise Conflict(
+                    _("序列号 {serial} 已登记（{where}）。").format(
+                        serial=serial,
+                        where=asset.unit.name if asset.unit else ASSET_STATUSES[asset.status],
+                    ),
+                    field="serials",
+                )
+            if asset is None:
+                session.add(Asset(item=item, serial=serial, unit_id=unit.id))
+            else:
+                asset.unit_id = unit.id
+                asset.status = "in_service"
+        return
+    for serial in serials:
+        asset = existing.get(serial)
+        if asset is None or asset.unit_id != unit.id:
+            raise DomainError(
+                _("序列号 {serial} 不在 {unit} 的账上。").format(serial=serial, unit=unit.name),
+                field="serials",
+            )
+        if kind == "write_off":
+            asset.status = "retired"
+        asset.unit_id = None
+
+
+def set_asset_status(
+    session: Session, asset: Asset, status: str, *, note: str = "", actor
+) -> Asset:
+    """Mark a serial asset in service or under repair (retiring goes through a write-off)."""
+    require(session, actor, "stock.write", asset.unit_id)
+    if status not in ("in_service", "under_repair"):
+        raise DomainError(_("只能设为在用或维修中；报废请走报损核销。"), field="status")
+    if asset.unit_id is None:
+        raise Conflict(_("该设备已不在任何单位账上。"))
+    before = {"status": asset.status}
+    asset.status = status
+    asset.note = check_note(note)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "asset.status",
+        asset,
+        unit_id=asset.unit_id,
+        before=before,
+        after={"status": status},
+    )
+    return asset
+
+
+@dataclass
+class Discrepancy:
+    position_id: int
+    unit_code: str
+    item_code: str
+    lot_code: str | None
+    balance: int
+    ledger: int
+
+
+def verify_balances(session: Session) -> list[Discrepancy]:
+    """Recompute every balance from the ledger and list those that differ."""
+    ledger = (
+        select(Movement.position_id, func.sum(Movement.qty).label("total"))
+        .group_by(Movement.position_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Position.id,
+            Unit.code,
+            Item.code,
+            Lot.code,
+            Position.qty,
+            func.coalesce(ledger.c.total, 0),
+        )
+        .join(Unit, Unit.id == Position.unit_id)
+        .join(Item, Item.id == Position.item_id)
+        .outerjoin(Lot, Lot.id == Position.lot_id)
+        .outerjoin(ledger, ledger.c.position_id == Position.id)
+        .where(Position.qty != func.coalesce(ledger.c.total, 0))
+    ).all()
+    return [Discrepancy(*row) for row in rows]
