@@ -17,7 +17,7 @@ from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import Unit
 from readiness.permissions import in_scope
-from shelters import services as sh
+from shelters import coverage, inspections, places, sites
 from shelters.models import (
     CHECK_RESULTS,
     CHECKLIST,
@@ -75,7 +75,7 @@ def shelter_json(s: Shelter) -> dict:
         "level": s.level,
         "capacity": s.capacity,
         "area_m2": _num(s.area_m2),
-        "area_capacity": sh.area_capacity(s.area_m2),
+        "area_capacity": sites.area_capacity(s.area_m2),
         "address": s.address,
         "latitude": _num(s.latitude),
         "longitude": _num(s.longitude),
@@ -96,7 +96,7 @@ def shelter_json(s: Shelter) -> dict:
     }
 
 
-def state_json(state: sh.SiteState) -> dict:
+def state_json(state: sites.SiteState) -> dict:
     return {
         "last_inspected_on": state.last_inspected_on.isoformat()
         if state.last_inspected_on
@@ -134,8 +134,8 @@ def inspection_json(i: Inspection) -> dict:
     }
 
 
-def _states(shelters: list[Shelter]) -> dict[int, sh.SiteState]:
-    return sh.site_states(
+def _states(shelters: list[Shelter]) -> dict[int, sites.SiteState]:
+    return sites.site_states(
         db.session,
         shelters,
         today=date.today(),
@@ -150,7 +150,7 @@ def _detail(s: Shelter) -> dict:
         **shelter_json(s),
         **state,
         "state": state,
-        "warnings": sh.shelter_warnings(s),
+        "warnings": sites.shelter_warnings(s),
         "inspections": [inspection_json(i) for i in s.inspections],
     }
 
@@ -164,7 +164,7 @@ def _reach() -> set[int] | None:
 
 def _visible_town(code: str) -> Unit:
     """A town the caller may see; one out of reach is not found, like one that does not exist."""
-    town = sh.get_town(db.session, code)
+    town = places.get_town(db.session, code)
     reach = _reach()
     if reach is not None and town.id not in reach:
         raise NotFound(_("镇/街道代码 {code} 不存在。").format(code=code[:32]), field="town")
@@ -176,22 +176,22 @@ def _town_field(code) -> Unit:
     if not isinstance(code, str) or not code:
         raise DomainError(_("缺少字段 {name}。").format(name="town"), field="town")
     try:
-        return sh.get_town(db.session, code)
+        return places.get_town(db.session, code)
     except NotFound as err:
         raise DomainError(err.message, field="town") from None
 
 
 def _shelter(shelter_id: int) -> Shelter:
-    return sh.get_shelter(db.session, shelter_id, current_actor())
+    return sites.get_shelter(db.session, shelter_id, current_actor())
 
 
 # ---------------------------------------------------------------- towns and villages
 
 
-def _village_input(n: int, raw) -> sh.VillageInput:
+def _village_input(n: int, raw) -> places.VillageInput:
     if not isinstance(raw, dict):
         raise DomainError(_("第 {n} 个村/社区格式不正确。").format(n=n), field="villages")
-    return sh.VillageInput(
+    return places.VillageInput(
         name=raw.get("name"),
         population=raw.get("population"),
         to_relocate=raw.get("to_relocate", 0),
@@ -209,7 +209,7 @@ def save_town():
         for n, raw in enumerate(field(data, "villages", list, required=False, default=[]), 1)
     ]
     parent_code = field(data, "parent", str, required=False, default=None)
-    result = sh.save_town(
+    result = places.save_town(
         db.session,
         code=field(data, "code", str),
         name=field(data, "name", str, required=False, default=""),
@@ -222,7 +222,7 @@ def save_town():
     body = {
         "code": town.code,
         "name": town.name,
-        "villages": [village_json(v) for v in sh.villages_of(db.session, town)],
+        "villages": [village_json(v) for v in places.villages_of(db.session, town)],
         "added": result.added,
         "changed": result.changed,
     }
@@ -233,7 +233,7 @@ def save_town():
 @permission("shelters.view")
 def list_towns():
     """Towns in reach, with how many villages and people each has."""
-    rows = sh.towns(db.session, _reach())
+    rows = places.towns(db.session, _reach())
     figures = {
         town_id: (n, population or 0, relocate or 0)
         for town_id, n, population, relocate in db.session.execute(
@@ -270,16 +270,16 @@ def list_towns():
 def get_town(code: str):
     """One town with its villages and the sites serving each."""
     town = _visible_town(code)
-    return jsonify(town_json(town, sh.villages_of(db.session, town)))
+    return jsonify(town_json(town, places.villages_of(db.session, town)))
 
 
 # ---------------------------------------------------------------- shelter sites
 
 
-def _shelter_input(data: dict) -> sh.ShelterInput:
+def _shelter_input(data: dict) -> sites.ShelterInput:
     text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
     flag = lambda name: field(data, name, bool, required=False, default=False)  # noqa: E731
-    return sh.ShelterInput(
+    return sites.ShelterInput(
         name=field(data, "name", str),
         town=_town_field(data.get("town")),
         level=field(data, "level", str, required=False, default="village"),
@@ -308,9 +308,9 @@ def _shelter_input(data: dict) -> sh.ShelterInput:
 def create_shelter():
     """Register a shelter site in a town, with the villages it serves."""
     data = json_body()
-    shelter = sh.create_shelter(db.session, _shelter_input(data), actor=current_actor())
+    shelter = sites.create_shelter(db.session, _shelter_input(data), actor=current_actor())
     db.session.commit()
-    return jsonify({**shelter_json(shelter), "warnings": sh.shelter_warnings(shelter)}), 201
+    return jsonify({**shelter_json(shelter), "warnings": sites.shelter_warnings(shelter)}), 201
 
 
 @bp.route("/shelters", methods=["GET"])
@@ -326,7 +326,7 @@ def list_shelters():
         raise BadRequest(_("standardized 只能是 1 或 0。"), field="standardized")
     rows = list(
         db.session.scalars(
-            sh.shelters_query(
+            sites.shelters_query(
                 unit_ids=_reach(),
                 town=town,
                 status=status,
@@ -351,7 +351,7 @@ def put_shelter(shelter_id: int):
     """Replace a site's facts, status and villages served (optional "version" guards edits)."""
     data = json_body()
     shelter = _shelter(shelter_id)
-    sh.update_shelter(
+    sites.update_shelter(
         db.session,
         shelter,
         _shelter_input(data),
@@ -365,11 +365,11 @@ def put_shelter(shelter_id: int):
 # ---------------------------------------------------------------- inspections and defects
 
 
-def _defect_input(n: int, raw) -> sh.DefectInput:
+def _defect_input(n: int, raw) -> inspections.DefectInput:
     if not isinstance(raw, dict):
         raise DomainError(_("第 {n} 个问题格式不正确。").format(n=n), field="defects")
     resolved = raw.get("resolved", raw.get("is_resolved", False))
-    return sh.DefectInput(text=raw.get("text"), is_resolved=resolved)
+    return inspections.DefectInput(text=raw.get("text"), is_resolved=resolved)
 
 
 @bp.route("/shelters/<int:shelter_id>/inspections", methods=["POST"])
@@ -382,7 +382,7 @@ def record_inspection(shelter_id: int):
         _defect_input(n, raw)
         for n, raw in enumerate(field(data, "defects", list, required=False, default=[]), 1)
     ]
-    inspection = sh.record_inspection(
+    inspection = inspections.record_inspection(
         db.session,
         shelter,
         inspected_on=_date(field(data, "inspected_on", str), "inspected_on"),
@@ -410,7 +410,7 @@ def resolve_defect(defect_id: int):
     reach = _reach()
     if defect is None or (reach is not None and defect.shelter.town_id not in reach):
         raise NotFound(_("问题第 {id} 号不存在。").format(id=defect_id))
-    sh.resolve_defect(
+    inspections.resolve_defect(
         db.session,
         defect,
         resolution=field(data, "resolution", str, required=False, default=""),
@@ -425,7 +425,7 @@ def resolve_defect(defect_id: int):
 # ---------------------------------------------------------------- coverage
 
 
-def coverage_json(report: sh.CoverageReport) -> dict:
+def coverage_json(report: coverage.CoverageReport) -> dict:
     towns = {t.town_id: t.town for t in report.towns}
     return {
         "target": float(report.target),
@@ -471,7 +471,7 @@ def coverage_json(report: sh.CoverageReport) -> dict:
 def report_target():
     """?target= as a fraction (0.6, 60 or 60%), or a 400 naming the field."""
     try:
-        return sh.parse_target(
+        return coverage.parse_target(
             request.args.get("target"), current_app.config["SHELTER_COVERAGE_TARGET"]
         )
     except DomainError as err:
@@ -486,8 +486,8 @@ def shelter_coverage():
     fmt = _report_format()
     target = report_target()
     unit_code = request.args.get("unit") or None
-    scope = sh.scope_for(db.session, current_actor(), unit_code)
-    report = sh.coverage(db.session, target, unit_ids=scope)
+    scope = coverage.scope_for(db.session, current_actor(), unit_code)
+    report = coverage.coverage(db.session, target, unit_ids=scope)
     if fmt != "json":
         # A unit outside the caller's reach narrows nothing they may see: the file is then
         # the caller's own report, and says so, rather than carrying the other unit's name.
@@ -524,7 +524,7 @@ def _openapi() -> dict:
         "type": "object",
         "required": ["name", "population"],
         "properties": {
-            "name": {"type": "string", "maxLength": sh.VILLAGE_NAME_MAX},
+            "name": {"type": "string", "maxLength": places.VILLAGE_NAME_MAX},
             "kind": {"type": "string", "enum": ["village", "community"]},
             "population": {"type": "integer", "minimum": 0},
             "to_relocate": {"type": "integer", "minimum": 0},
@@ -544,7 +544,7 @@ def _openapi() -> dict:
         "type": "object",
         "required": ["name", "town"],
         "properties": {
-            "name": {"type": "string", "maxLength": sh.NAME_MAX},
+            "name": {"type": "string", "maxLength": sites.NAME_MAX},
             "town": string,
             "level": {"type": "string", "enum": list(LEVELS)},
             "capacity": {"type": "integer", "minimum": 0},

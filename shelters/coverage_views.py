@@ -12,7 +12,8 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.models import Unit
-from shelters import services as sh
+from shelters import coverage as cov
+from shelters import places
 from shelters.reports import coverage_download, percent, target_percent
 from shelters.views import bp
 
@@ -27,7 +28,7 @@ def _site_url(shelter_id: int) -> str:
 def _unit_choices(reach: set[int] | None) -> list[tuple[str, str]]:
     """The towns in reach and the units above them (the bureau), indented as a tree."""
     keep: set[int] = set()
-    for town in sh.towns(db.session, reach):
+    for town in places.towns(db.session, reach):
         unit = town
         while unit is not None and (reach is None or unit.id in reach):
             keep.add(unit.id)
@@ -66,10 +67,10 @@ def coverage():
     default = current_app.config["SHELTER_COVERAGE_TARGET"]
     raw_target = request.args.get("target", "").strip()
     try:
-        target = sh.parse_target(raw_target, default)
+        target = cov.parse_target(raw_target, default)
     except DomainError as err:
         errors["target"] = err.message
-        target = sh.parse_target(None, default)
+        target = cov.parse_target(None, default)
     reach = core.visible_unit_ids(db.session, actor)
     scope, scope_label = reach, None
     unit_code = (request.args.get("unit") or "").strip()
@@ -80,8 +81,8 @@ def coverage():
                 code=unit_code[:32]
             )
         else:
-            scope, scope_label = sh.scope_for(db.session, actor, unit_code), unit.name
-    report = sh.coverage(db.session, target, unit_ids=scope)
+            scope, scope_label = cov.scope_for(db.session, actor, unit_code), unit.name
+    report = cov.coverage(db.session, target, unit_ids=scope)
     if not errors:
         response = coverage_download(
             request.args.get("format", "html"), report, scope_label=scope_label

@@ -20,7 +20,7 @@ from inventory.models import Item, StandardLine
 from readiness import services as core
 from readiness.models import User
 from readiness.permissions import SYSTEM
-from shelters import services as sh
+from shelters import inspections, places, sites
 from shelters.models import Village
 
 # (town code, villages); communities end in 社区. The towns are units of the demo tree.
@@ -258,17 +258,17 @@ def load(session: Session, today: date | None = None) -> bool:
         for n, name in enumerate(names.split()):
             population, to_relocate = _village_figures(code, n)
             kind = "community" if name.endswith("社区") else "village"
-            villages.append(sh.VillageInput(name, population, to_relocate, kind))
-        sh.save_town(session, code=town.code, name=town.name, villages=villages, actor=command)
+            villages.append(places.VillageInput(name, population, to_relocate, kind))
+        places.save_town(session, code=town.code, name=town.name, villages=villages, actor=command)
     _ensure_shelter_standard(session, today)
     items = {i.code: i for i in session.scalars(select(Item))}
     subsidies = iter(SUBSIDIES)
     for n, (code, name, level, cap, area, std_on, status, served, gen, flood) in enumerate(SITES):
         town = core.get_unit(session, code)
         names = TOWN_VILLAGES[code].split()
-        site = sh.create_shelter(
+        site = sites.create_shelter(
             session,
-            sh.ShelterInput(
+            sites.ShelterInput(
                 name=name,
                 town=town,
                 level=level,
@@ -299,10 +299,10 @@ def load(session: Session, today: date | None = None) -> bool:
         defects = []
         if n % 4 == 1:
             checklist["signage"] = "fail"
-            defects.append(sh.DefectInput("场所指示牌褪色、疏散示意图缺失"))
+            defects.append(inspections.DefectInput("场所指示牌褪色、疏散示意图缺失"))
         if n % 5 == 0:
-            defects.append(sh.DefectInput("应急照明灯 2 个损坏", True))
-        sh.record_inspection(
+            defects.append(inspections.DefectInput("应急照明灯 2 个损坏", True))
+        inspections.record_inspection(
             session,
             site,
             inspected_on=today - timedelta(days=330 - n * 7),
@@ -318,13 +318,13 @@ def load(session: Session, today: date | None = None) -> bool:
         )
         if n % 3 == 0:
             # the spring follow-up before the flood season; some sites still wait for it
-            sh.record_inspection(
+            inspections.record_inspection(
                 session,
                 site,
                 inspected_on=today - timedelta(days=40 + n),
                 inspector="镇应急管理办公室",
                 checklist={**ALL_PASS, "supplies": "fail"} if n == 0 else ALL_PASS,
-                defects=[sh.DefectInput("部分瓶装饮用水已过期，待轮换")] if n == 0 else [],
+                defects=[inspections.DefectInput("部分瓶装饮用水已过期，待轮换")] if n == 0 else [],
                 actor=command,
                 today=today,
             )

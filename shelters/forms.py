@@ -1,4 +1,5 @@
-"""Shelter forms: shape only; the rules (and their Chinese refusals) live in shelters.services.
+"""Shelter forms: shape only; the rules (and their Chinese refusals) live in the services
+(shelters.places, shelters.sites, shelters.inspections, shelters.coverage).
 
 Numbers and dates are text fields on purpose: the service judges them and says what is wrong
 in the words the bureaus use, on the field concerned.

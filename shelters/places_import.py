@@ -21,7 +21,7 @@ from readiness.cells import csv_text
 from readiness.errors import DomainError
 from readiness.models import Unit
 from readiness.text import first_unsafe, unsafe_message
-from shelters import services as sh
+from shelters import places
 from shelters.models import Village
 
 MAX_ROWS = 5000
@@ -75,7 +75,7 @@ class ImportRow:
     line: int
     town_code: str
     town_name: str
-    village: sh.VillageInput
+    village: places.VillageInput
     state: str = ""  # "new" | "changed" | "unchanged", set by compare()
 
     def record(self) -> list:
@@ -239,14 +239,14 @@ def _check_row(preview: Preview, line: int, values: dict) -> ImportRow | None:
                 _("请填写{field}。").format(field=column_label(key)),
             )
             return None
-    raw = sh.VillageInput(
+    raw = places.VillageInput(
         name=str(values.get("village", "")),
         population=number_or_text(values.get("population")),
         to_relocate=number_or_text(values.get("to_relocate")),
         kind=kind,
     )
     try:
-        village = sh._check_village(raw)
+        village = places._check_village(raw)
     except DomainError as err:
         column = {
             "village": column_label("village"),
@@ -434,14 +434,14 @@ def _error_order(preview: Preview):
     return key
 
 
-def apply(session: Session, preview: Preview, *, actor) -> list[sh.TownSaved]:
+def apply(session: Session, preview: Preview, *, actor) -> list[places.TownSaved]:
     """Save every town's villages (the caller commits once, or rolls back on any refusal)."""
     if preview.errors:
         raise DomainError(preview.errors[0])
     saved = []
     for rows in preview.towns().values():
         saved.append(
-            sh.save_town(
+            places.save_town(
                 session,
                 code=rows[0].town_code,
                 name=rows[0].town_name,

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from readiness.exports import table_response
 from readiness.pdf import PdfHeading, PdfTable, PdfText, pdf_document
-from shelters.services import CoverageReport
+from shelters.coverage import CoverageReport
 
 
 def percent(part: int, whole: int) -> str:

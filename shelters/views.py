@@ -27,8 +27,9 @@ from readiness.errors import DomainError, NotFound
 from readiness.extensions import db
 from readiness.pages import confirmed_action, form_error, int_or_none, paginate, submit
 from readiness.permissions import can
+from shelters import coverage, inspections, places
 from shelters import places_import as pi
-from shelters import services as sh
+from shelters import sites as site_rules
 from shelters.forms import (
     DEFECT_ROWS,
     ImportConfirmForm,
@@ -81,14 +82,14 @@ def _interval() -> int:
 
 def _shelter(shelter_id: int) -> Shelter:
     try:
-        return sh.get_shelter(db.session, shelter_id, current_actor())
+        return site_rules.get_shelter(db.session, shelter_id, current_actor())
     except NotFound:
         abort(404)
 
 
 def _town(code: str):
     try:
-        town = sh.get_town(db.session, code)
+        town = places.get_town(db.session, code)
     except NotFound:
         abort(404)
     scope = _scope()
@@ -105,11 +106,11 @@ def _town(code: str):
 def sites():
     """Shelter sites in my towns: figures, last inspection, open defects, what is overdue."""
     scope = _scope()
-    town_list = sh.towns(db.session, scope)
+    town_list = places.towns(db.session, scope)
     args = request.args
     town = next((t for t in town_list if t.code == args.get("town")), None)
     standardized = {"yes": True, "no": False}.get(args.get("standardized", ""))
-    stmt = sh.shelters_query(
+    stmt = site_rules.shelters_query(
         unit_ids=scope,
         town=town,
         status=args.get("status") or None,
@@ -119,11 +120,13 @@ def sites():
         stmt = stmt.where(false())
     today = date.today()
     if args.get("attention"):
-        stmt = stmt.where(sh.needs_attention())
+        stmt = stmt.where(site_rules.needs_attention())
     if args.get("overdue"):
-        stmt = stmt.where(sh.is_overdue(today=today, interval_days=_interval()))
+        stmt = stmt.where(site_rules.is_overdue(today=today, interval_days=_interval()))
     listing = paginate(stmt)
-    states = sh.site_states(db.session, listing.rows, today=today, interval_days=_interval())
+    states = site_rules.site_states(
+        db.session, listing.rows, today=today, interval_days=_interval()
+    )
     return render_template(
         "shelters/sites.html",
         listing=listing,
@@ -132,7 +135,7 @@ def sites():
         towns=town_list,
         statuses=STATUSES,
         levels=LEVELS,
-        area_capacity=sh.area_capacity,
+        area_capacity=site_rules.area_capacity,
         interval_days=_interval(),
         may_write=can(db.session, current_actor(), "shelters.write"),
     )
@@ -144,9 +147,9 @@ def site_detail(shelter_id: int):
     """One site: its facts and warnings, the villages it serves, inspections and defects."""
     shelter = _shelter(shelter_id)
     actor = current_actor()
-    state = sh.site_states(db.session, [shelter], today=date.today(), interval_days=_interval())[
-        shelter.id
-    ]
+    state = site_rules.site_states(
+        db.session, [shelter], today=date.today(), interval_days=_interval()
+    )[shelter.id]
     stock_unit = shelter.unit
     # the relief supplies on its shelves against the shelter standard
     supplies = []
@@ -156,8 +159,8 @@ def site_detail(shelter_id: int):
         "shelters/site_detail.html",
         shelter=shelter,
         state=state,
-        warnings=sh.shelter_warnings(shelter),
-        area_allows=sh.area_capacity(shelter.area_m2),
+        warnings=site_rules.shelter_warnings(shelter),
+        area_allows=site_rules.area_capacity(shelter.area_m2),
         to_relocate=sum(v.to_relocate for v in shelter.villages),
         floor=LEVEL_MIN_CAPACITY.get(shelter.level, 0),
         checklist=CHECKLIST,
@@ -182,7 +185,7 @@ def _villages_in_reach(town_list) -> list[tuple]:
     return [(t, by_town[t.id]) for t in town_list]
 
 
-def _shelter_input(form: ShelterForm, town_list) -> sh.ShelterInput:
+def _shelter_input(form: ShelterForm, town_list) -> site_rules.ShelterInput:
     """The form as the service takes it; raises DomainError for a village id that is unknown."""
     town = next((t for t in town_list if t.code == form.town.data), None)
     ids = {int_or_none(v) for v in form.villages.data or []}
@@ -191,7 +194,7 @@ def _shelter_input(form: ShelterForm, town_list) -> sh.ShelterInput:
     villages = list(db.session.scalars(select(Village).where(Village.id.in_(ids)))) if ids else []
     if len(villages) != len(ids):
         raise DomainError(_("所选的村/社区不存在，请刷新页面后重新选择。"), field="villages")
-    return sh.ShelterInput(
+    return site_rules.ShelterInput(
         name=form.name.data or "",
         town=town,
         level=form.level.data or "",
@@ -233,7 +236,7 @@ def _fill(form: ShelterForm, shelter: Shelter) -> None:
 
 
 def _town_choices(form: ShelterForm, shelter: Shelter | None = None) -> list:
-    town_list = [t for t in sh.towns(db.session, _scope()) if t.is_active]
+    town_list = [t for t in places.towns(db.session, _scope()) if t.is_active]
     if shelter is not None and shelter.town not in town_list:
         town_list.append(shelter.town)
     form.town.choices = [("", "—")] + [
@@ -266,7 +269,7 @@ def site_new():
     if form.validate_on_submit():
         site = submit(
             form,
-            lambda: sh.create_shelter(
+            lambda: site_rules.create_shelter(
                 db.session, _shelter_input(form, town_list), actor=current_actor()
             ),
             default_field="name",
@@ -289,7 +292,7 @@ def site_edit(shelter_id: int):
     if form.validate_on_submit():
         done = submit(
             form,
-            lambda: sh.update_shelter(
+            lambda: site_rules.update_shelter(
                 db.session,
                 shelter,
                 _shelter_input(form, town_list),
@@ -323,9 +326,9 @@ def inspection_new(shelter_id: int):
         for n in range(DEFECT_ROWS):
             text = (request.form.get(f"defect-{n}") or "").strip()
             if text:
-                defects.append(sh.DefectInput(text, bool(request.form.get(f"fixed-{n}"))))
+                defects.append(inspections.DefectInput(text, bool(request.form.get(f"fixed-{n}"))))
         try:
-            sh.record_inspection(
+            inspections.record_inspection(
                 db.session,
                 shelter,
                 inspected_on=_date(form.inspected_on.data),
@@ -339,7 +342,7 @@ def inspection_new(shelter_id: int):
                 request_key=form.request_key.data or None,
                 actor=actor,
             )
-        except sh.AlreadyRecorded as err:
+        except inspections.AlreadyRecorded as err:
             db.session.rollback()
             flash(err.message, "warning")
             return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
@@ -378,7 +381,7 @@ def defect_resolve(defect_id: int):
         abort(404)
     shelter = _shelter(defect.shelter_id)
     confirmed_action(
-        lambda _version: sh.resolve_defect(
+        lambda _version: inspections.resolve_defect(
             db.session,
             defect,
             resolution=request.form.get("resolution", ""),
@@ -398,10 +401,10 @@ def defect_resolve(defect_id: int):
 def towns():
     """Towns in reach: villages, people, people to relocate, sites and villages covered."""
     scope = _scope()
-    town_list = sh.towns(db.session, scope)
+    town_list = places.towns(db.session, scope)
     ids = [t.id for t in town_list]
-    target = sh.parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
-    report = sh.coverage(db.session, target, unit_ids=scope)
+    target = coverage.parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
+    report = coverage.coverage(db.session, target, unit_ids=scope)
     covered = {row.town_id: row for row in report.towns}
     people = dict(
         db.session.execute(
@@ -448,7 +451,7 @@ def towns():
 def town_detail(code: str):
     """A town's villages: people, people to relocate, the sites serving each, covered or not."""
     town = _town(code)
-    villages = sh.villages_of(db.session, town)
+    villages = places.villages_of(db.session, town)
     return render_template(
         "shelters/town_detail.html",
         town=town,
@@ -468,7 +471,7 @@ def village_edit(village_id: int):
         abort(404)
     town = _town(village.town.code)
     confirmed_action(
-        lambda _version: sh.update_village(
+        lambda _version: places.update_village(
             db.session,
             village,
             name=request.form.get("name", ""),

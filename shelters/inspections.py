@@ -1,0 +1,190 @@
+"""Use cases for inspections of shelter sites and the defects they find."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from readiness import audit
+from readiness.errors import Conflict, DomainError
+from readiness.permissions import require
+from shelters.checks import PERSON_MAX, TEXT_MAX, _decimal, _past_date, _text, _whole
+from shelters.models import CHECK_RESULTS, CHECKLIST, Defect, Inspection, Shelter
+
+SUBSIDY_MAX = Decimal("100000000")
+SUPPLY_QTY_MAX = 1_000_000
+DEFECTS_MAX = 50
+
+INSPECTION_FIELDS = (
+    "shelter_id",
+    "inspected_on",
+    "inspector",
+    "checklist",
+    "replenished_qty",
+    "rotated_qty",
+    "subsidy",
+    "note",
+)
+
+
+class AlreadyRecorded(Conflict):
+    """This form was already submitted: the inspection it recorded is ``inspection_id``."""
+
+    def __init__(self, inspection_id: int | None):
+        super().__init__(_("这张表单已经登记过，未重复记录。"))
+        self.inspection_id = inspection_id
+
+
+@dataclass(frozen=True)
+class DefectInput:
+    text: str
+    is_resolved: bool = False
+
+
+def record_inspection(
+    session: Session,
+    shelter: Shelter,
+    *,
+    inspected_on: date,
+    inspector: str = "",
+    checklist: dict[str, str] | None = None,
+    defects: Sequence[DefectInput] = (),
+    replenished_qty=0,
+    rotated_qty=0,
+    subsidy=0,
+    note: str = "",
+    request_key: str | None = None,
+    actor,
+    today: date | None = None,
+) -> Inspection:
+    """Record an inspection: checklist, defects found (open ones mark the site as needing
+    attention), supplies replenished and expired stock rotated, subsidy paid."""
+    require(session, actor, "shelters.write", shelter.town_id)
+    if request_key:
+        earlier = session.scalar(select(Inspection.id).where(Inspection.request_key == request_key))
+        if earlier is not None:
+            raise AlreadyRecorded(earlier)
+    today = today or date.today()
+    if shelter.status == "closed":
+        raise Conflict(_("已关闭的场所不能再登记检查。"))
+    inspected_on = _past_date(inspected_on, "inspected_on", today, _("检查日期"))
+    checklist = checklist or {}
+    if not isinstance(checklist, dict):
+        raise DomainError(_("检查项格式不正确。"), field="checklist")
+    unknown = sorted(set(checklist) - set(CHECKLIST))
+    if unknown:
+        raise DomainError(
+            _("未知的检查项：{names}。").format(names=", ".join(map(str, unknown))[:200]),
+            field="checklist",
+        )
+    results = {}
+    for key in CHECKLIST:
+        value = checklist.get(key) or "na"
+        if value not in CHECK_RESULTS:
+            raise DomainError(
+                _("检查项 {name} 的结果只能是合格、不合格或不适用。").format(name=CHECKLIST[key]),
+                field="checklist",
+            )
+        results[key] = value
+    if len(defects) > DEFECTS_MAX:
+        raise DomainError(_("一次检查最多登记 {n} 个问题。").format(n=DEFECTS_MAX), field="defects")
+    checked_defects = []
+    for n, d in enumerate(defects, start=1):
+        if not isinstance(d.is_resolved, bool):
+            raise DomainError(
+                _("第 {n} 个问题：是否已整改必须是是或否。").format(n=n), field="defects"
+            )
+        try:
+            text = _text(d.text, "text", TEXT_MAX, required=True)
+        except DomainError as err:
+            raise DomainError(
+                _("第 {n} 个问题：{message}").format(n=n, message=err.message), field="defects"
+            ) from None
+        checked_defects.append((text, d.is_resolved))
+    inspection = Inspection(
+        shelter=shelter,
+        inspected_on=inspected_on,
+        inspector=_text(inspector, "inspector", PERSON_MAX)
+        or getattr(actor, "display_name", "")[:PERSON_MAX],
+        checklist=results,
+        replenished_qty=_whole(replenished_qty, "replenished_qty", SUPPLY_QTY_MAX),
+        rotated_qty=_whole(rotated_qty, "rotated_qty", SUPPLY_QTY_MAX),
+        subsidy=_decimal(subsidy, "subsidy", places=2, maximum=SUBSIDY_MAX) or Decimal("0.00"),
+        note=_text(note, "note", TEXT_MAX),
+        request_key=(request_key or None) and str(request_key)[:64],
+        recorded_by_id=getattr(actor, "id", None),
+    )
+    session.add(inspection)
+    try:
+        session.flush()
+    except IntegrityError:  # the same form, submitted at the same moment
+        raise AlreadyRecorded(None) from None
+    for text, resolved in checked_defects:
+        inspection.defects.append(
+            Defect(
+                shelter=shelter,
+                text=text,
+                is_resolved=resolved,
+                resolved_on=inspected_on if resolved else None,
+                # no text: the page says "repaired on the spot" in the reader's language
+                resolution="",
+                resolved_by_id=getattr(actor, "id", None) if resolved else None,
+            )
+        )
+    session.flush()
+    after = audit.snapshot(inspection, INSPECTION_FIELDS)
+    after["defects"] = [{"text": t, "is_resolved": r} for t, r in checked_defects]
+    audit.record(
+        session,
+        actor,
+        "shelter.inspect",
+        inspection,
+        unit_id=shelter.town_id,
+        after=after,
+        summary=shelter.name,
+    )
+    return inspection
+
+
+def resolve_defect(
+    session: Session,
+    defect: Defect,
+    *,
+    resolution: str,
+    resolved_on: date | None = None,
+    actor,
+    today: date | None = None,
+) -> Defect:
+    """Mark a defect as repaired, saying what was done."""
+    require(session, actor, "shelters.write", defect.shelter.town_id)
+    today = today or date.today()
+    if defect.is_resolved:
+        raise Conflict(_("该问题已于 {on} 整改。").format(on=defect.resolved_on.isoformat()))
+    resolution = _text(resolution, "resolution", TEXT_MAX, required=True)
+    resolved_on = _past_date(resolved_on or today, "resolved_on", today, _("整改日期"))
+    if resolved_on < defect.inspection.inspected_on:
+        raise DomainError(_("整改日期不能早于发现问题的检查日期。"), field="resolved_on")
+    before = audit.snapshot(defect, ("is_resolved", "resolved_on", "resolution"))
+    defect.is_resolved = True
+    defect.resolved_on = resolved_on
+    defect.resolution = resolution
+    defect.resolved_by_id = getattr(actor, "id", None)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "shelter.defect_resolve",
+        defect,
+        unit_id=defect.shelter.town_id,
+        before=before,
+        after=audit.snapshot(defect, ("is_resolved", "resolved_on", "resolution")),
+        summary=defect.text[:200],
+    )
+    return defect
