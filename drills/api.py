@@ -8,7 +8,9 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from drills import services as drl
+from drills import actions as act
+from drills import records as rec
+from drills import requirements as req
 from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
 from inventory.api import _date, _item, _report_format, _scope, _unit
@@ -45,11 +47,11 @@ def _time(data: dict, name: str) -> time | None:
         ) from None
 
 
-def _finding(n: int, raw) -> drl.FindingInput:
+def _finding(n: int, raw) -> rec.FindingInput:
     if not isinstance(raw, dict):
         raise DomainError(_("第 {n} 条发现格式不正确。").format(n=n), field="findings")
     strength = field(raw, "is_strength", bool, required=False, default=False)
-    return drl.FindingInput(
+    return rec.FindingInput(
         text=field(raw, "text", str),
         owner=None if strength else _user(raw.get("owner"), "owner"),
         due_on=None if strength else _date(field(raw, "due_on", str), "due_on"),
@@ -139,7 +141,7 @@ def create_drill():
         _item(code, "items") for code in field(data, "items", list, required=False, default=[])
     ]
     text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
-    drill = drl.create_drill(
+    drill = rec.create_drill(
         db.session,
         title=field(data, "title", str),
         kind=field(data, "kind", str),
@@ -176,7 +178,7 @@ def create_drill():
 
 def _drill(drill_id: int) -> Drill:
     drill = db.session.get(Drill, drill_id)
-    if drill is None or not drl.drill_visible(db.session, current_actor(), drill):
+    if drill is None or not rec.drill_visible(db.session, current_actor(), drill):
         raise NotFound(_("演练第 {id} 号不存在。").format(id=drill_id))
     return drill
 
@@ -193,7 +195,7 @@ def get_drill(drill_id: int):
 def drill_status(drill_id: int):
     """Move a drill on: held, evaluated (objectives rated), closed (actions verified)."""
     data = json_body()
-    drill = drl.advance_drill(
+    drill = rec.advance_drill(
         db.session, _drill(drill_id), field(data, "status", str), actor=current_actor()
     )
     db.session.commit()
@@ -210,14 +212,14 @@ def put_requirements():
         if not isinstance(raw, dict):
             raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
         lines.append(
-            drl.RequirementInput(
+            req.RequirementInput(
                 field(raw, "unit_kind", str),
                 field(raw, "drill_kind", str),
                 per_year=field(raw, "per_year", int, required=False, default=None),
                 interval_days=field(raw, "interval_days", int, required=False, default=None),
             )
         )
-    rows = drl.set_requirements(db.session, lines, actor=current_actor())
+    rows = req.set_requirements(db.session, lines, actor=current_actor())
     db.session.commit()
     return jsonify(
         {
@@ -240,9 +242,9 @@ def drill_compliance():
     """Required vs held drills per unit and kind for a year, with ok / due / overdue."""
     year = year_arg(default=date.today().year)
     fmt = _report_format()
-    rows = drl.compliance(db.session, year, unit_ids=_scope(request.args.get("unit")))
+    rows = req.compliance(db.session, year, unit_ids=_scope(request.args.get("unit")))
     if fmt != "json":
-        return compliance_download(fmt, rows, drl.drill_kinds(db.session), year)
+        return compliance_download(fmt, rows, req.drill_kinds(db.session), year)
     return jsonify(
         {
             "year": year,
@@ -271,7 +273,7 @@ def list_actions():
         owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
         if owner is None:
             return jsonify({"actions": []})
-    stmt = drl.actions_query(
+    stmt = act.actions_query(
         status=request.args.get("status") or None,
         owner=owner,
         unit_ids=_scope(request.args.get("unit")),
@@ -299,14 +301,14 @@ def _with_text(action_id: int, service, name: str):
 @permission("drills.write")
 def action_done(action_id: int):
     """Report an action done, with evidence."""
-    return _with_text(action_id, drl.mark_done, "evidence")
+    return _with_text(action_id, act.mark_done, "evidence")
 
 
 @bp.route("/actions/<int:action_id>/verify", methods=["POST"])
 @permission("actions.verify")
 def action_verify(action_id: int):
     """Verify a done action (not by its owner)."""
-    action = drl.verify_action(db.session, _action(action_id), actor=current_actor())
+    action = act.verify_action(db.session, _action(action_id), actor=current_actor())
     db.session.commit()
     return jsonify(action_json(action))
 
@@ -315,7 +317,7 @@ def action_verify(action_id: int):
 @permission("actions.cancel")
 def action_cancel(action_id: int):
     """Cancel an action that no longer applies, with a reason (command staff)."""
-    return _with_text(action_id, drl.cancel_action, "reason")
+    return _with_text(action_id, act.cancel_action, "reason")
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from drills.attachment_views import attach_upload, form_text, send_attachment
 from drills.attachments import attachment_visible
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
-from drills.services import drill_visible
+from drills.records import drill_visible
 from readiness import openapi
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied

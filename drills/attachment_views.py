@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, redirect, request, send_file, u
 from flask_babel import gettext as _
 
 from drills import attachments as att
-from drills import services as drl
+from drills import records as rec
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from readiness.auth import current_actor, permission
 from readiness.config import storage_dir
@@ -93,7 +93,7 @@ def _visible_drill(drill_id: int) -> Drill:
     drill = db.session.get(Drill, drill_id)
     if drill is None:
         abort(404)
-    if not drl.drill_visible(db.session, current_actor(), drill):
+    if not rec.drill_visible(db.session, current_actor(), drill):
         abort(403)
     return drill
 

@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
-from drills.services import drill_visible
+from drills.records import drill_visible
 from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.permissions import can, require

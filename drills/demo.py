@@ -13,7 +13,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from drills import services as drl
+from drills import actions as act
+from drills import records as rec
+from drills import requirements as req
 from drills import training as trn
 from drills.attachments import add_attachment
 from drills.models import Drill
@@ -67,20 +69,20 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
         "DF-GAOCHENG",
         "DF-SHAOLIN",
     ]
-    drl.set_requirements(
+    req.set_requirements(
         session,
         [
             # one comprehensive drill a year, an on-site exercise every six months
-            drl.RequirementInput("station", "flood_drill", per_year=1),
-            drl.RequirementInput("station", "field_exercise", interval_days=182),
-            drl.RequirementInput("station", "training_drill", per_year=2),
-            drl.RequirementInput("squad", "combat_unit_drill", per_year=1),
+            req.RequirementInput("station", "flood_drill", per_year=1),
+            req.RequirementInput("station", "field_exercise", interval_days=182),
+            req.RequirementInput("station", "training_drill", per_year=2),
+            req.RequirementInput("squad", "combat_unit_drill", per_year=1),
         ],
         actor=SYSTEM,
     )
     items = {i.code: i for i in session.scalars(select(Item))}
     command, clerk = users["command"], users["clerk"]
-    flood = drl.create_drill(
+    flood = rec.create_drill(
         session,
         title="2022年大型防汛抢险救灾演练",
         kind="flood_drill",
@@ -104,39 +106,39 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
             ("冲锋舟、救援绳等专业器材规范使用", "M"),
         ],
         findings=[
-            drl.FindingInput(
+            rec.FindingInput(
                 "参演警种过多，具体岗位任务不明确",
                 owner=command,
                 due_on=date(2022, 9, 30),
                 element="organisation",
                 objective=1,
             ),
-            drl.FindingInput(
+            rec.FindingInput(
                 "专业救援工具未开展专题培训，民警无实操训练经验",
                 owner=clerk,
                 due_on=date(2022, 10, 31),
                 element="training",
                 objective=3,
             ),
-            drl.FindingInput(
+            rec.FindingInput(
                 "应急预案以内设机构名义制订，未以正式文件印发",
                 owner=command,
                 due_on=date(2022, 8, 31),
                 element="planning",
             ),
-            drl.FindingInput(
+            rec.FindingInput(
                 "基层派出所救生衣、警戒带等物资与警力不匹配",
                 owner=clerk,
                 due_on=date(2022, 12, 31),
                 element="equipment",
             ),
-            drl.FindingInput(
+            rec.FindingInput(
                 "演练现场临时搭建的指挥帐篷不足",
                 owner=clerk,
                 due_on=date(2022, 8, 31),
                 element="equipment",
             ),
-            drl.FindingInput(
+            rec.FindingInput(
                 "交通管制按预案快速到位", is_strength=True, element="exercise", objective=2
             ),
         ],
@@ -155,11 +157,11 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
     )
     # organisation: verified; training: done awaiting verification; planning: in progress,
     # moved once; equipment: still open (and overdue).
-    drl.mark_done(
+    act.mark_done(
         session, actions[0], "修订《各单位防汛抢险救灾工作职责分工》一览表并印发", actor=command
     )
-    drl.verify_action(session, actions[0], actor=users["inspector"])
-    drl.mark_done(
+    act.verify_action(session, actions[0], actor=users["inspector"])
+    act.mark_done(
         session, actions[1], "组织救援绳、破窗锤、冲锋舟实操培训 3 次，签到表附后", actor=clerk
     )
     _attach(
@@ -172,15 +174,15 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
         action=actions[1],
         actor=clerk,
     )
-    drl.start_action(session, actions[2], actor=command)
-    drl.move_due_date(
+    act.start_action(session, actions[2], actor=command)
+    act.move_due_date(
         session, actions[2], date(2022, 11, 30), "待局党委会议审议后以红头文件印发", actor=command
     )
     # the tents: cancelled by command, the reason kept
-    drl.cancel_action(
+    act.cancel_action(
         session, actions[4], "指挥帐篷已列入装备标准，由物资缺口报告统一采购", actor=command
     )
-    drl.advance_drill(session, flood, "evaluated", actor=SYSTEM, today=date(2022, 12, 31))
+    rec.advance_drill(session, flood, "evaluated", actor=SYSTEM, today=date(2022, 12, 31))
     # The report's follow-up: three field exercises and three flood training drills.
     series = [
         (
@@ -208,7 +210,7 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
     ]
     for title, kind, participants, minutes, held in series:
         for n, (day, lead) in enumerate(held, start=1):
-            drill = drl.create_drill(
+            drill = rec.create_drill(
                 session,
                 title=title.format(n=n),
                 kind=kind,
@@ -224,8 +226,8 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
             )
             # nothing left open: these were evaluated and filed
             for status in ("evaluated", "closed"):
-                drl.advance_drill(session, drill, status, actor=SYSTEM, today=date(2022, 12, 31))
-    drl.create_drill(
+                rec.advance_drill(session, drill, status, actor=SYSTEM, today=date(2022, 12, 31))
+    rec.create_drill(
         session,
         title="最小作战单元现场处置集中训练",
         kind="combat_unit_drill",

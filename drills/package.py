@@ -38,7 +38,7 @@ from drills.models import (
     drill_units,
 )
 from drills.reports import compliance_header, compliance_rows
-from drills.services import ComplianceRow, compliance
+from drills.requirements import ComplianceRow, compliance
 from readiness.cells import csv_text
 from readiness.errors import DomainError
 from readiness.models import Unit, User

@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from drills import package as pkg
-from drills import services as drl
+from drills import requirements as req
 from drills.models import ACTION_STATUSES
 from readiness import openapi
 from readiness import services as core
@@ -80,7 +80,7 @@ def _file(data: pkg.PackageData, fmt: str) -> Response:
         # Nothing after the PDF needs the drills: it lets them go as it lays them out.
         pdf = pkg.package_pdf(
             data,
-            kinds=drl.drill_kinds(db.session),
+            kinds=req.drill_kinds(db.session),
             generated_at=utcnow(),
             generated_by=current_actor(),
             release=True,
@@ -123,7 +123,7 @@ def package():
         end=request.args.get("to") or end.isoformat(),
         error=error,
         data=data,
-        kinds=drl.drill_kinds(db.session),
+        kinds=req.drill_kinds(db.session),
         statuses=ACTION_STATUSES,
         counts=pkg.action_counts(data.actions) if data else {},
         overdue=sum(1 for a in data.actions if pkg.is_overdue(a, data.today)) if data else 0,

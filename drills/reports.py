@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from drills.services import ComplianceRow
+from drills.requirements import ComplianceRow
 from readiness.exports import table_response
 from readiness.pdf import pdf_table
 

@@ -20,8 +20,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
+from drills import actions as act
 from drills import attachment_views as files
-from drills import services as drl
+from drills import records as rec
+from drills import requirements as req
 from drills import training as trn
 from drills.models import (
     ACTION_STATUSES,
@@ -78,13 +80,13 @@ def _time(name: str) -> time | None:
         raise DomainError(_("时间格式应为 时:分，如 09:30。"), field=name) from None
 
 
-def _finding_input(prefix: str, users_by_name: dict[str, User]) -> drl.FindingInput | None:
+def _finding_input(prefix: str, users_by_name: dict[str, User]) -> rec.FindingInput | None:
     """One finding row of a form (``finding-0``, ``owner-0``…), or None when left empty."""
     text = (request.form.get(f"finding{prefix}") or "").strip()
     if not text:
         return None
     strength = bool(request.form.get(f"strength{prefix}"))
-    return drl.FindingInput(
+    return rec.FindingInput(
         text=text,
         owner=None if strength else users_by_name.get(request.form.get(f"owner{prefix}", "")),
         due_on=None if strength else _date(request.form.get(f"due{prefix}")),
@@ -151,7 +153,7 @@ def index():
     if listing:
         listing.args.pop("format", None)  # the download links and the pager set their own
     drills = listing.rows if listing else db.session.scalars(stmt).all()
-    kinds = drl.drill_kinds(db.session)
+    kinds = req.drill_kinds(db.session)
     header = [
         _("日期"),
         _("标题"),
@@ -222,7 +224,7 @@ def new():
                 for n in range(FINDING_ROWS)
                 if (f := _finding_input(f"-{n}", by_name))
             ]
-            drill = drl.create_drill(
+            drill = rec.create_drill(
                 db.session,
                 **_form_facts(by_code, items),
                 lead_unit=lead,
@@ -238,7 +240,7 @@ def new():
                 request_key=request.form.get("request_key") or None,
                 actor=actor,
             )
-        except drl.AlreadyRecorded as err:
+        except rec.AlreadyRecorded as err:
             db.session.rollback()
             flash(err.message, "warning")
             if err.drill_id is None:
@@ -255,7 +257,7 @@ def new():
         "drills/new.html",
         form=ConfirmForm(),
         error=error,
-        kinds=drl.drill_kinds(db.session, active_only=True),
+        kinds=req.drill_kinds(db.session, active_only=True),
         forms=FORMS,
         scopes=SCOPES,
         elements=ELEMENTS,
@@ -275,7 +277,7 @@ def _drill(drill_id: int) -> Drill:
     drill = db.session.get(Drill, drill_id)
     if drill is None:
         abort(404)
-    if not drl.drill_visible(db.session, current_actor(), drill):
+    if not rec.drill_visible(db.session, current_actor(), drill):
         abort(403)
     return drill
 
@@ -290,7 +292,7 @@ def edit(drill_id: int):
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         _updated, error = attempt(
-            lambda: drl.update_drill(
+            lambda: rec.update_drill(
                 db.session,
                 drill,
                 **_form_facts({u.code: u for u in units}, items),
@@ -306,7 +308,7 @@ def edit(drill_id: int):
         drill=drill,
         form=ConfirmForm(),
         error=error,
-        kinds=drl.drill_kinds(db.session, active_only=True),
+        kinds=req.drill_kinds(db.session, active_only=True),
         forms=FORMS,
         scopes=SCOPES,
         units=units,
@@ -320,7 +322,7 @@ def edit(drill_id: int):
 def _drill_values(drill: Drill) -> MultiDict:
     """A drill as the form's data, so the correction form starts from what is recorded."""
     values = MultiDict()
-    for name in drl.FACT_FIELDS:
+    for name in rec.FACT_FIELDS:
         value = getattr(drill, name)
         if isinstance(value, time):
             values[name] = value.strftime("%H:%M")
@@ -345,12 +347,12 @@ def detail(drill_id: int):
         "drills/detail.html",
         drill=drill,
         form=ConfirmForm(),
-        kinds=drl.drill_kinds(db.session),
+        kinds=req.drill_kinds(db.session),
         families=FAMILIES,
         forms=FORMS,
         scopes=SCOPES,
         statuses=DRILL_STATUSES,
-        next_status=drl.DRILL_NEXT.get(drill.status),
+        next_status=rec.DRILL_NEXT.get(drill.status),
         pending=sum(
             1
             for f in drill.findings
@@ -372,7 +374,7 @@ def evaluate(drill_id: int):
     """Rate the objectives and write the summary."""
     drill = _drill(drill_id)
     confirmed_action(
-        lambda _version: drl.evaluate_drill(
+        lambda _version: rec.evaluate_drill(
             db.session,
             drill,
             ratings={o.id: request.form.get(f"rating-{o.id}") or None for o in drill.objectives},
@@ -394,7 +396,7 @@ def advance(drill_id: int):
     """Move the drill on: held, evaluated, closed."""
     drill = _drill(drill_id)
     confirmed_action(
-        lambda _version: drl.advance_drill(
+        lambda _version: rec.advance_drill(
             db.session, drill, request.form.get("status", ""), actor=current_actor()
         ),
         lambda d: _("演练状态已改为“{status}”。").format(status=DRILL_STATUSES[d.status]),
@@ -413,7 +415,7 @@ def finding_add(drill_id: int):
         f = _finding_input("", users)
         if f is None:
             raise DomainError(_("请填写内容。"), field="text")
-        return drl.add_finding(db.session, drill, f, actor=current_actor())
+        return rec.add_finding(db.session, drill, f, actor=current_actor())
 
     confirmed_action(run, lambda _f: _("已添加发现。"))
     return redirect(url_for("drills.detail", drill_id=drill_id))
@@ -430,7 +432,7 @@ def actions():
     if request.args.get("owner"):
         owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
     unit_ids = unit_scope(request.args.get("unit"))
-    stmt = drl.actions_query(
+    stmt = act.actions_query(
         status=status,
         owner=owner,
         unit_ids=unit_ids,
@@ -482,10 +484,10 @@ def actions():
         rows=rows,
         listing=listing,
         orphaned=[
-            a for a in drl.orphaned_actions(db.session) if scope is None or a.unit_id in scope
+            a for a in act.orphaned_actions(db.session) if scope is None or a.unit_id in scope
         ],
-        overdue_owners=drl.overdue_by(db.session, "owner", unit_ids=scope, today=today),
-        overdue_units=drl.overdue_by(db.session, "unit", unit_ids=scope, today=today),
+        overdue_owners=act.overdue_by(db.session, "owner", unit_ids=scope, today=today),
+        overdue_units=act.overdue_by(db.session, "unit", unit_ids=scope, today=today),
         owner=request.args.get("owner", ""),
         unit=request.args.get("unit", ""),
         statuses=ACTION_STATUSES,
@@ -535,7 +537,7 @@ def action_start(action_id: int):
     """The owner starts work."""
     return _act(
         action_id,
-        lambda a: drl.start_action(db.session, a, actor=current_actor()),
+        lambda a: act.start_action(db.session, a, actor=current_actor()),
         _("已标记为整改中。"),
     )
 
@@ -548,7 +550,7 @@ def action_done(action_id: int):
 
     def run(a: CorrectiveAction):
         # One transaction: a refused file or text leaves neither a row nor a stored file.
-        done = drl.mark_done(db.session, a, request.form.get("evidence", ""), actor=actor)
+        done = act.mark_done(db.session, a, request.form.get("evidence", ""), actor=actor)
         files.attach_upload(a.finding.drill, kind="evidence", action=a, actor=actor, optional=True)
         return done
 
@@ -561,7 +563,7 @@ def action_verify(action_id: int):
     """Verify (not the owner)."""
     return _act(
         action_id,
-        lambda a: drl.verify_action(db.session, a, actor=current_actor()),
+        lambda a: act.verify_action(db.session, a, actor=current_actor()),
         _("已验证销号。"),
     )
 
@@ -573,7 +575,7 @@ def action_due(action_id: int):
     new_due = _date(request.form.get("due_on"))
     return _act(
         action_id,
-        lambda a: drl.move_due_date(
+        lambda a: act.move_due_date(
             db.session, a, new_due, request.form.get("reason", ""), actor=current_actor()
         ),
         _("已调整完成期限。"),
@@ -586,7 +588,7 @@ def action_cancel(action_id: int):
     """Cancel an action that no longer applies, with a reason (command staff)."""
     return _act(
         action_id,
-        lambda a: drl.cancel_action(
+        lambda a: act.cancel_action(
             db.session, a, request.form.get("reason", ""), actor=current_actor()
         ),
         _("已取消该整改事项。"),
@@ -599,11 +601,11 @@ def compliance():
     """Who has held the drills the requirements ask for this year, and who is overdue."""
     year = year_arg(default=date.today().year)
     scope = _scope()
-    rows = drl.compliance(db.session, year, unit_ids=scope)
+    rows = req.compliance(db.session, year, unit_ids=scope)
     status = request.args.get("status") or None
     if status in ("ok", "due", "overdue"):
         rows = [r for r in rows if r.status == status]
-    kinds = drl.drill_kinds(db.session)
+    kinds = req.drill_kinds(db.session)
     response = compliance_download(request.args.get("format", "html"), rows, kinds, year)
     if response is not None:
         return response
@@ -642,7 +644,7 @@ def compliance():
 def requirements():
     """How often each kind of unit must hold each kind of drill; the drill kinds themselves."""
     error = None
-    kinds = drl.drill_kinds(db.session, active_only=True)
+    kinds = req.drill_kinds(db.session, active_only=True)
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         lines = []
         for unit_kind in UNIT_KINDS:
@@ -653,11 +655,11 @@ def requirements():
                     continue
                 value = int_or_none(raw) if int_or_none(raw) is not None else raw
                 if request.form.get(f"{key}-per") == "days":
-                    lines.append(drl.RequirementInput(unit_kind, drill_kind, interval_days=value))
+                    lines.append(req.RequirementInput(unit_kind, drill_kind, interval_days=value))
                 else:
-                    lines.append(drl.RequirementInput(unit_kind, drill_kind, per_year=value))
+                    lines.append(req.RequirementInput(unit_kind, drill_kind, per_year=value))
         _rows, error = attempt(
-            lambda: drl.set_requirements(db.session, lines, actor=current_actor())
+            lambda: req.set_requirements(db.session, lines, actor=current_actor())
         )
         if error is None:
             flash(_("已保存演练要求。"), "success")
@@ -687,7 +689,7 @@ def requirements():
 def kind_save():
     """Add a drill kind, or rename, re-map or retire one."""
     confirmed_action(
-        lambda _version: drl.save_drill_kind(
+        lambda _version: req.save_drill_kind(
             db.session,
             code=request.form.get("code", ""),
             name=request.form.get("name", ""),
