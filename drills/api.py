@@ -13,9 +13,9 @@ from drills import records as rec
 from drills import requirements as req
 from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
-from inventory.api import _date, _item, _report_format, _scope, _unit
+from inventory.api import item_field
 from readiness import openapi
-from readiness.api import field, json_body
+from readiness.api import date_field, field, json_body, report_format, report_scope, unit_field
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
@@ -54,7 +54,7 @@ def _finding(n: int, raw) -> rec.FindingInput:
     return rec.FindingInput(
         text=field(raw, "text", str),
         owner=None if strength else _user(raw.get("owner"), "owner"),
-        due_on=None if strength else _date(field(raw, "due_on", str), "due_on"),
+        due_on=None if strength else date_field(field(raw, "due_on", str), "due_on"),
         element=field(raw, "element", str, required=False, default="planning"),
         is_strength=strength,
         objective=field(raw, "objective", int, required=False, default=None),
@@ -135,20 +135,20 @@ def create_drill():
         )
     ]
     units = [
-        _unit(code, "units") for code in field(data, "units", list, required=False, default=[])
+        unit_field(code, "units") for code in field(data, "units", list, required=False, default=[])
     ]
     items = [
-        _item(code, "items") for code in field(data, "items", list, required=False, default=[])
+        item_field(code, "items") for code in field(data, "items", list, required=False, default=[])
     ]
     text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
     drill = rec.create_drill(
         db.session,
         title=field(data, "title", str),
         kind=field(data, "kind", str),
-        held_on=_date(field(data, "held_on", str), "held_on"),
+        held_on=date_field(field(data, "held_on", str), "held_on"),
         start_time=_time(data, "start_time"),
         end_time=_time(data, "end_time"),
-        lead_unit=_unit(data.get("lead_unit"), "lead_unit"),
+        lead_unit=unit_field(data.get("lead_unit"), "lead_unit"),
         units=units,
         participants=field(data, "participants", int, required=False, default=0),
         duration_minutes=field(data, "duration_minutes", int, required=False, default=0),
@@ -241,8 +241,8 @@ def put_requirements():
 def drill_compliance():
     """Required vs held drills per unit and kind for a year, with ok / due / overdue."""
     year = year_arg(default=date.today().year)
-    fmt = _report_format()
-    rows = req.compliance(db.session, year, unit_ids=_scope(request.args.get("unit")))
+    fmt = report_format()
+    rows = req.compliance(db.session, year, unit_ids=report_scope(request.args.get("unit")))
     if fmt != "json":
         return compliance_download(fmt, rows, req.drill_kinds(db.session), year)
     return jsonify(
@@ -276,7 +276,7 @@ def list_actions():
     stmt = act.actions_query(
         status=request.args.get("status") or None,
         owner=owner,
-        unit_ids=_scope(request.args.get("unit")),
+        unit_ids=report_scope(request.args.get("unit")),
         overdue_on=date.today() if request.args.get("overdue") else None,
     )
     return jsonify({"actions": [action_json(a) for a in db.session.scalars(stmt)]})

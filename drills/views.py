@@ -43,16 +43,23 @@ from drills.models import (
     drill_units,
 )
 from drills.reports import compliance_download
-from inventory.api import _scope as unit_scope
 from inventory.models import Item
 from readiness import services as core
+from readiness.api import report_scope as unit_scope
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, User
-from readiness.pages import attempt, confirmed_action, int_or_none, paginate, paginate_rows
+from readiness.pages import (
+    attempt,
+    confirmed_action,
+    date_or_none,
+    int_or_none,
+    paginate,
+    paginate_rows,
+)
 from readiness.params import year_arg
 from readiness.permissions import can, in_scope
 
@@ -61,13 +68,6 @@ FINDING_ROWS = 3
 # The drill list and the action list download as these; any other ?format= shows the page.
 FILE_FORMATS = ("csv", "xlsx")
 CALENDAR_DAYS = 90
-
-
-def _date(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw or "")
-    except ValueError:
-        return None
 
 
 def _time(name: str) -> time | None:
@@ -89,7 +89,7 @@ def _finding_input(prefix: str, users_by_name: dict[str, User]) -> rec.FindingIn
     return rec.FindingInput(
         text=text,
         owner=None if strength else users_by_name.get(request.form.get(f"owner{prefix}", "")),
-        due_on=None if strength else _date(request.form.get(f"due{prefix}")),
+        due_on=None if strength else date_or_none(request.form.get(f"due{prefix}")),
         element=request.form.get(f"element{prefix}", "planning"),
         is_strength=strength,
         objective=int_or_none(request.form.get(f"objective-of{prefix}")),
@@ -102,7 +102,7 @@ def _form_facts(units_by_code: dict, items: list[Item]) -> dict:
     return {
         "title": request.form.get("title", ""),
         "kind": request.form.get("kind", ""),
-        "held_on": _date(request.form.get("held_on")),
+        "held_on": date_or_none(request.form.get("held_on")),
         "start_time": _time("start_time"),
         "end_time": _time("end_time"),
         "units": [units_by_code[c] for c in request.form.getlist("units") if c in units_by_code],
@@ -572,7 +572,7 @@ def action_verify(action_id: int):
 @permission("drills.view")
 def action_due(action_id: int):
     """Move the due date, with a reason."""
-    new_due = _date(request.form.get("due_on"))
+    new_due = date_or_none(request.form.get("due_on"))
     return _act(
         action_id,
         lambda a: act.move_due_date(
@@ -758,7 +758,7 @@ def training_add():
             db.session,
             unit,
             course=request.form.get("course", ""),
-            held_on=_date(request.form.get("held_on")),
+            held_on=date_or_none(request.form.get("held_on")),
             trainees=int_or_none(request.form.get("trainees"))
             if request.form.get("trainees")
             else 0,
@@ -781,7 +781,7 @@ def certificate_add():
             person_name=request.form.get("person_name", ""),
             kind=request.form.get("kind", ""),
             number=request.form.get("number", ""),
-            valid_until=_date(request.form.get("valid_until")),
+            valid_until=date_or_none(request.form.get("valid_until")),
             actor=current_actor(),
         ),
         _("已登记证书。"),

@@ -12,57 +12,30 @@ from inventory import catalog, checks, counts, ledger, reports, standard, stock
 from inventory.models import MANUAL_KINDS, Count, Item
 from inventory.shortfall import report_json, shortfall
 from readiness import openapi
-from readiness import services as core
-from readiness.api import BadRequest, field, json_body
+from readiness.api import (
+    date_field,
+    field,
+    json_body,
+    report_format,
+    report_scope,
+    unit_field,
+)
 from readiness.auth import current_actor, permission
-from readiness.errors import DomainError, NotFound, PermissionDenied
+from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.params import int_arg
-from readiness.permissions import in_scope, unit_ids_below
+from readiness.permissions import in_scope
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 
 
-def _date(value, name: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise DomainError(_("字段 {name} 的类型不正确。").format(name=name), field=name)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DomainError(
-            _("{name} 必须是 YYYY-MM-DD 格式的日期。").format(name=name), field=name
-        ) from None
-
-
-def _unit(code, name: str = "unit"):
-    if not isinstance(code, str) or not code:
-        raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
-    try:
-        unit = core.get_unit(db.session, code)
-    except NotFound as err:
-        raise DomainError(err.message, field=name) from None
-    return unit
-
-
-def _item(code, name: str = "item") -> Item:
+def item_field(code, name: str = "item") -> Item:
     if not isinstance(code, str) or not code:
         raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
     try:
         return catalog.get_item(db.session, code)
     except NotFound as err:
         raise DomainError(err.message, field=name) from None
-
-
-def _scope(unit_code: str | None) -> set[int] | None:
-    actor = current_actor()
-    if unit_code:
-        unit = core.get_unit(db.session, unit_code)
-        if not in_scope(db.session, actor, unit):
-            raise PermissionDenied(_("您只能查看本单位及下级单位的数据。"))
-        return unit_ids_below(db.session, unit.id)
-    return core.visible_unit_ids(db.session, actor)
 
 
 def item_json(item: Item) -> dict:
@@ -130,7 +103,7 @@ def standard_json(version) -> dict:
 @permission("standard.view")
 def get_standard():
     """The standard in force today, or on ?as_of=YYYY-MM-DD."""
-    on = _date(request.args.get("as_of"), "as_of") or date.today()
+    on = date_field(request.args.get("as_of"), "as_of") or date.today()
     return jsonify(standard_json(standard.standard_as_of(db.session, on)))
 
 
@@ -139,7 +112,7 @@ def get_standard():
 def put_standard():
     """Publish a new edition of the standard (command staff)."""
     data = json_body()
-    effective_from = _date(field(data, "effective_from", str), "effective_from")
+    effective_from = date_field(field(data, "effective_from", str), "effective_from")
     raw_lines = field(data, "lines", list)
     lines = []
     for n, raw in enumerate(raw_lines, start=1):
@@ -174,8 +147,8 @@ def put_standard():
 def create_movement():
     """Record a receipt, issue or write-off; 409 if the balance would go below zero."""
     data = json_body()
-    unit = _unit(data.get("unit"))
-    item = _item(data.get("item"))
+    unit = unit_field(data.get("unit"))
+    item = item_field(data.get("item"))
     kind = field(data, "kind", str)
     if kind not in MANUAL_KINDS:
         raise DomainError(_("kind 只能是 receipt、issue 或 write_off。"), field="kind")
@@ -186,7 +159,7 @@ def create_movement():
         kind=kind,
         qty=field(data, "qty", int),
         lot_code=field(data, "lot", str, required=False),
-        expires_on=_date(data.get("expires_on"), "expires_on"),
+        expires_on=date_field(data.get("expires_on"), "expires_on"),
         note=field(data, "note", str, required=False, default=""),
         reason=field(data, "reason", str, required=False, default=""),
         serials=field(data, "serials", list, required=False),
@@ -202,7 +175,9 @@ def create_movement():
 @permission("stock.view")
 def get_stock():
     """Balances by unit, item and lot (?unit=CODE for one unit and the units below it)."""
-    return jsonify({"rows": stock.stock_rows_for_api(db.session, _scope(request.args.get("unit")))})
+    return jsonify(
+        {"rows": stock.stock_rows_for_api(db.session, report_scope(request.args.get("unit")))}
+    )
 
 
 def count_json(count: Count) -> dict:
@@ -228,7 +203,7 @@ def count_json(count: Count) -> dict:
 def create_count():
     """Record a whole stocktake at once: snapshot, counted lines, submitted for approval."""
     data = json_body()
-    unit = _unit(data.get("unit"))
+    unit = unit_field(data.get("unit"))
     raw_lines = field(data, "lines", list)
     if len(raw_lines) > 10_000:
         raise DomainError(_("一次最多 10000 行。"), field="lines")
@@ -239,7 +214,7 @@ def create_count():
     for n, raw in enumerate(raw_lines, start=1):
         if not isinstance(raw, dict):
             raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
-        item = _item(raw.get("item"))
+        item = item_field(raw.get("item"))
         lot = None
         lot_code = field(raw, "lot", str, required=False)
         if lot_code:
@@ -279,24 +254,17 @@ def approve_count(count_id: int):
     return jsonify({**count_json(count), "adjustments": len(moves)})
 
 
-def _report_format() -> str:
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv", "xlsx", "pdf"):
-        raise BadRequest(_("format 只能是 json、csv、xlsx 或 pdf。"))
-    return fmt
-
-
 @bp.route("/reports/shortfall", methods=["GET"])
 @permission("reports.view")
 def shortfall_report():
     """The shortfall report as JSON (or ?format=csv|xlsx|pdf)."""
-    fmt = _report_format()
+    fmt = report_format()
     report = shortfall(
         db.session,
-        unit_ids=_scope(request.args.get("unit")),
+        unit_ids=report_scope(request.args.get("unit")),
         category=request.args.get("category") or None,
         item_code=request.args.get("item") or None,
-        as_of=_date(request.args.get("as_of"), "as_of"),
+        as_of=date_field(request.args.get("as_of"), "as_of"),
     )
     if fmt != "json":
         return reports.shortfall_download(fmt, report)
@@ -307,11 +275,11 @@ def shortfall_report():
 @permission("reports.view")
 def expiry_report():
     """Lots expiring within ?days= (default 90) and already expired."""
-    fmt = _report_format()
+    fmt = report_format()
     days = int_arg("days", 90, low=1, high=3650)
     today = date.today()
     rows = stock.expiring_lots(
-        db.session, _scope(request.args.get("unit")), today=today, within_days=days
+        db.session, report_scope(request.args.get("unit")), today=today, within_days=days
     )
     if fmt != "json":
         return reports.expiry_download(fmt, rows, days, today)

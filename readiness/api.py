@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -9,10 +10,10 @@ from flask_babel import gettext as _
 
 from readiness import openapi, services
 from readiness.auth import PUBLIC, current_actor, permission
-from readiness.errors import DomainError, PermissionDenied
+from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.models import Unit
-from readiness.permissions import in_scope
+from readiness.permissions import in_scope, unit_ids_below
 from readiness.text import find_unsafe, unsafe_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -100,6 +101,53 @@ def field(data: dict, name: str, kind: type | tuple, *, required: bool = True, d
     if not isinstance(value, kinds):
         raise DomainError(_("字段 {name} 的类型不正确。").format(name=name), field=name)
     return value
+
+
+def date_field(value, name: str) -> date | None:
+    """A date from a JSON body or query string (YYYY-MM-DD); None when absent or empty."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise DomainError(_("字段 {name} 的类型不正确。").format(name=name), field=name)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DomainError(
+            _("{name} 必须是 YYYY-MM-DD 格式的日期。").format(name=name), field=name
+        ) from None
+
+
+def unit_field(code, name: str = "unit") -> Unit:
+    """The unit a body or query string names by code; a refusal names the field."""
+    if not isinstance(code, str) or not code:
+        raise DomainError(_("缺少字段 {name}。").format(name=name), field=name)
+    try:
+        return services.get_unit(db.session, code)
+    except NotFound as err:
+        raise DomainError(err.message, field=name) from None
+
+
+def report_scope(unit_code: str | None) -> set[int] | None:
+    """The unit ids a report covers: the named unit and those below it (within the caller's
+    reach), or everything the caller may see (None: the whole area)."""
+    actor = current_actor()
+    if unit_code:
+        unit = services.get_unit(db.session, unit_code)
+        if not in_scope(db.session, actor, unit):
+            raise PermissionDenied(_("您只能查看本单位及下级单位的数据。"))
+        return unit_ids_below(db.session, unit.id)
+    return services.visible_unit_ids(db.session, actor)
+
+
+REPORT_FORMATS = ("json", "csv", "xlsx", "pdf")
+
+
+def report_format() -> str:
+    """``?format=`` of a report endpoint: json (the default), csv, xlsx or pdf."""
+    fmt = request.args.get("format", "json")
+    if fmt not in REPORT_FORMATS:
+        raise BadRequest(_("format 只能是 json、csv、xlsx 或 pdf。"))
+    return fmt
 
 
 def unit_json(unit: Unit) -> dict[str, Any]:

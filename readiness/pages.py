@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from flask import current_app, flash, request
 from sqlalchemy import func, select
@@ -22,6 +23,15 @@ def int_or_none(value) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if -ID_MAX - 1 <= number <= ID_MAX else None
+
+
+def date_or_none(raw: str | None) -> date | None:
+    """A posted date (YYYY-MM-DD, spaces around ignored), or None when empty or not a date:
+    the service then refuses a missing required date, naming the field."""
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
 
 
 def form_error(form, err: DomainError, default_field: str | None = None) -> None:

@@ -8,10 +8,9 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from inventory.api import _date, _report_format, _unit
 from readiness import openapi
 from readiness import services as core
-from readiness.api import BadRequest, field, json_body
+from readiness.api import BadRequest, date_field, field, json_body, report_format, unit_field
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
@@ -214,7 +213,7 @@ def save_town():
         code=field(data, "code", str),
         name=field(data, "name", str, required=False, default=""),
         villages=villages,
-        parent=_unit(parent_code, "parent") if parent_code else None,
+        parent=unit_field(parent_code, "parent") if parent_code else None,
         actor=current_actor(),
     )
     db.session.commit()
@@ -293,7 +292,7 @@ def _shelter_input(data: dict) -> sites.ShelterInput:
         has_generator=flag("has_generator"),
         is_in_floodplain=flag("is_in_floodplain"),
         is_standardized=flag("is_standardized"),
-        standardized_on=_date(data.get("standardized_on"), "standardized_on"),
+        standardized_on=date_field(data.get("standardized_on"), "standardized_on"),
         status=field(data, "status", str, required=False, default="active"),
         manager_name=text("manager_name"),
         manager_phone=text("manager_phone"),
@@ -385,7 +384,7 @@ def record_inspection(shelter_id: int):
     inspection = inspections.record_inspection(
         db.session,
         shelter,
-        inspected_on=_date(field(data, "inspected_on", str), "inspected_on"),
+        inspected_on=date_field(field(data, "inspected_on", str), "inspected_on"),
         inspector=field(data, "inspector", str, required=False, default=""),
         checklist=field(data, "checklist", dict, required=False, default={}),
         defects=defects,
@@ -414,7 +413,7 @@ def resolve_defect(defect_id: int):
         db.session,
         defect,
         resolution=field(data, "resolution", str, required=False, default=""),
-        resolved_on=_date(data.get("resolved_on"), "resolved_on"),
+        resolved_on=date_field(data.get("resolved_on"), "resolved_on"),
         actor=current_actor(),
     )
     db.session.commit()
@@ -483,7 +482,7 @@ def report_target():
 def shelter_coverage():
     """Villages covered by active standardized sites, per town and overall, against the
     target (?target=0.6, ?unit=CODE, ?format=csv|xlsx|pdf)."""
-    fmt = _report_format()
+    fmt = report_format()
     target = report_target()
     unit_code = request.args.get("unit") or None
     scope = coverage.scope_for(db.session, current_actor(), unit_code)

@@ -25,7 +25,14 @@ from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import db
-from readiness.pages import confirmed_action, form_error, int_or_none, paginate, submit
+from readiness.pages import (
+    confirmed_action,
+    date_or_none,
+    form_error,
+    int_or_none,
+    paginate,
+    submit,
+)
 from readiness.permissions import can
 from shelters import coverage, inspections, places
 from shelters import places_import as pi
@@ -67,13 +74,6 @@ SHELTER_FLAGS = ("is_accessible", "has_generator", "is_in_floodplain", "is_stand
 
 def _scope() -> set[int] | None:
     return core.visible_unit_ids(db.session, current_actor())
-
-
-def _date(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
 
 
 def _interval() -> int:
@@ -208,7 +208,7 @@ def _shelter_input(form: ShelterForm, town_list) -> site_rules.ShelterInput:
         has_generator=bool(form.has_generator.data),
         is_in_floodplain=bool(form.is_in_floodplain.data),
         is_standardized=bool(form.is_standardized.data),
-        standardized_on=_date(form.standardized_on.data),
+        standardized_on=date_or_none(form.standardized_on.data),
         status=form.status.data or "",
         manager_name=form.manager_name.data or "",
         manager_phone=form.manager_phone.data or "",
@@ -331,7 +331,7 @@ def inspection_new(shelter_id: int):
             inspections.record_inspection(
                 db.session,
                 shelter,
-                inspected_on=_date(form.inspected_on.data),
+                inspected_on=date_or_none(form.inspected_on.data),
                 inspector=form.inspector.data or "",
                 checklist={k: request.form.get(f"check-{k}") or "na" for k in CHECKLIST},
                 defects=defects,
@@ -385,7 +385,7 @@ def defect_resolve(defect_id: int):
             db.session,
             defect,
             resolution=request.form.get("resolution", ""),
-            resolved_on=_date(request.form.get("resolved_on")),
+            resolved_on=date_or_none(request.form.get("resolved_on")),
             actor=current_actor(),
         ),
         lambda _d: _("已标记为已整改。"),

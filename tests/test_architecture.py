@@ -77,6 +77,44 @@ def test_features_do_not_import_the_overview(feature):
     assert {path: names for path, names in offending.items() if names} == {}
 
 
+# What each feature package may use besides the core: inventory is the floor the others
+# stand on (their stock is on its ledger); labels, drills and shelters stand side by side.
+MAY_USE = {
+    "inventory": set(),
+    "labels": {"inventory"},
+    "drills": {"inventory"},
+    "shelters": {"inventory"},
+}
+
+
+@pytest.mark.parametrize("feature", sorted(MAY_USE))
+def test_features_import_only_the_floor_below(feature):
+    others = set(FEATURES) - {feature} - MAY_USE[feature]
+    offending = {
+        _rel(path): sorted(n for n in _imported(path) if _top(n) in others)
+        for path in _modules(feature)
+    }
+    assert {path: names for path, names in offending.items() if names} == {}
+
+
+def test_no_module_imports_another_packages_private_name():
+    """``from inventory.api import _date`` made one feature's API a second core (issue 15)."""
+    offending = []
+    for package in ("readiness", *FEATURES):
+        for path in _modules(package):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    if _top(node.module) == package:
+                        continue
+                    offending += [
+                        f"{_rel(path)}: {node.module}.{alias.name}"
+                        for alias in node.names
+                        if alias.name.startswith("_")
+                    ]
+    assert offending == []
+
+
 def test_pages_and_api_do_not_import_each_other():
     web = _imported(ROOT / "readiness" / "web.py")
     api = _imported(ROOT / "readiness" / "api.py")
