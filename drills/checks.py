@@ -1,5 +1,6 @@
-"""Small checks shared by drill records, corrective actions and requirements: free text
-within its limit and an active drill kind, each with one message wherever it is used."""
+"""The drills' own checks: an active drill kind, and the names the forms give the fields
+(``field_label``). Text and counts are the core checks (``readiness.checks``), called here
+with the drills' defaults and labels."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from drills.models import DrillKind
+from readiness import checks as core
 from readiness.errors import DomainError
 
 TITLE_MAX = 200
@@ -14,19 +16,14 @@ TEXT_MAX = 5000
 
 
 def check_text(value, field: str, *, required: bool = True, limit: int = TEXT_MAX) -> str:
-    """The text stripped; refused when required and empty, not text, or over ``limit``."""
-    value = (value or "").strip() if isinstance(value, str) else value
-    if value is None or value == "":
-        if required:
-            raise DomainError(_("请填写{field}。").format(field=field_label(field)), field=field)
-        return ""
-    if not isinstance(value, str):
-        raise DomainError(_("字段 {name} 的类型不正确。").format(name=field), field=field)
-    if len(value) > limit:
-        raise DomainError(
-            _("{field}不能超过 {n} 个字。").format(field=field_label(field), n=limit), field=field
-        )
-    return value
+    """The core text check (``readiness.checks.check_text``) with the drills' defaults:
+    required, up to ``TEXT_MAX``, the field named as the form names it."""
+    return core.check_text(value, field, limit=limit, required=required, label=field_label(field))
+
+
+def check_count(value, field: str, maximum: int) -> int:
+    """A whole number from 0 to ``maximum`` (participants, minutes), named as the form does."""
+    return core.check_whole(value, field, maximum=maximum, label=field_label(field))
 
 
 def field_label(field: str) -> str:
@@ -47,6 +44,12 @@ def field_label(field: str) -> str:
         "summary": _("演练经过"),
         "problems": _("问题和原因"),
         "lessons": _("经验教训"),
+        "course": _("课程"),
+        "trainee_names": _("参训人员名单"),
+        "trainees": _("参训人数"),
+        "person_name": _("姓名"),
+        "number": _("证书编号"),
+        "note": _("备注"),
     }.get(field, field)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from drills.checks import TITLE_MAX, check_kind, check_text, field_label
+from drills.checks import TITLE_MAX, check_count, check_kind, check_text
 from drills.models import (
     DRILL_STATUSES,
     ELEMENTS,
@@ -30,17 +30,6 @@ from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit, User
 from readiness.permissions import in_scope, require
-
-
-def _count(value, field: str, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError(_("{field}必须是整数。").format(field=field_label(field)), field=field)
-    if not 0 <= value <= maximum:
-        raise DomainError(
-            _("{field}应在 0 到 {n} 之间。").format(field=field_label(field), n=maximum),
-            field=field,
-        )
-    return value
 
 
 class AlreadyRecorded(Conflict):
@@ -68,13 +57,13 @@ class FindingInput:
 
 def _duration(start: time | None, end: time | None, minutes) -> int:
     if start is None and end is None:
-        return _count(minutes, "duration_minutes", 60 * 24 * 14)
+        return check_count(minutes, "duration_minutes", 60 * 24 * 14)
     if start is None or end is None:
         raise DomainError(_("请同时填写开始和结束时间。"), field="start_time")
     if end <= start:
         raise DomainError(_("结束时间应晚于开始时间。"), field="end_time")
     if minutes:
-        return _count(minutes, "duration_minutes", 60 * 24 * 14)
+        return check_count(minutes, "duration_minutes", 60 * 24 * 14)
     span = datetime.combine(date.min, end) - datetime.combine(date.min, start)
     return span.seconds // 60
 
@@ -120,7 +109,7 @@ def _facts(
         "held_on": held_on,
         "start_time": start_time,
         "end_time": end_time,
-        "participants": _count(participants, "participants", 100_000),
+        "participants": check_count(participants, "participants", 100_000),
         "duration_minutes": _duration(start_time, end_time, duration_minutes),
         "scenario": check_text(scenario, "scenario", required=False),
         "location": check_text(location, "location", required=False, limit=200),

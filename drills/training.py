@@ -10,20 +10,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from drills.checks import check_count, check_text
 from drills.models import CERTIFICATE_KINDS, Certificate, TrainingSession
 from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit
 from readiness.permissions import require
-
-
-def _text(value, field: str, limit: int, required: bool = True) -> str:
-    value = (value or "").strip() if isinstance(value, str) else ""
-    if required and not value:
-        raise DomainError(_("请填写完整。"), field=field)
-    if len(value) > limit:
-        raise DomainError(_("内容不能超过 {n} 个字。").format(n=limit), field=field)
-    return value
 
 
 def add_training(
@@ -41,9 +33,8 @@ def add_training(
     require(session, actor, "drills.write", unit)
     if not isinstance(held_on, date):
         raise DomainError(_("请填写培训日期。"), field="held_on")
-    if isinstance(trainees, bool) or not isinstance(trainees, int) or not 0 <= trainees <= 100_000:
-        raise DomainError(_("参训人数应为 0 到 100000 的整数。"), field="trainees")
-    trainee_names = _text(trainee_names, "trainee_names", 5000, required=False)
+    trainees = check_count(trainees, "trainees", 100_000)
+    trainee_names = check_text(trainee_names, "trainee_names", required=False)
     names = [n for n in trainee_names.splitlines() if n.strip()]
     trainees = trainees or len(names)
     if len(names) > trainees:
@@ -53,11 +44,11 @@ def add_training(
         )
     row = TrainingSession(
         unit_id=unit.id,
-        course=_text(course, "course", 200),
+        course=check_text(course, "course", limit=200),
         held_on=held_on,
         trainees=trainees,
         trainee_names="\n".join(n.strip() for n in names),
-        note=_text(note, "note", 1000, required=False),
+        note=check_text(note, "note", required=False, limit=1000),
         created_by_id=getattr(actor, "id", None),
     )
     session.add(row)
@@ -89,9 +80,9 @@ def add_certificate(
         raise DomainError(_("未知的证书类别。"), field="kind")
     row = Certificate(
         unit_id=unit.id,
-        person_name=_text(person_name, "person_name", 60),
+        person_name=check_text(person_name, "person_name", limit=60),
         kind=kind,
-        number=_text(number, "number", 60),
+        number=check_text(number, "number", limit=60),
         valid_until=valid_until,
         created_by_id=getattr(actor, "id", None),
     )

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from inventory.checks import check_note, check_qty
+from inventory.checks import check_qty
 from inventory.ledger import InsufficientStock, post_movement
 from inventory.models import (
     ALLOCATION_STATUSES,
@@ -32,6 +32,7 @@ from inventory.models import (
     Position,
 )
 from readiness import audit
+from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import Unit

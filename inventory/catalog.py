@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.checks import check_decimal
 from inventory.models import Item
 from readiness import audit
+from readiness.checks import check_decimal
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.permissions import require
 from readiness.services import CODE_RE
@@ -46,7 +46,9 @@ def _check_item_values(name, category, uom, unit_cost, shelf_life_days, tracking
     uom = (uom or "").strip()
     if not uom or len(uom) > 10:
         raise DomainError(_("请填写计量单位（如 件、盘、个、根）。"), field="uom")
-    cost = check_decimal(unit_cost, "unit_cost", places=2, maximum=Decimal("9999999999"))
+    cost = check_decimal(
+        unit_cost, "unit_cost", places=2, maximum=Decimal("9999999999"), label=_("单价（元）")
+    )
     if shelf_life_days is not None:
         if isinstance(shelf_life_days, bool) or not isinstance(shelf_life_days, int):
             raise DomainError(_("保质期必须是整数天数。"), field="shelf_life_days")

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.checks import check_note, check_qty
+from inventory.checks import check_qty
 from inventory.ledger import find_position, post_movement
 from inventory.models import (
     COUNT_STATUSES,
@@ -23,6 +23,7 @@ from inventory.models import (
     Position,
 )
 from readiness import audit
+from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_KINDS, Unit

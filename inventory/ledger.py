@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inventory.checks import check_note, check_qty
+from inventory.checks import check_qty
 from inventory.models import (
     ASSET_STATUSES,
     MANUAL_KINDS,
@@ -29,6 +29,7 @@ from inventory.models import (
     Position,
 )
 from readiness import audit
+from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit

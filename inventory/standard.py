@@ -14,13 +14,17 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.checks import check_decimal, check_note, check_qty
+from inventory.checks import check_qty
 from inventory.models import Item, RequirementOverride, StandardLine, StandardVersion
 from readiness import audit
+from readiness.checks import check_decimal, check_note
 from readiness.db import utcnow
 from readiness.errors import DomainError
 from readiness.models import UNIT_KINDS, Unit
 from readiness.permissions import require
+
+# The largest base or per-officer quantity a standard line may ask for.
+LINE_MAX = Decimal(10**6)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -72,8 +76,16 @@ def publish_standard(
                 field="lines",
             )
         try:
-            base = check_decimal(line.base_qty, "base_qty")
-            per = check_decimal(line.per_officer, "per_officer")
+            base = check_decimal(
+                line.base_qty, "base_qty", places=3, maximum=LINE_MAX, label=_("基数")
+            )
+            per = check_decimal(
+                line.per_officer,
+                "per_officer",
+                places=3,
+                maximum=LINE_MAX,
+                label=_("每人配备"),
+            )
         except DomainError as err:
             raise DomainError(
                 _("第 {n} 行：{message}").format(n=n, message=err.message), field="lines"

@@ -1,15 +1,14 @@
-"""Small input checks shared by the shelter services: text, whole numbers, decimals, dates.
-
-Each refusal is a DomainError naming the field, in the words of the form (``_label``)."""
+"""The shelter services' input checks: the core checks (``readiness.checks``) with the
+shelters' field names (``_label``, the words of the form) and their optional measurements
+(blank is None; a value is padded to its decimal places)."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
 
-from readiness.errors import DomainError
+from readiness import checks
 
 TEXT_MAX = 2000
 PERSON_MAX = 60
@@ -41,69 +40,23 @@ def _label(name: str) -> str:
 
 
 def _text(value, name: str, limit: int, *, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise DomainError(_("字段 {name} 的类型不正确。").format(name=name), field=name)
-    value = value.strip()
-    if required and not value:
-        raise DomainError(_("请填写{field}。").format(field=_label(name)), field=name)
-    if len(value) > limit:
-        raise DomainError(
-            _("{field}不能超过 {n} 个字。").format(field=_label(name), n=limit), field=name
-        )
-    return value
+    return checks.check_text(value, name, limit=limit, required=required, label=_label(name))
 
 
 def _whole(value, name: str, maximum: int) -> int:
     """A whole number 0..maximum; digits in a string are accepted (forms, imported files)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # spreadsheets store whole numbers as floats
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError(_("{field}必须是整数。").format(field=_label(name)), field=name)
-    if value < 0:
-        raise DomainError(_("{field}不能为负数。").format(field=_label(name)), field=name)
-    if value > maximum:
-        raise DomainError(
-            _("{field}不能超过 {n}。").format(field=_label(name), n=f"{maximum:,}"), field=name
-        )
-    return value
+    return checks.check_whole(value, name, maximum=maximum, label=_label(name))
 
 
 def _decimal(value, name: str, *, places: int, maximum: Decimal, minimum=Decimal(0)):
+    """An optional measurement: None when blank, else padded to ``places`` decimals."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise DomainError(_("{field}必须是数字。").format(field=_label(name)), field=name)
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise DomainError(_("{field}必须是数字。").format(field=_label(name)), field=name) from None
-    if not number.is_finite():
-        raise DomainError(_("{field}必须是数字。").format(field=_label(name)), field=name)
-    if number < minimum:
-        raise DomainError(_("{field}不能为负数。").format(field=_label(name)), field=name)
-    if number > maximum:
-        raise DomainError(_("{field}数值过大。").format(field=_label(name)), field=name)
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        raise DomainError(
-            _("{field}最多 {n} 位小数。").format(field=_label(name), n=places), field=name
-        )
+    number = checks.check_decimal(
+        value, name, places=places, maximum=maximum, minimum=minimum, label=_label(name)
+    )
     return number.quantize(Decimal(1).scaleb(-places))
 
 
 def _coordinate(value, name: str, limit: int) -> Decimal | None:
-    number = _decimal(value, name, places=6, maximum=Decimal(limit), minimum=Decimal(-limit))
-    return number
-
-
-def _past_date(value, name: str, today: date, label: str) -> date:
-    if not isinstance(value, date):
-        raise DomainError(_("请填写{field}。").format(field=label), field=name)
-    if value > today:
-        raise DomainError(_("{field}不能晚于今天。").format(field=label), field=name)
-    if value.year < 1950:
-        raise DomainError(_("{field}不正确。").format(field=label), field=name)
-    return value
+    return _decimal(value, name, places=6, maximum=Decimal(limit), minimum=Decimal(-limit))

@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from readiness import audit
+from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError
 from readiness.permissions import require
-from shelters.checks import PERSON_MAX, TEXT_MAX, _decimal, _past_date, _text, _whole
+from shelters.checks import PERSON_MAX, TEXT_MAX, _decimal, _text, _whole
 from shelters.models import CHECK_RESULTS, CHECKLIST, Defect, Inspection, Shelter
 
 SUBSIDY_MAX = Decimal("100000000")
@@ -74,7 +75,7 @@ def record_inspection(
     today = today or date.today()
     if shelter.status == "closed":
         raise Conflict(_("已关闭的场所不能再登记检查。"))
-    inspected_on = _past_date(inspected_on, "inspected_on", today, _("检查日期"))
+    inspected_on = check_past_date(inspected_on, "inspected_on", today=today, label=_("检查日期"))
     checklist = checklist or {}
     if not isinstance(checklist, dict):
         raise DomainError(_("检查项格式不正确。"), field="checklist")
@@ -168,7 +169,9 @@ def resolve_defect(
     if defect.is_resolved:
         raise Conflict(_("该问题已于 {on} 整改。").format(on=defect.resolved_on.isoformat()))
     resolution = _text(resolution, "resolution", TEXT_MAX, required=True)
-    resolved_on = _past_date(resolved_on or today, "resolved_on", today, _("整改日期"))
+    resolved_on = check_past_date(
+        resolved_on or today, "resolved_on", today=today, label=_("整改日期")
+    )
     if resolved_on < defect.inspection.inspected_on:
         raise DomainError(_("整改日期不能早于发现问题的检查日期。"), field="resolved_on")
     before = audit.snapshot(defect, ("is_resolved", "resolved_on", "resolution"))

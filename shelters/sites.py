@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from readiness import audit, services
+from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.models import Unit
 from readiness.permissions import require
@@ -20,7 +21,6 @@ from shelters.checks import (
     TEXT_MAX,
     _coordinate,
     _decimal,
-    _past_date,
     _text,
     _whole,
 )
@@ -172,7 +172,9 @@ def _apply(session: Session, shelter: Shelter, data: ShelterInput, today: date) 
     if data.is_standardized:
         if data.standardized_on is None:
             raise DomainError(_("规范化场所请填写验收日期。"), field="standardized_on")
-        standardized_on = _past_date(data.standardized_on, "standardized_on", today, _("验收日期"))
+        standardized_on = check_past_date(
+            data.standardized_on, "standardized_on", today=today, label=_("验收日期")
+        )
         if data.status in ("planned", "construction"):
             raise DomainError(
                 _("规划中或在建的场所不能标记为已规范化验收。"), field="is_standardized"

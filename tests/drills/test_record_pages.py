@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from drills.models import CorrectiveAction, Drill, DrillKind, TrainingSession
-from inventory import services as inv
+from inventory import catalog
 from inventory.models import Item
 from readiness.models import User
 from readiness.permissions import SYSTEM
@@ -27,7 +27,7 @@ def setup(make_unit, make_user, session):
     make_user("clerk1", "clerk", daye)
     make_user("owner1", "clerk", daye, name="张队长")
     make_user("cmd1", "command", None)
-    inv.create_item(
+    catalog.create_item(
         session,
         code="ROPE",
         name="救援绳",
@@ -336,7 +336,7 @@ def test_the_correction_form_starts_from_the_record_and_refuses_bad_values(
         "participants": "45",
     }
     bad = post_form(clerk, f"/drills/{drill.id}/edit", {**data, "participants": "-3"})
-    assert "参演人数应在 0 到 100000 之间" in text(bad)
+    assert "参演人数不能为负数。" in text(bad)
     r = post_form(clerk, f"/drills/{drill.id}/edit", data)
     assert "已更正演练记录" in text(clerk.get(r.location))
     session.expire_all()

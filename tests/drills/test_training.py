@@ -112,4 +112,4 @@ def test_training_page(make_unit, make_user, login):
         "/training/certificates",
         {"unit": "DAYE", "person_name": "", "kind": "first_aid", "number": "FA-002"},
     )
-    assert "请填写完整" in client.get(r.location).get_data(as_text=True)
+    assert "请填写姓名。" in client.get(r.location).get_data(as_text=True)
