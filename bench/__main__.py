@@ -86,7 +86,7 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
 
     from bench.dataset import Sizes, build
     from bench.drills import build_drills, drill_figures
-    from inventory.services import verify_balances
+    from inventory.ledger import verify_balances
     from inventory.shortfall import shortfall
     from readiness import cache, create_app, services
     from readiness.extensions import db

@@ -396,7 +396,7 @@ def drill_figures(
 ) -> list[tuple[str, str]]:
     """Compliance, overdue actions and the actions page, each against hand-written SQL.
     Every request and service call starts from an empty session, as in production."""
-    from drills import services as drl
+    from drills import actions, requirements
     from drills.models import DrillRequirement
 
     year = today.year
@@ -432,15 +432,15 @@ def drill_figures(
     # service reads (held this year, last held, last ever); the due date is the same pure
     # function on both sides.
     run_sql = sql(compliance_sql, window)
-    run_svc = service(lambda: drl.compliance(db.session, year, today=today))
+    run_svc = service(lambda: requirements.compliance(db.session, year, today=today))
     run_api = get(api, f"/api/v1/reports/drill-compliance?year={year}", headers=headers)
     by_sql = {}
     for unit_id, kind, per_year, interval, required, n, last, last_ever in run_sql():
         last, last_ever = _as_date(last), _as_date(last_ever)
         rule = DrillRequirement(per_year=per_year, interval_days=interval)
-        due = drl.next_due(rule, n, last_ever if interval else last, year)
+        due = requirements.next_due(rule, n, last_ever if interval else last, year)
         by_sql[unit_id, kind] = (required, n, last, due)
-    rows = drl.compliance(db.session, year, today=today)
+    rows = requirements.compliance(db.session, year, today=today)
     by_app = {
         (r.unit.id, r.drill_kind): (r.required, r.held, r.last_held_on, r.next_due_on) for r in rows
     }
@@ -479,9 +479,9 @@ def drill_figures(
     # Overdue actions per owner.
     params = {"today": today}
     run_sql = sql(overdue_sql, params)
-    run_svc = service(lambda: drl.overdue_by(db.session, "owner", unit_ids=None, today=today))
+    run_svc = service(lambda: actions.overdue_by(db.session, "owner", unit_ids=None, today=today))
     by_sql = {r[0]: (r[1], _as_date(r[2])) for r in run_sql()}
-    groups = drl.overdue_by(db.session, "owner", unit_ids=None, today=today)
+    groups = actions.overdue_by(db.session, "owner", unit_ids=None, today=today)
     by_app = {g.key.id: (g.count, g.oldest_due_on) for g in groups}
     db.session.remove()
     if by_sql != by_app:

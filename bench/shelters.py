@@ -234,7 +234,7 @@ def shelter_figures(
     app, db, *, runs: int, headers: dict, username: str, password: str
 ) -> list[tuple[str, str]]:
     """Coverage by hand-written SQL, the service, the API and the page; the site list page."""
-    from shelters import services as sh
+    from shelters import coverage
 
     target = Decimal("0.6")
 
@@ -244,7 +244,7 @@ def shelter_figures(
 
     def run_service():
         try:
-            return sh.coverage(db.session, target)
+            return coverage.coverage(db.session, target)
         finally:
             db.session.remove()
 
@@ -253,7 +253,7 @@ def shelter_figures(
 
     # Same numbers first, or the comparison means nothing.
     by_sql = {r[0]: (r[1], r[2], r[3], r[4]) for r in run_sql()}
-    report = sh.coverage(db.session, target)
+    report = coverage.coverage(db.session, target)
     by_app = {
         t.town_id: (t.villages, t.covered, t.covered_with_capacity, t.to_relocate)
         for t in report.towns

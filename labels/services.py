@@ -354,7 +354,7 @@ def set_calibration(session: Session, layout: str, x_mm, y_mm, *, actor) -> Labe
 def spot_count(session: Session, position: Position, counted, *, actor) -> Count:
     """Count one scanned position: into the unit's running stocktake if there is one,
     else as a one-line count submitted for approval like any other."""
-    from inventory import services as inv
+    from inventory import checks, counts
 
     unit = position.unit
     running = session.scalar(
@@ -363,10 +363,10 @@ def spot_count(session: Session, position: Position, counted, *, actor) -> Count
         )
     )
     if running is not None:
-        inv.enter_count(session, running, position.item, position.lot, counted, actor=actor)
+        counts.enter_count(session, running, position.item, position.lot, counted, actor=actor)
         return running
     require(session, actor, "counts.write", unit)
-    counted = inv.check_qty(counted, field_name="counted", allow_zero=True)
+    counted = checks.check_qty(counted, field_name="counted", allow_zero=True)
     count = Count(
         unit_id=unit.id,
         is_spot=True,
@@ -386,8 +386,8 @@ def spot_count(session: Session, position: Position, counted, *, actor) -> Count
     audit.record(
         session, actor, "count.start", count, unit_id=unit.id, after={"lines": 1, "spot": True}
     )
-    inv.enter_count(session, count, position.item, position.lot, counted, actor=actor)
-    inv.submit_count(session, count, actor=actor)
+    counts.enter_count(session, count, position.item, position.lot, counted, actor=actor)
+    counts.submit_count(session, count, actor=actor)
     return count
 
 

@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import ASSET_STATUSES, Count, Item
 from labels import services as lab
 from labels.pdf import LAYOUTS
@@ -129,7 +129,7 @@ def scan_move(code: str):
         return _after_scan(code)
     kind = request.form.get("kind")
     try:
-        result = inv.record_movement(
+        result = ledger.record_movement(
             db.session,
             unit=found.unit,
             item=found.item,

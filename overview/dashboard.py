@@ -14,15 +14,15 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from drills import services as drl
-from inventory import services as inv
+from drills import actions, requirements
+from inventory import counts
 from inventory.models import Allocation, Lot, Position
 from inventory.shortfall import shortfall
 from readiness import cache
 from readiness.models import AuditEntry, User
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
-from shelters import services as sh
+from shelters import coverage, sites
 from shelters.models import Shelter
 from shelters.reports import percent, target_percent
 
@@ -205,7 +205,7 @@ def allocation_figures(session: Session, unit_ids: set[int] | None) -> Allocatio
 
 
 def count_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> CountFigures:
-    due = inv.counts_due(session, unit_ids, today=today)
+    due = counts.counts_due(session, unit_ids, today=today)
     return CountFigures(overdue=sum(1 for d in due if d.overdue), holders=len(due))
 
 
@@ -228,14 +228,14 @@ def expiry_figures(
 
 
 def drill_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> DrillFigures:
-    rows = drl.compliance(session, today.year, unit_ids=unit_ids, today=today)
+    rows = requirements.compliance(session, today.year, unit_ids=unit_ids, today=today)
     late = [r for r in rows if r.status == "overdue"]
-    actions = drl.overdue_by(session, "unit", unit_ids=unit_ids, today=today)
+    overdue = actions.overdue_by(session, "unit", unit_ids=unit_ids, today=today)
     return DrillFigures(
         year=today.year,
         overdue=len(late),
         units_overdue=len({r.unit.id for r in late}),
-        actions_overdue=sum(g.count for g in actions),
+        actions_overdue=sum(g.count for g in overdue),
     )
 
 
@@ -243,7 +243,7 @@ def shelter_figures(
     session: Session, unit_ids: set[int] | None, *, target: Decimal
 ) -> ShelterFigures | None:
     """Coverage against the target, per town, and sites needing attention; None without towns."""
-    report = sh.coverage(session, target, unit_ids=unit_ids)
+    report = coverage.coverage(session, target, unit_ids=unit_ids)
     if not report.towns:
         return None
     towns = sorted(
@@ -253,7 +253,7 @@ def shelter_figures(
         ),
         key=lambda t: (t.coverage, -t.needed, t.code),
     )
-    attention = select(func.count()).select_from(Shelter).where(sh.needs_attention())
+    attention = select(func.count()).select_from(Shelter).where(sites.needs_attention())
     if unit_ids is not None:
         attention = attention.where(Shelter.town_id.in_(unit_ids))
     return ShelterFigures(

@@ -11,7 +11,7 @@ from overview import dashboard
 from readiness.auth import current_actor, permission
 from readiness.extensions import db
 from readiness.models import ROLES
-from shelters.services import parse_target
+from shelters.coverage import parse_target
 
 # What each role does next, listed on the home page.
 NEXT_STEPS: dict[str, list[tuple[str, object]]] = {

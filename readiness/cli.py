@@ -151,7 +151,7 @@ inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
 @inventory_cli.command("verify")
 def inventory_verify() -> None:
     """Recompute every balance from the ledger; exit 1 and list any difference."""
-    from inventory.services import verify_balances
+    from inventory.ledger import verify_balances
 
     diffs = verify_balances(db.session)
     if not diffs:

@@ -308,7 +308,7 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture
 def make_item(session):
-    from inventory import services as inv
+    from inventory import catalog
 
     counter = iter(range(1, 10_000))
 
@@ -323,7 +323,7 @@ def make_item(session):
         tracking: str = "bulk",
     ):
         code = code or f"I{next(counter):04d}"
-        item = inv.create_item(
+        item = catalog.create_item(
             session,
             code=code,
             name=name or f"物资{code}",
@@ -343,10 +343,10 @@ def make_item(session):
 @pytest.fixture
 def stock(session):
     """Record a movement as the system (tests' shortcut for 'the books say')."""
-    from inventory import services as inv
+    from inventory import ledger
 
     def post(unit, item, qty, kind="receipt", **kw):
-        result = inv.record_movement(
+        result = ledger.record_movement(
             session, unit=unit, item=item, kind=kind, qty=qty, actor=SYSTEM, **kw
         )
         session.commit()

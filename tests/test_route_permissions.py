@@ -294,16 +294,20 @@ def build_world(session) -> dict:
     """
     from datetime import date
 
-    from drills import services as drl
     from drills.attachment_views import storage_dir
     from drills.attachments import add_attachment
+    from drills.records import FindingInput, create_drill
     from inventory import allocations as alloc
-    from inventory import services as inv
+    from inventory.catalog import create_item
+    from inventory.counts import start_count
+    from inventory.ledger import record_movement
     from inventory.models import Asset
     from labels.services import label_for_asset
     from readiness import services
     from readiness.permissions import SYSTEM
-    from shelters import services as sh
+    from shelters.inspections import DefectInput, record_inspection
+    from shelters.places import VillageInput, save_town, villages_of
+    from shelters.sites import ShelterInput, create_shelter
 
     def make_unit(code, kind="station", parent=None):
         return services.create_unit(
@@ -328,7 +332,7 @@ def build_world(session) -> dict:
         )
 
     def make_item(code, tracking="bulk"):
-        return inv.create_item(
+        return create_item(
             session,
             code=code,
             name=f"物资{code}",
@@ -350,23 +354,23 @@ def build_world(session) -> dict:
     drone = make_item("DRONE1", tracking="serial")
     session.commit()
     for n, u in enumerate((home, warehouse)):
-        inv.record_movement(
+        record_movement(
             session, unit=u, item=drone, kind="receipt", qty=1, serials=[f"SN-{n}"], actor=SYSTEM
         )
     assets = {a.unit_id: a for a in session.scalars(select(Asset))}
     label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
-    counts = {u.id: inv.start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
-    inv.record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
-    inv.record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    counts = {u.id: start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
+    record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
     drills, actions, attachments = {}, {}, {}
     for u in (home, warehouse):
-        drill = drl.create_drill(
+        drill = create_drill(
             session,
             title="route test",
             kind="tabletop",
             held_on=date(2022, 6, 1),
             lead_unit=u,
-            findings=[drl.FindingInput("x", owner=target, due_on=date(2022, 9, 1))],
+            findings=[FindingInput("x", owner=target, due_on=date(2022, 9, 1))],
             actor=SYSTEM,
         )
         drills[u.id] = drill
@@ -394,24 +398,24 @@ def build_world(session) -> dict:
     sites, defects, villages, towns = {}, {}, {}, {}
     for u in (home, warehouse):
         # a town in each role's reach, with a village, a site and an open defect
-        town = sh.save_town(
+        town = save_town(
             session,
             code=f"T-{u.code}",
             name=f"镇{u.code}",
             parent=u,
-            villages=[sh.VillageInput("村", 100, 10)],
+            villages=[VillageInput("村", 100, 10)],
             actor=SYSTEM,
         ).town
         towns[u.id] = town
-        villages[u.id] = sh.villages_of(session, town)[0]
-        sites[u.id] = sh.create_shelter(
-            session, sh.ShelterInput(name="场所", town=town, villages=["村"]), actor=SYSTEM
+        villages[u.id] = villages_of(session, town)[0]
+        sites[u.id] = create_shelter(
+            session, ShelterInput(name="场所", town=town, villages=["村"]), actor=SYSTEM
         )
-        defects[u.id] = sh.record_inspection(
+        defects[u.id] = record_inspection(
             session,
             sites[u.id],
             inspected_on=date(2022, 6, 1),
-            defects=[sh.DefectInput("标识缺失")],
+            defects=[DefectInput("标识缺失")],
             actor=SYSTEM,
         ).defects[0]
     tokens = {

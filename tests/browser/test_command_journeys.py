@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import standard
 from inventory.models import Allocation
 from readiness.permissions import SYSTEM
 from tests.browser.test_drill_journey import sign_in
@@ -65,28 +65,28 @@ def test_two_command_staff_approve_an_allocation_over_the_threshold(
 def test_inspector_downloads_the_shortfall_pdf_and_the_inspection_package(
     page, live_server, make_unit, make_item, make_user, stock, session, screenshot
 ):
-    from drills import services as drl
+    from drills import records
 
     bureau = make_unit("DF", name="登封市公安局", kind="bureau")
     st = make_unit("JUNZHAO", name="君召派出所", parent=bureau, headcount=14)
     whistle = make_item("WHISTLE", name="口哨", uom="个")
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
-        lines=[inv.StandardLineInput("station", "WHISTLE", "0", "1")],
+        lines=[standard.StandardLineInput("station", "WHISTLE", "0", "1")],
         actor=SYSTEM,
     )
     stock(st, whistle, 2)
     owner = make_user("owner1", "clerk", st, name="张队长")
     make_user("insp1", "inspector", None, name="督察刘")
-    drl.create_drill(
+    records.create_drill(
         session,
         title="颍河防汛实战演练",
         kind="field_exercise",
         held_on=date.today() - timedelta(days=1),
         lead_unit=st,
         participants=30,
-        findings=[drl.FindingInput("口哨数量不足", owner=owner, due_on=date.today())],
+        findings=[records.FindingInput("口哨数量不足", owner=owner, due_on=date.today())],
         actor=SYSTEM,
     )
     session.commit()

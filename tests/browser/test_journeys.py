@@ -81,7 +81,7 @@ def test_clerk_records_a_receipt_and_an_issue_on_a_phone(
 def test_keeper_scans_a_label_on_a_phone_and_counts_it(
     phone_page, live_server, make_unit, make_item, make_user, session, stock, screenshot
 ):
-    from inventory import services as inv
+    from inventory import counts
     from labels import services as lab
 
     page = phone_page
@@ -89,7 +89,7 @@ def test_keeper_scans_a_label_on_a_phone_and_counts_it(
     item = make_item("LJ", name="救生衣", uom="件")
     keeper = make_user("keeper1", "keeper", wh)
     stock(wh, item, 12)
-    count = inv.start_count(session, wh, actor=keeper)
+    count = counts.start_count(session, wh, actor=keeper)
     code = lab.label_for_position(session, session.scalar(select(Position))).code
     session.commit()
     # The phone's camera opens the URL in the QR code.

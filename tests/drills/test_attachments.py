@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from drills import attachments as att
-from drills import services as drl
+from drills import records
 from drills.models import Attachment, CorrectiveAction
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import AuditEntry
@@ -78,13 +78,13 @@ def setting(session, make_unit, make_user):
     owner = make_user("owner1", "clerk", daye, name="张队长")
     stranger = make_user("clerk2", "clerk", ludian)
     inspector = make_user("insp1", "inspector", None)
-    drill = drl.create_drill(
+    drill = records.create_drill(
         session,
         title="防汛实战大练兵",
         kind="field_exercise",
         held_on=date(2022, 8, 10),
         lead_unit=daye,
-        findings=[drl.FindingInput("救援绳使用不熟练", owner=owner, due_on=date(2022, 9, 30))],
+        findings=[records.FindingInput("救援绳使用不熟练", owner=owner, due_on=date(2022, 9, 30))],
         actor=clerk,
         today=date(2022, 10, 1),
     )
@@ -228,7 +228,7 @@ def test_who_may_attach(session, storage, setting):
     assert evidence.action_id == action.id and evidence in action.attachments
     with pytest.raises(DomainError, match="只能是整改证据"):
         add(session, storage, drill, png_bytes(), "x.png", kind="photo", action=action)
-    other = drl.create_drill(
+    other = records.create_drill(
         session,
         title="另一次演练",
         kind="tabletop",
@@ -336,7 +336,7 @@ def test_only_those_who_may_see_the_drill_get_its_files(app, session, storage, s
     office = inspector.get(f"/drills/{drill.id}/attachments/{docx.id}")
     assert office.headers["Content-Disposition"].startswith("attachment")
     assert inspector.get(f"/drills/{drill.id}/attachments/99999").status_code == 404
-    other = drl.create_drill(
+    other = records.create_drill(
         session,
         title="另一次",
         kind="tabletop",

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from drills import actions, records, requirements
 from drills import package as pkg
-from drills import services as drl
 from drills.attachments import attachment_path
 from drills.models import Attachment
 from readiness.db import utcnow
@@ -73,7 +73,7 @@ def world(app, session, make_unit, make_user, make_item):
     insp = make_user("insp1", "inspector", None, name="李督察")
     boat = make_item("BOAT1", name="冲锋舟")
 
-    flood = drl.create_drill(
+    flood = records.create_drill(
         session,
         title="2022年防汛抢险综合演练",
         kind="flood_drill",
@@ -94,23 +94,23 @@ def world(app, session, make_unit, make_user, make_item):
         lessons="提前明确分工",
         objectives=[("15分钟内完成群众转移", "S"), ("救生艇30分钟内下水", "U")],
         findings=[
-            drl.FindingInput("岗位职责不清", owner=owner, due_on=date(2022, 8, 1), objective=1),
-            drl.FindingInput("救援绳使用不熟练", owner=owner, due_on=date(2022, 9, 1)),
-            drl.FindingInput("通讯中断无备用", owner=owner, due_on=date(2022, 8, 15)),
-            drl.FindingInput("重复登记参演人员", owner=owner, due_on=date(2022, 9, 30)),
-            drl.FindingInput("转移路线熟悉", is_strength=True),
+            records.FindingInput("岗位职责不清", owner=owner, due_on=date(2022, 8, 1), objective=1),
+            records.FindingInput("救援绳使用不熟练", owner=owner, due_on=date(2022, 9, 1)),
+            records.FindingInput("通讯中断无备用", owner=owner, due_on=date(2022, 8, 15)),
+            records.FindingInput("重复登记参演人员", owner=owner, due_on=date(2022, 9, 30)),
+            records.FindingInput("转移路线熟悉", is_strength=True),
         ],
         actor=clerk,
         today=TODAY,
     )
     verified, moved, overdue, cancelled = [a for f in flood.findings for a in f.actions]
-    drl.mark_done(session, verified, "印发职责分工一览表", actor=owner)
-    drl.verify_action(session, verified, actor=insp)
-    drl.start_action(session, moved, actor=owner)
-    drl.move_due_date(session, moved, date(2022, 10, 31), "等培训教官到位", actor=owner)
-    drl.cancel_action(session, cancelled, "与第3项重复", actor=cmd)
+    actions.mark_done(session, verified, "印发职责分工一览表", actor=owner)
+    actions.verify_action(session, verified, actor=insp)
+    actions.start_action(session, moved, actor=owner)
+    actions.move_due_date(session, moved, date(2022, 10, 31), "等培训教官到位", actor=owner)
+    actions.cancel_action(session, cancelled, "与第3项重复", actor=cmd)
 
-    squad_drill = drl.create_drill(
+    squad_drill = records.create_drill(
         session,
         title="最小作战单元夜间拉动",
         kind="combat_unit_drill",
@@ -121,7 +121,7 @@ def world(app, session, make_unit, make_user, make_item):
         actor=SYSTEM,
         today=TODAY,
     )
-    unrelated = drl.create_drill(
+    unrelated = records.create_drill(
         session,
         title="卢店单独桌面推演",
         kind="tabletop",
@@ -131,7 +131,7 @@ def world(app, session, make_unit, make_user, make_item):
         actor=SYSTEM,
         today=TODAY,
     )
-    last_year = drl.create_drill(
+    last_year = records.create_drill(
         session,
         title="去年的防汛演练",
         kind="flood_drill",
@@ -141,7 +141,7 @@ def world(app, session, make_unit, make_user, make_item):
         actor=SYSTEM,
         today=TODAY,
     )
-    planned = drl.create_drill(
+    planned = records.create_drill(
         session,
         title="冬季计划演练",
         kind="tabletop",
@@ -210,7 +210,7 @@ def build(session, world, unit=None, period=YEAR):
     data = pkg.package_data(session, unit or world["daye"], *period, today=TODAY)
     pdf = pkg.package_pdf(
         data,
-        kinds=drl.drill_kinds(session),
+        kinds=requirements.drill_kinds(session),
         generated_at=utcnow(),
         generated_by=world["insp"],
     )
@@ -250,7 +250,7 @@ def _queries(app, session, unit_id: int, insp_id: int) -> tuple[int, int]:
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         unit, insp = session.get(Unit, unit_id), session.get(User, insp_id)
-        kinds = drl.drill_kinds(session)
+        kinds = requirements.drill_kinds(session)
         statements.clear()
         data = pkg.package_data(session, unit, *YEAR, today=TODAY)
         loading = len(statements)
@@ -269,7 +269,7 @@ def test_the_package_loads_in_a_fixed_number_of_queries(app, session, world):
     owner = session.get(User, owner_id)
     assert building == 0  # the PDF and the ZIP are built from what was loaded
     for n in range(3):
-        drl.create_drill(
+        records.create_drill(
             session,
             title=f"加练 {n}",
             kind="tabletop",
@@ -277,7 +277,7 @@ def test_the_package_loads_in_a_fixed_number_of_queries(app, session, world):
             lead_unit=owner.unit,
             units=[session.get(Unit, ids[0])],
             objectives=[("目标", "P")],
-            findings=[drl.FindingInput(f"问题 {n}", owner=owner, due_on=date(2022, 5, 1))],
+            findings=[records.FindingInput(f"问题 {n}", owner=owner, due_on=date(2022, 5, 1))],
             actor=SYSTEM,
             today=TODAY,
         )
@@ -340,8 +340,10 @@ def test_the_summary_counts_drills_actions_and_weak_objectives(session, world):
 
 
 def test_compliance_rows_of_the_subtree_are_in_the_pdf(session, world):
-    drl.set_requirements(
-        session, [drl.RequirementInput("station", "flood_drill", per_year=1)], actor=world["cmd"]
+    requirements.set_requirements(
+        session,
+        [requirements.RequirementInput("station", "flood_drill", per_year=1)],
+        actor=world["cmd"],
     )
     session.commit()
     _data, pdf = build(session, world)

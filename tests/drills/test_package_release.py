@@ -7,7 +7,7 @@ import zipfile
 from datetime import datetime
 
 from drills import package as pkg
-from drills import services as drl
+from drills import requirements
 from tests.drills.test_package import TODAY, YEAR, pdf_text, pkg_storage, world  # noqa: F401
 
 WHEN = datetime(2022, 10, 1, 9, 30)
@@ -16,7 +16,7 @@ WHEN = datetime(2022, 10, 1, 9, 30)
 def _pdf(session, world, data, **kw):  # noqa: F811
     return pkg.package_pdf(
         data,
-        kinds=drl.drill_kinds(session),
+        kinds=requirements.drill_kinds(session),
         generated_at=WHEN,
         generated_by=world["insp"],
         **kw,

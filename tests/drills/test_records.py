@@ -6,7 +6,7 @@ from datetime import date, time
 import pytest
 from sqlalchemy import func, select
 
-from drills import services as drl
+from drills import actions, records, requirements
 from drills.models import Drill, DrillRequirement
 from readiness.audit import AuditEntry
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -18,7 +18,7 @@ def count(session, model) -> int:
 
 
 def test_the_seed_kinds_are_configured_and_command_staff_add_more(session, bureau):
-    kinds = drl.drill_kinds(session)
+    kinds = requirements.drill_kinds(session)
     assert list(kinds)[:5] == [
         "flood_drill",
         "field_exercise",
@@ -27,22 +27,24 @@ def test_the_seed_kinds_are_configured_and_command_staff_add_more(session, burea
         "tabletop",
     ]
     assert kinds["field_exercise"] == ("实战大练兵", "functional")
-    drl.save_drill_kind(
+    requirements.save_drill_kind(
         session, code="boat_rescue", name="舟艇救援演练", family="drill", actor=bureau["cmd"]
     )
     session.commit()
     drill = flood_drill(session, bureau, kind="boat_rescue", findings=[])
     assert drill.kind_row.name == "舟艇救援演练"
     with pytest.raises(PermissionDenied):
-        drl.save_drill_kind(session, code="x", name="某演练", family="drill", actor=bureau["clerk"])
+        requirements.save_drill_kind(
+            session, code="x", name="某演练", family="drill", actor=bureau["clerk"]
+        )
     with pytest.raises(DomainError) as err:
-        drl.save_drill_kind(
+        requirements.save_drill_kind(
             session, code="bad code!", name="某演练", family="drill", actor=bureau["cmd"]
         )
     assert err.value.field == "code"
     session.rollback()
     # retiring a kind keeps old drills readable but refuses new ones
-    drl.save_drill_kind(
+    requirements.save_drill_kind(
         session,
         code="boat_rescue",
         name="舟艇救援演练",
@@ -51,7 +53,7 @@ def test_the_seed_kinds_are_configured_and_command_staff_add_more(session, burea
         actor=bureau["cmd"],
     )
     session.commit()
-    assert "boat_rescue" not in drl.drill_kinds(session, active_only=True)
+    assert "boat_rescue" not in requirements.drill_kinds(session, active_only=True)
     with pytest.raises(DomainError):
         flood_drill(session, bureau, kind="boat_rescue", findings=[])
     session.rollback()
@@ -102,7 +104,7 @@ def test_a_finding_links_to_an_objective(session, bureau):
         bureau,
         objectives=[("30 分钟内完成转移", "S"), ("通信畅通", "M")],
         findings=[
-            drl.FindingInput(
+            records.FindingInput(
                 "对讲机频道混乱", owner=bureau["owner"], due_on=date(2022, 9, 1), objective=2
             )
         ],
@@ -113,7 +115,7 @@ def test_a_finding_links_to_an_objective(session, bureau):
             session,
             bureau,
             objectives=[("通信畅通", None)],
-            findings=[drl.FindingInput("x", is_strength=True, objective=3)],
+            findings=[records.FindingInput("x", is_strength=True, objective=3)],
         )
     session.rollback()
     assert count(session, Drill) == 1
@@ -123,37 +125,37 @@ def test_a_drill_moves_held_evaluated_closed_only_when_its_work_is_done(session,
     drill = flood_drill(session, bureau, objectives=[("完成转移", None)])
     [action] = drill.findings[0].actions
     with pytest.raises(Conflict) as err:
-        drl.advance_drill(session, drill, "evaluated", actor=bureau["clerk"])
+        records.advance_drill(session, drill, "evaluated", actor=bureau["clerk"])
     assert "未评价" in err.value.message
-    drl.evaluate_drill(
+    records.evaluate_drill(
         session,
         drill,
         ratings={drill.objectives[0].id: "S"},
         problems="岗位不明确",
         actor=bureau["clerk"],
     )
-    drl.advance_drill(session, drill, "evaluated", actor=bureau["clerk"])
+    records.advance_drill(session, drill, "evaluated", actor=bureau["clerk"])
     session.commit()
     with pytest.raises(Conflict) as err:
-        drl.advance_drill(session, drill, "closed", actor=bureau["clerk"])
+        records.advance_drill(session, drill, "closed", actor=bureau["clerk"])
     assert "未经他人验证" in err.value.message
-    drl.mark_done(session, action, "已印发分工表", actor=bureau["owner"])
+    actions.mark_done(session, action, "已印发分工表", actor=bureau["owner"])
     with pytest.raises(Conflict):  # done is not enough: someone else must verify
-        drl.advance_drill(session, drill, "closed", actor=bureau["clerk"])
-    drl.verify_action(session, action, actor=bureau["insp"])
-    drl.advance_drill(session, drill, "closed", actor=bureau["clerk"])
+        records.advance_drill(session, drill, "closed", actor=bureau["clerk"])
+    actions.verify_action(session, action, actor=bureau["insp"])
+    records.advance_drill(session, drill, "closed", actor=bureau["clerk"])
     session.commit()
     assert drill.status == "closed"
     with pytest.raises(Conflict):
-        drl.add_finding(
-            session, drill, drl.FindingInput("迟到", is_strength=True), actor=bureau["cmd"]
+        records.add_finding(
+            session, drill, records.FindingInput("迟到", is_strength=True), actor=bureau["cmd"]
         )
     with pytest.raises(Conflict):
-        drl.advance_drill(session, drill, "held", actor=bureau["cmd"])
+        records.advance_drill(session, drill, "held", actor=bureau["cmd"])
     planned = flood_drill(session, bureau, findings=[], held_on=date(2022, 12, 1))
     with pytest.raises(Conflict):
-        drl.advance_drill(session, planned, "held", actor=bureau["clerk"], today=TODAY)
-    drl.advance_drill(session, planned, "held", actor=bureau["clerk"], today=date(2022, 12, 1))
+        records.advance_drill(session, planned, "held", actor=bureau["clerk"], today=TODAY)
+    records.advance_drill(session, planned, "held", actor=bureau["clerk"], today=date(2022, 12, 1))
     assert planned.status == "held"
 
 
@@ -161,34 +163,34 @@ def test_only_command_cancels_an_action_and_the_reason_is_kept(session, bureau, 
     drill = flood_drill(session, bureau)
     [action] = drill.findings[0].actions
     with pytest.raises(PermissionDenied):
-        drl.cancel_action(session, action, "不再需要", actor=bureau["clerk"])
+        actions.cancel_action(session, action, "不再需要", actor=bureau["clerk"])
     with pytest.raises(PermissionDenied):
-        drl.cancel_action(session, action, "不再需要", actor=bureau["insp"])
+        actions.cancel_action(session, action, "不再需要", actor=bureau["insp"])
     with pytest.raises(DomainError):
-        drl.cancel_action(session, action, " ", actor=bureau["cmd"])
+        actions.cancel_action(session, action, " ", actor=bureau["cmd"])
     session.rollback()
     assert action.status == "open"
     commander = make_user("cmd-owner", "command", None)
     own = flood_drill(
         session,
         bureau,
-        findings=[drl.FindingInput("指挥部分工", owner=commander, due_on=date(2022, 9, 1))],
+        findings=[records.FindingInput("指挥部分工", owner=commander, due_on=date(2022, 9, 1))],
     )
     with pytest.raises(PermissionDenied):
-        drl.cancel_action(session, own.findings[0].actions[0], "自己取消", actor=commander)
-    drl.cancel_action(session, action, "该岗位已撤并，事项由新预案覆盖", actor=bureau["cmd"])
+        actions.cancel_action(session, own.findings[0].actions[0], "自己取消", actor=commander)
+    actions.cancel_action(session, action, "该岗位已撤并，事项由新预案覆盖", actor=bureau["cmd"])
     session.commit()
     assert (action.status, action.cancel_reason) == ("cancelled", "该岗位已撤并，事项由新预案覆盖")
     with pytest.raises(Conflict):
-        drl.mark_done(session, action, "补交证据", actor=bureau["owner"])
+        actions.mark_done(session, action, "补交证据", actor=bureau["owner"])
 
 
 def test_requirement_as_an_interval_counts_from_the_last_drill(session, bureau):
-    drl.set_requirements(
+    requirements.set_requirements(
         session,
         [
-            drl.RequirementInput("station", "field_exercise", interval_days=182),
-            drl.RequirementInput("station", "flood_drill", per_year=1),
+            requirements.RequirementInput("station", "field_exercise", interval_days=182),
+            requirements.RequirementInput("station", "flood_drill", per_year=1),
         ],
         actor=bureau["cmd"],
     )
@@ -198,21 +200,21 @@ def test_requirement_as_an_interval_counts_from_the_last_drill(session, bureau):
     flood_drill(session, bureau, kind="field_exercise", held_on=date(2021, 11, 1), findings=[])
     rows = {
         (r.unit.code, r.drill_kind): r
-        for r in drl.compliance(session, 2022, today=date(2022, 3, 1))
+        for r in requirements.compliance(session, 2022, today=date(2022, 3, 1))
     }
     ex = rows[("DAYE", "field_exercise")]
     assert (ex.required, ex.held, ex.next_due_on, ex.status) == (2, 0, date(2022, 5, 2), "due")
     assert rows[("LUDIAN", "field_exercise")].status == "due"
     later = {
         (r.unit.code, r.drill_kind): r
-        for r in drl.compliance(session, 2022, today=date(2022, 5, 3))
+        for r in requirements.compliance(session, 2022, today=date(2022, 5, 3))
     }
     assert later[("DAYE", "field_exercise")].status == "overdue"
     flood_drill(session, bureau, kind="field_exercise", held_on=date(2022, 5, 10), findings=[])
     flood_drill(session, bureau, kind="field_exercise", held_on=date(2022, 9, 20), findings=[])
     done = {
         (r.unit.code, r.drill_kind): r
-        for r in drl.compliance(session, 2022, today=date(2023, 1, 1))
+        for r in requirements.compliance(session, 2022, today=date(2023, 1, 1))
     }
     assert (done[("DAYE", "field_exercise")].held, done[("DAYE", "field_exercise")].status) == (
         2,
@@ -224,20 +226,22 @@ def test_requirement_as_an_interval_counts_from_the_last_drill(session, bureau):
 @pytest.mark.parametrize(
     "line",
     [
-        drl.RequirementInput("station", "flood_drill"),
-        drl.RequirementInput("station", "flood_drill", per_year=1, interval_days=30),
-        drl.RequirementInput("station", "flood_drill", interval_days=0),
-        drl.RequirementInput("station", "flood_drill", interval_days="often"),
-        drl.RequirementInput("station", "flood_drill", per_year=400),
+        requirements.RequirementInput("station", "flood_drill"),
+        requirements.RequirementInput("station", "flood_drill", per_year=1, interval_days=30),
+        requirements.RequirementInput("station", "flood_drill", interval_days=0),
+        requirements.RequirementInput("station", "flood_drill", interval_days="often"),
+        requirements.RequirementInput("station", "flood_drill", per_year=400),
     ],
 )
 def test_a_requirement_is_so_many_a_year_or_every_so_many_days(session, bureau, line):
-    drl.set_requirements(
-        session, [drl.RequirementInput("station", "tabletop", per_year=1)], actor=bureau["cmd"]
+    requirements.set_requirements(
+        session,
+        [requirements.RequirementInput("station", "tabletop", per_year=1)],
+        actor=bureau["cmd"],
     )
     session.commit()
     with pytest.raises(DomainError):
-        drl.set_requirements(session, [line], actor=bureau["cmd"])
+        requirements.set_requirements(session, [line], actor=bureau["cmd"])
     session.rollback()
     assert [(r.drill_kind, r.per_year) for r in session.scalars(select(DrillRequirement))] == [
         ("tabletop", 1)
@@ -264,7 +268,7 @@ def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau
         is_real_incident=False,
         hands_on_training=True,
     )
-    drl.update_drill(
+    records.update_drill(
         session,
         drill,
         units=[shaolin],
@@ -280,7 +284,7 @@ def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau
     assert entry.before["participants"] == 120 and entry.after["participants"] == 130
     assert entry.before["units"] == ["DAYE", "LUDIAN"]
     with pytest.raises(DomainError):  # a held drill cannot move into the future
-        drl.update_drill(
+        records.update_drill(
             session,
             drill,
             units=[],
@@ -291,7 +295,7 @@ def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau
         )
     session.rollback()
     with pytest.raises(PermissionDenied):
-        drl.update_drill(
+        records.update_drill(
             session, drill, units=[], items=[], actor=bureau["insp"], today=TODAY, **facts
         )
     session.rollback()

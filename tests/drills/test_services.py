@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from drills import services as drl
+from drills import actions, records, requirements
 from drills.models import CorrectiveAction, Drill
 from readiness import services as core
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -27,19 +27,19 @@ def flood_drill(session, b, **kw):
         duration_minutes=180,
         scenario="颍河水位超警戒，村庄被困群众转移",
         findings=[
-            drl.FindingInput(
+            records.FindingInput(
                 "参演警种过多，岗位任务不明确",
                 owner=b["owner"],
                 due_on=date(2022, 9, 1),
                 element="organisation",
             ),
-            drl.FindingInput("救援器材操作熟练", is_strength=True),
+            records.FindingInput("救援器材操作熟练", is_strength=True),
         ],
         actor=b["clerk"],
         today=TODAY,
     )
     args.update(kw)
-    drill = drl.create_drill(session, **args)
+    drill = records.create_drill(session, **args)
     session.commit()
     return drill
 
@@ -68,7 +68,7 @@ def test_a_drill_with_findings_creates_owned_actions(session, bureau):
         ({"participants": -1}, "participants"),
         ({"participants": "many"}, "participants"),
         ({"title": "长" * 201}, "title"),
-        ({"findings": [drl.FindingInput("无负责人")]}, "findings"),
+        ({"findings": [records.FindingInput("无负责人")]}, "findings"),
     ],
 )
 def test_bad_drills_are_refused_whole(session, bureau, override, field):
@@ -88,22 +88,22 @@ def test_done_needs_evidence_and_verified_needs_someone_else(session, bureau):
     drill = flood_drill(session, bureau)
     action = drill.findings[0].actions[0]
     with pytest.raises(Conflict):  # cannot verify what is not done
-        drl.verify_action(session, action, actor=bureau["cmd"])
+        actions.verify_action(session, action, actor=bureau["cmd"])
     with pytest.raises(DomainError):
-        drl.mark_done(session, action, "  ", actor=bureau["owner"])
+        actions.mark_done(session, action, "  ", actor=bureau["owner"])
     session.rollback()
-    drl.mark_done(
+    actions.mark_done(
         session, action, "已印发《各单位防汛抢险救灾工作职责分工》一览表", actor=bureau["owner"]
     )
     session.commit()
     with pytest.raises(PermissionDenied):  # a clerk cannot verify
-        drl.verify_action(session, action, actor=bureau["clerk"])
+        actions.verify_action(session, action, actor=bureau["clerk"])
     session.rollback()
-    drl.verify_action(session, action, actor=bureau["insp"])
+    actions.verify_action(session, action, actor=bureau["insp"])
     session.commit()
     assert (action.status, action.verified_by.username) == ("verified", "insp1")
     with pytest.raises(Conflict):
-        drl.mark_done(session, action, "再次", actor=bureau["owner"])
+        actions.mark_done(session, action, "再次", actor=bureau["owner"])
 
 
 def test_the_owner_cannot_verify_even_with_the_right_role(session, bureau, make_user):
@@ -111,13 +111,13 @@ def test_the_owner_cannot_verify_even_with_the_right_role(session, bureau, make_
     drill = flood_drill(
         session,
         bureau,
-        findings=[drl.FindingInput("预案未更新", owner=boss, due_on=date(2022, 8, 1))],
+        findings=[records.FindingInput("预案未更新", owner=boss, due_on=date(2022, 8, 1))],
     )
     action = drill.findings[0].actions[0]
-    drl.mark_done(session, action, "预案已修订并印发", actor=boss)
+    actions.mark_done(session, action, "预案已修订并印发", actor=boss)
     session.commit()
     with pytest.raises(PermissionDenied):
-        drl.verify_action(session, action, actor=boss)
+        actions.verify_action(session, action, actor=boss)
 
 
 def test_the_database_refuses_done_without_evidence_or_self_verification(session, bureau):
@@ -138,9 +138,9 @@ def test_moving_a_due_date_needs_a_reason_and_is_kept(session, bureau):
     drill = flood_drill(session, bureau)
     action = drill.findings[0].actions[0]
     with pytest.raises(DomainError):
-        drl.move_due_date(session, action, date(2022, 12, 1), "", actor=bureau["owner"])
+        actions.move_due_date(session, action, date(2022, 12, 1), "", actor=bureau["owner"])
     session.rollback()
-    drl.move_due_date(
+    actions.move_due_date(
         session, action, date(2022, 12, 1), "等待财政拨款采购器材", actor=bureau["owner"]
     )
     session.commit()
@@ -151,20 +151,20 @@ def test_moving_a_due_date_needs_a_reason_and_is_kept(session, bureau):
 def test_overdue_and_orphaned_actions(session, bureau):
     drill = flood_drill(session, bureau)
     action = drill.findings[0].actions[0]
-    overdue = session.scalars(drl.actions_query(overdue_on=TODAY)).all()
+    overdue = session.scalars(actions.actions_query(overdue_on=TODAY)).all()
     assert overdue == [action]
-    assert session.scalars(drl.actions_query(overdue_on=date(2022, 8, 1))).all() == []
+    assert session.scalars(actions.actions_query(overdue_on=date(2022, 8, 1))).all() == []
     core.set_user_active(session, bureau["owner"], False, actor=SYSTEM)
     session.commit()
-    assert drl.orphaned_actions(session) == [action]
+    assert actions.orphaned_actions(session) == [action]
 
 
 def test_requirements_and_compliance(session, bureau):
-    drl.set_requirements(
+    requirements.set_requirements(
         session,
         [
-            drl.RequirementInput("station", "flood_drill", 1),
-            drl.RequirementInput("station", "field_exercise", 2),
+            requirements.RequirementInput("station", "flood_drill", 1),
+            requirements.RequirementInput("station", "field_exercise", 2),
         ],
         actor=bureau["cmd"],
     )
@@ -179,7 +179,9 @@ def test_requirements_and_compliance(session, bureau):
         units=[],
         findings=[],
     )
-    rows = {(r.unit.code, r.drill_kind): r for r in drl.compliance(session, 2022, today=TODAY)}
+    rows = {
+        (r.unit.code, r.drill_kind): r for r in requirements.compliance(session, 2022, today=TODAY)
+    }
     assert rows[("DAYE", "flood_drill")].status == "ok"
     assert rows[("LUDIAN", "flood_drill")].held == 1  # taking part counts
     field = rows[("DAYE", "field_exercise")]
@@ -188,14 +190,14 @@ def test_requirements_and_compliance(session, bureau):
     assert rows[("LUDIAN", "field_exercise")].status == "overdue"
     early = {
         (r.unit.code, r.drill_kind): r.status
-        for r in drl.compliance(session, 2022, today=date(2022, 4, 1))
+        for r in requirements.compliance(session, 2022, today=date(2022, 4, 1))
     }
     assert early[("DAYE", "field_exercise")] == "due"
     with pytest.raises(PermissionDenied):
-        drl.set_requirements(session, [], actor=bureau["clerk"])
+        requirements.set_requirements(session, [], actor=bureau["clerk"])
     with pytest.raises(DomainError):
-        drl.set_requirements(
-            session, [drl.RequirementInput("station", "dance", 1)], actor=bureau["cmd"]
+        requirements.set_requirements(
+            session, [requirements.RequirementInput("station", "dance", 1)], actor=bureau["cmd"]
         )
     session.rollback()
     assert session.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
@@ -223,7 +225,7 @@ def test_demo_drills_tell_the_2022_story(session, tmp_path):
     flood = drills["2022年大型防汛抢险救灾演练"]
     assert flood.status == "evaluated" and [o.rating for o in flood.objectives] == ["S", "P", "M"]
     assert drills["实战大练兵（第1次）"].status == "closed"
-    rows = drl.compliance(session, 2022, today=date(2023, 1, 1))
+    rows = requirements.compliance(session, 2022, today=date(2023, 1, 1))
     assert {r.status for r in rows} == {"ok", "overdue"}
 
 

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from inventory import services as inv
+from inventory import standard
 from inventory.models import Allocation, Position
 from readiness.permissions import SYSTEM
 from tests.conftest import post_form
@@ -20,11 +20,11 @@ def town(session, make_unit, make_item, make_user, make_token, stock):
     jackets = make_item("LJ", name="救生衣", unit_cost="120.00")
     make_item("BOAT", name="冲锋舟", unit_cost="25000.00")
     stock(wh, jackets, 100)
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         actor=SYSTEM,
-        lines=[inv.StandardLineInput("station", "LJ", "2", "1")],
+        lines=[standard.StandardLineInput("station", "LJ", "2", "1")],
     )
     session.commit()
     users = {

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import ledger, standard
 from inventory.models import Allocation, Movement, Position
 from inventory.shortfall import shortfall
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -66,11 +66,11 @@ def qty_at(session, unit, item):
 def test_the_whole_life_cycle_moves_stock_and_the_shortfall(session, town):
     from datetime import date
 
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         actor=town["cmd"],
-        lines=[inv.StandardLineInput("station", "LJ", "2", "1")],
+        lines=[standard.StandardLineInput("station", "LJ", "2", "1")],
     )
     session.commit()
     a = request(session, town, [("LJ", 24)])
@@ -96,7 +96,7 @@ def test_the_whole_life_cycle_moves_stock_and_the_shortfall(session, town):
     assert (row.on_hand, row.inbound, row.gap) == (24, 0, 6)
     kinds = [m.kind for m in session.scalars(select(Movement).order_by(Movement.id))]
     assert kinds[-2:] == ["transfer_out", "transfer_in"]
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
     actions = [
         e.action
         for e in session.scalars(
@@ -167,8 +167,8 @@ def test_reduced_approval_needs_a_reason_and_reserves_the_reduced_quantity(sessi
     session.commit()
     assert a.lines[0].approved == 30
     # Reserved stock cannot be issued at the source.
-    with pytest.raises(inv.InsufficientStock) as err:
-        inv.record_movement(
+    with pytest.raises(ledger.InsufficientStock) as err:
+        ledger.record_movement(
             session,
             unit=town["wh"],
             item=town["jackets"],
@@ -178,7 +178,7 @@ def test_reduced_approval_needs_a_reason_and_reserves_the_reduced_quantity(sessi
         )
     assert "已为调拨预留" in err.value.message
     session.rollback()
-    inv.record_movement(
+    ledger.record_movement(
         session, unit=town["wh"], item=town["jackets"], kind="issue", qty=70, actor=town["keeper"]
     )
     session.commit()
@@ -189,18 +189,18 @@ def test_reduced_approval_needs_a_reason_and_reserves_the_reduced_quantity(sessi
 
 def test_approval_needs_stock_at_the_source_and_dispatch_more_than_held_is_refused(session, town):
     a = request(session, town, [("BOAT", 1)], emergency=True)
-    inv.record_movement(
+    ledger.record_movement(
         session, unit=town["wh"], item=town["boats"], kind="issue", qty=3, actor=town["keeper"]
     )
     session.commit()
     before = session.scalar(select(db.func.count()).select_from(Movement))
-    with pytest.raises(inv.InsufficientStock):
+    with pytest.raises(ledger.InsufficientStock):
         alloc.dispatch_allocation(session, a, actor=town["keeper"])
     session.rollback()
     assert session.scalar(select(db.func.count()).select_from(Movement)) == before
     session.expire_all()
     assert session.get(Allocation, a.id).status == "submitted"
-    with pytest.raises(inv.InsufficientStock):
+    with pytest.raises(ledger.InsufficientStock):
         alloc.approve_allocation(session, a, actor=town["cmd"], threshold=THRESHOLD)
     session.rollback()
 
@@ -220,7 +220,7 @@ def test_short_receipt_is_recorded_with_a_reason(session, town):
     line = a.lines[0]
     assert (line.dispatched, line.received, line.note) == (10, 8, "运输途中损坏 2 件")
     assert qty_at(session, town["st"], town["jackets"]) == 8
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
 
 
 def test_emergency_is_dispatched_first_and_approved_after(session, town):
@@ -351,5 +351,5 @@ def test_two_keepers_dispatching_at_once_dispatch_once(app, session, town):
     assert qty_at(session, town["wh"], town["jackets"]) == 90
     transfers = session.scalars(select(Movement).where(Movement.kind == "transfer_out")).all()
     assert sum(m.qty for m in transfers) == -10
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
     assert session.get(Unit, town["wh"].id)

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import Item, Movement, Position
 from readiness.extensions import db
 from readiness.models import Unit, User
@@ -22,12 +22,12 @@ def _issue_concurrently(app, unit_id, item_id, user_ids, qty):
             user = session.get(User, user_id)
             barrier.wait()
             try:
-                inv.record_movement(
+                ledger.record_movement(
                     session, unit=unit, item=item, kind="issue", qty=qty, actor=user
                 )
                 session.commit()
                 results[user_id] = "ok"
-            except inv.InsufficientStock as err:
+            except ledger.InsufficientStock as err:
                 session.rollback()
                 results[user_id] = err.message
 
@@ -55,4 +55,4 @@ def test_last_pieces_issued_at_the_same_moment(
     assert session.scalars(select(Position.qty)).one() == 1
     issues = session.scalars(select(Movement).where(Movement.kind == "issue")).all()
     assert len(issues) == 1
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []

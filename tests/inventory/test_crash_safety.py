@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import Movement, Position
 from readiness.permissions import SYSTEM
 from tests.conftest import BACKEND
@@ -24,7 +24,7 @@ WRITER = textwrap.dedent(
     from readiness.extensions import db
     from readiness.permissions import SYSTEM
     from readiness import services
-    from inventory import services as inv
+    from inventory import ledger
     from inventory.models import Item
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "x", "TESTING": True})
@@ -33,12 +33,12 @@ WRITER = textwrap.dedent(
         unit = services.get_unit(s, "CRASH")
         item = s.scalar(db.select(Item).where(Item.code == "CR1"))
         for _ in range(5):  # committed: these must survive
-            inv.record_movement(s, unit=unit, item=item, kind="receipt", qty=10, actor=SYSTEM)
+            ledger.record_movement(s, unit=unit, item=item, kind="receipt", qty=10, actor=SYSTEM)
             s.commit()
         # one transaction with many writes, never committed
         for _ in range(200):
-            inv.record_movement(s, unit=unit, item=item, kind="receipt", qty=1, actor=SYSTEM)
-        inv.record_movement(s, unit=unit, item=item, kind="issue", qty=40, actor=SYSTEM)
+            ledger.record_movement(s, unit=unit, item=item, kind="receipt", qty=1, actor=SYSTEM)
+        ledger.record_movement(s, unit=unit, item=item, kind="issue", qty=40, actor=SYSTEM)
         s.flush()
         print("mid-transaction", flush=True)
         time.sleep(120)
@@ -80,8 +80,8 @@ def test_a_writer_killed_mid_transaction_leaves_the_books_consistent(
         )
     )
     assert held == 50
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
     # and the database takes writes again at once (no lock left behind)
-    inv.record_movement(session, unit=unit, item=item, kind="issue", qty=5, actor=SYSTEM)
+    ledger.record_movement(session, unit=unit, item=item, kind="issue", qty=5, actor=SYSTEM)
     session.commit()
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []

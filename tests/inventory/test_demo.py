@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import Count
 from inventory.shortfall import shortfall
 from readiness import demo
@@ -32,7 +32,7 @@ def test_demo_shortfall_tells_the_seed_story(session):
         "ROPE": -1,
         "VEST": -1,
     }
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
     from inventory.models import Allocation
 
     statuses = sorted((a.status, a.is_emergency) for a in session.scalars(select(Allocation)))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import Allocation, Movement, Position
 from readiness.permissions import SYSTEM
 from tests.conftest import BACKEND
@@ -130,7 +130,7 @@ def test_twenty_clients_on_the_same_stock(
     assert statuses[201] + statuses[200] > 0 and statuses[409] > 0, statuses
 
     session.expire_all()
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []
     assert session.scalar(select(func.min(Position.qty))) >= 0
     sent = Counter(
         session.scalars(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import catalog, counts, ledger
 from inventory.models import Movement, Position
 from readiness import services
 from readiness.errors import DomainError
@@ -58,7 +58,7 @@ def _world(session):
         )
         for key, (role, unit) in roles.items()
     }
-    item = inv.create_item(
+    item = catalog.create_item(
         session,
         code=f"PI{n}",
         name=f"物资{n}",
@@ -93,7 +93,7 @@ def _apply(session, op, units, people, item):
     kind, where, n = op
     unit, person = units[where], people[where]
     if kind in ("receipt", "issue", "write_off"):
-        inv.record_movement(
+        ledger.record_movement(
             session,
             unit=unit,
             item=item,
@@ -103,10 +103,10 @@ def _apply(session, op, units, people, item):
             reason="damaged" if kind == "write_off" else "",
         )
     elif kind == "count":
-        count = inv.start_count(session, unit, actor=person)
-        inv.enter_count(session, count, item, None, n, actor=person)
-        inv.submit_count(session, count, actor=person)
-        inv.approve_count(session, count, actor=people["cmd"])
+        count = counts.start_count(session, unit, actor=person)
+        counts.enter_count(session, count, item, None, n, actor=person)
+        counts.submit_count(session, count, actor=person)
+        counts.approve_count(session, count, actor=people["cmd"])
     else:
         a = alloc.create_allocation(
             session,
@@ -157,4 +157,4 @@ def test_any_sequence_keeps_the_books_equal_to_the_ledger(session, ops):
             balance, reserved, moved = _book(session, unit, item)
             assert balance == moved == expected[key] >= 0
             assert reserved == 0
-    assert inv.verify_balances(session) == []
+    assert ledger.verify_balances(session) == []

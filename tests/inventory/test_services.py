@@ -6,8 +6,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from inventory import services as inv
+from inventory import catalog, counts, standard
+from inventory.ledger import InsufficientStock, record_movement, verify_balances
 from inventory.models import Asset, Count, Item, Movement, Position
+from inventory.stock import expiring_lots, stock_of_unit
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import AuditEntry
 from readiness.permissions import SYSTEM
@@ -46,7 +48,7 @@ def balance(session, unit, item, lot=None):
     ],
 )
 def test_required_quantity_is_the_ceiling_of_base_plus_per_officer(base, per, headcount, expected):
-    assert inv.required_qty(Decimal(base), Decimal(per), headcount) == expected
+    assert standard.required_qty(Decimal(base), Decimal(per), headcount) == expected
 
 
 # ---------------------------------------------------------------- catalog
@@ -55,7 +57,7 @@ def test_required_quantity_is_the_ceiling_of_base_plus_per_officer(base, per, he
 def test_item_catalog_rules(session, make_item):
     make_item("LJ", name="救生衣")
     with pytest.raises(Conflict):
-        inv.create_item(
+        catalog.create_item(
             session,
             code="lj",
             name="x",
@@ -89,7 +91,7 @@ def test_item_catalog_rules(session, make_item):
         )
         args.update(override)
         with pytest.raises(DomainError) as err:
-            inv.create_item(session, actor=SYSTEM, **args)
+            catalog.create_item(session, actor=SYSTEM, **args)
         assert err.value.field == field
         session.rollback()
     assert count_rows(session, Item) == 1
@@ -98,7 +100,7 @@ def test_item_catalog_rules(session, make_item):
 def test_only_admins_edit_the_catalog(session, make_user):
     command = make_user("cmd", "command", None)
     with pytest.raises(PermissionDenied):
-        inv.create_item(
+        catalog.create_item(
             session,
             code="X",
             name="x",
@@ -115,32 +117,32 @@ def test_only_admins_edit_the_catalog(session, make_user):
 
 
 def _line(kind, item, base, per):
-    return inv.StandardLineInput(kind, item.code, base, per)
+    return standard.StandardLineInput(kind, item.code, base, per)
 
 
 def test_standard_versions_apply_by_effective_date(session, make_unit, make_item, make_user):
     command = make_user("cmd", "command", None)
     station = make_unit("DAYE", kind="station", headcount=28)
     jackets = make_item("LJ", name="救生衣")
-    old = inv.publish_standard(
+    old = standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         lines=[_line("station", jackets, "2", "0.5")],
         actor=command,
     )
-    new = inv.publish_standard(
+    new = standard.publish_standard(
         session,
         effective_from=date(2023, 1, 1),
         lines=[_line("station", jackets, "2", "1")],
         actor=command,
     )
     session.commit()
-    assert inv.standard_as_of(session, date(2022, 6, 1)).id == old.id
-    assert inv.standard_as_of(session, date(2023, 6, 1)).id == new.id
-    assert inv.standard_as_of(session, date(2021, 6, 1)) is None
-    reqs = inv.requirements_for_unit(session, station, date(2022, 6, 1))
+    assert standard.standard_as_of(session, date(2022, 6, 1)).id == old.id
+    assert standard.standard_as_of(session, date(2023, 6, 1)).id == new.id
+    assert standard.standard_as_of(session, date(2021, 6, 1)) is None
+    reqs = standard.requirements_for_unit(session, station, date(2022, 6, 1))
     assert [(r.item.code, r.formula_qty, r.required) for r in reqs] == [("LJ", 16, 16)]
-    reqs = inv.requirements_for_unit(session, station, date(2023, 6, 1))
+    reqs = standard.requirements_for_unit(session, station, date(2023, 6, 1))
     assert reqs[0].required == 30
 
 
@@ -148,20 +150,20 @@ def test_override_replaces_the_formula_for_one_unit(session, make_unit, make_ite
     command = make_user("cmd", "command", None)
     station = make_unit("DAYE", headcount=28)
     jackets = make_item("LJ")
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         lines=[_line("station", jackets, "2", "1")],
         actor=command,
     )
     with pytest.raises(DomainError):
-        inv.set_override(session, station, jackets, 50, reason="", actor=command)
-    inv.set_override(session, station, jackets, 50, reason="临河，汛期加配", actor=command)
+        standard.set_override(session, station, jackets, 50, reason="", actor=command)
+    standard.set_override(session, station, jackets, 50, reason="临河，汛期加配", actor=command)
     session.commit()
-    req = inv.requirements_for_unit(session, station, TODAY)[0]
+    req = standard.requirements_for_unit(session, station, TODAY)[0]
     assert (req.formula_qty, req.required, req.override.reason) == (30, 50, "临河，汛期加配")
-    inv.set_override(session, station, jackets, None, reason="", actor=command)
-    assert inv.requirements_for_unit(session, station, TODAY)[0].required == 30
+    standard.set_override(session, station, jackets, None, reason="", actor=command)
+    assert standard.requirements_for_unit(session, station, TODAY)[0].required == 30
 
 
 @pytest.mark.parametrize(
@@ -180,15 +182,15 @@ def test_bad_standard_is_refused_whole(session, make_item, make_user, lines, mes
     make_item("LJ")
     before = count_rows(session, AuditEntry)
     with pytest.raises(DomainError) as err:
-        inv.publish_standard(
+        standard.publish_standard(
             session,
             effective_from=TODAY,
-            lines=[inv.StandardLineInput(*line) for line in lines],
+            lines=[standard.StandardLineInput(*line) for line in lines],
             actor=command,
         )
     assert message in err.value.message
     session.rollback()
-    assert inv.standard_as_of(session, TODAY) is None
+    assert standard.standard_as_of(session, TODAY) is None
     assert count_rows(session, AuditEntry) == before
 
 
@@ -197,10 +199,10 @@ def test_only_command_publishes_the_standard(session, make_item, make_user):
     for role in ("clerk", "keeper", "inspector", "admin"):
         user = make_user(f"u{role}", role)
         with pytest.raises(PermissionDenied):
-            inv.publish_standard(
+            standard.publish_standard(
                 session,
                 effective_from=TODAY,
-                lines=[inv.StandardLineInput("station", "LJ", "1", "0")],
+                lines=[standard.StandardLineInput("station", "LJ", "1", "0")],
                 actor=user,
             )
 
@@ -214,10 +216,10 @@ def test_receipt_and_issue_move_the_balance_and_write_the_ledger(
     station = make_unit("DAYE")
     jackets = make_item("LJ", uom="件")
     clerk = make_user("clerk1", "clerk", station)
-    r = inv.record_movement(
+    r = record_movement(
         session, unit=station, item=jackets, kind="receipt", qty=10, actor=clerk, note="市局下发"
     )
-    i = inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=4, actor=clerk)
+    i = record_movement(session, unit=station, item=jackets, kind="issue", qty=4, actor=clerk)
     session.commit()
     assert (r.balance, i.balance) == (10, 6)
     assert balance(session, station, jackets) == 6
@@ -237,8 +239,8 @@ def test_an_issue_larger_than_the_balance_is_refused_and_nothing_changes(
     jackets = make_item("LJ", name="救生衣", uom="件")
     stock(station, jackets, 6)
     movements, audits = count_rows(session, Movement), count_rows(session, AuditEntry)
-    with pytest.raises(inv.InsufficientStock) as err:
-        inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=7, actor=SYSTEM)
+    with pytest.raises(InsufficientStock) as err:
+        record_movement(session, unit=station, item=jackets, kind="issue", qty=7, actor=SYSTEM)
     assert err.value.message == "大冶派出所 的 救生衣 账面只有 6 件，不足 7 件。"
     assert err.value.status == 409
     session.rollback()
@@ -250,8 +252,8 @@ def test_an_issue_larger_than_the_balance_is_refused_and_nothing_changes(
 def test_issuing_something_never_received_is_refused(session, make_unit, make_item):
     station = make_unit("JUNZHAO")
     whistles = make_item("WH", name="口哨")
-    with pytest.raises(inv.InsufficientStock):
-        inv.record_movement(session, unit=station, item=whistles, kind="issue", qty=1, actor=SYSTEM)
+    with pytest.raises(InsufficientStock):
+        record_movement(session, unit=station, item=whistles, kind="issue", qty=1, actor=SYSTEM)
 
 
 @pytest.mark.parametrize("qty", [0, -3, 2.5, "abc", "1e3", None, True, 10**7, "  "])
@@ -259,7 +261,7 @@ def test_bad_quantities_are_refused(session, make_unit, make_item, qty):
     station = make_unit("S")
     item = make_item("LJ")
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=item, kind="receipt", qty=qty, actor=SYSTEM)
+        record_movement(session, unit=station, item=item, kind="receipt", qty=qty, actor=SYSTEM)
     assert err.value.field == "qty"
     session.rollback()
     assert count_rows(session, Movement) == 0
@@ -285,7 +287,7 @@ def test_write_off_needs_a_reason(session, make_unit, make_item, stock):
     item = make_item("LJ")
     stock(station, item, 5)
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=item, kind="write_off", qty=1, actor=SYSTEM)
+        record_movement(session, unit=station, item=item, kind="write_off", qty=1, actor=SYSTEM)
     assert err.value.field == "reason"
     session.rollback()
     stock(station, item, 2, kind="write_off", reason="damaged", note="演练中损坏")
@@ -303,17 +305,17 @@ def test_lots_with_expiry_and_a_warning_for_an_already_expired_receipt(
     assert len(old.warnings) == 1 and "已于" in old.warnings[0]
     # Issuing without naming a lot is refused when the stock is kept in lots.
     with pytest.raises(DomainError) as err:
-        inv.record_movement(session, unit=station, item=bags, kind="issue", qty=1, actor=SYSTEM)
+        record_movement(session, unit=station, item=bags, kind="issue", qty=1, actor=SYSTEM)
     assert "L2020" in err.value.message and "L2025A" in err.value.message
     session.rollback()
     stock(station, bags, 30, kind="issue", lot_code="L2025A")
-    rows = inv.stock_of_unit(session, station, today=TODAY)
+    rows = stock_of_unit(session, station, today=TODAY)
     assert [(r.position.lot.code, r.position.qty, r.expired) for r in rows] == [
         ("L2020", 20, True),
         ("L2025A", 70, False),
     ]
     with pytest.raises(DomainError):  # same lot, different expiry
-        inv.record_movement(
+        record_movement(
             session,
             unit=station,
             item=bags,
@@ -331,13 +333,13 @@ def test_a_clerk_writes_only_for_own_unit_and_below(session, make_unit, make_ite
     other = make_unit("OTHER", parent=bureau)
     item = make_item("LJ")
     clerk = make_user("clerk1", "clerk", mine)
-    inv.record_movement(session, unit=mine, item=item, kind="receipt", qty=1, actor=clerk)
+    record_movement(session, unit=mine, item=item, kind="receipt", qty=1, actor=clerk)
     for unit in (other, bureau):
         with pytest.raises(PermissionDenied):
-            inv.record_movement(session, unit=unit, item=item, kind="receipt", qty=1, actor=clerk)
+            record_movement(session, unit=unit, item=item, kind="receipt", qty=1, actor=clerk)
     for role in ("command", "inspector", "admin"):
         with pytest.raises(PermissionDenied):
-            inv.record_movement(
+            record_movement(
                 session,
                 unit=mine,
                 item=item,
@@ -362,7 +364,7 @@ def test_serial_items_are_registered_piece_by_piece(session, make_unit, make_ite
     other = make_unit("O")
     drone = make_item("DRONE", name="无人机", uom="架", tracking="serial")
     with pytest.raises(DomainError) as err:
-        inv.record_movement(
+        record_movement(
             session,
             unit=station,
             item=drone,
@@ -375,12 +377,12 @@ def test_serial_items_are_registered_piece_by_piece(session, make_unit, make_ite
     session.rollback()
     stock(station, drone, 2, serials="UAV-1, UAV-2")
     with pytest.raises(Conflict):  # the same serial cannot be received twice
-        inv.record_movement(
+        record_movement(
             session, unit=other, item=drone, kind="receipt", qty=1, serials=["UAV-1"], actor=SYSTEM
         )
     session.rollback()
     with pytest.raises(DomainError):  # not on this unit's books
-        inv.record_movement(
+        record_movement(
             session, unit=other, item=drone, kind="issue", qty=1, serials=["UAV-2"], actor=SYSTEM
         )
     session.rollback()
@@ -399,10 +401,10 @@ def test_verify_finds_a_balance_that_disagrees_with_the_ledger(
     item = make_item("LJ")
     stock(station, item, 5)
     stock(station, item, 2, kind="issue")
-    assert inv.verify_balances(session) == []
+    assert verify_balances(session) == []
     session.execute(text("UPDATE positions SET qty = 9"))
     session.commit()
-    [diff] = inv.verify_balances(session)
+    [diff] = verify_balances(session)
     assert (diff.unit_code, diff.item_code, diff.balance, diff.ledger) == ("S", "LJ", 9, 3)
 
 
@@ -419,29 +421,29 @@ def test_count_snapshot_variance_and_approval_by_someone_else(
     tape = make_item("TAPE", uom="盘")
     stock(warehouse, jackets, 50)
     stock(warehouse, tape, 10)
-    count = inv.start_count(session, warehouse, actor=keeper)
+    count = counts.start_count(session, warehouse, actor=keeper)
     stock(warehouse, jackets, 5, kind="issue")  # happens during the count
-    inv.enter_count(session, count, jackets, None, 44, actor=keeper)
-    inv.enter_count(session, count, tape, None, 10, actor=keeper)
+    counts.enter_count(session, count, jackets, None, 44, actor=keeper)
+    counts.enter_count(session, count, tape, None, 10, actor=keeper)
     session.commit()
     with pytest.raises(Conflict):  # one running count per unit
-        inv.start_count(session, warehouse, actor=keeper)
+        counts.start_count(session, warehouse, actor=keeper)
     session.rollback()
-    inv.submit_count(session, count, actor=keeper)
+    counts.submit_count(session, count, actor=keeper)
     session.commit()
     lines = {ln.item.code: (ln.book, ln.counted, ln.variance) for ln in count.lines}
     assert lines == {"LJ": (50, 44, -6), "TAPE": (10, 10, 0)}
     with pytest.raises(PermissionDenied):
-        inv.approve_count(session, count, actor=keeper)
+        counts.approve_count(session, count, actor=keeper)
     session.rollback()
-    moves = inv.approve_count(session, count, actor=other_keeper)
+    moves = counts.approve_count(session, count, actor=other_keeper)
     session.commit()
     assert [(m.kind, m.qty, m.document) for m in moves] == [("adjustment", -6, f"count:{count.id}")]
     assert balance(session, warehouse, jackets) == 39  # 50 − 5 issued − 6 missing
     assert balance(session, warehouse, tape) == 10
     with pytest.raises(Conflict):
-        inv.approve_count(session, count, actor=other_keeper)
-    assert inv.verify_balances(session) == []
+        counts.approve_count(session, count, actor=other_keeper)
+    assert verify_balances(session) == []
 
 
 def test_a_clerk_cannot_approve_counts_and_command_can(
@@ -453,13 +455,13 @@ def test_a_clerk_cannot_approve_counts_and_command_can(
     command = make_user("cmd", "command", None)
     item = make_item("LJ")
     stock(station, item, 3)
-    count = inv.start_count(session, station, actor=clerk)
-    inv.enter_count(session, count, item, None, 5, actor=clerk)
-    inv.submit_count(session, count, actor=clerk)
+    count = counts.start_count(session, station, actor=clerk)
+    counts.enter_count(session, count, item, None, 5, actor=clerk)
+    counts.submit_count(session, count, actor=clerk)
     with pytest.raises(PermissionDenied):
-        inv.approve_count(session, count, actor=clerk2)
+        counts.approve_count(session, count, actor=clerk2)
     session.rollback()
-    inv.approve_count(session, count, actor=command)
+    counts.approve_count(session, count, actor=command)
     assert balance(session, station, item) == 5
 
 
@@ -468,10 +470,10 @@ def test_bad_counted_quantities(session, make_unit, make_item, make_user, counte
     station = make_unit("S")
     clerk = make_user("clerk1", "clerk", station)
     item = make_item("LJ")
-    count = inv.start_count(session, station, actor=clerk)
+    count = counts.start_count(session, station, actor=clerk)
     session.commit()
     with pytest.raises(DomainError) as err:
-        inv.enter_count(session, count, item, None, counted, actor=clerk)
+        counts.enter_count(session, count, item, None, counted, actor=clerk)
     assert err.value.field == "counted"
 
 
@@ -485,15 +487,15 @@ def test_counts_due_flags_units_never_counted_or_past_their_interval(
     stock(warehouse, item, 1)
     keeper = make_user("k1", "keeper", warehouse)
     command = make_user("cmd", "command", None)
-    count = inv.start_count(session, warehouse, actor=keeper)
-    inv.enter_count(session, count, item, None, 1, actor=keeper)
-    inv.submit_count(session, count, actor=keeper)
-    inv.approve_count(session, count, actor=command)
+    count = counts.start_count(session, warehouse, actor=keeper)
+    counts.enter_count(session, count, item, None, 1, actor=keeper)
+    counts.submit_count(session, count, actor=keeper)
+    counts.approve_count(session, count, actor=command)
     session.commit()
-    due = {d.unit.code: d for d in inv.counts_due(session, None, today=TODAY)}
+    due = {d.unit.code: d for d in counts.counts_due(session, None, today=TODAY)}
     assert due["S"].overdue and due["S"].last_counted_on is None
     assert not due["WH"].overdue and due["WH"].interval_days == 30
-    later = {d.unit.code: d for d in inv.counts_due(session, None, today=TODAY + timedelta(31))}
+    later = {d.unit.code: d for d in counts.counts_due(session, None, today=TODAY + timedelta(31))}
     assert later["WH"].overdue
 
 
@@ -503,7 +505,7 @@ def test_expiring_lots_report(session, make_unit, make_item, stock):
     stock(station, bags, 5, lot_code="A", expires_on=TODAY + timedelta(days=10))
     stock(station, bags, 5, lot_code="B", expires_on=TODAY + timedelta(days=200))
     stock(station, bags, 5, lot_code="C", expires_on=TODAY - timedelta(days=1))
-    rows = inv.expiring_lots(session, None, today=TODAY, within_days=90)
+    rows = expiring_lots(session, None, today=TODAY, within_days=90)
     assert [(r.position.lot.code, r.days_left) for r in rows] == [("C", -1), ("A", 10)]
     assert count_rows(session, Count) == 0
 

@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
-from inventory import services as inv
+from inventory import ledger, standard
 from inventory.shortfall import report_json, shortfall
 from readiness.permissions import SYSTEM
 
@@ -11,10 +11,10 @@ TODAY = date.today()
 
 
 def publish(session, effective_from, lines):
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=effective_from,
-        lines=[inv.StandardLineInput(*line) for line in lines],
+        lines=[standard.StandardLineInput(*line) for line in lines],
         actor=SYSTEM,
     )
     session.commit()
@@ -155,7 +155,7 @@ def test_serial_items_count_only_pieces_in_service(session, make_unit, make_item
     from inventory.models import Asset
 
     asset = session.scalar(select(Asset).where(Asset.serial == "U2"))
-    inv.set_asset_status(session, asset, "under_repair", actor=SYSTEM)
+    ledger.set_asset_status(session, asset, "under_repair", actor=SYSTEM)
     session.commit()
     row = shortfall(session, today=TODAY).rows[0]
     assert (row.required, row.on_hand, row.gap) == (2, 1, 1)

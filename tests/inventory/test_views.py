@@ -5,7 +5,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from inventory import services as inv
+from inventory import standard
 from inventory.models import Count, Movement, Position
 from readiness.permissions import SYSTEM
 from tests.conftest import post_form
@@ -137,11 +137,11 @@ def test_shortfall_page_at_a_glance(make_unit, make_item, make_user, login, sess
     make_unit("JUNZHAO", name="君召派出所", headcount=14)
     jackets = make_item("LJ", name="救生衣", unit_cost="120")
     make_user("cmd", "command", None)
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         actor=SYSTEM,
-        lines=[inv.StandardLineInput("station", "LJ", "2", "1")],
+        lines=[standard.StandardLineInput("station", "LJ", "2", "1")],
     )
     session.commit()
     stock(daye, jackets, 6)
@@ -221,16 +221,16 @@ def test_the_shortfall_page_shows_a_hundred_rows_a_page(
 ):
     from datetime import date
 
-    from inventory import services as inv
+    from inventory import standard
     from readiness.permissions import SYSTEM
 
     make_unit("DAYE", name="大冶派出所")
     for n in range(105):
         make_item(f"P{n:03d}")
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
-        lines=[inv.StandardLineInput("station", f"P{n:03d}", "1", "0") for n in range(105)],
+        lines=[standard.StandardLineInput("station", f"P{n:03d}", "1", "0") for n in range(105)],
         actor=SYSTEM,
     )
     session.commit()

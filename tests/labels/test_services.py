@@ -8,7 +8,7 @@ import pytest
 import zxingcpp
 from sqlalchemy import func, select
 
-from inventory import services as inv
+from inventory import counts
 from inventory.models import Asset, Count, Position
 from labels import services as lab
 from labels.models import LabelCode
@@ -141,7 +141,7 @@ def test_spot_count_goes_into_a_running_stocktake_or_stands_alone(session, shelf
     spot = lab.spot_count(session, pos, "4", actor=keeper)
     session.commit()
     assert (spot.is_spot, spot.status, spot.lines[0].variance) == (True, "submitted", -1)
-    full = inv.start_count(session, shelf, actor=keeper)  # a spot count does not block it
+    full = counts.start_count(session, shelf, actor=keeper)  # a spot count does not block it
     again = lab.spot_count(session, pos, 5, actor=keeper)
     assert again.id == full.id
     line = next(ln for ln in full.lines if ln.position_id == pos.id)

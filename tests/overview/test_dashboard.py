@@ -8,15 +8,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from drills import services as drl
+from drills import actions, records, requirements
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import catalog, counts, standard
 from inventory.shortfall import shortfall
+from inventory.stock import expiring_lots
 from overview import dashboard
 from readiness import services
 from readiness.extensions import db
 from readiness.permissions import SYSTEM
-from shelters import services as sh
+from shelters import coverage, inspections, places, sites
 
 TODAY = date.today()
 TARGET = Decimal("0.6")
@@ -40,13 +41,13 @@ def area(session, make_unit, make_item, make_user, stock):
         "clerk2": make_user("clerk2", "clerk", baiping, name="李明"),
         "keeper": make_user("keeper1", "keeper", wh),
     }
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=TODAY - timedelta(days=365),
         actor=people["cmd"],
         lines=[
-            inv.StandardLineInput("station", "LJ", "0", "1"),  # 10 per station
-            inv.StandardLineInput("station", "TAPE", "5", "0"),
+            standard.StandardLineInput("station", "LJ", "0", "1"),  # 10 per station
+            standard.StandardLineInput("station", "TAPE", "5", "0"),
         ],
     )
     session.commit()
@@ -64,11 +65,11 @@ def area(session, make_unit, make_item, make_user, stock):
         today=TODAY - timedelta(days=60),
     )
     # 大冶 is counted; 白坪 and the warehouse never were, so they are overdue
-    count = inv.start_count(session, daye, actor=people["clerk"])
+    count = counts.start_count(session, daye, actor=people["clerk"])
     for line in list(count.lines):
-        inv.enter_count(session, count, line.item, line.lot, line.book, actor=people["clerk"])
-    inv.submit_count(session, count, actor=people["clerk"])
-    inv.approve_count(session, count, actor=people["cmd"])
+        counts.enter_count(session, count, line.item, line.lot, line.book, actor=people["clerk"])
+    counts.submit_count(session, count, actor=people["clerk"])
+    counts.approve_count(session, count, actor=people["cmd"])
     session.commit()
     # a request waiting for approval, and an emergency sent before anyone approved it
     alloc.create_allocation(
@@ -92,12 +93,12 @@ def area(session, make_unit, make_item, make_user, stock):
     alloc.dispatch_allocation(session, urgent, actor=people["keeper"])
     session.commit()
     # 白坪's drill found a problem whose action is past due; monthly drills are required
-    drl.set_requirements(
+    requirements.set_requirements(
         session,
-        [drl.RequirementInput("station", "field_exercise", per_year=12)],
+        [requirements.RequirementInput("station", "field_exercise", per_year=12)],
         actor=people["cmd"],
     )
-    drl.create_drill(
+    records.create_drill(
         session,
         title="防汛演练",
         kind="flood_drill",
@@ -106,7 +107,7 @@ def area(session, make_unit, make_item, make_user, stock):
         participants=12,
         duration_minutes=60,
         findings=[
-            drl.FindingInput(
+            records.FindingInput(
                 "救生衣数量不足",
                 owner=people["clerk2"],
                 due_on=TODAY - timedelta(days=10),
@@ -116,19 +117,19 @@ def area(session, make_unit, make_item, make_user, stock):
         actor=people["clerk2"],
     )
     session.commit()
-    town = sh.save_town(
+    town = places.save_town(
         session,
         code="CB",
         name="城北街道",
         parent=hq,
-        villages=[sh.VillageInput(f"村{n}", 1000, 100) for n in range(1, 6)],
+        villages=[places.VillageInput(f"村{n}", 1000, 100) for n in range(1, 6)],
         actor=SYSTEM,
     ).town
     session.commit()
-    villages = sh.villages_of(session, town)
-    site = sh.create_shelter(
+    villages = places.villages_of(session, town)
+    site = sites.create_shelter(
         session,
-        sh.ShelterInput(
+        sites.ShelterInput(
             name="文化礼堂",
             town=town,
             capacity=500,
@@ -139,11 +140,11 @@ def area(session, make_unit, make_item, make_user, stock):
         actor=SYSTEM,
     )
     session.commit()
-    sh.record_inspection(
+    inspections.record_inspection(
         session,
         site,
         inspected_on=TODAY - timedelta(days=3),
-        defects=[sh.DefectInput("疏散指示牌缺失")],
+        defects=[inspections.DefectInput("疏散指示牌缺失")],
         actor=people["cmd"],
     )
     session.commit()
@@ -174,12 +175,14 @@ def tiles(page: str) -> set[str]:
 def expected_figures(session, unit_ids):
     """The dashboard's figures, computed from the services behind each report."""
     report = shortfall(session, unit_ids=unit_ids)
-    due = inv.counts_due(session, unit_ids, today=TODAY)
-    lots = inv.expiring_lots(session, unit_ids, today=TODAY, within_days=90)
-    rows = drl.compliance(session, TODAY.year, unit_ids=unit_ids, today=TODAY)
-    overdue_actions = session.scalars(drl.actions_query(unit_ids=unit_ids, overdue_on=TODAY)).all()
-    cover = sh.coverage(session, TARGET, unit_ids=unit_ids)
-    attention = session.scalars(sh.attention_query(unit_ids)).all()
+    due = counts.counts_due(session, unit_ids, today=TODAY)
+    lots = expiring_lots(session, unit_ids, today=TODAY, within_days=90)
+    rows = requirements.compliance(session, TODAY.year, unit_ids=unit_ids, today=TODAY)
+    overdue_actions = session.scalars(
+        actions.actions_query(unit_ids=unit_ids, overdue_on=TODAY)
+    ).all()
+    cover = coverage.coverage(session, TARGET, unit_ids=unit_ids)
+    attention = session.scalars(sites.attention_query(unit_ids)).all()
     return {
         "units-below": str(report.units_below),
         "budget": str(report.budget_total),
@@ -306,7 +309,7 @@ def test_the_figures_take_the_same_queries_however_many_units(
         return len(seen)
 
     before = statements()
-    jackets = inv.get_item(session, "LJ")
+    jackets = catalog.get_item(session, "LJ")
     for n in range(6):
         unit = make_unit(f"S{n}", parent=area["hq"])
         stock(unit, jackets, n + 1)

@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, text
 
-from drills import services as drl
+from drills import actions, records
 from drills.models import CorrectiveAction
 from inventory import allocations as alloc
-from inventory import services as inv
+from inventory import counts
 from inventory.models import Allocation, Count
 from overview import handover as ho
 from readiness import services
@@ -47,7 +47,7 @@ def give_wang_work(session, w):
     """Wang (大冶) is custodian of 大冶, owns an open and a verified action, made an open and a
     rejected allocation request, and started a stocktake."""
     ho.set_custodian(session, w["daye"], w["wang"], actor=w["admin"])
-    drill = drl.create_drill(
+    drill = records.create_drill(
         session,
         title="防汛抢险演练",
         kind="flood_drill",
@@ -55,15 +55,15 @@ def give_wang_work(session, w):
         lead_unit=w["daye"],
         participants=30,
         findings=[
-            drl.FindingInput("岗位任务不明确", owner=w["wang"], due_on=date(2022, 9, 1)),
-            drl.FindingInput("照明不足", owner=w["wang"], due_on=date(2022, 9, 1)),
+            records.FindingInput("岗位任务不明确", owner=w["wang"], due_on=date(2022, 9, 1)),
+            records.FindingInput("照明不足", owner=w["wang"], due_on=date(2022, 9, 1)),
         ],
         actor=w["wang"],
         today=date(2022, 7, 1),
     )
     open_action, closed_action = [a for f in drill.findings for a in f.actions]
-    drl.mark_done(session, closed_action, "已补充照明灯 4 具", actor=w["wang"])
-    drl.verify_action(session, closed_action, actor=w["cmd"])
+    actions.mark_done(session, closed_action, "已补充照明灯 4 具", actor=w["wang"])
+    actions.verify_action(session, closed_action, actor=w["cmd"])
     line = [alloc.LineInput("LJ", 10)]
     pending = alloc.create_allocation(
         session,
@@ -82,7 +82,7 @@ def give_wang_work(session, w):
         actor=w["wang"],
     )
     alloc.reject_allocation(session, rejected, actor=w["cmd"], note="重复")
-    count = inv.start_count(session, w["daye"], actor=w["wang"])
+    count = counts.start_count(session, w["daye"], actor=w["wang"])
     session.commit()
     return {"action": open_action, "allocation": pending, "count": count}
 

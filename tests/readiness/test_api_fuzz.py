@@ -21,14 +21,14 @@ def api_schema(app, session, make_unit, make_user, make_item, stock):
     station = make_unit("DAYE", parent=bureau)
     item = make_item("LJ", name="救生衣")
     stock(station, item, 10)
-    from shelters import services as sh
+    from shelters import places
 
-    sh.save_town(
+    places.save_town(
         session,
         code="ST",
         name="石塘镇",
         parent=bureau,
-        villages=[sh.VillageInput("海山村", 100, 10)],
+        villages=[places.VillageInput("海山村", 100, 10)],
         actor=SYSTEM,
     )
     session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from drills.attachments import attachment_path
 from drills.models import Attachment
-from inventory import services as inv
+from inventory import ledger
 from inventory.models import Item, Movement
 from readiness import backup, demo
 from readiness.config import storage_dir
@@ -222,7 +222,7 @@ def test_a_backup_taken_while_movements_are_written_is_consistent(
                 stock = [s.get(Item, i) for i in item_ids]
                 while not stop.is_set():
                     item = stock[written[0] % len(stock)]
-                    inv.record_movement(
+                    ledger.record_movement(
                         s, unit=unit, item=item, kind="receipt", qty=3, actor=SYSTEM
                     )
                     s.commit()

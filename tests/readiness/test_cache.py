@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory import services as inv
+from inventory import ledger, standard
 from inventory.shortfall import shortfall
 from overview.dashboard import gather
 from readiness import cache
@@ -18,10 +18,10 @@ from tests.conftest import BACKEND
 
 
 def _standard(session):
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
-        lines=[inv.StandardLineInput("station", "LJ", "2", "1")],
+        lines=[standard.StandardLineInput("station", "LJ", "2", "1")],
         actor=SYSTEM,
     )
 
@@ -53,7 +53,7 @@ def test_a_transaction_with_its_own_pending_writes_is_never_served_from_the_cach
     _standard(session)
     stock(station, jackets, 6)
     shortfall(session)
-    inv.record_movement(session, unit=station, item=jackets, kind="issue", qty=1, actor=SYSTEM)
+    ledger.record_movement(session, unit=station, item=jackets, kind="issue", qty=1, actor=SYSTEM)
     assert cache.data_version(session) is None
     assert _on_hand(shortfall(session), "DAYE", "LJ") == 5  # its own write, uncommitted
     session.rollback()
@@ -73,7 +73,7 @@ def test_a_write_committed_by_another_connection_while_the_report_was_read_is_se
     with Session(db.engine) as writer:
         unit = writer.get(Unit, station.id)
         item = writer.get(type(jackets), jackets.id)
-        inv.record_movement(writer, unit=unit, item=item, kind="receipt", qty=7, actor=SYSTEM)
+        ledger.record_movement(writer, unit=unit, item=item, kind="receipt", qty=7, actor=SYSTEM)
         writer.flush()  # written, not committed
         session.commit()  # the reader starts afresh
         before = shortfall(session)
@@ -120,7 +120,7 @@ def test_an_older_write_committing_after_a_newer_one_is_seen(
     def receive(writer, unit_id, qty):
         unit = writer.get(Unit, unit_id)
         item = writer.get(type(jackets), jackets.id)
-        inv.record_movement(writer, unit=unit, item=item, kind="receipt", qty=qty, actor=SYSTEM)
+        ledger.record_movement(writer, unit=unit, item=item, kind="receipt", qty=qty, actor=SYSTEM)
         writer.flush()
 
     with Session(db.engine) as a, Session(db.engine) as b:

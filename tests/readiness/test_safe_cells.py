@@ -16,8 +16,8 @@ from inventory.models import Item
 from readiness.cells import csv_cell, csv_text, xlsx_value
 from readiness.exports import csv_response, xlsx_response
 from readiness.permissions import SYSTEM
+from shelters import places
 from shelters import places_import as pi
-from shelters import services as sh
 from shelters.models import Village
 from tests.conftest import BACKEND, post_form
 
@@ -162,12 +162,12 @@ def test_a_big_csv_streams_in_chunks_and_reads_lazily(app):
 @pytest.fixture
 def county(session, make_unit, make_user):
     wl = make_unit("WL", name="温岭市应急管理局", kind="bureau")
-    sh.save_town(
+    places.save_town(
         session,
         code="CB",
         name=FORMULAS[0],
         parent=wl,
-        villages=[sh.VillageInput(text.strip() or text, 100, 10) for text in FORMULAS[:4]],
+        villages=[places.VillageInput(text.strip() or text, 100, 10) for text in FORMULAS[:4]],
         actor=SYSTEM,
     )
     session.commit()
@@ -406,11 +406,11 @@ def test_a_service_write_holding_a_bad_character_is_refused_and_nothing_stored(s
     from readiness.errors import DomainError
 
     with pytest.raises(DomainError) as refused:
-        sh.save_town(
+        places.save_town(
             session,
             code="XQ",
             name="新桥镇",
-            villages=[sh.VillageInput("文昌\u202e社区", 10, 1)],
+            villages=[places.VillageInput("文昌\u202e社区", 10, 1)],
             actor=SYSTEM,
         )
     assert "U+202E" in refused.value.message
@@ -434,7 +434,7 @@ def test_a_record_stored_before_the_rule_can_still_be_corrected(session, county)
     session.commit()
     session.expire_all()
     # the audit entry quotes the old name; the correction itself is clean, so it goes through
-    sh.update_village(
+    places.update_village(
         session,
         session.get(Village, village.id),
         name="老村",

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from readiness.permissions import SYSTEM
-from shelters import services as sh
+from shelters import places, sites
 
 
 @pytest.fixture
@@ -13,25 +13,28 @@ def county(session, make_unit, make_user):
     """Bureau WL with towns CB (城北, 4 villages) and ST (石塘, 2 villages); a clerk of CB,
     a clerk of a station elsewhere, command and inspector accounts."""
     wl = make_unit("WL", name="温岭市应急管理局", kind="bureau")
-    cb = sh.save_town(
+    cb = places.save_town(
         session,
         code="CB",
         name="城北街道",
         parent=wl,
         villages=[
-            sh.VillageInput("横湖村", 2000, 300),
-            sh.VillageInput("双峰村", 1500, 200),
-            sh.VillageInput("三星社区", 3000, 100, "community"),
-            sh.VillageInput("上林村", 800, 120),
+            places.VillageInput("横湖村", 2000, 300),
+            places.VillageInput("双峰村", 1500, 200),
+            places.VillageInput("三星社区", 3000, 100, "community"),
+            places.VillageInput("上林村", 800, 120),
         ],
         actor=SYSTEM,
     ).town
-    st = sh.save_town(
+    st = places.save_town(
         session,
         code="ST",
         name="石塘镇",
         parent=wl,
-        villages=[sh.VillageInput("海山村", 1200, 400), sh.VillageInput("桂岙村", 900, 250)],
+        villages=[
+            places.VillageInput("海山村", 1200, 400),
+            places.VillageInput("桂岙村", 900, 250),
+        ],
         actor=SYSTEM,
     ).town
     session.commit()
@@ -57,9 +60,9 @@ def make_site(session):
         facts.setdefault("capacity", 100)
         if facts.get("is_standardized"):
             facts.setdefault("standardized_on", date(2022, 6, 1))
-        site = sh.create_shelter(
+        site = sites.create_shelter(
             session,
-            sh.ShelterInput(name=name, town=town, villages=list(villages), **facts),
+            sites.ShelterInput(name=name, town=town, villages=list(villages), **facts),
             actor=SYSTEM,
         )
         session.commit()

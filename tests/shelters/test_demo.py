@@ -7,14 +7,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from readiness import demo
-from shelters import services as sh
+from shelters.coverage import coverage
 from shelters.models import Inspection, Shelter, Village
+from shelters.sites import site_states
 
 
 def test_demo_coverage_sits_below_the_target_with_work_left(session):
     demo.load(session)
     session.commit()
-    report = sh.coverage(session, Decimal("0.6"))
+    report = coverage(session, Decimal("0.6"))
     assert report.villages == 50 and len(report.towns) == 6
     assert report.coverage < 0.6 and report.needed > 0
     assert 0 < report.covered_with_capacity < report.covered
@@ -22,7 +23,7 @@ def test_demo_coverage_sits_below_the_target_with_work_left(session):
     paid = session.scalar(select(func.sum(Inspection.subsidy)))
     assert paid == Decimal("507800.00")
     sites = list(session.scalars(select(Shelter)))
-    states = sh.site_states(session, sites, today=date.today(), interval_days=180)
+    states = site_states(session, sites, today=date.today(), interval_days=180)
     assert any(s.needs_attention for s in states.values())
     assert any(s.is_overdue for s in states.values())
     assert {s.status for s in sites} >= {"active", "planned", "construction", "suspended"}

@@ -3,24 +3,27 @@
 from datetime import date
 
 from readiness.permissions import SYSTEM
-from shelters import services as sh
+from shelters import inspections, places, sites
 from tests.conftest import post_form
 from tests.readiness.test_i18n import CJK
 
 
 def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user, login):
     hq = make_unit("HQ", name="County Bureau", kind="bureau")
-    town = sh.save_town(
+    town = places.save_town(
         session,
         code="NT",
         name="North Town",
         parent=hq,
-        villages=[sh.VillageInput("Hill", 900, 80), sh.VillageInput("Bay", 400, 300, "community")],
+        villages=[
+            places.VillageInput("Hill", 900, 80),
+            places.VillageInput("Bay", 400, 300, "community"),
+        ],
         actor=SYSTEM,
     ).town
-    site = sh.create_shelter(
+    site = sites.create_shelter(
         session,
-        sh.ShelterInput(
+        sites.ShelterInput(
             name="School Hall",
             town=town,
             level="town",
@@ -33,13 +36,13 @@ def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user,
         ),
         actor=SYSTEM,
     )
-    sh.record_inspection(
+    inspections.record_inspection(
         session,
         site,
         inspected_on=date(2023, 3, 1),
         inspector="Team A",
         checklist={"signage": "fail", "siting": "pass"},
-        defects=[sh.DefectInput("No signs"), sh.DefectInput("Lamp broken", True)],
+        defects=[inspections.DefectInput("No signs"), inspections.DefectInput("Lamp broken", True)],
         subsidy="1200.50",
         actor=SYSTEM,
     )

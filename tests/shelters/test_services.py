@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import AuditEntry, Unit
-from shelters import services as sh
+from shelters import coverage, inspections, places, sites
 from shelters.models import Defect, Inspection, Shelter, Village
 
 TODAY = date(2023, 9, 7)
@@ -39,45 +39,45 @@ def _counts(session):
 def test_villages_needed_is_ceil_of_target_times_villages_minus_covered(
     target, villages, covered, needed
 ):
-    assert sh.villages_needed(Decimal(target), villages, covered) == needed
+    assert coverage.villages_needed(Decimal(target), villages, covered) == needed
 
 
 def test_area_capacity_allows_one_person_per_one_and_a_half_square_metres():
-    assert sh.area_capacity(Decimal("150")) == 100
-    assert sh.area_capacity(Decimal("200")) == 133  # rounded down: nobody gets 1.49 m²
-    assert sh.area_capacity(None) is None
+    assert sites.area_capacity(Decimal("150")) == 100
+    assert sites.area_capacity(Decimal("200")) == 133  # rounded down: nobody gets 1.49 m²
+    assert sites.area_capacity(None) is None
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"), [("0.6", "0.6"), ("60", "0.6"), ("60%", "0.6"), ("1", "1"), ("", "0.6")]
 )
 def test_target_is_read_as_a_fraction_or_a_percentage(raw, expected):
-    assert sh.parse_target(raw, 0.6) == Decimal(expected)
+    assert coverage.parse_target(raw, 0.6) == Decimal(expected)
 
 
 @pytest.mark.parametrize("raw", ["0", "-0.1", "abc", "101", "nan", "inf"])
 def test_a_target_outside_zero_to_one_is_refused(raw):
     with pytest.raises(DomainError):
-        sh.parse_target(raw, 0.6)
+        coverage.parse_target(raw, 0.6)
 
 
 def test_coverage_counts_only_active_standardized_sites_and_capacity_for_all_served():
     villages = [
-        sh.VillageFacts(1, 10, "甲", 100),
-        sh.VillageFacts(2, 10, "乙", 100),
-        sh.VillageFacts(3, 10, "丙", 50),
-        sh.VillageFacts(4, 20, "丁", 10),
+        coverage.VillageFacts(1, 10, "甲", 100),
+        coverage.VillageFacts(2, 10, "乙", 100),
+        coverage.VillageFacts(3, 10, "丙", 50),
+        coverage.VillageFacts(4, 20, "丁", 10),
     ]
     sites = [
         # serves 甲 and 乙 (200 to move) with room for 150: covered, but not with capacity
-        sh.SiteFacts(1, 10, 150, True, frozenset({1, 2}), "礼堂"),
+        coverage.SiteFacts(1, 10, 150, True, frozenset({1, 2}), "礼堂"),
         # serves 乙 with room for its 100: 乙 is covered with capacity through this one
-        sh.SiteFacts(2, 10, 100, True, frozenset({2}), "小学"),
+        coverage.SiteFacts(2, 10, 100, True, frozenset({2}), "小学"),
         # not standardized: 丙 stays uncovered, and the site is a candidate
-        sh.SiteFacts(3, 10, 500, False, frozenset({3}), "祠堂"),
-        sh.SiteFacts(4, 20, 10, True, frozenset({4}), "村委"),
+        coverage.SiteFacts(3, 10, 500, False, frozenset({3}), "祠堂"),
+        coverage.SiteFacts(4, 20, 10, True, frozenset({4}), "村委"),
     ]
-    report = sh.compute_coverage([10, 20], villages, sites, Decimal("0.6"))
+    report = coverage.compute_coverage([10, 20], villages, sites, Decimal("0.6"))
     first, second = report.towns
     assert (first.villages, first.covered, first.covered_with_capacity) == (3, 2, 1)
     assert first.uncovered == ["丙"]
@@ -93,13 +93,13 @@ def test_coverage_counts_only_active_standardized_sites_and_capacity_for_all_ser
 def test_overdue_means_never_inspected_or_older_than_the_interval():
     old = Inspection(inspected_on=TODAY - timedelta(days=181), checklist={})
     recent = Inspection(inspected_on=TODAY - timedelta(days=180), checklist={"signage": "fail"})
-    assert sh.site_state("active", None, 0, today=TODAY, interval_days=180).is_overdue
-    assert sh.site_state("active", old, 0, today=TODAY, interval_days=180).is_overdue
-    state = sh.site_state("active", recent, 0, today=TODAY, interval_days=180)
+    assert sites.site_state("active", None, 0, today=TODAY, interval_days=180).is_overdue
+    assert sites.site_state("active", old, 0, today=TODAY, interval_days=180).is_overdue
+    state = sites.site_state("active", recent, 0, today=TODAY, interval_days=180)
     assert not state.is_overdue and state.failed_items == ("signage",)
     # a site under construction is not due for inspections yet
-    assert not sh.site_state("construction", None, 0, today=TODAY, interval_days=180).is_overdue
-    assert sh.site_state("active", recent, 2, today=TODAY, interval_days=180).needs_attention
+    assert not sites.site_state("construction", None, 0, today=TODAY, interval_days=180).is_overdue
+    assert sites.site_state("active", recent, 2, today=TODAY, interval_days=180).needs_attention
 
 
 # ---------------------------------------------------------------- towns and villages
@@ -107,23 +107,23 @@ def test_overdue_means_never_inspected_or_older_than_the_interval():
 
 def test_save_town_adds_and_updates_villages_by_name_and_audits_each(session, county):
     before = session.scalar(select(func.count()).select_from(AuditEntry))
-    saved = sh.save_town(
+    saved = places.save_town(
         session,
         code="CB",
         name="城北街道",
-        villages=[sh.VillageInput("横湖村", 2100, 300), sh.VillageInput("新村", 10, 0)],
+        villages=[places.VillageInput("横湖村", 2100, 300), places.VillageInput("新村", 10, 0)],
         actor=county["cmd"],
     )
     session.commit()
     assert (saved.is_new, saved.added, saved.changed) == (False, 1, 1)
-    names = {v.name: v.population for v in sh.villages_of(session, county["cb"])}
+    names = {v.name: v.population for v in places.villages_of(session, county["cb"])}
     assert names["横湖村"] == 2100 and names["新村"] == 10 and "双峰村" in names
     actions = session.scalars(select(AuditEntry.action).where(AuditEntry.id > before)).all()
     assert sorted(actions) == ["village.create", "village.update"]
 
 
 def test_a_new_town_goes_under_the_actors_bureau(session, county):
-    saved = sh.save_town(session, code="BH", name="滨海镇", actor=county["cmd"])
+    saved = places.save_town(session, code="BH", name="滨海镇", actor=county["cmd"])
     assert saved.is_new and saved.town.kind == "town"
     assert saved.town.parent_id == county["bureau"].id
 
@@ -131,22 +131,22 @@ def test_a_new_town_goes_under_the_actors_bureau(session, county):
 @pytest.mark.parametrize(
     ("village", "field"),
     [
-        (sh.VillageInput("", 10, 0), "village"),
-        (sh.VillageInput("坏村", -1, 0), "population"),
-        (sh.VillageInput("坏村", "十", 0), "population"),
-        (sh.VillageInput("坏村", 10, 11), "to_relocate"),
-        (sh.VillageInput("坏村" * 40, 10, 1), "village"),
-        (sh.VillageInput("坏村", 10, 1, "city"), "kind"),
+        (places.VillageInput("", 10, 0), "village"),
+        (places.VillageInput("坏村", -1, 0), "population"),
+        (places.VillageInput("坏村", "十", 0), "population"),
+        (places.VillageInput("坏村", 10, 11), "to_relocate"),
+        (places.VillageInput("坏村" * 40, 10, 1), "village"),
+        (places.VillageInput("坏村", 10, 1, "city"), "kind"),
     ],
 )
 def test_bad_village_figures_are_refused_and_nothing_is_written(session, county, village, field):
     before = _counts(session)
     with pytest.raises(DomainError) as err:
-        sh.save_town(
+        places.save_town(
             session,
             code="CB",
             name="城北街道",
-            villages=[sh.VillageInput("好村", 5, 1), village],
+            villages=[places.VillageInput("好村", 5, 1), village],
             actor=county["cmd"],
         )
     session.rollback()
@@ -157,12 +157,12 @@ def test_bad_village_figures_are_refused_and_nothing_is_written(session, county,
 def test_only_command_staff_keep_the_village_lists(session, county):
     for who in ("cb_clerk", "insp", "admin"):
         with pytest.raises(PermissionDenied):
-            sh.save_town(session, code="CB", name="城北街道", actor=county[who])
+            places.save_town(session, code="CB", name="城北街道", actor=county[who])
 
 
 def test_a_unit_code_that_is_not_a_town_cannot_take_villages(session, county):
     with pytest.raises(Conflict):
-        sh.save_town(session, code="ELSE", name="别处", actor=county["cmd"])
+        places.save_town(session, code="ELSE", name="别处", actor=county["cmd"])
 
 
 # ---------------------------------------------------------------- sites
@@ -176,18 +176,18 @@ def test_an_active_site_becomes_a_stock_holding_unit_sized_by_its_capacity(
     assert site.unit.headcount == 300
     planned = make_site(county["cb"], "规划场所", status="planned")
     assert planned.unit is None
-    sh.update_shelter(
+    sites.update_shelter(
         session,
         planned,
-        sh.ShelterInput(name="规划场所", town=county["cb"], capacity=80, status="active"),
+        sites.ShelterInput(name="规划场所", town=county["cb"], capacity=80, status="active"),
         actor=county["cmd"],
     )
     session.commit()
     assert planned.unit.headcount == 80 and planned.unit.is_active
-    sh.update_shelter(
+    sites.update_shelter(
         session,
         planned,
-        sh.ShelterInput(name="规划场所", town=county["cb"], capacity=80, status="closed"),
+        sites.ShelterInput(name="规划场所", town=county["cb"], capacity=80, status="closed"),
         actor=county["cmd"],
     )
     session.commit()
@@ -198,7 +198,7 @@ def test_site_warnings_name_the_area_limit_and_the_level_floor(county, make_site
     site = make_site(
         county["cb"], "小礼堂", capacity=90, area_m2="120", level="town", is_standardized=True
     )
-    text = " ".join(sh.shelter_warnings(site))
+    text = " ".join(sites.shelter_warnings(site))
     assert "80" in text  # 120 m² ÷ 1.5
     assert "100" in text  # a town-level site takes at least 100
 
@@ -228,42 +228,44 @@ def test_bad_site_facts_are_refused_and_nothing_is_written(session, county, fact
     before = _counts(session)
     data = {"name": "测试场所", "town": county["cb"], "capacity": 100, **facts}
     with pytest.raises(DomainError) as err:
-        sh.create_shelter(session, sh.ShelterInput(**data), actor=county["cmd"], today=TODAY)
+        sites.create_shelter(session, sites.ShelterInput(**data), actor=county["cmd"], today=TODAY)
     session.rollback()
     assert err.value.field == field
     assert _counts(session) == before
 
 
 def test_a_town_clerk_registers_sites_only_in_their_own_town(session, county):
-    site = sh.create_shelter(
-        session, sh.ShelterInput(name="本镇场所", town=county["cb"]), actor=county["cb_clerk"]
+    site = sites.create_shelter(
+        session, sites.ShelterInput(name="本镇场所", town=county["cb"]), actor=county["cb_clerk"]
     )
     assert site.id
     for who in ("other_clerk", "insp"):
         with pytest.raises(PermissionDenied):
-            sh.create_shelter(
-                session, sh.ShelterInput(name="他镇场所", town=county["cb"]), actor=county[who]
+            sites.create_shelter(
+                session, sites.ShelterInput(name="他镇场所", town=county["cb"]), actor=county[who]
             )
     with pytest.raises(PermissionDenied):
-        sh.create_shelter(
-            session, sh.ShelterInput(name="他镇场所", town=county["st"]), actor=county["cb_clerk"]
+        sites.create_shelter(
+            session,
+            sites.ShelterInput(name="他镇场所", town=county["st"]),
+            actor=county["cb_clerk"],
         )
 
 
 def test_a_site_out_of_reach_is_not_found(session, county, make_site):
     site = make_site(county["st"], "海山小学")
-    assert sh.get_shelter(session, site.id, county["insp"]) is site
+    assert sites.get_shelter(session, site.id, county["insp"]) is site
     with pytest.raises(NotFound):
-        sh.get_shelter(session, site.id, county["cb_clerk"])
+        sites.get_shelter(session, site.id, county["cb_clerk"])
 
 
 def test_a_stale_edit_is_refused(session, county, make_site):
     site = make_site(county["cb"], "礼堂")
     with pytest.raises(Conflict):
-        sh.update_shelter(
+        sites.update_shelter(
             session,
             site,
-            sh.ShelterInput(name="改名", town=county["cb"]),
+            sites.ShelterInput(name="改名", town=county["cb"]),
             actor=county["cmd"],
             expected_version=site.version - 1,
         )
@@ -274,12 +276,15 @@ def test_a_stale_edit_is_refused(session, county, make_site):
 
 def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, make_site):
     site = make_site(county["cb"], "礼堂", is_standardized=True)
-    inspection = sh.record_inspection(
+    inspection = inspections.record_inspection(
         session,
         site,
         inspected_on=date(2023, 3, 1),
         checklist={"signage": "fail", "supplies": "pass"},
-        defects=[sh.DefectInput("疏散指示牌缺失"), sh.DefectInput("灭火器过期", True)],
+        defects=[
+            inspections.DefectInput("疏散指示牌缺失"),
+            inspections.DefectInput("灭火器过期", True),
+        ],
         replenished_qty=40,
         rotated_qty=12,
         subsidy="5078.00",
@@ -287,14 +292,14 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
         today=TODAY,
     )
     session.commit()
-    states = sh.site_states(session, [site], today=TODAY, interval_days=180)
+    states = sites.site_states(session, [site], today=TODAY, interval_days=180)
     assert states[site.id].open_defects == 1 and states[site.id].needs_attention
     assert states[site.id].failed_items == ("signage",)
     assert inspection.subsidy == Decimal("5078.00")
     assert inspection.checklist["building"] == "na"
-    assert [s.id for s in session.scalars(sh.attention_query())] == [site.id]
+    assert [s.id for s in session.scalars(sites.attention_query())] == [site.id]
     open_defect = next(d for d in inspection.defects if not d.is_resolved)
-    sh.resolve_defect(
+    inspections.resolve_defect(
         session,
         open_defect,
         resolution="已更换指示牌",
@@ -303,11 +308,11 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
         today=TODAY,
     )
     session.commit()
-    assert not sh.site_states(session, [site], today=TODAY, interval_days=180)[
+    assert not sites.site_states(session, [site], today=TODAY, interval_days=180)[
         site.id
     ].needs_attention
     with pytest.raises(Conflict):
-        sh.resolve_defect(session, open_defect, resolution="再次", actor=county["cmd"])
+        inspections.resolve_defect(session, open_defect, resolution="再次", actor=county["cmd"])
 
 
 @pytest.mark.parametrize(
@@ -319,8 +324,8 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
         ({"subsidy": "-1"}, "subsidy"),
         ({"subsidy": "1.234"}, "subsidy"),
         ({"replenished_qty": -3}, "replenished_qty"),
-        ({"defects": [sh.DefectInput("")]}, "defects"),
-        ({"defects": [sh.DefectInput("x" * 2001)]}, "defects"),
+        ({"defects": [inspections.DefectInput("")]}, "defects"),
+        ({"defects": [inspections.DefectInput("x" * 2001)]}, "defects"),
     ],
 )
 def test_bad_inspections_are_refused_and_nothing_is_written(
@@ -330,7 +335,7 @@ def test_bad_inspections_are_refused_and_nothing_is_written(
     before = _counts(session)
     data = {"inspected_on": date(2023, 3, 1), **kwargs}
     with pytest.raises(DomainError) as err:
-        sh.record_inspection(session, site, actor=county["cmd"], today=TODAY, **data)
+        inspections.record_inspection(session, site, actor=county["cmd"], today=TODAY, **data)
     session.rollback()
     assert err.value.field == field
     assert _counts(session) == before
@@ -338,12 +343,12 @@ def test_bad_inspections_are_refused_and_nothing_is_written(
 
 def test_the_same_inspection_form_twice_records_once(session, county, make_site):
     site = make_site(county["cb"], "礼堂")
-    sh.record_inspection(
+    inspections.record_inspection(
         session, site, inspected_on=date(2023, 3, 1), request_key="k1", actor=county["cmd"]
     )
     session.commit()
-    with pytest.raises(sh.AlreadyRecorded):
-        sh.record_inspection(
+    with pytest.raises(inspections.AlreadyRecorded):
+        inspections.record_inspection(
             session, site, inspected_on=date(2023, 3, 1), request_key="k1", actor=county["cmd"]
         )
     session.rollback()
@@ -353,7 +358,9 @@ def test_the_same_inspection_form_twice_records_once(session, county, make_site)
 def test_a_closed_site_takes_no_more_inspections(session, county, make_site):
     site = make_site(county["cb"], "礼堂", status="closed")
     with pytest.raises(Conflict):
-        sh.record_inspection(session, site, inspected_on=date(2023, 3, 1), actor=county["cmd"])
+        inspections.record_inspection(
+            session, site, inspected_on=date(2023, 3, 1), actor=county["cmd"]
+        )
 
 
 # ---------------------------------------------------------------- coverage from the database
@@ -368,7 +375,7 @@ def test_coverage_from_the_database_matches_the_rule(session, county, make_site)
     # suspended and not standardized sites do not count
     make_site(st, "海山祠堂", ["海山村"], capacity=900, is_standardized=True, status="suspended")
     make_site(st, "桂岙村委", ["桂岙村"], capacity=900)
-    report = sh.coverage(session, Decimal("0.6"))
+    report = coverage.coverage(session, Decimal("0.6"))
     by_code = {t.town.code: t for t in report.towns}
     assert (by_code["CB"].villages, by_code["CB"].covered) == (4, 3)
     assert by_code["CB"].covered_with_capacity == 1
@@ -378,16 +385,16 @@ def test_coverage_from_the_database_matches_the_rule(session, county, make_site)
     assert (report.villages, report.covered, report.needed) == (6, 3, 1)  # ceil(3.6) − 3
     assert {c.name for c in report.candidates} == {"海山祠堂", "桂岙村委"}
     # a town clerk's report holds their town only
-    mine = sh.coverage(
-        session, Decimal("0.6"), unit_ids=sh.scope_for(session, county["cb_clerk"], None)
+    mine = coverage.coverage(
+        session, Decimal("0.6"), unit_ids=coverage.scope_for(session, county["cb_clerk"], None)
     )
     assert [t.town.code for t in mine.towns] == ["CB"]
 
 
 def test_the_audit_names_who_registered_a_site_and_its_stock_unit(session, county):
-    site = sh.create_shelter(
+    site = sites.create_shelter(
         session,
-        sh.ShelterInput(name="本镇场所", town=county["cb"], capacity=60),
+        sites.ShelterInput(name="本镇场所", town=county["cb"], capacity=60),
         actor=county["cb_clerk"],
     )
     session.commit()

@@ -339,17 +339,17 @@ def test_sites_list_filters(client, login, session, county, make_site):
 def test_site_page_shows_its_relief_supplies_against_the_shelter_standard(
     session, county, make_site, make_item, stock, login
 ):
-    from inventory import services as inv
+    from inventory import standard
     from readiness.permissions import SYSTEM
 
     quilt = make_item("QUILT", name="棉被", uom="床")
     water = make_item("WATER", name="瓶装饮用水", uom="箱", shelf_life_days=365)
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=date(2022, 1, 1),
         lines=[
-            inv.StandardLineInput("shelter", "QUILT", "0", "1"),
-            inv.StandardLineInput("shelter", "WATER", "0", "0.2"),
+            standard.StandardLineInput("shelter", "QUILT", "0", "1"),
+            standard.StandardLineInput("shelter", "WATER", "0", "0.2"),
         ],
         actor=SYSTEM,
     )
