@@ -1,14 +1,12 @@
 """The inventory's own input check: a stock quantity (whole, below the sanity limit, and
 above zero unless zero is allowed). Notes and decimals use the core checks
-(``readiness.checks``), re-exported here for the callers that still import them from here."""
+(``readiness.checks``) directly."""
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from readiness.checks import NOTE_MAX, check_decimal, check_note, check_whole
-
-__all__ = ["MAX_QTY", "NOTE_MAX", "check_decimal", "check_note", "check_qty"]
+from readiness.checks import check_whole
 
 MAX_QTY = 1_000_000
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory import services as inv
+from inventory import ledger, standard
 from inventory.demo import add_items
 from inventory.models import Item, StandardLine
 from readiness import services as core
@@ -224,22 +224,24 @@ def _village_figures(town_code: str, n: int) -> tuple[int, int]:
 
 def _ensure_shelter_standard(session: Session, today: date) -> None:
     add_items(session, SHELTER_ITEMS)
-    current = inv.standard_as_of(session, today)
+    current = standard.standard_as_of(session, today)
     lines = []
     if current is not None:
         if any(line.unit_kind == "shelter" for line in current.lines):
             return
         lines = [
-            inv.StandardLineInput(line.unit_kind, line.item.code, line.base_qty, line.per_officer)
+            standard.StandardLineInput(
+                line.unit_kind, line.item.code, line.base_qty, line.per_officer
+            )
             for line in session.scalars(
                 select(StandardLine).where(StandardLine.version_id == current.id)
             )
         ]
     effective = max(date(2023, 1, 1), current.effective_from if current else date(2023, 1, 1))
-    inv.publish_standard(
+    standard.publish_standard(
         session,
         effective_from=effective,
-        lines=[*lines, *(inv.StandardLineInput(*line) for line in SHELTER_STANDARD)],
+        lines=[*lines, *(standard.StandardLineInput(*line) for line in SHELTER_STANDARD)],
         note="增加避灾安置场所救灾物资储备（按核定容量）",
         actor=SYSTEM,
     )
@@ -339,7 +341,7 @@ def _stock(session: Session, site, items: dict[str, Item], today: date) -> None:
     for code, per_person in (("COT", "0.3"), ("QUILT", "1"), ("LAMP", "0.04")):
         qty = int(site.capacity * Decimal(per_person) * fill)
         if qty:
-            inv.record_movement(
+            ledger.record_movement(
                 session,
                 unit=unit,
                 item=items[code],
@@ -349,7 +351,7 @@ def _stock(session: Session, site, items: dict[str, Item], today: date) -> None:
                 note="避灾安置场所物资储备",
             )
     for code, days in (("WATER", 200), ("FOOD", 150)):
-        inv.record_movement(
+        ledger.record_movement(
             session,
             unit=unit,
             item=items[code],
@@ -361,7 +363,7 @@ def _stock(session: Session, site, items: dict[str, Item], today: date) -> None:
             today=today,
         )
     if site.id == 1:
-        inv.record_movement(
+        ledger.record_movement(
             session,
             unit=unit,
             item=items["WATER"],
