@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any
+from functools import partial, wraps
+from typing import Annotated, Any
 
 from flask import Blueprint, Flask, jsonify, request
 from flask_babel import gettext as _
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from spectree import Response
 
 from readiness import openapi, services
 from readiness.auth import PUBLIC, current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.models import Unit
+from readiness.openapi import Answer, Body, Error, OptionalCode, Query, spec
+from readiness.params import whole_number
 from readiness.permissions import in_scope, unit_ids_below
 from readiness.text import find_unsafe, unsafe_message
 
@@ -142,93 +148,204 @@ def report_scope(unit_code: str | None) -> set[int] | None:
 REPORT_FORMATS = ("json", "csv", "xlsx", "pdf")
 
 
-def report_format() -> str:
+def report_format(fmt: str | None = None) -> str:
     """``?format=`` of a report endpoint: json (the default), csv, xlsx or pdf."""
-    fmt = request.args.get("format", "json")
+    if fmt is None:
+        fmt = request.args.get("format", "json")
     if fmt not in REPORT_FORMATS:
         raise BadRequest(_("format 只能是 json、csv、xlsx 或 pdf。"))
     return fmt
 
 
-def unit_json(unit: Unit) -> dict[str, Any]:
-    return {
-        "code": unit.code,
-        "name": unit.name,
-        "kind": unit.kind,
-        "parent": unit.parent.code if unit.parent else None,
-        "headcount": unit.headcount,
-        "is_active": unit.is_active,
-    }
+# Query parameters, parsed by the checkers above from inside a Query model.
+
+
+def _name(info) -> str:
+    """The parameter's name as the client wrote it (``from_`` is sent as ``from``)."""
+    return info.field_name.rstrip("_")
+
+
+def _whole(raw, info, *, low: int, high: int):
+    if raw is None or isinstance(raw, int):
+        return raw
+    return whole_number(raw, _name(info), low, high)
+
+
+def Whole(low: int, high: int):
+    """A whole number from the query string in low..high; ``readiness.params`` refuses the
+    rest with its 400 naming the parameter."""
+    return Annotated[
+        int | None,
+        BeforeValidator(partial(_whole, low=low, high=high)),
+        WithJsonSchema({"type": "integer", "minimum": low, "maximum": high}),
+    ]
+
+
+def _day(raw, info):
+    return date_field(raw, _name(info)) if not isinstance(raw, date) else raw
+
+
+# A date from the query string (YYYY-MM-DD); refused by readiness.api.date_field.
+Day = Annotated[
+    date | None,
+    BeforeValidator(_day),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+
+
+def _report_format(raw, info):
+    return report_format(raw)
+
+
+# ``?format=`` of a report: json (default), csv, xlsx or pdf; others are a 400.
+ReportFormat = Annotated[
+    str,
+    BeforeValidator(_report_format),
+    WithJsonSchema({"type": "string", "enum": ["json", "csv", "xlsx", "pdf"], "default": "json"}),
+]
+
+
+_ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Missing or invalid token",
+    403: "Not allowed for this role or unit",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Too large",
+    422: "Invalid input",
+}
+
+
+def operation(
+    *,
+    json: type[Body] | None = None,
+    query: type[Query] | None = None,
+    answers: dict[int, Any] | None = None,
+    errors: Iterable[int] = (401, 403),
+    files: Iterable[str] = (),
+    public: bool = False,
+    optional_body: bool = False,
+) -> Callable:
+    """Declare an API operation: its body and query models, its answer models by status,
+    the refusals it can give, and the file types it can send besides JSON."""
+    codes: dict[str, Any] = {f"HTTP_{s}": model for s, model in (answers or {200: None}).items()}
+    for status in errors:
+        codes[f"HTTP_{status}"] = (Error, _ERROR_TEXT[status])
+
+    def decorate(view: Callable) -> Callable:
+        validated = spec.validate(
+            json=json,
+            query=query,
+            resp=Response(**codes),
+            security={} if public else None,
+        )(view)
+
+        @wraps(validated)
+        def guarded(*args, **kwargs):
+            # Our own checks of the body come first: not JSON, not an object, too deep,
+            # characters no database stores: 400/422 as before, never spectree's answer.
+            if json is not None and not (optional_body and not request.get_data()):
+                json_body()
+            return validated(*args, **kwargs)
+
+        guarded.api_files = tuple(files)
+        return guarded
+
+    return decorate
+
+
+class UnitAnswer(Answer):
+    code: str
+    name: str
+    kind: str
+    parent: OptionalCode
+    headcount: int
+    is_active: bool
+
+
+class UnitList(Answer):
+    units: list[UnitAnswer]
+
+
+class MeAnswer(Answer):
+    username: str
+    name: str
+    role: str
+    unit: OptionalCode
+    language: str
+
+
+class NewUnit(Body):
+    # The rules are the service's (its messages name the field); the document shows them.
+    code: str = Field(json_schema_extra={"pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"})
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 100})
+    kind: str
+    parent: str | None = None
+    headcount: int = Field(default=0, json_schema_extra={"minimum": 0})
 
 
 @bp.route("/openapi.json")
 @permission(PUBLIC)
+@operation(public=True, errors=())
 def openapi_json():
-    """The OpenAPI 3 description of this API."""
+    """This document"""
     return jsonify(openapi.document())
 
 
 @bp.route("/me")
 @permission("home.view")
+@operation(answers={200: MeAnswer}, errors=(401,))
 def me():
-    """Who the token belongs to."""
-    actor = current_actor()
-    return jsonify(
-        {
-            "username": actor.username,
-            "name": actor.name,
-            "role": actor.role,
-            "unit": actor.unit.code if actor.unit else None,
-            "language": actor.language,
-        }
-    )
+    """The caller: the user the token belongs to"""
+    return MeAnswer.model_validate(current_actor())
 
 
 @bp.route("/units", methods=["GET"])
 @permission("units.view")
+@operation(answers={200: UnitList}, errors=(401,))
 def list_units():
-    """Units the caller may see, in tree order."""
+    """Units the caller may see, in tree order"""
     actor = current_actor()
     visible = services.visible_unit_ids(db.session, actor)
     roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
-    return jsonify({"units": [unit_json(u) for u, _depth in services.unit_tree(db.session, roots)]})
+    return UnitList(units=[u for u, _depth in services.unit_tree(db.session, roots)])
 
 
 @bp.route("/units/<code>", methods=["GET"])
 @permission("units.view")
+@operation(answers={200: UnitAnswer}, errors=(401, 403, 404))
 def get_unit(code: str):
-    """One unit."""
+    """One unit"""
     unit = services.get_unit(db.session, code)
     if not in_scope(db.session, current_actor(), unit):
         raise PermissionDenied(_("您只能查看本单位及下级单位的数据。"))
-    return jsonify(unit_json(unit))
+    return UnitAnswer.model_validate(unit)
 
 
 @bp.route("/units", methods=["POST"])
 @permission("units.manage")
-def create_unit():
-    """Add a unit (administrators)."""
-    data = json_body()
-    parent_code = field(data, "parent", str, required=False)
+@operation(json=NewUnit, answers={201: UnitAnswer}, errors=(400, 401, 403, 409))
+def create_unit(json: NewUnit):
+    """Create a unit (administrators)"""
     parent = None
-    if parent_code:
+    if json.parent:
         try:
-            parent = services.get_unit(db.session, parent_code)
+            parent = services.get_unit(db.session, json.parent)
         except DomainError:
             raise DomainError(
-                _("上级单位代码 {code} 不存在。").format(code=parent_code), field="parent"
+                _("上级单位代码 {code} 不存在。").format(code=json.parent), field="parent"
             ) from None
     unit = services.create_unit(
         db.session,
-        code=field(data, "code", str),
-        name=field(data, "name", str),
-        kind=field(data, "kind", str),
+        code=json.code,
+        name=json.name,
+        kind=json.kind,
         parent=parent,
-        headcount=field(data, "headcount", int, required=False, default=0),
+        headcount=json.headcount,
         actor=current_actor(),
     )
     db.session.commit()
-    return jsonify(unit_json(unit)), 201
+    return UnitAnswer.model_validate(unit), 201
 
 
 def init_app(app: Flask) -> None:
