@@ -4,9 +4,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory import allocation_views, allocations_api, api, views
+    from inventory import allocations_api, allocations_views, api, views
 
     app.register_blueprint(views.bp)
-    app.register_blueprint(allocation_views.bp)
+    app.register_blueprint(allocations_views.bp)
     api.init_app(app)
     allocations_api.init_app(app)
