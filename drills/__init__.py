@@ -4,10 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from drills import api, attachment_api, attachment_views, package_views, views
+    from drills import api, attachments_api, attachments_views, package_views, views
 
     app.register_blueprint(views.bp)
-    app.register_blueprint(attachment_views.bp)
+    app.register_blueprint(attachments_views.bp)
     api.init_app(app)
-    attachment_api.init_app(app)
+    attachments_api.init_app(app)
     package_views.init_app(app)

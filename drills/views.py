@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from drills import actions as act
-from drills import attachment_views as files
+from drills import attachments_views as files
 from drills import records as rec
 from drills import requirements as req
 from drills import training as trn

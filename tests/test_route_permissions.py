@@ -294,8 +294,8 @@ def build_world(session) -> dict:
     """
     from datetime import date
 
-    from drills.attachment_views import storage_dir
     from drills.attachments import add_attachment
+    from drills.attachments_views import storage_dir
     from drills.records import FindingInput, create_drill
     from inventory import allocations as alloc
     from inventory.catalog import create_item

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, jsonify
 from flask_babel import gettext as _
 
-from drills.attachment_views import attach_upload, form_text, send_attachment
 from drills.attachments import attachment_visible
+from drills.attachments_views import attach_upload, form_text, send_attachment
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from drills.records import drill_visible
 from readiness import openapi
