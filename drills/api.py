@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Annotated, Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask
 from flask_babel import gettext as _
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from sqlalchemy import select
 
 from drills import actions as act
@@ -14,16 +16,277 @@ from drills import requirements as req
 from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
 from inventory.api import item_field
-from readiness import openapi
-from readiness.api import date_field, field, json_body, report_format, report_scope, unit_field
+from readiness.api import (
+    ReportFormat,
+    Whole,
+    date_field,
+    field,
+    operation,
+    report_scope,
+    unit_field,
+)
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import User
-from readiness.params import year_arg
+from readiness.openapi import Answer, Body, Code, IsoDate, OptionalIsoDate, Query
+from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
 
 bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class FirstValueQuery(Query):
+    """Query parameters read as ``request.args.get`` read them: a parameter given twice
+    counts with its first value (the parsers see one string, as before)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v[0] if isinstance(v, list) and v else v for k, v in data.items()}
+        return data
+
+
+# --- Answers ---
+
+
+def _hh_mm(value: Any) -> Any:
+    return value.strftime("%H:%M") if isinstance(value, time) else value
+
+
+def _username(value: Any) -> Any:
+    return getattr(value, "username", value)
+
+
+# A time of day shown as HH:MM (None stays None).
+HourMinute = Annotated[
+    str | None,
+    BeforeValidator(_hh_mm),
+    WithJsonSchema({"type": ["string", "null"], "example": "09:00"}),
+]
+# A user shown by username.
+Username = Annotated[str, BeforeValidator(_username)]
+OptionalUsername = Annotated[str | None, BeforeValidator(_username)]
+# A text the record keeps as "" and the API shows as null.
+TextOrNull = Annotated[str | None, BeforeValidator(lambda v: v or None)]
+
+
+class CorrectiveActionAnswer(Answer):
+    id: int
+    text: str
+    owner: Username
+    unit: Code
+    due_on: IsoDate
+    status: str
+    evidence: TextOrNull
+    verified_by: OptionalUsername
+    cancel_reason: TextOrNull
+
+
+class DrillObjectiveAnswer(Answer):
+    id: int
+    text: str
+    rating: str | None
+
+
+class DrillFindingAnswer(Answer):
+    id: int
+    text: str
+    is_strength: bool
+    actions: list[CorrectiveActionAnswer]
+
+
+class DrillAnswer(Answer):
+    id: int
+    title: str
+    kind: str
+    status: str
+    held_on: IsoDate
+    start_time: HourMinute
+    end_time: HourMinute
+    form: str
+    scope: str
+    hazard: str
+    lead_unit: Code
+    units: list[Code]
+    participants: int
+    duration_minutes: int
+    location: str
+    scenario: str
+    items: list[Code]
+    hands_on_training: bool
+    is_real_incident: bool
+    purpose: str
+    summary: str
+    problems: str
+    lessons: str
+    objectives: list[DrillObjectiveAnswer]
+    findings: list[DrillFindingAnswer]
+
+
+class DrillCreated(Answer):
+    id: int
+    status: str
+    actions: list[CorrectiveActionAnswer]
+
+
+class CorrectiveActionList(Answer):
+    actions: list[CorrectiveActionAnswer]
+
+
+class DrillRequirementLine(Answer):
+    unit_kind: str
+    drill_kind: str
+    per_year: int | None
+    interval_days: int | None
+
+
+class DrillRequirements(Answer):
+    lines: list[DrillRequirementLine]
+
+
+class DrillComplianceRow(Answer):
+    unit: Code
+    drill_kind: str
+    required: int
+    held: int
+    last_held_on: OptionalIsoDate
+    next_due_on: OptionalIsoDate
+    status: str = Field(json_schema_extra={"enum": ["ok", "due", "overdue"]})
+
+
+class DrillCompliance(Answer):
+    year: int
+    rows: list[DrillComplianceRow]
+
+
+# --- Request bodies ---
+# Rows of a list (findings, objectives, requirement lines) are checked one by one by the
+# view, so that a refusal names the row or the field as it always has; their models below
+# give the document their shape.
+
+
+class DrillObjectiveRow(Body):
+    """One objective of a new drill."""
+
+    text: str
+    rating: str | None = Field(default=None, json_schema_extra={"enum": ["P", "S", "M", "U"]})
+
+
+class DrillFindingRow(Body):
+    """One finding of a new drill; unless a strength, it needs an owner and a due date."""
+
+    text: str
+    owner: str | None = None
+    due_on: str | None = Field(default=None, json_schema_extra={"format": "date"})
+    element: str | None = None
+    is_strength: bool | None = None
+    objective: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+
+
+class DrillRequirementRow(Body):
+    """How many drills of a kind a kind of unit must hold: per year, or every N days."""
+
+    unit_kind: str
+    drill_kind: str
+    per_year: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+    interval_days: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+
+
+def _rows(model: type[Body], nullable: bool = True) -> Any:
+    """A list the view checks row by row; documented as a list of ``model``."""
+    schema = {"type": ["array", "null"] if nullable else "array"}
+    schema["items"] = model.model_json_schema()
+    return Annotated[list[Any] | None if nullable else list[Any], WithJsonSchema(schema)]
+
+
+FindingRows = _rows(DrillFindingRow)
+ObjectiveRows = _rows(DrillObjectiveRow)
+RequirementRows = _rows(DrillRequirementRow, nullable=False)
+# Codes of units or items, each looked up by the view (its refusal names the field).
+Codes = Annotated[
+    list[Any] | None, WithJsonSchema({"type": ["array", "null"], "items": {"type": "string"}})
+]
+
+
+class NewDrill(Body):
+    # In the order the old hand-written checks read them, so that of several values of the
+    # wrong type the same one is refused first (the checks of rows, codes, dates and times
+    # in the view now come after every type check).
+    findings: FindingRows = None
+    objectives: ObjectiveRows = None
+    units: Codes = None
+    items: Codes = None
+    title: str
+    kind: str
+    held_on: str = Field(json_schema_extra={"format": "date"})
+    start_time: str | None = Field(default=None, json_schema_extra={"example": "09:00"})
+    end_time: str | None = Field(default=None, json_schema_extra={"example": "12:00"})
+    # Any value: unit_field refuses what is not a unit's code (as before).
+    lead_unit: Any = Field(json_schema_extra={"type": "string"})
+    participants: int | None = Field(default=None, json_schema_extra={"minimum": 0})
+    duration_minutes: int | None = Field(default=None, json_schema_extra={"minimum": 0})
+    form: str | None = Field(default=None, json_schema_extra={"enum": ["live", "tabletop", None]})
+    scope: str | None = Field(
+        default=None, json_schema_extra={"enum": ["comprehensive", "single", None]}
+    )
+    hazard: str | None = None
+    scenario: str | None = None
+    location: str | None = None
+    roster: str | None = None
+    purpose: str | None = None
+    summary: str | None = None
+    problems: str | None = None
+    lessons: str | None = None
+    is_real_incident: bool | None = None
+    hands_on_training: bool | None = None
+
+
+def _status_required(schema: dict[str, Any]) -> None:
+    schema["required"] = ["status"]
+    schema["properties"]["status"].pop("default", None)
+
+
+class DrillStatusChange(Body):
+    # Any value here: the view checks it once the drill is found, so that an unknown drill
+    # is a 404 whatever the body says (as before).
+    model_config = ConfigDict(json_schema_extra=_status_required)
+
+    status: Any = Field(
+        default=None,
+        json_schema_extra={"type": "string", "enum": ["held", "evaluated", "closed"]},
+    )
+
+
+class DrillRequirementsBody(Body):
+    lines: RequirementRows
+
+
+class ActionEvidence(Body):
+    evidence: str | None = None
+
+
+class ActionCancel(Body):
+    reason: str | None = None
+
+
+class DrillComplianceQuery(FirstValueQuery):
+    year: Whole(YEAR_MIN, YEAR_MAX) = None  # type: ignore[valid-type]
+    unit: str | None = None
+    format: ReportFormat = "json"
+
+
+class ActionQuery(FirstValueQuery):
+    status: str | None = None
+    owner: str | None = Field(default=None, description="username")
+    unit: str | None = Field(default=None, description="unit code (and the units below it)")
+    overdue: str | None = Field(default=None, description="any value: only overdue actions")
+
+
+# --- Checks of the rows, as before ---
 
 
 def _user(username, name: str) -> User:
@@ -35,8 +298,7 @@ def _user(username, name: str) -> User:
     return user
 
 
-def _time(data: dict, name: str) -> time | None:
-    raw = field(data, name, str, required=False, default="")
+def _time(raw: str | None, name: str) -> time | None:
     if not raw:
         return None
     try:
@@ -67,113 +329,67 @@ def _objective(n: int, raw) -> tuple[str, str | None]:
     return field(raw, "text", str), field(raw, "rating", str, required=False, default=None)
 
 
-def drill_json(d: Drill) -> dict:
-    return {
-        "id": d.id,
-        "title": d.title,
-        "kind": d.kind,
-        "status": d.status,
-        "held_on": d.held_on.isoformat(),
-        "start_time": d.start_time.strftime("%H:%M") if d.start_time else None,
-        "end_time": d.end_time.strftime("%H:%M") if d.end_time else None,
-        "form": d.form,
-        "scope": d.scope,
-        "hazard": d.hazard,
-        "lead_unit": d.lead_unit.code,
-        "units": [u.code for u in d.units],
-        "participants": d.participants,
-        "duration_minutes": d.duration_minutes,
-        "location": d.location,
-        "scenario": d.scenario,
-        "items": [i.code for i in d.items],
-        "hands_on_training": d.hands_on_training,
-        "is_real_incident": d.is_real_incident,
-        "purpose": d.purpose,
-        "summary": d.summary,
-        "problems": d.problems,
-        "lessons": d.lessons,
-        "objectives": [{"id": o.id, "text": o.text, "rating": o.rating} for o in d.objectives],
-        "findings": [
-            {
-                "id": f.id,
-                "text": f.text,
-                "is_strength": f.is_strength,
-                "actions": [action_json(a) for a in f.actions],
-            }
-            for f in d.findings
-        ],
-    }
+def _requirement(n: int, raw) -> req.RequirementInput:
+    if not isinstance(raw, dict):
+        raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
+    return req.RequirementInput(
+        field(raw, "unit_kind", str),
+        field(raw, "drill_kind", str),
+        per_year=field(raw, "per_year", int, required=False, default=None),
+        interval_days=field(raw, "interval_days", int, required=False, default=None),
+    )
 
 
-def action_json(a: CorrectiveAction) -> dict:
-    return {
-        "id": a.id,
-        "text": a.text,
-        "owner": a.owner.username,
-        "unit": a.unit.code,
-        "due_on": a.due_on.isoformat(),
-        "status": a.status,
-        "evidence": a.evidence or None,
-        "verified_by": a.verified_by.username if a.verified_by else None,
-        "cancel_reason": a.cancel_reason or None,
-    }
+# --- Operations ---
 
 
 @bp.route("/drills", methods=["POST"])
 @permission("drills.write")
-def create_drill():
-    """Record a drill with its findings; each finding gets an owned corrective action."""
-    data = json_body()
-    findings = [
-        _finding(n, raw)
-        for n, raw in enumerate(field(data, "findings", list, required=False, default=[]), start=1)
-    ]
-    objectives = [
-        _objective(n, raw)
-        for n, raw in enumerate(
-            field(data, "objectives", list, required=False, default=[]), start=1
-        )
-    ]
-    units = [
-        unit_field(code, "units") for code in field(data, "units", list, required=False, default=[])
-    ]
-    items = [
-        item_field(code, "items") for code in field(data, "items", list, required=False, default=[])
-    ]
-    text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
+@operation(json=NewDrill, answers={201: DrillCreated}, errors=(400, 401, 403))
+def create_drill(json: NewDrill):
+    """Record a drill
+
+    Its objectives and findings with it; each finding that is not a strength gets a
+    corrective action owned by the named user, due on the given date.
+    """
+    findings = [_finding(n, raw) for n, raw in enumerate(json.findings or [], start=1)]
+    objectives = [_objective(n, raw) for n, raw in enumerate(json.objectives or [], start=1)]
+    units = [unit_field(code, "units") for code in json.units or []]
+    items = [item_field(code, "items") for code in json.items or []]
+    held_on = date_field(json.held_on, "held_on")
+    start_time = _time(json.start_time, "start_time")
+    end_time = _time(json.end_time, "end_time")
     drill = rec.create_drill(
         db.session,
-        title=field(data, "title", str),
-        kind=field(data, "kind", str),
-        held_on=date_field(field(data, "held_on", str), "held_on"),
-        start_time=_time(data, "start_time"),
-        end_time=_time(data, "end_time"),
-        lead_unit=unit_field(data.get("lead_unit"), "lead_unit"),
+        title=json.title,
+        kind=json.kind,
+        held_on=held_on,
+        start_time=start_time,
+        end_time=end_time,
+        lead_unit=unit_field(json.lead_unit, "lead_unit"),
         units=units,
-        participants=field(data, "participants", int, required=False, default=0),
-        duration_minutes=field(data, "duration_minutes", int, required=False, default=0),
-        form=field(data, "form", str, required=False, default=None),
-        scope=field(data, "scope", str, required=False, default="comprehensive"),
-        hazard=text("hazard"),
-        scenario=text("scenario"),
-        location=text("location"),
-        roster=text("roster"),
+        participants=json.participants or 0,
+        duration_minutes=json.duration_minutes or 0,
+        form=json.form,
+        scope=json.scope if json.scope is not None else "comprehensive",
+        hazard=json.hazard or "",
+        scenario=json.scenario or "",
+        location=json.location or "",
+        roster=json.roster or "",
         items=items,
-        purpose=text("purpose"),
-        summary=text("summary"),
-        problems=text("problems"),
-        lessons=text("lessons"),
-        is_real_incident=field(data, "is_real_incident", bool, required=False, default=False),
-        hands_on_training=field(data, "hands_on_training", bool, required=False, default=False),
+        purpose=json.purpose or "",
+        summary=json.summary or "",
+        problems=json.problems or "",
+        lessons=json.lessons or "",
+        is_real_incident=bool(json.is_real_incident),
+        hands_on_training=bool(json.hands_on_training),
         objectives=objectives,
         findings=findings,
         actor=current_actor(),
     )
     db.session.commit()
     actions = [a for f in drill.findings for a in f.actions]
-    return jsonify(
-        {"id": drill.id, "status": drill.status, "actions": [action_json(a) for a in actions]}
-    ), 201
+    return DrillCreated(id=drill.id, status=drill.status, actions=actions), 201
 
 
 def _drill(drill_id: int) -> Drill:
@@ -185,101 +401,82 @@ def _drill(drill_id: int) -> Drill:
 
 @bp.route("/drills/<int:drill_id>", methods=["GET"])
 @permission("drills.view")
+@operation(answers={200: DrillAnswer}, errors=(401, 403, 404))
 def get_drill(drill_id: int):
-    """One drill with its objectives, findings and corrective actions."""
-    return jsonify(drill_json(_drill(drill_id)))
+    """One drill with its objectives, findings and corrective actions"""
+    return DrillAnswer.model_validate(_drill(drill_id))
 
 
 @bp.route("/drills/<int:drill_id>/status", methods=["POST"])
 @permission("drills.write")
-def drill_status(drill_id: int):
-    """Move a drill on: held, evaluated (objectives rated), closed (actions verified)."""
-    data = json_body()
-    drill = rec.advance_drill(
-        db.session, _drill(drill_id), field(data, "status", str), actor=current_actor()
-    )
+@operation(json=DrillStatusChange, answers={200: DrillAnswer}, errors=(400, 401, 403, 404, 409))
+def drill_status(drill_id: int, json: DrillStatusChange):
+    """Move a drill on (held, evaluated, closed)
+
+    Evaluated needs every objective rated; closed needs every corrective action verified
+    or cancelled.
+    """
+    drill = _drill(drill_id)
+    status = field({"status": json.status}, "status", str)
+    drill = rec.advance_drill(db.session, drill, status, actor=current_actor())
     db.session.commit()
-    return jsonify(drill_json(drill))
+    return DrillAnswer.model_validate(drill)
 
 
 @bp.route("/drill-requirements", methods=["PUT"])
 @permission("drills.requirements")
-def put_requirements():
-    """Replace how many drills of each kind every kind of unit must hold a year."""
-    data = json_body()
-    lines = []
-    for n, raw in enumerate(field(data, "lines", list), start=1):
-        if not isinstance(raw, dict):
-            raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
-        lines.append(
-            req.RequirementInput(
-                field(raw, "unit_kind", str),
-                field(raw, "drill_kind", str),
-                per_year=field(raw, "per_year", int, required=False, default=None),
-                interval_days=field(raw, "interval_days", int, required=False, default=None),
-            )
-        )
+@operation(json=DrillRequirementsBody, answers={200: DrillRequirements}, errors=(400, 401, 403))
+def put_requirements(json: DrillRequirementsBody):
+    """Replace drill requirements (command)
+
+    How many drills of each kind every kind of unit must hold a year, or how often.
+    """
+    lines = [_requirement(n, raw) for n, raw in enumerate(json.lines, start=1)]
     rows = req.set_requirements(db.session, lines, actor=current_actor())
     db.session.commit()
-    return jsonify(
-        {
-            "lines": [
-                {
-                    "unit_kind": r.unit_kind,
-                    "drill_kind": r.drill_kind,
-                    "per_year": r.per_year,
-                    "interval_days": r.interval_days,
-                }
-                for r in rows
-            ]
-        }
-    )
+    return DrillRequirements(lines=rows)
 
 
 @bp.route("/reports/drill-compliance", methods=["GET"])
 @permission("drills.view")
-def drill_compliance():
-    """Required vs held drills per unit and kind for a year, with ok / due / overdue."""
-    year = year_arg(default=date.today().year)
-    fmt = report_format()
-    rows = req.compliance(db.session, year, unit_ids=report_scope(request.args.get("unit")))
-    if fmt != "json":
-        return compliance_download(fmt, rows, req.drill_kinds(db.session), year)
-    return jsonify(
-        {
-            "year": year,
-            "rows": [
-                {
-                    "unit": r.unit.code,
-                    "drill_kind": r.drill_kind,
-                    "required": r.required,
-                    "held": r.held,
-                    "last_held_on": r.last_held_on.isoformat() if r.last_held_on else None,
-                    "next_due_on": r.next_due_on.isoformat() if r.next_due_on else None,
-                    "status": r.status,
-                }
-                for r in rows
-            ],
-        }
-    )
+@operation(
+    query=DrillComplianceQuery,
+    answers={200: DrillCompliance},
+    errors=(400, 401, 403, 404),
+    files=("text/csv", XLSX, "application/pdf"),
+)
+def drill_compliance(query: DrillComplianceQuery):
+    """Drill compliance for a year
+
+    Required vs held drills per unit and kind, with ok / due / overdue.
+    """
+    year = query.year if query.year is not None else date.today().year
+    rows = req.compliance(db.session, year, unit_ids=report_scope(query.unit))
+    if query.format != "json":
+        return compliance_download(query.format, rows, req.drill_kinds(db.session), year)
+    return DrillCompliance(year=year, rows=rows)
 
 
 @bp.route("/actions", methods=["GET"])
 @permission("drills.view")
-def list_actions():
-    """Corrective actions, filtered by ?status=, ?owner=USERNAME, ?unit=CODE, ?overdue=1."""
+@operation(query=ActionQuery, answers={200: CorrectiveActionList}, errors=(401, 403, 404))
+def list_actions(query: ActionQuery):
+    """Corrective actions
+
+    Filtered by ?status=, ?owner=USERNAME, ?unit=CODE, ?overdue=1.
+    """
     owner = None
-    if request.args.get("owner"):
-        owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
+    if query.owner:
+        owner = db.session.scalar(select(User).where(User.username == query.owner))
         if owner is None:
-            return jsonify({"actions": []})
+            return CorrectiveActionList(actions=[])
     stmt = act.actions_query(
-        status=request.args.get("status") or None,
+        status=query.status or None,
         owner=owner,
-        unit_ids=report_scope(request.args.get("unit")),
-        overdue_on=date.today() if request.args.get("overdue") else None,
+        unit_ids=report_scope(query.unit),
+        overdue_on=date.today() if query.overdue else None,
     )
-    return jsonify({"actions": [action_json(a) for a in db.session.scalars(stmt)]})
+    return CorrectiveActionList(actions=list(db.session.scalars(stmt)))
 
 
 def _action(action_id: int) -> CorrectiveAction:
@@ -289,231 +486,47 @@ def _action(action_id: int) -> CorrectiveAction:
     return action
 
 
-def _with_text(action_id: int, service, name: str):
+def _with_text(action_id: int, service, text: str | None) -> CorrectiveActionAnswer:
     """Run a one-text service on an action (done with evidence, cancel with a reason)."""
-    text = field(json_body(), name, str, required=False, default="")
-    action = service(db.session, _action(action_id), text, actor=current_actor())
+    action = service(db.session, _action(action_id), text or "", actor=current_actor())
     db.session.commit()
-    return jsonify(action_json(action))
+    return CorrectiveActionAnswer.model_validate(action)
 
 
 @bp.route("/actions/<int:action_id>/done", methods=["POST"])
 @permission("drills.write")
-def action_done(action_id: int):
-    """Report an action done, with evidence."""
-    return _with_text(action_id, act.mark_done, "evidence")
+@operation(
+    json=ActionEvidence,
+    answers={200: CorrectiveActionAnswer},
+    errors=(400, 401, 403, 404, 409),
+)
+def action_done(action_id: int, json: ActionEvidence):
+    """Report an action done, with evidence"""
+    return _with_text(action_id, act.mark_done, json.evidence)
 
 
 @bp.route("/actions/<int:action_id>/verify", methods=["POST"])
 @permission("actions.verify")
+@operation(answers={200: CorrectiveActionAnswer}, errors=(401, 403, 404, 409))
 def action_verify(action_id: int):
-    """Verify a done action (not by its owner)."""
+    """Verify a done action (not by its owner)"""
     action = act.verify_action(db.session, _action(action_id), actor=current_actor())
     db.session.commit()
-    return jsonify(action_json(action))
+    return CorrectiveActionAnswer.model_validate(action)
 
 
 @bp.route("/actions/<int:action_id>/cancel", methods=["POST"])
 @permission("actions.cancel")
-def action_cancel(action_id: int):
-    """Cancel an action that no longer applies, with a reason (command staff)."""
-    return _with_text(action_id, act.cancel_action, "reason")
+@operation(
+    json=ActionCancel,
+    answers={200: CorrectiveActionAnswer},
+    errors=(400, 401, 403, 404, 409),
+)
+def action_cancel(action_id: int, json: ActionCancel):
+    """Cancel an action, with a reason (command staff)"""
+    return _with_text(action_id, act.cancel_action, json.reason)
 
 
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    from readiness.openapi import error_responses, json_content
-
-    obj = {"type": "object"}
-    ok = {"description": "OK", "content": json_content(obj)}
-    action_id = {"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    drill_id = {"name": "drill_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-
-    def one_text_post(summary: str, name: str) -> dict:
-        body = {"type": "object", "required": [name], "properties": {name: {"type": "string"}}}
-        return {
-            "post": {
-                "summary": summary,
-                "parameters": [action_id],
-                "requestBody": {"required": True, "content": json_content(body)},
-                "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-            }
-        }
-
-    def q(name, schema=None):
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "schema": schema or {"type": "string"},
-        }
-
-    openapi.add_paths(
-        {
-            "/drills": {
-                "post": {
-                    "summary": "Record a drill",
-                    "requestBody": {
-                        "required": True,
-                        "content": json_content(
-                            {
-                                "type": "object",
-                                "required": ["title", "kind", "held_on", "lead_unit"],
-                                "properties": {
-                                    "title": {"type": "string"},
-                                    "kind": {"type": "string"},
-                                    "held_on": {"type": "string", "format": "date"},
-                                    "lead_unit": {"type": "string"},
-                                    "units": {"type": "array", "items": {"type": "string"}},
-                                    "participants": {"type": "integer", "minimum": 0},
-                                    "duration_minutes": {"type": "integer", "minimum": 0},
-                                    "scenario": {"type": "string"},
-                                    "is_real_incident": {"type": "boolean"},
-                                    "start_time": {"type": "string", "example": "09:00"},
-                                    "end_time": {"type": "string", "example": "12:00"},
-                                    "form": {"type": "string", "enum": ["live", "tabletop"]},
-                                    "scope": {
-                                        "type": "string",
-                                        "enum": ["comprehensive", "single"],
-                                    },
-                                    "hazard": {"type": "string"},
-                                    "location": {"type": "string"},
-                                    "roster": {"type": "string"},
-                                    "items": {"type": "array", "items": {"type": "string"}},
-                                    "hands_on_training": {"type": "boolean"},
-                                    "purpose": {"type": "string"},
-                                    "summary": {"type": "string"},
-                                    "problems": {"type": "string"},
-                                    "lessons": {"type": "string"},
-                                    "objectives": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["text"],
-                                            "properties": {
-                                                "text": {"type": "string"},
-                                                "rating": {
-                                                    "type": "string",
-                                                    "enum": ["P", "S", "M", "U"],
-                                                },
-                                            },
-                                        },
-                                    },
-                                    "findings": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["text"],
-                                            "properties": {
-                                                "text": {"type": "string"},
-                                                "owner": {"type": "string"},
-                                                "due_on": {"type": "string", "format": "date"},
-                                                "element": {"type": "string"},
-                                                "is_strength": {"type": "boolean"},
-                                                "objective": {"type": "integer", "minimum": 1},
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        ),
-                    },
-                    "responses": {
-                        "201": {"description": "Created", "content": json_content(obj)},
-                        **error_responses(400, 401, 403, 422),
-                    },
-                }
-            },
-            "/drills/{drill_id}": {
-                "get": {
-                    "summary": "One drill with objectives, findings and actions",
-                    "parameters": [drill_id],
-                    "responses": {"200": ok, **error_responses(401, 403, 404)},
-                }
-            },
-            "/drills/{drill_id}/status": {
-                "post": {
-                    "summary": "Move a drill on (held, evaluated, closed)",
-                    "parameters": [drill_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": json_content(
-                            {
-                                "type": "object",
-                                "required": ["status"],
-                                "properties": {
-                                    "status": {
-                                        "type": "string",
-                                        "enum": ["held", "evaluated", "closed"],
-                                    }
-                                },
-                            }
-                        ),
-                    },
-                    "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-                }
-            },
-            "/actions/{action_id}/cancel": one_text_post(
-                "Cancel an action, with a reason (command staff)", "reason"
-            ),
-            "/drill-requirements": {
-                "put": {
-                    "summary": "Replace drill requirements (command)",
-                    "requestBody": {
-                        "required": True,
-                        "content": json_content(
-                            {
-                                "type": "object",
-                                "required": ["lines"],
-                                "properties": {
-                                    "lines": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["unit_kind", "drill_kind"],
-                                            "properties": {
-                                                "unit_kind": {"type": "string"},
-                                                "drill_kind": {"type": "string"},
-                                                "per_year": {"type": "integer", "minimum": 1},
-                                                "interval_days": {"type": "integer", "minimum": 1},
-                                            },
-                                        },
-                                    }
-                                },
-                            }
-                        ),
-                    },
-                    "responses": {"200": ok, **error_responses(400, 401, 403, 422)},
-                }
-            },
-            "/reports/drill-compliance": {
-                "get": {
-                    "summary": "Drill compliance for a year",
-                    "parameters": [
-                        q("year", {"type": "integer"}),
-                        q("unit"),
-                        q("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]}),
-                    ],
-                    "responses": {"200": ok, **error_responses(400, 401, 403, 404)},
-                }
-            },
-            "/actions": {
-                "get": {
-                    "summary": "Corrective actions",
-                    "parameters": [q("status"), q("owner"), q("unit"), q("overdue")],
-                    "responses": {"200": ok, **error_responses(401, 403, 404)},
-                }
-            },
-            "/actions/{action_id}/done": one_text_post(
-                "Report an action done, with evidence", "evidence"
-            ),
-            "/actions/{action_id}/verify": {
-                "post": {
-                    "summary": "Verify a done action (not by its owner)",
-                    "parameters": [action_id],
-                    "responses": {"200": ok, **error_responses(401, 403, 404, 409)},
-                }
-            },
-        }
-    )

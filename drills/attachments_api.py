@@ -2,30 +2,58 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
-from flask_babel import gettext as _
+from typing import Any
 
-from drills.attachments import attachment_visible
+from flask import Blueprint, Flask
+from flask_babel import gettext as _
+from pydantic import ConfigDict, Field
+
+from drills.attachments import FILE_TYPES, attachment_visible
 from drills.attachments_views import attach_upload, form_text, send_attachment
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
 from drills.records import drill_visible
-from readiness import openapi
+from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
+from readiness.openapi import Answer, Body
 from readiness.params import ID_MAX, whole_number
 
 bp = Blueprint("drill_attachments_api", __name__, url_prefix="/api/v1")
 
 
-def attachment_json(a: Attachment) -> dict:
-    return {
-        "id": a.id,
-        "sha256": a.sha256,
-        "size_bytes": a.size_bytes,
-        "content_type": a.content_type,
-        "filename": a.filename,
-    }
+class AttachmentAnswer(Answer):
+    """A stored attachment."""
+
+    id: int
+    sha256: str
+    size_bytes: int
+    content_type: str
+    filename: str
+
+
+def _file_required(schema: dict[str, Any]) -> None:
+    schema.setdefault("required", []).append("file")
+    schema["properties"]["file"].pop("default", None)
+
+
+class AttachmentUpload(Body):
+    """The file, and its kind or the corrective action it is evidence for."""
+
+    # Each part is read and checked by the view and the service as before (their refusals
+    # name the field), so the model takes any value: it gives the document its shape.
+    model_config = ConfigDict(json_schema_extra=_file_required)
+
+    file: Any = Field(default=None, json_schema_extra={"type": "string", "format": "binary"})
+    kind: Any = Field(
+        default=None,
+        json_schema_extra={
+            "type": "string",
+            "enum": list(ATTACHMENT_KINDS),
+            "description": "Required unless action_id is given (then evidence).",
+        },
+    )
+    action_id: Any = Field(default=None, json_schema_extra={"type": "integer"})
 
 
 def _drill(drill_id: int) -> Drill:
@@ -49,8 +77,13 @@ def _action(raw: str | None) -> CorrectiveAction | None:
 
 @bp.route("/drills/<int:drill_id>/attachments", methods=["POST"])
 @permission("drills.write")
-def upload(drill_id: int):
-    """Upload a file to a drill, or as evidence for one of its corrective actions."""
+@operation(answers={201: AttachmentAnswer}, errors=(400, 401, 403, 404, 409, 413))
+def upload(drill_id: int, form: AttachmentUpload):
+    """Upload a file to a drill, or evidence for one of its actions
+
+    PDF, JPEG, PNG, WebP, docx or xlsx, checked by content; the extension must match. At
+    most ATTACHMENT_MAX_BYTES (10 MB).
+    """
     drill = _drill(drill_id)
     action = _action(form_text("action_id") or None)
     kind = form_text("kind") or ("evidence" if action is not None else "")
@@ -58,13 +91,17 @@ def upload(drill_id: int):
         raise DomainError(_("缺少字段 {name}。").format(name="kind"), field="kind")
     attachment = attach_upload(drill, kind=kind, action=action, actor=current_actor())
     db.session.commit()
-    return jsonify(attachment_json(attachment)), 201
+    return AttachmentAnswer.model_validate(attachment), 201
 
 
 @bp.route("/drills/<int:drill_id>/attachments/<int:attachment_id>", methods=["GET"])
 @permission("drills.view")
+@operation(errors=(401, 403, 404), files=tuple(ct for ct, _exts, _name in FILE_TYPES.values()))
 def download(drill_id: int, attachment_id: int):
-    """The bytes of one attachment."""
+    """Download an attachment
+
+    The file's bytes, with the content type found when it was stored.
+    """
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.drill_id != drill_id:
         raise NotFound(_("附件第 {id} 号不存在。").format(id=attachment_id))
@@ -76,74 +113,3 @@ def download(drill_id: int, attachment_id: int):
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    from readiness.openapi import error_responses, json_content
-
-    def path_id(name: str) -> dict:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-
-    openapi.add_paths(
-        {
-            "/drills/{drill_id}/attachments": {
-                "post": {
-                    "summary": "Upload a file to a drill, or evidence for one of its actions",
-                    "description": "PDF, JPEG, PNG, WebP, docx or xlsx, checked by content; "
-                    "the extension must match. At most ATTACHMENT_MAX_BYTES (10 MB).",
-                    "parameters": [path_id("drill_id")],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["file"],
-                                    "properties": {
-                                        "file": {"type": "string", "format": "binary"},
-                                        "kind": {
-                                            "type": "string",
-                                            "enum": list(ATTACHMENT_KINDS),
-                                            "description": "Required unless action_id is "
-                                            "given (then evidence).",
-                                        },
-                                        "action_id": {"type": "integer"},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": {
-                            "description": "Stored",
-                            "content": json_content({"$ref": "#/components/schemas/Attachment"}),
-                        },
-                        **error_responses(401, 403, 404, 409, 422),
-                    },
-                }
-            },
-            "/drills/{drill_id}/attachments/{attachment_id}": {
-                "get": {
-                    "summary": "Download an attachment",
-                    "parameters": [path_id("drill_id"), path_id("attachment_id")],
-                    "responses": {
-                        "200": {
-                            "description": "The file's bytes",
-                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                        },
-                        **error_responses(401, 403, 404),
-                    },
-                }
-            },
-        },
-        schemas={
-            "Attachment": {
-                "type": "object",
-                "required": ["id", "sha256", "size_bytes", "content_type", "filename"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "sha256": {"type": "string"},
-                    "size_bytes": {"type": "integer"},
-                    "content_type": {"type": "string"},
-                    "filename": {"type": "string"},
-                },
-            }
-        },
-    )
