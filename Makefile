@@ -43,20 +43,25 @@ run: install
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
 		--timeout $(TIMEOUT) --access-logfile - wsgi:app
 
+# Test workers (pytest-xdist), one per core by default; each has its own databases and, on
+# PostgreSQL, its own server. JOBS=1 runs in one process.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := $(PY) -m pytest -q -n $(JOBS)
+
 test: install-test
 	scripts/ensure-test-deps
-	$(PY) -m pytest -q
-	READINESS_TEST_DB=postgresql $(PY) -m pytest -q -m "not browser"
+	$(PYTEST)
+	READINESS_TEST_DB=postgresql $(PYTEST) -m "not browser"
 
 # The quick check while working: SQLite, no browser, no slow tests. make test runs them all.
 test-fast: install-test
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PYTEST) -m "not slow and not browser"
 
 test-sqlite: install-test
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 test-postgres: install-test
-	READINESS_TEST_DB=postgresql $(PY) -m pytest -q -m "not browser"
+	READINESS_TEST_DB=postgresql $(PYTEST) -m "not browser"
 
 lint: install-test
 	$(VENV)/bin/ruff check .

@@ -22,7 +22,14 @@ from typing import Annotated, Any
 
 from flask import current_app, make_response
 from flask_babel import gettext as _
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.plugins.werkzeug_utils import flask_response_unpack
@@ -40,9 +47,17 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
-    """Query parameters: strings, each parsed by a core checker (see ``Whole``, ``Day``)."""
+    """Query parameters: strings, each parsed by a core checker (see ``Whole``, ``Day``).
+    A parameter given twice counts with its first value, as ``request.args.get`` reads it."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v[0] if isinstance(v, list) and v else v for k, v in data.items()}
+        return data
 
 
 class Answer(BaseModel):
