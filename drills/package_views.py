@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from pydantic import Field
 
 from drills import package as pkg
 from drills import requirements as req
 from drills.models import ACTION_STATUSES
-from readiness import openapi
 from readiness import services as core
-from readiness.api import BadRequest
+from readiness.api import BadRequest, operation
 from readiness.auth import current_actor, permission
 from readiness.config import storage_dir
 from readiness.db import utcnow
@@ -22,11 +22,13 @@ from readiness.errors import DomainError, PermissionDenied
 from readiness.exports import pdf_response
 from readiness.extensions import csrf, db
 from readiness.models import UNIT_SCOPED_ROLES, Unit
+from readiness.openapi import Answer, Code, IsoDate, Query
 from readiness.permissions import in_scope
 
 bp = Blueprint("drills_package", __name__)
 api_bp = Blueprint("drills_package_api", __name__, url_prefix="/api/v1")
 FILE_FORMATS = ("pdf", "zip")
+OptionalText = str | None
 
 
 def _default_unit(actor) -> Unit | None:
@@ -134,35 +136,73 @@ def package():
     )
 
 
+class DrillPackageQuery(Query):
+    unit: str | None = Field(
+        default=None, description="Unit code; default the caller's unit or the bureau"
+    )
+    from_: OptionalText = Field(
+        default=None,
+        alias="from",
+        description="Default 1 January",
+        json_schema_extra={"format": "date"},
+    )
+    to: OptionalText = Field(
+        default=None, description="Default 31 December", json_schema_extra={"format": "date"}
+    )
+    format: OptionalText = Field(default=None, json_schema_extra={"enum": ["json", *FILE_FORMATS]})
+
+
+class DrillPackageDrill(Answer):
+    id: int
+    title: str
+    held_on: IsoDate
+    kind: str
+    participants: int
+    actions: dict[str, int] = Field(description="Corrective actions per status")
+
+
+class DrillPackage(Answer):
+    unit: Code
+    from_: IsoDate = Field(alias="from")
+    to: IsoDate
+    drills: list[DrillPackageDrill]
+
+
 @api_bp.route("/reports/drill-package", methods=["GET"])
 @permission("drills.view")
-def drill_package():
-    """The inspection package of a unit for a period: JSON summary, or ?format=pdf|zip."""
-    fmt = request.args.get("format") or "json"
+@operation(
+    query=DrillPackageQuery,
+    answers={200: DrillPackage},
+    errors=(400, 401, 403, 404),
+    files=("application/pdf", "application/zip"),
+)
+def drill_package(query: DrillPackageQuery):
+    """Inspection package of a unit (and the units below it) for a period: drills held, with
+    corrective actions per status; or the PDF, or a ZIP of the PDF, the attachments and
+    manifest.csv"""
+    fmt = query.format or "json"
     if fmt not in ("json", *FILE_FORMATS):
         raise BadRequest(_("format 只能是 json、pdf 或 zip。"))
-    unit = _chosen_unit(request.args.get("unit"))
+    unit = _chosen_unit(query.unit)
     start, end = _period()
     data = pkg.package_data(db.session, unit, start, end)
     if fmt in FILE_FORMATS:
         return _file(data, fmt)
-    return jsonify(
-        {
-            "unit": unit.code,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "drills": [
-                {
-                    "id": d.id,
-                    "title": d.title,
-                    "held_on": d.held_on.isoformat(),
-                    "kind": d.kind,
-                    "participants": d.participants,
-                    "actions": pkg.action_counts(pkg.drill_actions(d)),
-                }
-                for d in data.drills
-            ],
-        }
+    return DrillPackage(
+        unit=unit,
+        from_=start,
+        to=end,
+        drills=[
+            DrillPackageDrill(
+                id=d.id,
+                title=d.title,
+                held_on=d.held_on,
+                kind=d.kind,
+                participants=d.participants,
+                actions=pkg.action_counts(pkg.drill_actions(d)),
+            )
+            for d in data.drills
+        ],
     )
 
 
@@ -170,71 +210,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
-    from readiness.openapi import error_responses, json_content
-
-    def q(name, schema=None, description=""):
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": description,
-            "schema": schema or {"type": "string"},
-        }
-
-    counts = {
-        "type": "object",
-        "properties": {s: {"type": "integer"} for s in ACTION_STATUSES},
-    }
-    summary = {
-        "type": "object",
-        "required": ["unit", "from", "to", "drills"],
-        "properties": {
-            "unit": {"type": "string"},
-            "from": {"type": "string", "format": "date"},
-            "to": {"type": "string", "format": "date"},
-            "drills": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "title", "held_on", "kind", "participants", "actions"],
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "title": {"type": "string"},
-                        "held_on": {"type": "string", "format": "date"},
-                        "kind": {"type": "string"},
-                        "participants": {"type": "integer"},
-                        "actions": counts,
-                    },
-                },
-            },
-        },
-    }
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    openapi.add_paths(
-        {
-            "/reports/drill-package": {
-                "get": {
-                    "summary": "Inspection package of a unit (and the units below it) for a "
-                    "period: drills held, with corrective actions per status; or the PDF, "
-                    "or a ZIP of the PDF, the attachments and manifest.csv",
-                    "parameters": [
-                        q("unit", description="Unit code; default the caller's unit or the bureau"),
-                        q("from", {"type": "string", "format": "date"}, "Default 1 January"),
-                        q("to", {"type": "string", "format": "date"}, "Default 31 December"),
-                        q("format", {"type": "string", "enum": ["json", "pdf", "zip"]}),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The summary, the PDF or the ZIP",
-                            "content": {
-                                **json_content(summary),
-                                "application/pdf": binary,
-                                "application/zip": binary,
-                            },
-                        },
-                        **error_responses(400, 401, 403, 404, 422),
-                    },
-                }
-            }
-        }
-    )
