@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
+from pydantic import BeforeValidator, Field
 
 from inventory import allocations as alloc
 from inventory.models import Allocation
-from readiness import openapi
 from readiness import services as core
-from readiness.api import field, json_body
+from readiness.api import field, operation
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
+from readiness.openapi import Answer, Body, Code, DecimalText
 from readiness.permissions import in_scope
 
 bp = Blueprint("allocations_api", __name__, url_prefix="/api/v1")
@@ -24,29 +26,54 @@ def threshold() -> Decimal:
     return Decimal(str(current_app.config["COLLECTIVE_DECISION_THRESHOLD"]))
 
 
-def allocation_json(a: Allocation) -> dict:
-    return {
-        "id": a.id,
-        "status": a.status,
-        "from": a.from_unit.code,
-        "to": a.to_unit.code,
-        "reason": a.reason,
-        "emergency": a.is_emergency,
-        "approval_pending": a.approved_at is None and a.status not in ("rejected", "cancelled"),
-        "lines": [
-            {
-                "item": ln.item.code,
-                "requested": ln.requested,
-                "approved": ln.approved,
-                "dispatched": ln.dispatched,
-                "received": ln.received,
-            }
-            for ln in a.lines
-        ],
-        "approvals": [ap.approver.username for ap in a.approvals],
-        "approvals_needed": alloc.approvals_needed(a, threshold()),
-        "value": str(alloc.value_of(a)),
-    }
+class AllocationLineAnswer(Answer):
+    item: Code
+    requested: int
+    approved: int | None
+    dispatched: int | None
+    received: int | None
+
+
+def _username(approval: Any) -> Any:
+    approver = getattr(approval, "approver", None)
+    return approval if approver is None else approver.username
+
+
+class AllocationAnswer(Answer):
+    id: int
+    status: str
+    from_: Code = Field(alias="from")
+    to: Code
+    reason: str
+    emergency: bool
+    approval_pending: bool
+    lines: list[AllocationLineAnswer]
+    approvals: list[Annotated[str, BeforeValidator(_username)]] = Field(
+        description="Usernames of those who approved, in order"
+    )
+    approvals_needed: int
+    value: DecimalText
+
+
+class AllocationCreated(Answer):
+    id: int
+    status: str
+
+
+def allocation_answer(a: Allocation) -> AllocationAnswer:
+    return AllocationAnswer(
+        id=a.id,
+        status=a.status,
+        from_=a.from_unit,
+        to=a.to_unit,
+        reason=a.reason,
+        emergency=a.is_emergency,
+        approval_pending=a.approved_at is None and a.status not in ("rejected", "cancelled"),
+        lines=a.lines,
+        approvals=a.approvals,
+        approvals_needed=alloc.approvals_needed(a, threshold()),
+        value=alloc.value_of(a),
+    )
 
 
 def visible(a: Allocation) -> bool:
@@ -70,75 +97,111 @@ def _unit(code, name):
         raise DomainError(err.message, field=name) from None
 
 
-def _lines_and_reason(required_reason: bool = False) -> tuple[dict | None, str]:
-    data = json_body() if _has_body() else {}
-    raw = field(data, "lines", list, required=False)
-    quantities = None
-    if raw is not None:
-        quantities = {}
-        for n, line in enumerate(raw, start=1):
-            if not isinstance(line, dict):
-                raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
-            quantities[field(line, "item", str)] = field(line, "qty", int)
-    reason = field(data, "reason", str, required=required_reason, default="")
-    return quantities, reason
+def _lines(minimum: int) -> dict[str, Any]:
+    """The document of ``lines`` (doc only: each line is checked by the view, in order, and a
+    refusal names the line's own field, as before)."""
+    return {
+        "items": {
+            "type": "object",
+            "required": ["item", "qty"],
+            "properties": {
+                "item": {"type": "string"},
+                "qty": {"type": "integer", "minimum": minimum},
+            },
+        }
+    }
 
 
-def _has_body() -> bool:
-    from flask import request
+def _line_quantities(raw: list) -> list[tuple[str, int]]:
+    """(item code, quantity) of each line, refusing the first line that is not an object or
+    lacks a field of the right type."""
+    out = []
+    for n, line in enumerate(raw, start=1):
+        if not isinstance(line, dict):
+            raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
+        out.append((field(line, "item", str), field(line, "qty", int)))
+    return out
 
-    return bool(request.get_data())
+
+class NewAllocation(Body):
+    # In the order the hand-written checks read them: the first wrong one is refused.
+    lines: list[Any] = Field(json_schema_extra=_lines(1))
+    from_: Any = Field(alias="from", json_schema_extra={"type": "string"})
+    to: Any = Field(json_schema_extra={"type": "string"})
+    reason: str
+    emergency: bool | None = False
+    draft: bool | None = Field(default=False, description="Keep as a draft, not yet submitted")
+
+
+class AllocationAction(Body):
+    """Optional: the quantities line by line, and a reason (a reduction or a short receipt
+    needs one)."""
+
+    lines: list[Any] | None = Field(default=None, json_schema_extra=_lines(0))
+    reason: str | None = None
+
+
+def _action(json: AllocationAction | None) -> tuple[dict[str, int] | None, str]:
+    json = json or AllocationAction()
+    quantities = None if json.lines is None else dict(_line_quantities(json.lines))
+    return quantities, json.reason or ""
+
+
+ACTION = {
+    "json": AllocationAction,
+    "optional_body": True,
+    "answers": {200: AllocationAnswer},
+    "errors": (400, 401, 403, 404, 409),
+}
 
 
 @bp.route("/allocations", methods=["POST"])
 @permission("allocations.request")
-def create():
-    """Request stock for a unit (submitted unless "draft": true)."""
-    data = json_body()
-    raw = field(data, "lines", list)
-    lines = []
-    for n, line in enumerate(raw, start=1):
-        if not isinstance(line, dict):
-            raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
-        lines.append(alloc.LineInput(field(line, "item", str), field(line, "qty", int)))
+@operation(json=NewAllocation, answers={201: AllocationCreated}, errors=(400, 401, 403, 409))
+def create(json: NewAllocation):
+    """Request stock for a unit (submitted unless "draft": true)"""
+    lines = [alloc.LineInput(item, qty) for item, qty in _line_quantities(json.lines)]
     a = alloc.create_allocation(
         db.session,
-        from_unit=_unit(data.get("from"), "from"),
-        to_unit=_unit(data.get("to"), "to"),
+        from_unit=_unit(json.from_, "from"),
+        to_unit=_unit(json.to, "to"),
         lines=lines,
-        reason=field(data, "reason", str),
-        emergency=field(data, "emergency", bool, required=False, default=False),
-        draft=field(data, "draft", bool, required=False, default=False),
+        reason=json.reason,
+        emergency=bool(json.emergency),
+        draft=bool(json.draft),
         actor=current_actor(),
     )
     db.session.commit()
-    return jsonify({"id": a.id, "status": a.status}), 201
+    return AllocationCreated(id=a.id, status=a.status), 201
 
 
 @bp.route("/allocations/<int:allocation_id>", methods=["GET"])
 @permission("allocations.view")
+@operation(answers={200: AllocationAnswer}, errors=(401, 403, 404))
 def get(allocation_id: int):
-    """One request with its lines and approvals."""
-    return jsonify(allocation_json(load(allocation_id)))
+    """One request with its lines and approvals"""
+    return allocation_answer(load(allocation_id))
 
 
-def _done(a: Allocation):
+def _done(a: Allocation) -> AllocationAnswer:
     db.session.commit()
-    return jsonify(allocation_json(a))
+    return allocation_answer(a)
 
 
 @bp.route("/allocations/<int:allocation_id>/submit", methods=["POST"])
 @permission("allocations.request")
+@operation(answers={200: AllocationAnswer}, errors=(401, 403, 404, 409))
 def submit(allocation_id: int):
-    """Send a draft for approval."""
+    """Send a draft for approval"""
     return _done(alloc.submit_allocation(db.session, load(allocation_id), actor=current_actor()))
 
 
 @bp.route("/allocations/<int:allocation_id>/approve", methods=["POST"])
 @permission("allocations.approve")
-def approve(allocation_id: int):
-    """Approve, optionally reducing lines (then a reason is required)."""
-    quantities, reason = _lines_and_reason()
+@operation(**ACTION)
+def approve(allocation_id: int, json: AllocationAction):
+    """Approve, optionally reducing lines (then a reason is required)"""
+    quantities, reason = _action(json)
     a = alloc.approve_allocation(
         db.session,
         load(allocation_id),
@@ -152,9 +215,10 @@ def approve(allocation_id: int):
 
 @bp.route("/allocations/<int:allocation_id>/reject", methods=["POST"])
 @permission("allocations.approve")
-def reject(allocation_id: int):
-    """Refuse a request, with a reason."""
-    _quantities, reason = _lines_and_reason()
+@operation(**ACTION)
+def reject(allocation_id: int, json: AllocationAction):
+    """Refuse a request, with a reason"""
+    _quantities, reason = _action(json)
     return _done(
         alloc.reject_allocation(db.session, load(allocation_id), actor=current_actor(), note=reason)
     )
@@ -162,9 +226,10 @@ def reject(allocation_id: int):
 
 @bp.route("/allocations/<int:allocation_id>/dispatch", methods=["POST"])
 @permission("allocations.dispatch")
-def dispatch(allocation_id: int):
-    """Send the stock from the source (earliest expiry first)."""
-    quantities, _reason = _lines_and_reason()
+@operation(**ACTION)
+def dispatch(allocation_id: int, json: AllocationAction):
+    """Send the stock from the source (earliest expiry first)"""
+    quantities, _reason = _action(json)
     return _done(
         alloc.dispatch_allocation(
             db.session, load(allocation_id), actor=current_actor(), quantities=quantities
@@ -174,9 +239,10 @@ def dispatch(allocation_id: int):
 
 @bp.route("/allocations/<int:allocation_id>/receive", methods=["POST"])
 @permission("allocations.receive")
-def receive(allocation_id: int):
-    """Take delivery; a short receipt needs a reason."""
-    quantities, reason = _lines_and_reason()
+@operation(**ACTION)
+def receive(allocation_id: int, json: AllocationAction):
+    """Take delivery; a short receipt needs a reason"""
+    quantities, reason = _action(json)
     return _done(
         alloc.receive_allocation(
             db.session,
@@ -190,9 +256,10 @@ def receive(allocation_id: int):
 
 @bp.route("/allocations/<int:allocation_id>/cancel", methods=["POST"])
 @permission("allocations.request")
-def cancel(allocation_id: int):
-    """Withdraw a request before dispatch."""
-    _quantities, reason = _lines_and_reason()
+@operation(**ACTION)
+def cancel(allocation_id: int, json: AllocationAction):
+    """Withdraw a request before dispatch"""
+    _quantities, reason = _action(json)
     return _done(
         alloc.cancel_allocation(db.session, load(allocation_id), actor=current_actor(), note=reason)
     )
@@ -201,95 +268,3 @@ def cancel(allocation_id: int):
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    from readiness.openapi import error_responses, json_content
-
-    obj = {"type": "object"}
-    path_id = {
-        "name": "allocation_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer"},
-    }
-    action_body = {
-        "required": False,
-        "content": json_content(
-            {
-                "type": "object",
-                "properties": {
-                    "lines": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["item", "qty"],
-                            "properties": {
-                                "item": {"type": "string"},
-                                "qty": {"type": "integer", "minimum": 0},
-                            },
-                        },
-                    },
-                    "reason": {"type": "string"},
-                },
-            }
-        ),
-    }
-    paths = {
-        "/allocations": {
-            "post": {
-                "summary": "Request an allocation",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["from", "to", "lines", "reason"],
-                            "properties": {
-                                "from": {"type": "string"},
-                                "to": {"type": "string"},
-                                "lines": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["item", "qty"],
-                                        "properties": {
-                                            "item": {"type": "string"},
-                                            "qty": {"type": "integer", "minimum": 1},
-                                        },
-                                    },
-                                },
-                                "reason": {"type": "string"},
-                                "emergency": {"type": "boolean"},
-                                "draft": {"type": "boolean"},
-                            },
-                        }
-                    ),
-                },
-                "responses": {
-                    "201": {"description": "Created", "content": json_content(obj)},
-                    **error_responses(400, 401, 403, 422),
-                },
-            }
-        },
-        "/allocations/{allocation_id}": {
-            "get": {
-                "summary": "One allocation",
-                "parameters": [path_id],
-                "responses": {
-                    "200": {"description": "OK", "content": json_content(obj)},
-                    **error_responses(401, 404),
-                },
-            }
-        },
-    }
-    for action in ("submit", "approve", "reject", "dispatch", "receive", "cancel"):
-        paths[f"/allocations/{{allocation_id}}/{action}"] = {
-            "post": {
-                "summary": f"{action.capitalize()} an allocation",
-                "parameters": [path_id],
-                "requestBody": action_body,
-                "responses": {
-                    "200": {"description": "OK", "content": json_content(obj)},
-                    **error_responses(400, 401, 403, 404, 409, 422),
-                },
-            }
-        }
-    openapi.add_paths(paths)

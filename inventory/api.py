@@ -3,30 +3,47 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask
 from flask_babel import gettext as _
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import select
 
 from inventory import catalog, checks, counts, ledger, reports, standard, stock
 from inventory.models import MANUAL_KINDS, Count, Item
-from inventory.shortfall import report_json, shortfall
-from readiness import openapi
+from inventory.shortfall import shortfall
 from readiness.api import (
+    Day,
+    ReportFormat,
+    Whole,
     date_field,
     field,
-    json_body,
-    report_format,
+    operation,
     report_scope,
     unit_field,
 )
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
+from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
-from readiness.params import int_arg
+from readiness.openapi import (
+    Answer,
+    Body,
+    Code,
+    DecimalText,
+    IsoDate,
+    Number,
+    OptionalCode,
+    OptionalIsoDate,
+    Query,
+)
 from readiness.permissions import in_scope
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
+
+# The downloads a report sends besides JSON (?format=csv|xlsx|pdf).
+REPORT_FILES = ("text/csv", XLSX_MIMETYPE, "application/pdf")
 
 
 def item_field(code, name: str = "item") -> Item:
@@ -38,180 +55,288 @@ def item_field(code, name: str = "item") -> Item:
         raise DomainError(err.message, field=name) from None
 
 
-def item_json(item: Item) -> dict:
-    return {
-        "code": item.code,
-        "name": item.name,
-        "category": item.category,
-        "uom": item.uom,
-        "unit_cost": str(item.unit_cost),
-        "shelf_life_days": item.shelf_life_days,
-        "tracking": item.tracking,
-        "is_active": item.is_active,
-    }
+def code_field() -> Any:
+    """A field naming a row by code that the view looks up itself (unit_field, item_field):
+    any value reaches the lookup, whose refusal names the field; the document shows a code."""
+    return Field(json_schema_extra={"type": "string"})
+
+
+SCOPE = "A unit's code: that unit and the units below it (default: all the caller may see)"
+# Doc-only rules: checked (and refused with their messages) by the services.
+DAY = {"format": "date"}
+QTY = {"minimum": 1, "maximum": checks.MAX_QTY}
+
+
+# --- items ---
+
+
+class ItemAnswer(Answer):
+    code: str
+    name: str
+    category: str
+    uom: str
+    unit_cost: DecimalText
+    shelf_life_days: int | None
+    tracking: str
+    is_active: bool
+
+
+class ItemList(Answer):
+    items: list[ItemAnswer]
+
+
+class NewItem(Body):
+    # In the order the hand-written checks read them: the first wrong one is refused.
+    unit_cost: int | float | str = Field(json_schema_extra={"minimum": 0})
+    code: str
+    name: str
+    category: str
+    uom: str
+    shelf_life_days: int | None = None
+    tracking: str | None = Field(default="bulk", json_schema_extra={"enum": ["bulk", "serial"]})
 
 
 @bp.route("/items", methods=["GET"])
 @permission("items.view")
+@operation(answers={200: ItemList}, errors=(401,))
 def list_items():
-    """The item catalog."""
+    """The item catalog"""
     items = db.session.scalars(select(Item).order_by(Item.category, Item.code))
-    return jsonify({"items": [item_json(i) for i in items]})
+    return ItemList(items=items.all())
 
 
 @bp.route("/items", methods=["POST"])
 @permission("items.manage")
-def create_item():
-    """Add an item to the catalog (administrators)."""
-    data = json_body()
-    cost = field(data, "unit_cost", (int, float, str))
+@operation(json=NewItem, answers={201: ItemAnswer}, errors=(400, 401, 403, 409))
+def create_item(json: NewItem):
+    """Add an item to the catalog (administrators)"""
     item = catalog.create_item(
         db.session,
-        code=field(data, "code", str),
-        name=field(data, "name", str),
-        category=field(data, "category", str),
-        uom=field(data, "uom", str),
-        unit_cost=cost,
-        shelf_life_days=field(data, "shelf_life_days", int, required=False),
-        tracking=field(data, "tracking", str, required=False, default="bulk"),
+        code=json.code,
+        name=json.name,
+        category=json.category,
+        uom=json.uom,
+        unit_cost=json.unit_cost,
+        shelf_life_days=json.shelf_life_days,
+        tracking="bulk" if json.tracking is None else json.tracking,
         actor=current_actor(),
     )
     db.session.commit()
-    return jsonify(item_json(item)), 201
+    return ItemAnswer.model_validate(item), 201
 
 
-def standard_json(version) -> dict:
+# --- the standard ---
+
+
+class StandardLineAnswer(Answer):
+    unit_kind: str
+    item: Code
+    base_qty: Number
+    per_officer: Number
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class StandardAnswer(Answer):
+    """The edition in force; with no edition yet, id and effective_from are null, no note."""
+
+    id: int | None
+    effective_from: OptionalIsoDate
+    # Absent (not null) when there is no edition.
+    note: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        default=None, exclude_if=lambda note: note is None, json_schema_extra=_no_default
+    )
+    lines: list[StandardLineAnswer]
+
+
+def standard_answer(version) -> StandardAnswer:
     if version is None:
-        return {"id": None, "effective_from": None, "lines": []}
-    return {
-        "id": version.id,
-        "effective_from": version.effective_from.isoformat(),
-        "note": version.note,
-        "lines": [
-            {
-                "unit_kind": ln.unit_kind,
-                "item": ln.item.code,
-                "base_qty": float(ln.base_qty),
-                "per_officer": float(ln.per_officer),
-            }
-            for ln in version.lines
-        ],
-    }
+        return StandardAnswer(id=None, effective_from=None, lines=[])
+    return StandardAnswer.model_validate(version)
+
+
+class StandardAsOf(Query):
+    as_of: Day = None
+
+
+class StandardLineInput(Body):
+    unit_kind: str
+    item: str
+    base_qty: int | float | str = Field(json_schema_extra={"minimum": 0})
+    per_officer: int | float | str = Field(json_schema_extra={"minimum": 0})
+
+
+class NewStandard(Body):
+    effective_from: str = Field(json_schema_extra=DAY)
+    lines: list[StandardLineInput]
+    note: str | None = None
 
 
 @bp.route("/standard", methods=["GET"])
 @permission("standard.view")
-def get_standard():
-    """The standard in force today, or on ?as_of=YYYY-MM-DD."""
-    on = date_field(request.args.get("as_of"), "as_of") or date.today()
-    return jsonify(standard_json(standard.standard_as_of(db.session, on)))
+@operation(query=StandardAsOf, answers={200: StandardAnswer}, errors=(401, 403))
+def get_standard(query: StandardAsOf):
+    """The standard in force today, or on ?as_of=YYYY-MM-DD"""
+    on = query.as_of or date.today()
+    return standard_answer(standard.standard_as_of(db.session, on))
 
 
 @bp.route("/standard", methods=["PUT"])
 @permission("standard.manage")
-def put_standard():
-    """Publish a new edition of the standard (command staff)."""
-    data = json_body()
-    effective_from = date_field(field(data, "effective_from", str), "effective_from")
-    raw_lines = field(data, "lines", list)
-    lines = []
-    for n, raw in enumerate(raw_lines, start=1):
-        if not isinstance(raw, dict):
-            raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
-        try:
-            lines.append(
-                standard.StandardLineInput(
-                    field(raw, "unit_kind", str),
-                    field(raw, "item", str),
-                    field(raw, "base_qty", (int, float, str)),
-                    field(raw, "per_officer", (int, float, str)),
-                )
-            )
-        except DomainError as err:
-            raise DomainError(
-                _("第 {n} 行：{message}").format(n=n, message=err.message), field="lines"
-            ) from None
+@operation(json=NewStandard, answers={201: StandardAnswer}, errors=(400, 401, 403))
+def put_standard(json: NewStandard):
+    """Publish a new edition of the standard (command staff)"""
+    effective_from = date_field(json.effective_from, "effective_from")
     version = standard.publish_standard(
         db.session,
         effective_from=effective_from,
-        lines=lines,
-        note=field(data, "note", str, required=False, default=""),
+        lines=[
+            standard.StandardLineInput(ln.unit_kind, ln.item, ln.base_qty, ln.per_officer)
+            for ln in json.lines
+        ],
+        note=json.note or "",
         actor=current_actor(),
     )
     db.session.commit()
-    return jsonify(standard_json(version)), 201
+    return standard_answer(version), 201
+
+
+# --- movements and stock ---
+
+
+class NewMovement(Body):
+    unit: Any = code_field()
+    item: Any = code_field()
+    kind: str = Field(json_schema_extra={"enum": list(MANUAL_KINDS)})
+    qty: int = Field(json_schema_extra=QTY)
+    lot: str | None = None
+    expires_on: str | None = Field(default=None, json_schema_extra=DAY)
+    note: str | None = None
+    reason: str | None = None
+    serials: list[Any] | None = Field(default=None, json_schema_extra={"items": {"type": "string"}})
+    request_key: str | None = None
+
+
+class MovementAnswer(Answer):
+    """The movement recorded (201), or the one already recorded under the same request_key
+    (200), with the balance after it and any warnings (e.g. an expired lot received)."""
+
+    id: int
+    balance: int
+    warnings: list[str]
 
 
 @bp.route("/movements", methods=["POST"])
 @permission("stock.write")
-def create_movement():
-    """Record a receipt, issue or write-off; 409 if the balance would go below zero."""
-    data = json_body()
-    unit = unit_field(data.get("unit"))
-    item = item_field(data.get("item"))
-    kind = field(data, "kind", str)
-    if kind not in MANUAL_KINDS:
+@operation(
+    json=NewMovement,
+    answers={201: MovementAnswer, 200: MovementAnswer},
+    errors=(400, 401, 403, 409),
+)
+def create_movement(json: NewMovement):
+    """Record a receipt, issue or write-off; 409 if the balance would go below zero"""
+    unit = unit_field(json.unit)
+    item = item_field(json.item)
+    if json.kind not in MANUAL_KINDS:
         raise DomainError(_("kind 只能是 receipt、issue 或 write_off。"), field="kind")
     result = ledger.record_movement(
         db.session,
         unit=unit,
         item=item,
-        kind=kind,
-        qty=field(data, "qty", int),
-        lot_code=field(data, "lot", str, required=False),
-        expires_on=date_field(data.get("expires_on"), "expires_on"),
-        note=field(data, "note", str, required=False, default=""),
-        reason=field(data, "reason", str, required=False, default=""),
-        serials=field(data, "serials", list, required=False),
-        request_key=field(data, "request_key", str, required=False),
+        kind=json.kind,
+        qty=json.qty,
+        lot_code=json.lot,
+        expires_on=date_field(json.expires_on, "expires_on"),
+        note=json.note or "",
+        reason=json.reason or "",
+        serials=json.serials,
+        request_key=json.request_key,
         actor=current_actor(),
     )
     db.session.commit()
-    body = {"id": result.movement.id, "balance": result.balance, "warnings": result.warnings}
-    return jsonify(body), 200 if result.replayed else 201
+    answer = MovementAnswer(id=result.movement.id, balance=result.balance, warnings=result.warnings)
+    return answer, 200 if result.replayed else 201
+
+
+class Scope(Query):
+    unit: str | None = Field(default=None, description=SCOPE)
+
+
+class StockRow(Answer):
+    unit: str
+    item: str
+    lot: str | None
+    expires_on: OptionalIsoDate
+    qty: int
+
+
+class StockList(Answer):
+    rows: list[StockRow]
 
 
 @bp.route("/stock", methods=["GET"])
 @permission("stock.view")
-def get_stock():
-    """Balances by unit, item and lot (?unit=CODE for one unit and the units below it)."""
-    return jsonify(
-        {"rows": stock.stock_rows_for_api(db.session, report_scope(request.args.get("unit")))}
+@operation(query=Scope, answers={200: StockList}, errors=(401, 403, 404))
+def get_stock(query: Scope):
+    """Balances by unit, item and lot (?unit=CODE for one unit and the units below it)"""
+    return StockList(rows=stock.stock_rows_for_api(db.session, report_scope(query.unit)))
+
+
+# --- stocktakes ---
+
+
+class CountLineAnswer(Answer):
+    item: Code
+    lot: OptionalCode
+    book: int
+    counted: int | None
+    variance: int | None
+
+
+class CountAnswer(Answer):
+    id: int
+    unit: Code
+    status: str
+    lines: list[CountLineAnswer]
+
+
+class ApprovedCount(CountAnswer):
+    adjustments: int = Field(description="Adjusting movements posted for the variances")
+
+
+class NewCount(Body):
+    unit: Any = code_field()
+    # Each line is checked by the view, in order, with the stocktake's own messages.
+    lines: list[Any] = Field(
+        json_schema_extra={
+            "maxItems": 10_000,
+            "items": {
+                "type": "object",
+                "required": ["item", "counted"],
+                "properties": {
+                    "item": {"type": "string"},
+                    "lot": {"type": ["string", "null"]},
+                    "counted": {"type": "integer", "minimum": 0},
+                },
+            },
+        }
     )
-
-
-def count_json(count: Count) -> dict:
-    return {
-        "id": count.id,
-        "unit": count.unit.code,
-        "status": count.status,
-        "lines": [
-            {
-                "item": ln.item.code,
-                "lot": ln.lot.code if ln.lot else None,
-                "book": ln.book,
-                "counted": ln.counted,
-                "variance": ln.variance,
-            }
-            for ln in count.lines
-        ],
-    }
+    note: str | None = None
 
 
 @bp.route("/counts", methods=["POST"])
 @permission("counts.write")
-def create_count():
-    """Record a whole stocktake at once: snapshot, counted lines, submitted for approval."""
-    data = json_body()
-    unit = unit_field(data.get("unit"))
-    raw_lines = field(data, "lines", list)
-    if len(raw_lines) > 10_000:
+@operation(json=NewCount, answers={201: CountAnswer}, errors=(400, 401, 403, 409))
+def create_count(json: NewCount):
+    """Record a whole stocktake at once: snapshot, counted lines, submitted for approval"""
+    unit = unit_field(json.unit)
+    if len(json.lines) > 10_000:
         raise DomainError(_("一次最多 10000 行。"), field="lines")
     actor = current_actor()
-    count = counts.start_count(
-        db.session, unit, actor=actor, note=field(data, "note", str, required=False, default="")
-    )
-    for n, raw in enumerate(raw_lines, start=1):
+    count = counts.start_count(db.session, unit, actor=actor, note=json.note or "")
+    for n, raw in enumerate(json.lines, start=1):
         if not isinstance(raw, dict):
             raise DomainError(_("第 {n} 行格式不正确。").format(n=n), field="lines")
         item = item_field(raw.get("item"))
@@ -229,279 +354,185 @@ def create_count():
         counts.enter_count(db.session, count, item, lot, counted, actor=actor)
     counts.submit_count(db.session, count, actor=actor)
     db.session.commit()
-    return jsonify(count_json(count)), 201
+    return CountAnswer.model_validate(count), 201
 
 
 @bp.route("/counts/<int:count_id>", methods=["GET"])
 @permission("stock.view")
+@operation(answers={200: CountAnswer}, errors=(401, 403, 404))
 def get_count(count_id: int):
-    """One stocktake with book, counted and variance per line."""
+    """One stocktake with book, counted and variance per line"""
     count = db.session.get(Count, count_id)
     if count is None or not in_scope(db.session, current_actor(), count.unit_id):
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
-    return jsonify(count_json(count))
+    return CountAnswer.model_validate(count)
 
 
 @bp.route("/counts/<int:count_id>/approve", methods=["POST"])
 @permission("counts.approve")
+@operation(answers={200: ApprovedCount}, errors=(401, 403, 404, 409))
 def approve_count(count_id: int):
-    """Approve a submitted count (not by its counter): variances become adjustments."""
+    """Approve a submitted count (not by its counter): variances become adjustments"""
     count = db.session.get(Count, count_id)
     if count is None:
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
     moves = counts.approve_count(db.session, count, actor=current_actor())
     db.session.commit()
-    return jsonify({**count_json(count), "adjustments": len(moves)})
+    return ApprovedCount(
+        id=count.id, unit=count.unit, status=count.status, lines=count.lines, adjustments=len(moves)
+    )
+
+
+# --- reports ---
+
+
+def _coverage(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+class ShortfallRow(Answer):
+    unit: Code
+    item: Code
+    required: int
+    on_hand: int
+    expired: int
+    inbound: int
+    gap: int
+    uncovered: int
+    coverage: Annotated[float, BeforeValidator(_coverage)]
+
+
+class ShortfallItem(Answer):
+    item: Code
+    gap: int
+    uncovered: int
+    unit_cost: DecimalText
+    cost: DecimalText
+    transferable: int
+    to_buy: int
+    to_buy_cost: DecimalText
+
+
+class SuggestedTransfer(Answer):
+    from_: Code = Field(alias="from")
+    to: Code
+    item: Code
+    qty: int
+
+
+class ShortfallAnswer(Answer):
+    as_of: IsoDate
+    standard_version: int | None
+    rows: list[ShortfallRow]
+    items: list[ShortfallItem]
+    budget_total: DecimalText
+    to_buy_total: DecimalText
+    transfers: list[SuggestedTransfer]
+
+
+class ShortfallQuery(Query):
+    # In the order they were read: a wrong format is refused before a wrong date.
+    format: ReportFormat = "json"
+    unit: str | None = Field(default=None, description=SCOPE)
+    category: str | None = None
+    item: str | None = Field(default=None, description="An item's code")
+    as_of: Day = None
 
 
 @bp.route("/reports/shortfall", methods=["GET"])
 @permission("reports.view")
-def shortfall_report():
-    """The shortfall report as JSON (or ?format=csv|xlsx|pdf)."""
-    fmt = report_format()
+@operation(
+    query=ShortfallQuery,
+    answers={200: ShortfallAnswer},
+    errors=(400, 401, 403, 404),
+    files=REPORT_FILES,
+)
+def shortfall_report(query: ShortfallQuery):
+    """The shortfall report as JSON (or ?format=csv|xlsx|pdf)"""
     report = shortfall(
         db.session,
-        unit_ids=report_scope(request.args.get("unit")),
-        category=request.args.get("category") or None,
-        item_code=request.args.get("item") or None,
-        as_of=date_field(request.args.get("as_of"), "as_of"),
+        unit_ids=report_scope(query.unit),
+        category=query.category or None,
+        item_code=query.item or None,
+        as_of=query.as_of,
     )
-    if fmt != "json":
-        return reports.shortfall_download(fmt, report)
-    return jsonify(report_json(report))
+    if query.format != "json":
+        return reports.shortfall_download(query.format, report)
+    return ShortfallAnswer(
+        as_of=report.as_of,
+        standard_version=report.version.id if report.version else None,
+        rows=report.rows,
+        items=[
+            ShortfallItem(
+                item=t.item,
+                gap=t.gap,
+                uncovered=t.uncovered,
+                unit_cost=t.item.unit_cost,
+                cost=t.cost,
+                transferable=t.transferable,
+                to_buy=t.to_buy,
+                to_buy_cost=t.to_buy_cost,
+            )
+            for t in report.items
+        ],
+        budget_total=report.budget_total,
+        to_buy_total=report.to_buy_total,
+        transfers=[
+            SuggestedTransfer(from_=t.source, to=t.target, item=t.item, qty=t.qty)
+            for t in report.transfers
+        ],
+    )
+
+
+class ExpiryRow(Answer):
+    unit: Code
+    item: Code
+    lot: Code
+    expires_on: IsoDate
+    days_left: int = Field(description="Negative once expired")
+    qty: int
+
+
+class ExpiryList(Answer):
+    rows: list[ExpiryRow]
+
+
+class ExpiryQuery(Query):
+    format: ReportFormat = "json"
+    days: Whole(1, 3650) = Field(default=None, description="Expiring within (default 90)")
+    unit: str | None = Field(default=None, description=SCOPE)
 
 
 @bp.route("/reports/expiry", methods=["GET"])
 @permission("reports.view")
-def expiry_report():
-    """Lots expiring within ?days= (default 90) and already expired."""
-    fmt = report_format()
-    days = int_arg("days", 90, low=1, high=3650)
+@operation(
+    query=ExpiryQuery,
+    answers={200: ExpiryList},
+    errors=(400, 401, 403, 404),
+    files=REPORT_FILES,
+)
+def expiry_report(query: ExpiryQuery):
+    """Lots expiring within ?days= (default 90) and already expired"""
+    days = 90 if query.days is None else query.days
     today = date.today()
-    rows = stock.expiring_lots(
-        db.session, report_scope(request.args.get("unit")), today=today, within_days=days
-    )
-    if fmt != "json":
-        return reports.expiry_download(fmt, rows, days, today)
-    return jsonify(
-        {
-            "rows": [
-                {
-                    "unit": r.position.unit.code,
-                    "item": r.position.item.code,
-                    "lot": r.position.lot.code,
-                    "expires_on": r.position.lot.expires_on.isoformat(),
-                    "days_left": r.days_left,
-                    "qty": r.position.qty,
-                }
-                for r in rows
-            ]
-        }
+    rows = stock.expiring_lots(db.session, report_scope(query.unit), today=today, within_days=days)
+    if query.format != "json":
+        return reports.expiry_download(query.format, rows, days, today)
+    return ExpiryList(
+        rows=[
+            ExpiryRow(
+                unit=r.position.unit,
+                item=r.position.item,
+                lot=r.position.lot,
+                expires_on=r.position.lot.expires_on,
+                days_left=r.days_left,
+                qty=r.position.qty,
+            )
+            for r in rows
+        ]
     )
 
 
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    openapi.add_paths(*_openapi())
-
-
-def _openapi():
-    from readiness.openapi import error_responses, json_content
-
-    obj = {"type": "object"}
-    ok = {"description": "OK", "content": json_content(obj)}
-    created = {"description": "Created", "content": json_content(obj)}
-    files = {
-        "description": "JSON, or CSV/XLSX/PDF with ?format=",
-        "content": {
-            "application/json": {"schema": obj},
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                "schema": {"type": "string", "format": "binary"}
-            },
-            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-
-    def q(name, schema=None, required=False):
-        return {
-            "name": name,
-            "in": "query",
-            "required": required,
-            "schema": schema or {"type": "string"},
-        }
-
-    fmt = q("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]})
-    day = {"type": "string", "format": "date"}
-    qty = {"type": "integer", "minimum": 1, "maximum": checks.MAX_QTY}
-    count_id = {"name": "count_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    paths = {
-        "/items": {
-            "get": {"summary": "Item catalog", "responses": {"200": ok, **error_responses(401)}},
-            "post": {
-                "summary": "Create an item (admin)",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["code", "name", "category", "uom", "unit_cost"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "name": {"type": "string"},
-                                "category": {"type": "string"},
-                                "uom": {"type": "string"},
-                                "unit_cost": {"type": ["number", "string"]},
-                                "shelf_life_days": {"type": ["integer", "null"]},
-                                "tracking": {"type": "string", "enum": ["bulk", "serial"]},
-                            },
-                        }
-                    ),
-                },
-                "responses": {"201": created, **error_responses(400, 401, 403, 409, 422)},
-            },
-        },
-        "/standard": {
-            "get": {
-                "summary": "Standard in force",
-                "parameters": [q("as_of", day)],
-                "responses": {"200": ok, **error_responses(401, 403, 422)},
-            },
-            "put": {
-                "summary": "Publish a new edition (command)",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["effective_from", "lines"],
-                            "properties": {
-                                "effective_from": day,
-                                "note": {"type": "string"},
-                                "lines": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": [
-                                            "unit_kind",
-                                            "item",
-                                            "base_qty",
-                                            "per_officer",
-                                        ],
-                                        "properties": {
-                                            "unit_kind": {"type": "string"},
-                                            "item": {"type": "string"},
-                                            "base_qty": {"type": "number", "minimum": 0},
-                                            "per_officer": {"type": "number", "minimum": 0},
-                                        },
-                                    },
-                                },
-                            },
-                        }
-                    ),
-                },
-                "responses": {"201": created, **error_responses(400, 401, 403, 422)},
-            },
-        },
-        "/movements": {
-            "post": {
-                "summary": "Record a receipt, issue or write-off",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["unit", "item", "kind", "qty"],
-                            "properties": {
-                                "unit": {"type": "string"},
-                                "item": {"type": "string"},
-                                "kind": {"type": "string", "enum": list(MANUAL_KINDS)},
-                                "qty": qty,
-                                "lot": {"type": ["string", "null"]},
-                                "expires_on": {"type": ["string", "null"], "format": "date"},
-                                "note": {"type": "string"},
-                                "reason": {"type": "string"},
-                                "serials": {"type": "array", "items": {"type": "string"}},
-                                "request_key": {"type": "string"},
-                            },
-                        }
-                    ),
-                },
-                "responses": {
-                    "201": created,
-                    "200": {
-                        "description": "Already recorded (same request_key)",
-                        "content": json_content(obj),
-                    },
-                    **error_responses(400, 401, 403, 409, 422),
-                },
-            }
-        },
-        "/stock": {
-            "get": {
-                "summary": "Balances",
-                "parameters": [q("unit")],
-                "responses": {"200": ok, **error_responses(401, 403, 404)},
-            }
-        },
-        "/counts": {
-            "post": {
-                "summary": "Record and submit a stocktake",
-                "requestBody": {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["unit", "lines"],
-                            "properties": {
-                                "unit": {"type": "string"},
-                                "lines": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["item", "counted"],
-                                        "properties": {
-                                            "item": {"type": "string"},
-                                            "lot": {"type": ["string", "null"]},
-                                            "counted": {"type": "integer", "minimum": 0},
-                                        },
-                                    },
-                                },
-                            },
-                        }
-                    ),
-                },
-                "responses": {"201": created, **error_responses(400, 401, 403, 409, 422)},
-            }
-        },
-        "/counts/{count_id}": {
-            "get": {
-                "summary": "One stocktake",
-                "parameters": [count_id],
-                "responses": {"200": ok, **error_responses(401, 404)},
-            }
-        },
-        "/counts/{count_id}/approve": {
-            "post": {
-                "summary": "Approve a stocktake (not by its counter)",
-                "parameters": [count_id],
-                "responses": {"200": ok, **error_responses(401, 403, 404, 409)},
-            }
-        },
-        "/reports/shortfall": {
-            "get": {
-                "summary": "Shortfall report",
-                "parameters": [q("unit"), q("category"), q("item"), q("as_of", day), fmt],
-                "responses": {"200": files, **error_responses(400, 401, 403, 404, 422)},
-            }
-        },
-        "/reports/expiry": {
-            "get": {
-                "summary": "Lots expiring or expired",
-                "parameters": [q("unit"), q("days", {"type": "integer"}), fmt],
-                "responses": {"200": files, **error_responses(400, 401, 403, 404, 422)},
-            }
-        },
-    }
-    return paths, None
