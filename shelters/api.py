@@ -1,20 +1,46 @@
-"""JSON API for towns and villages, shelter sites, inspections and coverage."""
+"""JSON API for towns and villages, shelter sites, inspections and coverage.
+
+Each shape is declared once below as a model: the bodies (as loose as the checks they
+replace: the rules stay in ``shelters.places``, ``shelters.sites`` and
+``shelters.inspections``), the query parameters and the answers."""
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
+from pydantic import AliasPath, BeforeValidator, ConfigDict, Field, WithJsonSchema, computed_field
 from sqlalchemy import func, select
 
-from readiness import openapi
 from readiness import services as core
-from readiness.api import BadRequest, date_field, field, json_body, report_format, unit_field
+from readiness.api import (
+    BadRequest,
+    ReportFormat,
+    date_field,
+    field,
+    operation,
+    unit_field,
+)
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
+from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.models import Unit
+from readiness.openapi import (
+    Answer,
+    Body,
+    Code,
+    DecimalText,
+    IsoDate,
+    Number,
+    OptionalCode,
+    OptionalIsoDate,
+    Query,
+)
 from readiness.permissions import in_scope
 from shelters import coverage, inspections, places, sites
 from shelters.models import (
@@ -23,8 +49,8 @@ from shelters.models import (
     LEVELS,
     STATUSES,
     STRUCTURES,
+    VILLAGE_KINDS,
     Defect,
-    Inspection,
     Shelter,
     Village,
 )
@@ -32,126 +58,383 @@ from shelters.reports import coverage_download
 
 bp = Blueprint("shelters_api", __name__, url_prefix="/api/v1")
 
-NUMBER = (int, float, str)
+A = TypeVar("A", bound=Answer)
 
 
-# ---------------------------------------------------------------- shapes
+# ---------------------------------------------------------------- field types
 
 
-def village_json(v: Village) -> dict:
-    return {
-        "id": v.id,
-        "name": v.name,
-        "kind": v.kind,
-        "population": v.population,
-        "to_relocate": v.to_relocate,
-    }
+def Defaulted(kind: Any, default: Any) -> Any:
+    """An optional body field as ``readiness.api.field`` read it: absent or null is
+    ``default``; any other value must be of ``kind``."""
+    return Annotated[kind, BeforeValidator(lambda value: copy(default) if value is None else value)]
 
 
-def town_json(town: Unit, villages: list[Village]) -> dict:
-    return {
-        "code": town.code,
-        "name": town.name,
-        "parent": town.parent.code if town.parent else None,
-        "is_active": town.is_active,
-        "villages": [
-            {**village_json(v), "shelters": sorted(s.id for s in v.shelters)} for v in villages
-        ],
-    }
+# A number in a body: a JSON number or its text ("650.5"); never a boolean.
+Amount = int | float | str
+# A date in a body as text (YYYY-MM-DD), parsed by readiness.api.date_field in the view.
+DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+OptionalDateText = Annotated[
+    str | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
+]
 
 
-def _num(value) -> str | None:
-    return None if value is None else str(value)
+def _first(value: Any) -> Any:
+    """A repeated query parameter counts by its first value, as ``request.args.get`` did."""
+    return value[0] if isinstance(value, list) and value else value
 
 
-def shelter_json(s: Shelter) -> dict:
-    return {
-        "id": s.id,
-        "name": s.name,
-        "town": s.town.code,
-        "town_name": s.town.name,
-        "unit": s.unit.code if s.unit else None,
-        "level": s.level,
-        "capacity": s.capacity,
-        "area_m2": _num(s.area_m2),
-        "area_capacity": sites.area_capacity(s.area_m2),
-        "address": s.address,
-        "latitude": _num(s.latitude),
-        "longitude": _num(s.longitude),
-        "structure": s.structure,
-        "is_accessible": s.is_accessible,
-        "has_generator": s.has_generator,
-        "is_in_floodplain": s.is_in_floodplain,
-        "is_standardized": s.is_standardized,
-        "standardized_on": s.standardized_on.isoformat() if s.standardized_on else None,
-        "status": s.status,
-        "counts_for_coverage": s.counts_for_coverage,
-        "manager_name": s.manager_name,
-        "manager_phone": s.manager_phone,
-        "contacts": s.contacts,
-        "note": s.note,
-        "villages": [v.name for v in s.villages],
-        "version": s.version,
-    }
+def QueryText(**schema: Any) -> Any:
+    """Optional text from the query string, checked in the view; ``schema`` documents it."""
+    return Annotated[
+        str | None, BeforeValidator(_first), WithJsonSchema({"type": "string", **schema})
+    ]
 
 
-def state_json(state: sites.SiteState) -> dict:
-    return {
-        "last_inspected_on": state.last_inspected_on.isoformat()
-        if state.last_inspected_on
-        else None,
-        "open_defects": state.open_defects,
-        "needs_attention": state.needs_attention,
-        "is_overdue": state.is_overdue,
-        "failed_items": list(state.failed_items),
-    }
+def _names(rows: Any) -> Any:
+    return [getattr(row, "name", row) for row in rows]
 
 
-def defect_json(d: Defect) -> dict:
-    return {
-        "id": d.id,
-        "text": d.text,
-        "is_resolved": d.is_resolved,
-        "resolved_on": d.resolved_on.isoformat() if d.resolved_on else None,
-        "resolution": d.resolution,
-    }
+def _ids(rows: Any) -> Any:
+    return sorted(getattr(row, "id", row) for row in rows)
 
 
-def inspection_json(i: Inspection) -> dict:
-    return {
-        "id": i.id,
-        "shelter": i.shelter_id,
-        "inspected_on": i.inspected_on.isoformat(),
-        "inspector": i.inspector,
-        "checklist": dict(i.checklist),
-        "failed_items": i.failed_items,
-        "replenished_qty": i.replenished_qty,
-        "rotated_qty": i.rotated_qty,
-        "subsidy": str(i.subsidy),
-        "note": i.note,
-        "defects": [defect_json(d) for d in i.defects],
-    }
+# A list of villages (or other rows) shown by their names, or by their sorted ids.
+Names = Annotated[list[str], BeforeValidator(_names)]
+Ids = Annotated[list[int], BeforeValidator(_ids)]
 
 
-def _states(shelters: list[Shelter]) -> dict[int, sites.SiteState]:
-    return sites.site_states(
+# ---------------------------------------------------------------- bodies
+
+_VILLAGE_ROW = {
+    "type": "object",
+    "required": ["name", "population"],
+    "properties": {
+        "name": {"type": "string", "maxLength": places.VILLAGE_NAME_MAX},
+        "kind": {"type": "string", "enum": list(VILLAGE_KINDS), "default": "village"},
+        "population": {"type": "integer", "minimum": 0},
+        "to_relocate": {"type": "integer", "minimum": 0, "default": 0},
+    },
+}
+
+
+class TownBody(Body):
+    """A town and the villages to add or update (by name)."""
+
+    # Fields in the order the checks they replace read them (the first wrong one is named).
+
+    villages: Defaulted(list[Any], []) = Field(
+        default_factory=list, json_schema_extra={"items": _VILLAGE_ROW}
+    )
+    parent: str | None = None
+    code: str
+    name: Defaulted(str, "") = Field("", description="Required for a new town")
+
+
+class ShelterBody(Body):
+    """A shelter site's facts and the villages it serves (by name)."""
+
+    name: str = Field(json_schema_extra={"maxLength": sites.NAME_MAX})
+    # Read by the view (an unknown town is named as the field at fault).
+    town: Any = Field(json_schema_extra={"type": "string"})
+    level: Defaulted(str, "village") = Field("village", json_schema_extra={"enum": list(LEVELS)})
+    capacity: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
+    area_m2: Amount | None = None
+    address: Defaulted(str, "") = ""
+    latitude: Amount | None = None
+    longitude: Amount | None = None
+    structure: Defaulted(str, "frame") = Field(
+        "frame", json_schema_extra={"enum": list(STRUCTURES)}
+    )
+    is_accessible: Defaulted(bool, False) = False
+    has_generator: Defaulted(bool, False) = False
+    is_in_floodplain: Defaulted(bool, False) = False
+    is_standardized: Defaulted(bool, False) = False
+    standardized_on: OptionalDateText = None
+    status: Defaulted(str, "active") = Field("active", json_schema_extra={"enum": list(STATUSES)})
+    manager_name: Defaulted(str, "") = ""
+    manager_phone: Defaulted(str, "") = ""
+    contacts: Defaulted(str, "") = ""
+    note: Defaulted(str, "") = ""
+    villages: Defaulted(list[Any], []) = Field(
+        default_factory=list, json_schema_extra={"items": {"type": "string"}}
+    )
+
+
+class ShelterEdit(ShelterBody):
+    """A site's facts replaced; its version as last read refuses an edit made meanwhile."""
+
+    version: int | None = Field(None, description="Refuse if the site changed since")
+
+
+class InspectionBody(Body):
+    """An inspection of a site: checklist, defects found, supplies, subsidy."""
+
+    # Fields in the order the checks they replace read them (the first wrong one is named).
+    defects: Defaulted(list[Any], []) = Field(
+        default_factory=list,
+        json_schema_extra={
+            "items": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}, "resolved": {"type": "boolean"}},
+            }
+        },
+    )
+    inspected_on: DateText
+    inspector: Defaulted(str, "") = ""
+    checklist: Defaulted(dict[str, Any], {}) = Field(
+        default_factory=dict,
+        json_schema_extra={
+            "properties": {k: {"type": "string", "enum": list(CHECK_RESULTS)} for k in CHECKLIST}
+        },
+    )
+    replenished_qty: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
+    rotated_qty: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
+    subsidy: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
+    note: Defaulted(str, "") = ""
+    request_key: str | None = None
+
+
+class DefectRepair(Body):
+    """What was done about a defect, and when (today unless told)."""
+
+    # The service refuses a blank resolution: the document says it is required.
+    model_config = ConfigDict(json_schema_extra={"required": ["resolution"]})
+
+    resolution: Defaulted(str, "") = ""
+    resolved_on: OptionalDateText = None
+
+
+# ---------------------------------------------------------------- query parameters
+
+
+class ShelterFilter(Query):
+    town: QueryText() = None
+    status: QueryText(enum=list(STATUSES)) = None
+    standardized: QueryText(enum=["0", "1"]) = None
+
+
+class ShelterCoverageQuery(Query):
+    format: ReportFormat = "json"
+    target: QueryText(
+        type="number",
+        example=0.6,
+        description="A fraction (0.6) or a percentage (60 or 60%); absent: the configured target",
+    ) = None
+    unit: QueryText() = None
+
+
+# ---------------------------------------------------------------- answers
+
+
+class VillageAnswer(Answer):
+    id: int
+    name: str
+    kind: str
+    population: int
+    to_relocate: int
+
+
+class TownVillage(VillageAnswer):
+    shelters: Ids = Field(description="Ids of the sites serving the village")
+
+
+class TownAnswer(Answer):
+    code: str
+    name: str
+    parent: OptionalCode
+    is_active: bool
+    villages: list[TownVillage]
+
+
+class SavedTown(Answer):
+    code: str
+    name: str
+    villages: list[VillageAnswer]
+    added: int
+    changed: int
+
+
+class TownRow(Answer):
+    code: str
+    name: str
+    parent: OptionalCode
+    is_active: bool
+    villages: int
+    population: int
+    to_relocate: int
+
+
+class TownList(Answer):
+    towns: list[TownRow]
+
+
+class ShelterAnswer(Answer):
+    """A shelter site's facts."""
+
+    id: int
+    name: str
+    town: Code
+    town_name: str = Field(validation_alias=AliasPath("town", "name"))
+    unit: OptionalCode = Field(description="The stock-holding unit of an active site")
+    level: str
+    capacity: int
+    area_m2: DecimalText | None
+    address: str
+    latitude: DecimalText | None
+    longitude: DecimalText | None
+    structure: str
+    is_accessible: bool
+    has_generator: bool
+    is_in_floodplain: bool
+    is_standardized: bool
+    standardized_on: OptionalIsoDate
+    status: str
+    counts_for_coverage: bool
+    manager_name: str
+    manager_phone: str
+    contacts: str
+    note: str
+    villages: Names
+    version: int
+
+    @computed_field
+    @property
+    def area_capacity(self) -> int | None:
+        """People the floor area allows at 1.5 m² each (GB 21734)."""
+        return sites.area_capacity(None if self.area_m2 is None else Decimal(self.area_m2))
+
+
+class ShelterState(Answer):
+    """Whether a site needs attention (an open defect) or an inspection (overdue)."""
+
+    last_inspected_on: OptionalIsoDate
+    open_defects: int
+    needs_attention: bool
+    is_overdue: bool
+    failed_items: list[str]
+
+
+class ShelterRow(ShelterState, ShelterAnswer):
+    """A site's facts and its state."""
+
+
+class ShelterList(Answer):
+    shelters: list[ShelterRow]
+
+
+class CreatedShelter(ShelterAnswer):
+    warnings: list[str]
+
+
+class ShelterDefect(Answer):
+    id: int
+    text: str
+    is_resolved: bool
+    resolved_on: OptionalIsoDate
+    resolution: str
+
+
+class ShelterInspection(Answer):
+    id: int
+    shelter: int = Field(validation_alias="shelter_id")
+    inspected_on: IsoDate
+    inspector: str
+    checklist: dict[str, str]
+    failed_items: list[str]
+    replenished_qty: int
+    rotated_qty: int
+    subsidy: DecimalText
+    note: str
+    defects: list[ShelterDefect]
+
+
+class ShelterDetail(ShelterRow):
+    """A site with its state (also at the top level), warnings and inspections."""
+
+    state: ShelterState
+    warnings: list[str]
+    inspections: list[ShelterInspection]
+
+
+class RecordedInspection(ShelterInspection):
+    state: ShelterState
+
+
+class ResolvedDefect(ShelterDefect):
+    shelter: int = Field(validation_alias="shelter_id")
+    state: ShelterState
+
+
+class CoverageOverall(Answer):
+    villages: int
+    covered: int
+    covered_with_capacity: int
+    coverage: float
+    capacity_coverage: float
+    needed: int
+    capacity: int
+    to_relocate: int
+
+
+class TownCoverage(Answer):
+    town: Code
+    name: str = Field(validation_alias=AliasPath("town", "name"))
+    villages: int
+    covered: int
+    covered_with_capacity: int
+    coverage: float
+    capacity_coverage: float
+    capacity: int
+    to_relocate: int
+    uncovered: list[str]
+    needed: int
+    meets_target: bool
+
+
+class CoverageCandidate(Answer):
+    """A site that does not count yet, and how many uncovered villages it would cover."""
+
+    shelter: int
+    name: str
+    town: str
+    would_cover: int
+
+
+class ShelterCoverage(Answer):
+    target: Number
+    overall: CoverageOverall
+    towns: list[TownCoverage]
+    candidates: list[CoverageCandidate]
+
+
+def _with(model: type[A], facts: Answer, **more: Any) -> A:
+    """An answer of ``model``: the fields of ``facts`` and ``more``."""
+    return model(**dict(facts), **more)
+
+
+def _states(shelters: list[Shelter]) -> dict[int, ShelterState]:
+    states = sites.site_states(
         db.session,
         shelters,
         today=date.today(),
         interval_days=current_app.config["SHELTER_INSPECTION_DAYS"],
     )
+    return {sid: ShelterState.model_validate(state) for sid, state in states.items()}
 
 
-def _detail(s: Shelter) -> dict:
+def _detail(s: Shelter) -> ShelterDetail:
     """A site with its state, warnings and inspections (state keys also at the top level)."""
-    state = state_json(_states([s])[s.id])
-    return {
-        **shelter_json(s),
-        **state,
-        "state": state,
-        "warnings": sites.shelter_warnings(s),
-        "inspections": [inspection_json(i) for i in s.inspections],
-    }
+    state = _states([s])[s.id]
+    return _with(
+        ShelterDetail,
+        ShelterAnswer.model_validate(s),
+        **dict(state),
+        state=state,
+        warnings=sites.shelter_warnings(s),
+        inspections=s.inspections,
+    )
 
 
 # ---------------------------------------------------------------- lookups
@@ -200,36 +483,36 @@ def _village_input(n: int, raw) -> places.VillageInput:
 
 @bp.route("/towns", methods=["POST"])
 @permission("places.manage")
-def save_town():
-    """Create a town with its villages, or add and update villages of an existing town."""
-    data = json_body()
-    villages = [
-        _village_input(n, raw)
-        for n, raw in enumerate(field(data, "villages", list, required=False, default=[]), 1)
-    ]
-    parent_code = field(data, "parent", str, required=False, default=None)
+@operation(json=TownBody, answers={200: SavedTown, 201: SavedTown}, errors=(400, 401, 403, 409))
+def save_town(json: TownBody):
+    """Create a town with villages, or add and update villages of a town by name
+
+    201 when the town is new, 200 when it existed; villages not named are left as they are.
+    """
+    villages = [_village_input(n, raw) for n, raw in enumerate(json.villages, 1)]
     result = places.save_town(
         db.session,
-        code=field(data, "code", str),
-        name=field(data, "name", str, required=False, default=""),
+        code=json.code,
+        name=json.name,
         villages=villages,
-        parent=unit_field(parent_code, "parent") if parent_code else None,
+        parent=unit_field(json.parent, "parent") if json.parent else None,
         actor=current_actor(),
     )
     db.session.commit()
     town = result.town
-    body = {
-        "code": town.code,
-        "name": town.name,
-        "villages": [village_json(v) for v in places.villages_of(db.session, town)],
-        "added": result.added,
-        "changed": result.changed,
-    }
-    return jsonify(body), 201 if result.is_new else 200
+    answer = SavedTown(
+        code=town.code,
+        name=town.name,
+        villages=places.villages_of(db.session, town),
+        added=result.added,
+        changed=result.changed,
+    )
+    return answer, 201 if result.is_new else 200
 
 
 @bp.route("/towns", methods=["GET"])
 @permission("shelters.view")
+@operation(answers={200: TownList}, errors=(401, 403))
 def list_towns():
     """Towns in reach, with how many villages and people each has."""
     rows = places.towns(db.session, _reach())
@@ -246,81 +529,91 @@ def list_towns():
             .group_by(Village.town_id)
         )
     }
-    return jsonify(
-        {
-            "towns": [
-                {
-                    "code": t.code,
-                    "name": t.name,
-                    "parent": t.parent.code if t.parent else None,
-                    "is_active": t.is_active,
-                    "villages": figures.get(t.id, (0, 0, 0))[0],
-                    "population": int(figures.get(t.id, (0, 0, 0))[1]),
-                    "to_relocate": int(figures.get(t.id, (0, 0, 0))[2]),
-                }
-                for t in rows
-            ]
-        }
-    )
+    towns = []
+    for t in rows:
+        n, population, relocate = figures.get(t.id, (0, 0, 0))
+        towns.append(
+            TownRow(
+                code=t.code,
+                name=t.name,
+                parent=t.parent,
+                is_active=t.is_active,
+                villages=n,
+                population=int(population),
+                to_relocate=int(relocate),
+            )
+        )
+    return TownList(towns=towns)
 
 
 @bp.route("/towns/<code>", methods=["GET"])
 @permission("shelters.view")
+@operation(answers={200: TownAnswer}, errors=(401, 403, 404))
 def get_town(code: str):
     """One town with its villages and the sites serving each."""
     town = _visible_town(code)
-    return jsonify(town_json(town, places.villages_of(db.session, town)))
+    return TownAnswer(
+        code=town.code,
+        name=town.name,
+        parent=town.parent,
+        is_active=town.is_active,
+        villages=places.villages_of(db.session, town),
+    )
 
 
 # ---------------------------------------------------------------- shelter sites
 
 
-def _shelter_input(data: dict) -> sites.ShelterInput:
-    text = lambda name: field(data, name, str, required=False, default="")  # noqa: E731
-    flag = lambda name: field(data, name, bool, required=False, default=False)  # noqa: E731
+def _shelter_input(body: ShelterBody) -> sites.ShelterInput:
     return sites.ShelterInput(
-        name=field(data, "name", str),
-        town=_town_field(data.get("town")),
-        level=field(data, "level", str, required=False, default="village"),
-        capacity=field(data, "capacity", NUMBER, required=False, default=0),
-        area_m2=field(data, "area_m2", NUMBER, required=False, default=None),
-        address=text("address"),
-        latitude=field(data, "latitude", NUMBER, required=False, default=None),
-        longitude=field(data, "longitude", NUMBER, required=False, default=None),
-        structure=field(data, "structure", str, required=False, default="frame"),
-        is_accessible=flag("is_accessible"),
-        has_generator=flag("has_generator"),
-        is_in_floodplain=flag("is_in_floodplain"),
-        is_standardized=flag("is_standardized"),
-        standardized_on=date_field(data.get("standardized_on"), "standardized_on"),
-        status=field(data, "status", str, required=False, default="active"),
-        manager_name=text("manager_name"),
-        manager_phone=text("manager_phone"),
-        contacts=text("contacts"),
-        note=text("note"),
-        villages=field(data, "villages", list, required=False, default=[]),
+        name=body.name,
+        town=_town_field(body.town),
+        level=body.level,
+        capacity=body.capacity,
+        area_m2=body.area_m2,
+        address=body.address,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        structure=body.structure,
+        is_accessible=body.is_accessible,
+        has_generator=body.has_generator,
+        is_in_floodplain=body.is_in_floodplain,
+        is_standardized=body.is_standardized,
+        standardized_on=date_field(body.standardized_on, "standardized_on"),
+        status=body.status,
+        manager_name=body.manager_name,
+        manager_phone=body.manager_phone,
+        contacts=body.contacts,
+        note=body.note,
+        villages=body.villages,
     )
 
 
 @bp.route("/shelters", methods=["POST"])
 @permission("shelters.write")
-def create_shelter():
+@operation(json=ShelterBody, answers={201: CreatedShelter}, errors=(400, 401, 403, 409))
+def create_shelter(json: ShelterBody):
     """Register a shelter site in a town, with the villages it serves."""
-    data = json_body()
-    shelter = sites.create_shelter(db.session, _shelter_input(data), actor=current_actor())
+    shelter = sites.create_shelter(db.session, _shelter_input(json), actor=current_actor())
     db.session.commit()
-    return jsonify({**shelter_json(shelter), "warnings": sites.shelter_warnings(shelter)}), 201
+    answer = _with(
+        CreatedShelter,
+        ShelterAnswer.model_validate(shelter),
+        warnings=sites.shelter_warnings(shelter),
+    )
+    return answer, 201
 
 
 @bp.route("/shelters", methods=["GET"])
 @permission("shelters.view")
-def list_shelters():
+@operation(query=ShelterFilter, answers={200: ShelterList}, errors=(400, 401, 403, 404))
+def list_shelters(query: ShelterFilter):
     """Sites in reach, filtered by ?town=CODE, ?status=, ?standardized=1|0."""
-    town = _visible_town(request.args["town"]) if request.args.get("town") else None
-    status = request.args.get("status") or None
+    town = _visible_town(query.town) if query.town else None
+    status = query.status or None
     if status and status not in STATUSES:
         raise BadRequest(_("未知的场所状态。"), field="status")
-    raw_std = request.args.get("standardized", "")
+    raw_std = query.standardized or ""
     if raw_std not in ("", "0", "1"):
         raise BadRequest(_("standardized 只能是 1 或 0。"), field="standardized")
     rows = list(
@@ -334,31 +627,36 @@ def list_shelters():
         )
     )
     states = _states(rows)
-    return jsonify({"shelters": [{**shelter_json(s), **state_json(states[s.id])} for s in rows]})
+    return ShelterList(
+        shelters=[
+            _with(ShelterRow, ShelterAnswer.model_validate(s), **dict(states[s.id])) for s in rows
+        ]
+    )
 
 
 @bp.route("/shelters/<int:shelter_id>", methods=["GET"])
 @permission("shelters.view")
+@operation(answers={200: ShelterDetail}, errors=(401, 403, 404))
 def get_shelter(shelter_id: int):
     """One site: its facts, villages, state, warnings and inspections with their defects."""
-    return jsonify(_detail(_shelter(shelter_id)))
+    return _detail(_shelter(shelter_id))
 
 
 @bp.route("/shelters/<int:shelter_id>", methods=["PUT"])
 @permission("shelters.write")
-def put_shelter(shelter_id: int):
+@operation(json=ShelterEdit, answers={200: ShelterDetail}, errors=(400, 401, 403, 404, 409))
+def put_shelter(shelter_id: int, json: ShelterEdit):
     """Replace a site's facts, status and villages served (optional "version" guards edits)."""
-    data = json_body()
     shelter = _shelter(shelter_id)
     sites.update_shelter(
         db.session,
         shelter,
-        _shelter_input(data),
+        _shelter_input(json),
         actor=current_actor(),
-        expected_version=field(data, "version", int, required=False, default=None),
+        expected_version=json.version,
     )
     db.session.commit()
-    return jsonify(_detail(shelter))
+    return _detail(shelter)
 
 
 # ---------------------------------------------------------------- inspections and defects
@@ -373,38 +671,39 @@ def _defect_input(n: int, raw) -> inspections.DefectInput:
 
 @bp.route("/shelters/<int:shelter_id>/inspections", methods=["POST"])
 @permission("shelters.write")
-def record_inspection(shelter_id: int):
+@operation(json=InspectionBody, answers={201: RecordedInspection}, errors=(400, 401, 403, 404, 409))
+def record_inspection(shelter_id: int, json: InspectionBody):
     """Record an inspection; open defects mark the site as needing attention."""
-    data = json_body()
     shelter = _shelter(shelter_id)
-    defects = [
-        _defect_input(n, raw)
-        for n, raw in enumerate(field(data, "defects", list, required=False, default=[]), 1)
-    ]
+    defects = [_defect_input(n, raw) for n, raw in enumerate(json.defects, 1)]
     inspection = inspections.record_inspection(
         db.session,
         shelter,
-        inspected_on=date_field(field(data, "inspected_on", str), "inspected_on"),
-        inspector=field(data, "inspector", str, required=False, default=""),
-        checklist=field(data, "checklist", dict, required=False, default={}),
+        inspected_on=date_field(json.inspected_on, "inspected_on"),
+        inspector=json.inspector,
+        checklist=json.checklist,
         defects=defects,
-        replenished_qty=field(data, "replenished_qty", NUMBER, required=False, default=0),
-        rotated_qty=field(data, "rotated_qty", NUMBER, required=False, default=0),
-        subsidy=field(data, "subsidy", NUMBER, required=False, default=0),
-        note=field(data, "note", str, required=False, default=""),
-        request_key=field(data, "request_key", str, required=False, default=None),
+        replenished_qty=json.replenished_qty,
+        rotated_qty=json.rotated_qty,
+        subsidy=json.subsidy,
+        note=json.note,
+        request_key=json.request_key,
         actor=current_actor(),
     )
     db.session.commit()
-    state = state_json(_states([shelter])[shelter.id])
-    return jsonify({**inspection_json(inspection), "state": state}), 201
+    answer = _with(
+        RecordedInspection,
+        ShelterInspection.model_validate(inspection),
+        state=_states([shelter])[shelter.id],
+    )
+    return answer, 201
 
 
 @bp.route("/defects/<int:defect_id>/resolve", methods=["POST"])
 @permission("shelters.write")
-def resolve_defect(defect_id: int):
+@operation(json=DefectRepair, answers={200: ResolvedDefect}, errors=(400, 401, 403, 404, 409))
+def resolve_defect(defect_id: int, json: DefectRepair):
     """Mark a defect as repaired, saying what was done."""
-    data = json_body()
     defect = db.session.get(Defect, defect_id)
     reach = _reach()
     if defect is None or (reach is not None and defect.shelter.town_id not in reach):
@@ -412,79 +711,65 @@ def resolve_defect(defect_id: int):
     inspections.resolve_defect(
         db.session,
         defect,
-        resolution=field(data, "resolution", str, required=False, default=""),
-        resolved_on=date_field(data.get("resolved_on"), "resolved_on"),
+        resolution=json.resolution,
+        resolved_on=date_field(json.resolved_on, "resolved_on"),
         actor=current_actor(),
     )
     db.session.commit()
-    state = state_json(_states([defect.shelter])[defect.shelter_id])
-    return jsonify({**defect_json(defect), "shelter": defect.shelter_id, "state": state})
+    return _with(
+        ResolvedDefect,
+        ShelterDefect.model_validate(defect),
+        shelter=defect.shelter_id,
+        state=_states([defect.shelter])[defect.shelter_id],
+    )
 
 
 # ---------------------------------------------------------------- coverage
 
 
-def coverage_json(report: coverage.CoverageReport) -> dict:
+def coverage_answer(report: coverage.CoverageReport) -> ShelterCoverage:
     towns = {t.town_id: t.town for t in report.towns}
-    return {
-        "target": float(report.target),
-        "overall": {
-            "villages": report.villages,
-            "covered": report.covered,
-            "covered_with_capacity": report.covered_with_capacity,
-            "coverage": report.coverage,
-            "capacity_coverage": report.capacity_coverage,
-            "needed": report.needed,
-            "capacity": report.capacity,
-            "to_relocate": report.to_relocate,
-        },
-        "towns": [
-            {
-                "town": t.town.code,
-                "name": t.town.name,
-                "villages": t.villages,
-                "covered": t.covered,
-                "covered_with_capacity": t.covered_with_capacity,
-                "coverage": t.coverage,
-                "capacity_coverage": t.capacity_coverage,
-                "capacity": t.capacity,
-                "to_relocate": t.to_relocate,
-                "uncovered": list(t.uncovered),
-                "needed": t.needed,
-                "meets_target": t.meets_target,
-            }
-            for t in report.towns
-        ],
-        "candidates": [
-            {
-                "shelter": c.shelter_id,
-                "name": c.name,
-                "town": towns[c.town_id].code,
-                "would_cover": c.would_cover,
-            }
+    return ShelterCoverage(
+        target=report.target,
+        overall=report,
+        towns=report.towns,
+        candidates=[
+            CoverageCandidate(
+                shelter=c.shelter_id,
+                name=c.name,
+                town=towns[c.town_id].code,
+                would_cover=c.would_cover,
+            )
             for c in report.candidates
         ],
-    }
+    )
 
 
-def report_target():
+def report_target(raw: str | None):
     """?target= as a fraction (0.6, 60 or 60%), or a 400 naming the field."""
     try:
-        return coverage.parse_target(
-            request.args.get("target"), current_app.config["SHELTER_COVERAGE_TARGET"]
-        )
+        return coverage.parse_target(raw, current_app.config["SHELTER_COVERAGE_TARGET"])
     except DomainError as err:
         raise BadRequest(err.message, field="target") from None
 
 
 @bp.route("/reports/shelter-coverage", methods=["GET"])
 @permission("shelters.view")
-def shelter_coverage():
-    """Villages covered by active standardized sites, per town and overall, against the
-    target (?target=0.6, ?unit=CODE, ?format=csv|xlsx|pdf)."""
-    fmt = report_format()
-    target = report_target()
-    unit_code = request.args.get("unit") or None
+@operation(
+    query=ShelterCoverageQuery,
+    answers={200: ShelterCoverage},
+    errors=(400, 401, 403, 404),
+    files=("text/csv", XLSX_MIMETYPE, "application/pdf"),
+)
+def shelter_coverage(query: ShelterCoverageQuery):
+    """Village coverage by standardized shelter sites against a target
+
+    Villages covered by active standardized sites, per town and overall, against the target
+    (?target=0.6, ?unit=CODE, ?format=csv|xlsx|pdf).
+    """
+    fmt = query.format
+    target = report_target(query.target)
+    unit_code = query.unit or None
     scope = coverage.scope_for(db.session, current_actor(), unit_code)
     report = coverage.coverage(db.session, target, unit_ids=scope)
     if fmt != "json":
@@ -493,196 +778,9 @@ def shelter_coverage():
         unit = core.get_unit(db.session, unit_code) if unit_code else None
         label = unit.name if unit and in_scope(db.session, current_actor(), unit) else None
         return coverage_download(fmt, report, scope_label=label)
-    return jsonify(coverage_json(report))
-
-
-# ---------------------------------------------------------------- OpenAPI
-
-
-def _openapi() -> dict:
-    from readiness.openapi import error_responses, json_content
-
-    obj = {"type": "object"}
-    ok = {"description": "OK", "content": json_content(obj)}
-    created = {"description": "Created", "content": json_content(obj)}
-    string = {"type": "string"}
-    date_ = {"type": "string", "format": "date"}
-    number = {"type": ["number", "string"]}
-    boolean = {"type": "boolean"}
-
-    def path_id(name):
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-
-    def q(name, schema=None):
-        return {"name": name, "in": "query", "required": False, "schema": schema or string}
-
-    def body(schema):
-        return {"required": True, "content": json_content(schema)}
-
-    village = {
-        "type": "object",
-        "required": ["name", "population"],
-        "properties": {
-            "name": {"type": "string", "maxLength": places.VILLAGE_NAME_MAX},
-            "kind": {"type": "string", "enum": ["village", "community"]},
-            "population": {"type": "integer", "minimum": 0},
-            "to_relocate": {"type": "integer", "minimum": 0},
-        },
-    }
-    town_body = {
-        "type": "object",
-        "required": ["code", "name"],
-        "properties": {
-            "code": string,
-            "name": string,
-            "parent": string,
-            "villages": {"type": "array", "items": village},
-        },
-    }
-    shelter_body = {
-        "type": "object",
-        "required": ["name", "town"],
-        "properties": {
-            "name": {"type": "string", "maxLength": sites.NAME_MAX},
-            "town": string,
-            "level": {"type": "string", "enum": list(LEVELS)},
-            "capacity": {"type": "integer", "minimum": 0},
-            "area_m2": number,
-            "is_standardized": boolean,
-            "standardized_on": date_,
-            "status": {"type": "string", "enum": list(STATUSES)},
-            "villages": {"type": "array", "items": string},
-            "address": string,
-            "latitude": number,
-            "longitude": number,
-            "structure": {"type": "string", "enum": list(STRUCTURES)},
-            "is_accessible": boolean,
-            "has_generator": boolean,
-            "is_in_floodplain": boolean,
-            "manager_name": string,
-            "manager_phone": string,
-            "contacts": string,
-            "note": string,
-            "version": {"type": "integer", "description": "PUT only: refuse if changed since"},
-        },
-    }
-    inspection_body = {
-        "type": "object",
-        "required": ["inspected_on"],
-        "properties": {
-            "inspected_on": date_,
-            "inspector": string,
-            "checklist": {
-                "type": "object",
-                "properties": {
-                    k: {"type": "string", "enum": list(CHECK_RESULTS)} for k in CHECKLIST
-                },
-            },
-            "defects": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["text"],
-                    "properties": {"text": string, "resolved": boolean},
-                },
-            },
-            "replenished_qty": {"type": "integer", "minimum": 0},
-            "rotated_qty": {"type": "integer", "minimum": 0},
-            "subsidy": number,
-            "note": string,
-            "request_key": string,
-        },
-    }
-    shelter_id = path_id("shelter_id")
-    return {
-        "/towns": {
-            "post": {
-                "summary": "Create a town with villages, or add/update villages by name",
-                "requestBody": body(town_body),
-                "responses": {
-                    "200": {"description": "Existing town updated", "content": json_content(obj)},
-                    "201": created,
-                    **error_responses(400, 401, 403, 409, 422),
-                },
-            },
-            "get": {
-                "summary": "Towns in reach with village counts",
-                "responses": {"200": ok, **error_responses(401, 403)},
-            },
-        },
-        "/towns/{code}": {
-            "get": {
-                "summary": "One town with its villages",
-                "parameters": [{"name": "code", "in": "path", "required": True, "schema": string}],
-                "responses": {"200": ok, **error_responses(401, 403, 404)},
-            }
-        },
-        "/shelters": {
-            "post": {
-                "summary": "Register a shelter site",
-                "requestBody": body(shelter_body),
-                "responses": {"201": created, **error_responses(400, 401, 403, 409, 422)},
-            },
-            "get": {
-                "summary": "Shelter sites in reach",
-                "parameters": [
-                    q("town"),
-                    q("status", {"type": "string", "enum": list(STATUSES)}),
-                    q("standardized", {"type": "string", "enum": ["0", "1"]}),
-                ],
-                "responses": {"200": ok, **error_responses(400, 401, 403, 404)},
-            },
-        },
-        "/shelters/{shelter_id}": {
-            "get": {
-                "summary": "One site with state, warnings and inspections",
-                "parameters": [shelter_id],
-                "responses": {"200": ok, **error_responses(401, 403, 404)},
-            },
-            "put": {
-                "summary": "Replace a site's facts (same body as POST)",
-                "parameters": [shelter_id],
-                "requestBody": body(shelter_body),
-                "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-            },
-        },
-        "/shelters/{shelter_id}/inspections": {
-            "post": {
-                "summary": "Record an inspection of a site",
-                "parameters": [shelter_id],
-                "requestBody": body(inspection_body),
-                "responses": {"201": created, **error_responses(400, 401, 403, 404, 409, 422)},
-            }
-        },
-        "/defects/{defect_id}/resolve": {
-            "post": {
-                "summary": "Mark a defect as repaired",
-                "parameters": [path_id("defect_id")],
-                "requestBody": body(
-                    {
-                        "type": "object",
-                        "required": ["resolution"],
-                        "properties": {"resolution": string, "resolved_on": date_},
-                    }
-                ),
-                "responses": {"200": ok, **error_responses(400, 401, 403, 404, 409, 422)},
-            }
-        },
-        "/reports/shelter-coverage": {
-            "get": {
-                "summary": "Village coverage by standardized shelter sites against a target",
-                "parameters": [
-                    q("target", {"type": "number", "example": 0.6}),
-                    q("unit"),
-                    q("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]}),
-                ],
-                "responses": {"200": ok, **error_responses(400, 401, 403, 404)},
-            }
-        },
-    }
+    return coverage_answer(report)
 
 
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    openapi.add_paths(_openapi())
