@@ -29,6 +29,24 @@ def _action_snapshot(a: CorrectiveAction) -> dict:
     }
 
 
+def _changed(
+    session: Session, actor, event: str, action: CorrectiveAction, before: dict, summary: str = ""
+) -> CorrectiveAction:
+    """Flush a change to an action and audit it with its state before and after."""
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        event,
+        action,
+        unit_id=action.unit_id,
+        before=before,
+        after=_action_snapshot(action),
+        summary=summary,
+    )
+    return action
+
+
 def start_action(session: Session, action: CorrectiveAction, *, actor) -> CorrectiveAction:
     """The owner starts work on an action."""
     _owner_or_command(session, action, actor)
@@ -36,17 +54,7 @@ def start_action(session: Session, action: CorrectiveAction, *, actor) -> Correc
         raise Conflict(_("只有未开始的整改事项可以标记为整改中。"))
     before = _action_snapshot(action)
     action.status = "in_progress"
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "action.start",
-        action,
-        unit_id=action.unit_id,
-        before=before,
-        after=_action_snapshot(action),
-    )
-    return action
+    return _changed(session, actor, "action.start", action, before)
 
 
 def _owner_or_command(session: Session, action: CorrectiveAction, actor) -> None:
@@ -69,17 +77,7 @@ def mark_done(
     action.status = "done"
     action.evidence = evidence
     action.done_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "action.done",
-        action,
-        unit_id=action.unit_id,
-        before=before,
-        after=_action_snapshot(action),
-    )
-    return action
+    return _changed(session, actor, "action.done", action, before)
 
 
 def verify_action(session: Session, action: CorrectiveAction, *, actor) -> CorrectiveAction:
@@ -97,17 +95,7 @@ def verify_action(session: Session, action: CorrectiveAction, *, actor) -> Corre
     action.status = "verified"
     action.verified_at = utcnow()
     action.verified_by_id = actor.id
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "action.verify",
-        action,
-        unit_id=action.unit_id,
-        before=before,
-        after=_action_snapshot(action),
-    )
-    return action
+    return _changed(session, actor, "action.verify", action, before)
 
 
 def move_due_date(
@@ -133,18 +121,7 @@ def move_due_date(
         )
     )
     action.due_on = new_due_on
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "action.move_due",
-        action,
-        unit_id=action.unit_id,
-        before=before,
-        after=_action_snapshot(action),
-        summary=reason,
-    )
-    return action
+    return _changed(session, actor, "action.move_due", action, before, reason)
 
 
 def cancel_action(
@@ -161,18 +138,7 @@ def cancel_action(
     before = _action_snapshot(action)
     action.status = "cancelled"
     action.cancel_reason = reason
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "action.cancel",
-        action,
-        unit_id=action.unit_id,
-        before=before,
-        after=_action_snapshot(action),
-        summary=reason,
-    )
-    return action
+    return _changed(session, actor, "action.cancel", action, before, reason)
 
 
 def _status(action: CorrectiveAction) -> str:
