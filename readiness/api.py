@@ -249,6 +249,7 @@ def operation(
             return validated(*args, **kwargs)
 
         guarded.api_files = tuple(files)
+        guarded.api_optional_body = optional_body
         return guarded
 
     return decorate

@@ -191,20 +191,24 @@ def _generated() -> dict[str, Any]:
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(PREFIX + "/"):
             path, _params = spec.backend.parse_path(rule, None)
-            views[path] = app.view_functions[rule.endpoint]
+            for method in rule.methods:
+                views[path, method.lower()] = app.view_functions[rule.endpoint]
     for path, operations in doc["paths"].items():
-        files = getattr(views.get(path), "api_files", ())
-        for op in operations.values():
+        for method, op in operations.items():
+            view = views.get((path, method))
+            if "requestBody" in op and getattr(view, "api_optional_body", False):
+                op["requestBody"]["required"] = False
             for key in ("description", "tags", "parameters"):
                 if not op.get(key):
                     op.pop(key, None)
             if "requestBody" not in op and "parameters" not in op:
                 op["responses"].pop("422", None)  # nothing the caller sends can be invalid
             ok = op["responses"].get("200")
-            if files and ok is not None:
-                content = ok.setdefault("content", {})
-                for mimetype in files:
-                    content[mimetype] = {"schema": {"type": "string", "format": "binary"}}
+            if ok is not None:
+                for mimetype in getattr(view, "api_files", ()):
+                    ok.setdefault("content", {})[mimetype] = {
+                        "schema": {"type": "string", "format": "binary"}
+                    }
         paths[path.removeprefix(PREFIX)] = operations
     for path, operations in _LEGACY["paths"].items():
         paths.setdefault(path, {}).update(
