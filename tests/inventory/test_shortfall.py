@@ -4,7 +4,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from inventory import ledger, standard
-from inventory.shortfall import report_json, shortfall
+from inventory.api import shortfall_answer
+from inventory.shortfall import shortfall
 from readiness.permissions import SYSTEM
 
 TODAY = date.today()
@@ -68,7 +69,7 @@ def test_the_seed_story(session, make_unit, make_item, stock):
     assert (totals["LJ"].to_buy, totals["LJ"].to_buy_cost) == (14, Decimal("1680.00"))
     assert totals["WHISTLE"].cost == Decimal("5.50") * (28 + 14)
     assert report.budget_total == Decimal("2880.00") + Decimal("231.00")
-    body = report_json(report)
+    body = shortfall_answer(report).model_dump(mode="json", by_alias=True)
     assert body["budget_total"] == "3111.00"
     assert body["transfers"] == [{"from": "WH", "to": "DAYE", "item": "LJ", "qty": 10}]
     assert body["rows"][0].keys() >= {
