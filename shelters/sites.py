@@ -123,7 +123,11 @@ def shelter_warnings(shelter: Shelter) -> list[str]:
 
 def _resolve_villages(session: Session, town: Unit, raw: Iterable[Village | str]) -> list[Village]:
     out: dict[int, Village] = {}
+    raw = list(raw)
     names = [v for v in raw if not isinstance(v, Village)]
+    # Checked before the query: PostgreSQL refuses a number compared with a name (a 500).
+    if any(not isinstance(v, str) for v in names):
+        raise DomainError(_("服务的村/社区必须是名称列表。"), field="villages")
     by_name = {}
     if names:
         by_name = {
@@ -141,8 +145,6 @@ def _resolve_villages(session: Session, town: Unit, raw: Iterable[Village | str]
                 )
             out[v.id] = v
             continue
-        if not isinstance(v, str):
-            raise DomainError(_("服务的村/社区必须是名称列表。"), field="villages")
         found = by_name.get(v.strip())
         if found is None:
             raise DomainError(

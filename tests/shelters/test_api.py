@@ -225,6 +225,7 @@ def test_capacity_above_what_the_area_allows_is_warned_about(cmd):
         ({"town": "ELSE"}, 422, "town"),  # a unit, but not a town
         ({"villages": ["横湖村", "不存在村"]}, 422, "villages"),
         ({"villages": ["海山村"]}, 422, "villages"),  # a village of another town
+        ({"villages": [5]}, 422, "villages"),  # a number: PostgreSQL answered 500
         ({"name": ""}, 422, "name"),
         ({"name": "场" * 101}, 422, "name"),
         ({"capacity": -1}, 422, "capacity"),
