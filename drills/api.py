@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from flask import Blueprint, Flask
 from flask_babel import gettext as _
-from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 
 from drills import actions as act
@@ -17,6 +17,7 @@ from drills.models import CorrectiveAction, Drill
 from drills.reports import compliance_download
 from inventory.api import item_field
 from readiness.api import (
+    REPORT_FILES,
     ReportFormat,
     Whole,
     date_field,
@@ -34,20 +35,6 @@ from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
 
 bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class FirstValueQuery(Query):
-    """Query parameters read as ``request.args.get`` read them: a parameter given twice
-    counts with its first value (the parsers see one string, as before)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _first_values(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v[0] if isinstance(v, list) and v else v for k, v in data.items()}
-        return data
 
 
 # --- Answers ---
@@ -273,13 +260,13 @@ class ActionCancel(Body):
     reason: str | None = None
 
 
-class DrillComplianceQuery(FirstValueQuery):
+class DrillComplianceQuery(Query):
     year: Whole(YEAR_MIN, YEAR_MAX) = None  # type: ignore[valid-type]
     unit: str | None = None
     format: ReportFormat = "json"
 
 
-class ActionQuery(FirstValueQuery):
+class ActionQuery(Query):
     status: str | None = None
     owner: str | None = Field(default=None, description="username")
     unit: str | None = Field(default=None, description="unit code (and the units below it)")
@@ -443,7 +430,7 @@ def put_requirements(json: DrillRequirementsBody):
     query=DrillComplianceQuery,
     answers={200: DrillCompliance},
     errors=(400, 401, 403, 404),
-    files=("text/csv", XLSX, "application/pdf"),
+    files=REPORT_FILES,
 )
 def drill_compliance(query: DrillComplianceQuery):
     """Drill compliance for a year

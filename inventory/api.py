@@ -14,6 +14,7 @@ from inventory import catalog, checks, counts, ledger, reports, standard, stock
 from inventory.models import MANUAL_KINDS, Count, Item
 from inventory.shortfall import shortfall
 from readiness.api import (
+    REPORT_FILES,
     Day,
     ReportFormat,
     Whole,
@@ -25,7 +26,6 @@ from readiness.api import (
 )
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
-from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.openapi import (
     Answer,
@@ -43,7 +43,6 @@ from readiness.permissions import in_scope
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 
 # The downloads a report sends besides JSON (?format=csv|xlsx|pdf).
-REPORT_FILES = ("text/csv", XLSX_MIMETYPE, "application/pdf")
 
 
 def item_field(code, name: str = "item") -> Item:

@@ -15,6 +15,7 @@ from spectree import Response
 from readiness import openapi, services
 from readiness.auth import PUBLIC, current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
+from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.models import Unit
 from readiness.openapi import Answer, Body, Error, OptionalCode, Query, spec
@@ -146,6 +147,8 @@ def report_scope(unit_code: str | None) -> set[int] | None:
 
 
 REPORT_FORMATS = ("json", "csv", "xlsx", "pdf")
+# What a report endpoint sends besides JSON (declared with operation(files=...)).
+REPORT_FILES = ("text/csv", XLSX_MIMETYPE, "application/pdf")
 
 
 def report_format(fmt: str | None = None) -> str:

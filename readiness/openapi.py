@@ -176,11 +176,12 @@ spec = SpecTree(
 
 def document() -> dict[str, Any]:
     """The OpenAPI document of the running app: paths relative to /api/v1, as before."""
-    doc = copy.deepcopy(_generated())
-    return doc
+    return copy.deepcopy(_generated())
 
 
 def _generated() -> dict[str, Any]:
+    """spectree's document of the declared operations (built once per app), with what it
+    cannot say itself: the file types a report sends besides JSON, optional bodies."""
     app = current_app
     cached = app.extensions.get("readiness.openapi")
     if cached is not None:
@@ -210,54 +211,12 @@ def _generated() -> dict[str, Any]:
                         "schema": {"type": "string", "format": "binary"}
                     }
         paths[path.removeprefix(PREFIX)] = operations
-    for path, operations in _LEGACY["paths"].items():
-        paths.setdefault(path, {}).update(
-            {m: op for m, op in operations.items() if m not in paths.get(path, {})}
-        )
-    doc["components"]["schemas"].update(_LEGACY["schemas"])
     doc["paths"] = paths
     doc["servers"] = [{"url": PREFIX}]
-    doc.pop("tags", None) if not doc.get("tags") else None
+    if not doc.get("tags"):
+        doc.pop("tags", None)
     app.extensions["readiness.openapi"] = doc
     return doc
-
-
-# --- Transitional: the hand-written paths of packages not yet declared with models. ---
-# Removed when the last package moves to readiness.api.operation.
-_LEGACY: dict[str, Any] = {"paths": {}, "schemas": {}}
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def error_responses(*statuses: int) -> dict[str, Any]:
-    return {
-        str(s): {
-            "description": _ERROR_TEXT.get(s, "Error"),
-            "content": {"application/json": {"schema": ERROR}},
-        }
-        for s in statuses
-    }
-
-
-def json_content(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-UNIT = {"$ref": "#/components/schemas/UnitAnswer"}
-
-_ERROR_TEXT = {
-    400: "Malformed request",
-    401: "Missing or invalid token",
-    403: "Not allowed for this role or unit",
-    404: "Not found",
-    409: "Conflicts with the current state",
-    413: "Too large",
-    422: "Invalid input",
-}
-
-
-def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
-    _LEGACY["paths"].update(paths)
-    _LEGACY["schemas"].update(schemas or {})
 
 
 __all__ = [

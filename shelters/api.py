@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from readiness import services as core
 from readiness.api import (
+    REPORT_FILES,
     BadRequest,
     ReportFormat,
     date_field,
@@ -27,7 +28,6 @@ from readiness.api import (
 )
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
-from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.models import Unit
 from readiness.openapi import (
@@ -79,16 +79,9 @@ OptionalDateText = Annotated[
 ]
 
 
-def _first(value: Any) -> Any:
-    """A repeated query parameter counts by its first value, as ``request.args.get`` did."""
-    return value[0] if isinstance(value, list) and value else value
-
-
 def QueryText(**schema: Any) -> Any:
     """Optional text from the query string, checked in the view; ``schema`` documents it."""
-    return Annotated[
-        str | None, BeforeValidator(_first), WithJsonSchema({"type": "string", **schema})
-    ]
+    return Annotated[str | None, WithJsonSchema({"type": "string", **schema})]
 
 
 def _names(rows: Any) -> Any:
@@ -759,7 +752,7 @@ def report_target(raw: str | None):
     query=ShelterCoverageQuery,
     answers={200: ShelterCoverage},
     errors=(400, 401, 403, 404),
-    files=("text/csv", XLSX_MIMETYPE, "application/pdf"),
+    files=REPORT_FILES,
 )
 def shelter_coverage(query: ShelterCoverageQuery):
     """Village coverage by standardized shelter sites against a target

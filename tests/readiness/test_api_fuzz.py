@@ -1,11 +1,18 @@
 """Schemathesis fuzzes every operation of /api/v1/openapi.json with a valid command token:
-no input makes the API answer 500, and every refusal has the error shape the API promises.
+no input makes the API answer 500, every answer has a status and a content type the
+document declares and a body that matches the declared schema (the models the answers are
+serialised from), and every refusal has the error shape the API promises.
 Bounded: a few cases an operation (a few hundred in all)."""
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from readiness.permissions import SYSTEM
 
@@ -75,7 +82,14 @@ def test_no_input_makes_the_api_fail(api_schema, bearer):
         )
         def fuzz(case):
             response = case.call_and_validate(
-                headers=bearer, checks=[not_a_server_error, error_has_the_promised_shape]
+                headers=bearer,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                    error_has_the_promised_shape,
+                ],
             )
             statuses.append(response.status_code)
 
