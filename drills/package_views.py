@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from pydantic import Field
 
 from drills import package as pkg
+from drills import package_pdf, package_zip
 from drills import requirements as req
 from drills.models import ACTION_STATUSES
 from readiness import services as core
@@ -78,9 +79,9 @@ def _file(data: pkg.PackageData, fmt: str) -> Response:
     """The PDF, or the ZIP holding it: always in Chinese, the language of the inspection."""
     name = pkg.package_filename(data)
     with force_locale("zh"):
-        plan = pkg.zip_plan(data) if fmt == "zip" else None
+        plan = package_zip.zip_plan(data) if fmt == "zip" else None
         # Nothing after the PDF needs the drills: it lets them go as it lays them out.
-        pdf = pkg.package_pdf(
+        pdf = package_pdf.package_pdf(
             data,
             kinds=req.drill_kinds(db.session),
             generated_at=utcnow(),
@@ -89,7 +90,7 @@ def _file(data: pkg.PackageData, fmt: str) -> Response:
         )
         if plan is None:
             return pdf_response(name, pdf)
-        content = pkg.write_zip(plan, pdf, storage_dir())
+        content = package_zip.write_zip(plan, pdf, storage_dir())
     return Response(
         content,
         mimetype="application/zip",
@@ -129,7 +130,7 @@ def package():
         statuses=ACTION_STATUSES,
         counts=pkg.action_counts(data.actions) if data else {},
         overdue=sum(1 for a in data.actions if pkg.is_overdue(a, data.today)) if data else 0,
-        missing=pkg.missing_files(data, storage_dir()) if data else [],
+        missing=package_zip.missing_files(data, storage_dir()) if data else [],
         drill_counts={d.id: pkg.action_counts(pkg.drill_actions(d)) for d in data.drills}
         if data
         else {},

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from drills import actions, records, requirements
+from drills import actions, package_pdf, package_zip, records, requirements
 from drills import package as pkg
 from drills.attachments import attachment_path
 from drills.models import Attachment
@@ -208,7 +208,7 @@ def world(app, session, make_unit, make_user, make_item):
 
 def build(session, world, unit=None, period=YEAR):
     data = pkg.package_data(session, unit or world["daye"], *period, today=TODAY)
-    pdf = pkg.package_pdf(
+    pdf = package_pdf.package_pdf(
         data,
         kinds=requirements.drill_kinds(session),
         generated_at=utcnow(),
@@ -255,8 +255,8 @@ def _queries(app, session, unit_id: int, insp_id: int) -> tuple[int, int]:
         data = pkg.package_data(session, unit, *YEAR, today=TODAY)
         loading = len(statements)
         statements.clear()
-        pdf = pkg.package_pdf(data, kinds=kinds, generated_at=utcnow(), generated_by=insp)
-        pkg.package_zip(data, pdf, pkg_storage(app))
+        pdf = package_pdf.package_pdf(data, kinds=kinds, generated_at=utcnow(), generated_by=insp)
+        package_zip.package_zip(data, pdf, pkg_storage(app))
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return loading, len(statements)
@@ -358,7 +358,7 @@ def test_compliance_rows_of_the_subtree_are_in_the_pdf(session, world):
 
 def test_the_zip_holds_the_pdf_the_files_unchanged_and_a_manifest(app, session, world):
     data, pdf = build(session, world)
-    archive = zipfile.ZipFile(io.BytesIO(pkg.package_zip(data, pdf, pkg_storage(app))))
+    archive = zipfile.ZipFile(io.BytesIO(package_zip.package_zip(data, pdf, pkg_storage(app))))
     names = archive.namelist()
     pdf_name = "drill-package-DAYE-2022-01-01-2022-12-31.pdf"
     assert archive.read(pdf_name) == pdf
@@ -389,7 +389,7 @@ def test_a_file_changed_in_storage_is_flagged_not_passed_off(app, session, world
     path = attachment_path(pkg_storage(app), world["sign_in"].sha256)
     path.write_bytes(b"%PDF-1.4 something else entirely\n")
     data, pdf = build(session, world)
-    archive = zipfile.ZipFile(io.BytesIO(pkg.package_zip(data, pdf, pkg_storage(app))))
+    archive = zipfile.ZipFile(io.BytesIO(package_zip.package_zip(data, pdf, pkg_storage(app))))
     rows = list(csv.reader(io.StringIO(archive.read("manifest.csv").decode("utf-8-sig"))))
     [row] = [r for r in rows if r[4] == "签到表.pdf"]
     assert row[-1].startswith("校验不符")
@@ -398,16 +398,18 @@ def test_a_file_changed_in_storage_is_flagged_not_passed_off(app, session, world
 
 def test_missing_files_are_reported_before_download(app, session, world):
     data = pkg.package_data(session, world["daye"], *YEAR, today=TODAY)
-    assert [a.filename for a in pkg.missing_files(data, pkg_storage(app))] == ["集结照片.jpg"]
+    assert [a.filename for a in package_zip.missing_files(data, pkg_storage(app))] == [
+        "集结照片.jpg"
+    ]
 
 
 def test_names_in_the_zip_are_safe_and_unique():
-    assert pkg.safe_name('a/b\\c:d*e?"f<g>h|i') == "a_b_c_d_e__f_g_h_i"
-    assert pkg.safe_name("../..") == "_"
-    assert pkg.safe_name("CON.pdf") == "_CON.pdf"
-    assert pkg.safe_name("x" * 100 + ".jpeg", limit=20) == "x" * 15 + ".jpeg"
+    assert package_zip.safe_name('a/b\\c:d*e?"f<g>h|i') == "a_b_c_d_e__f_g_h_i"
+    assert package_zip.safe_name("../..") == "_"
+    assert package_zip.safe_name("CON.pdf") == "_CON.pdf"
+    assert package_zip.safe_name("x" * 100 + ".jpeg", limit=20) == "x" * 15 + ".jpeg"
     taken: set[str] = set()
-    assert [pkg._unique(n, taken) for n in ("a.pdf", "A.pdf", "a.pdf", "b")] == [
+    assert [package_zip._unique(n, taken) for n in ("a.pdf", "A.pdf", "a.pdf", "b")] == [
         "a.pdf",
         "A (2).pdf",
         "a (3).pdf",

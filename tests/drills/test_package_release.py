@@ -7,14 +7,14 @@ import zipfile
 from datetime import datetime
 
 from drills import package as pkg
-from drills import requirements
+from drills import package_pdf, package_zip, requirements
 from tests.drills.test_package import TODAY, YEAR, pdf_text, pkg_storage, world  # noqa: F401
 
 WHEN = datetime(2022, 10, 1, 9, 30)
 
 
 def _pdf(session, world, data, **kw):  # noqa: F811
-    return pkg.package_pdf(
+    return package_pdf.package_pdf(
         data,
         kinds=requirements.drill_kinds(session),
         generated_at=WHEN,
@@ -38,10 +38,10 @@ def test_a_released_package_prints_the_same_and_holds_no_drill_after(session, wo
 def test_the_zip_plan_taken_first_makes_the_same_zip(app, session, world):  # noqa: F811
     data = pkg.package_data(session, world["daye"], *YEAR, today=TODAY)
     pdf = _pdf(session, world, data)
-    whole = zipfile.ZipFile(io.BytesIO(pkg.package_zip(data, pdf, pkg_storage(app))))
-    plan = pkg.zip_plan(data)
+    whole = zipfile.ZipFile(io.BytesIO(package_zip.package_zip(data, pdf, pkg_storage(app))))
+    plan = package_zip.zip_plan(data)
     _pdf(session, world, data, release=True)
-    planned = zipfile.ZipFile(io.BytesIO(pkg.write_zip(plan, pdf, pkg_storage(app))))
+    planned = zipfile.ZipFile(io.BytesIO(package_zip.write_zip(plan, pdf, pkg_storage(app))))
     assert planned.namelist() == whole.namelist()
     assert len(planned.namelist()) > 2  # the PDF, the manifest and stored files
     for name in whole.namelist():
