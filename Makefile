@@ -16,16 +16,23 @@ LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 
 .PHONY: run test test-fast test-sqlite test-postgres install install-test translations lint bench clean lock
 
-# Only what the lock file names, each file checked against its hash; the project itself is
-# installed without fetching anything (its build backend, setuptools, is in the lock too).
-$(VENV)/.installed: $(LOCK_RUN) pyproject.toml
+# Only what the lock files name, each file checked against its hash. pip installs uv (pinned,
+# hashed, in requirements/uv.lock), uv installs the rest: about 10 s instead of pip's 40.
+# The project itself is installed without fetching anything (its build backend, setuptools,
+# is in the lock too).
+UV := $(VENV)/bin/uv
+LOCK_UV := requirements/uv.lock
+UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --python $(PY)
+
+$(VENV)/.installed: $(LOCK_RUN) $(LOCK_UV) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_RUN)
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_UV)
+	$(UV_INSTALL) --require-hashes -r $(LOCK_RUN)
+	$(UV_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed $(LOCK_TEST)
-	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_TEST)
+	$(UV_INSTALL) --require-hashes -r $(LOCK_TEST)
 	touch $@
 
 install: $(VENV)/.installed translations
@@ -46,7 +53,7 @@ run: install
 # Test workers (pytest-xdist), one per core by default; each has its own databases and, on
 # PostgreSQL, its own server. JOBS=1 runs in one process.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-PYTEST := $(PY) -m pytest -q -n $(JOBS)
+PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
 test: install-test
 	scripts/ensure-test-deps
@@ -79,6 +86,7 @@ lock: $(VENV)/.installed-test
 		requirements/lock-tool.in $(LOCK_FLAGS) --upgrade -o $(LOCK_TEST)
 	$(VENV)/bin/uv pip compile pyproject.toml requirements/install.in $(LOCK_FLAGS) \
 		-c $(LOCK_TEST) -o $(LOCK_RUN)
+	$(VENV)/bin/uv pip compile requirements/lock-tool.in $(LOCK_FLAGS) -c $(LOCK_TEST) -o $(LOCK_UV)
 	$(MAKE) test
 
 bench: install

@@ -55,3 +55,10 @@ def test_the_running_app_and_the_tests_use_the_same_versions():
     run_pins, test_pins = _pins("run.lock"), _pins("test.lock")
     differ = {n: (v, test_pins.get(n)) for n, v in run_pins.items() if test_pins.get(n) != v}
     assert differ == {}
+
+
+def test_the_installer_lock_pins_the_uv_the_test_lock_pins():
+    """make run installs uv from requirements/uv.lock, then everything else with it."""
+    uv_pins, test_pins = _pins("uv.lock"), _pins("test.lock")
+    assert set(uv_pins) == {"uv"}
+    assert uv_pins["uv"] == test_pins["uv"]
