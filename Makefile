@@ -55,10 +55,18 @@ run: install
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST := $(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
+# Both databases at once: the PostgreSQL run spends much of its time waiting on its server and
+# the SQLite run fills those gaps (measured: 3:35 for both together, ~4:10 one after the other).
+# The PostgreSQL output is kept in a temporary file and printed after the SQLite run's.
 test: install-test
 	scripts/ensure-test-deps
-	$(PYTEST)
-	READINESS_TEST_DB=postgresql $(PYTEST) -m "not browser"
+	@pg_log=$$(mktemp); \
+	READINESS_TEST_DB=postgresql $(PYTEST) -m "not browser" > $$pg_log 2>&1 & pg=$$!; \
+	echo "== SQLite (with the browser journeys); PostgreSQL runs alongside"; \
+	$(PYTEST); sqlite=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "== PostgreSQL"; cat $$pg_log; rm -f $$pg_log; \
+	test $$sqlite -eq 0 && test $$postgres -eq 0
 
 # The quick check while working: SQLite, no browser, no slow tests. make test runs them all.
 test-fast: install-test
