@@ -30,7 +30,7 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import User
-from readiness.openapi import Answer, Body, Code, IsoDate, OptionalIsoDate, Query
+from readiness.openapi import Answer, Body, Code, IsoDate, OptionalIsoDate, Query, Rows
 from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
 
@@ -183,16 +183,9 @@ class DrillRequirementRow(Body):
     interval_days: int | None = Field(default=None, json_schema_extra={"minimum": 1})
 
 
-def _rows(model: type[Body], nullable: bool = True) -> Any:
-    """A list the view checks row by row; documented as a list of ``model``."""
-    schema = {"type": ["array", "null"] if nullable else "array"}
-    schema["items"] = model.model_json_schema()
-    return Annotated[list[Any] | None if nullable else list[Any], WithJsonSchema(schema)]
-
-
-FindingRows = _rows(DrillFindingRow)
-ObjectiveRows = _rows(DrillObjectiveRow)
-RequirementRows = _rows(DrillRequirementRow, nullable=False)
+FindingRows = Rows(DrillFindingRow, nullable=True)
+ObjectiveRows = Rows(DrillObjectiveRow, nullable=True)
+RequirementRows = Rows(DrillRequirementRow)
 # Codes of units or items, each looked up by the view (its refusal names the field).
 Codes = Annotated[
     list[Any] | None, WithJsonSchema({"type": ["array", "null"], "items": {"type": "string"}})

@@ -16,7 +16,7 @@ from readiness.api import field, operation
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
-from readiness.openapi import Answer, Body, Code, DecimalText
+from readiness.openapi import Answer, Body, Code, DecimalText, Rows
 from readiness.permissions import in_scope
 
 bp = Blueprint("allocations_api", __name__, url_prefix="/api/v1")
@@ -97,19 +97,18 @@ def _unit(code, name):
         raise DomainError(err.message, field=name) from None
 
 
-def _lines(minimum: int) -> dict[str, Any]:
-    """The document of ``lines`` (doc only: each line is checked by the view, in order, and a
+class AllocationLineRow(Body):
+    """One line of an allocation: an item and a quantity (checked by the view row by row; a
     refusal names the line's own field, as before)."""
-    return {
-        "items": {
-            "type": "object",
-            "required": ["item", "qty"],
-            "properties": {
-                "item": {"type": "string"},
-                "qty": {"type": "integer", "minimum": minimum},
-            },
-        }
-    }
+
+    item: str
+    qty: int = Field(json_schema_extra={"minimum": 1})
+
+
+class ApprovedLineRow(AllocationLineRow):
+    """A line's approved quantity: 0 or more (less than asked needs a reason)."""
+
+    qty: int = Field(json_schema_extra={"minimum": 0})
 
 
 def _line_quantities(raw: list) -> list[tuple[str, int]]:
@@ -125,7 +124,7 @@ def _line_quantities(raw: list) -> list[tuple[str, int]]:
 
 class NewAllocation(Body):
     # In the order the hand-written checks read them: the first wrong one is refused.
-    lines: list[Any] = Field(json_schema_extra=_lines(1))
+    lines: Rows(AllocationLineRow)
     from_: Any = Field(alias="from", json_schema_extra={"type": "string"})
     to: Any = Field(json_schema_extra={"type": "string"})
     reason: str
@@ -137,7 +136,7 @@ class AllocationAction(Body):
     """Optional: the quantities line by line, and a reason (a reduction or a short receipt
     needs one)."""
 
-    lines: list[Any] | None = Field(default=None, json_schema_extra=_lines(0))
+    lines: Rows(ApprovedLineRow, nullable=True) = None
     reason: str | None = None
 
 

@@ -37,6 +37,7 @@ from readiness.openapi import (
     OptionalCode,
     OptionalIsoDate,
     Query,
+    Rows,
 )
 from readiness.permissions import in_scope
 
@@ -305,23 +306,18 @@ class ApprovedCount(CountAnswer):
     adjustments: int = Field(description="Adjusting movements posted for the variances")
 
 
+class CountLineRow(Body):
+    """One counted line (checked by the view row by row, with the stocktake's messages)."""
+
+    item: str
+    lot: str | None = None
+    counted: int = Field(json_schema_extra={"minimum": 0})
+
+
 class NewCount(Body):
     unit: Any = code_field()
     # Each line is checked by the view, in order, with the stocktake's own messages.
-    lines: list[Any] = Field(
-        json_schema_extra={
-            "maxItems": 10_000,
-            "items": {
-                "type": "object",
-                "required": ["item", "counted"],
-                "properties": {
-                    "item": {"type": "string"},
-                    "lot": {"type": ["string", "null"]},
-                    "counted": {"type": "integer", "minimum": 0},
-                },
-            },
-        }
-    )
+    lines: Rows(CountLineRow, max_items=10_000)
     note: str | None = None
 
 

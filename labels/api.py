@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from flask import Blueprint, Flask, Response, current_app
 from flask_babel import gettext as _
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
 from labels import services as lab
 from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import PermissionDenied
 from readiness.extensions import csrf, db
-from readiness.openapi import Answer, Body, Code, OptionalCode, OptionalIsoDate
+from readiness.openapi import Answer, Body, Code, OptionalCode, OptionalIsoDate, Rows
 from readiness.permissions import in_scope
 
 bp = Blueprint("labels_api", __name__, url_prefix="/api/v1")
@@ -30,12 +28,7 @@ class LabelTarget(Body):
 
 # The targets are checked one by one by the service (its refusals name the label), so the
 # model takes any list; the document shows the shape of one target.
-Targets = Annotated[
-    list[Any],
-    WithJsonSchema(
-        {"type": "array", "items": LabelTarget.model_json_schema(), "maxItems": lab.MAX_TARGETS}
-    ),
-]
+Targets = Rows(LabelTarget, max_items=lab.MAX_TARGETS)
 
 
 class LabelSheet(Body):

@@ -111,6 +111,21 @@ DecimalText = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, D
 Number = Annotated[float, BeforeValidator(lambda v: float(v) if isinstance(v, Decimal) else v)]
 
 
+def Rows(model: type[BaseModel], *, nullable: bool = False, max_items: int | None = None):
+    """A list of objects the view checks row by row, so that a refusal names the row or the
+    row's own field as it always has; the document shows each row as ``model``."""
+    schema: dict[str, Any] = {"type": ["array", "null"] if nullable else "array"}
+    schema["items"] = model.model_json_schema()
+    if max_items is not None:
+        schema["maxItems"] = max_items
+    return Annotated[list[Any] | None if nullable else list[Any], WithJsonSchema(schema)]
+
+
+def Described(kind: Any, model: type[BaseModel]):
+    """``kind`` as validated (the view checks the inside), documented as ``model``."""
+    return Annotated[kind, WithJsonSchema(model.model_json_schema())]
+
+
 def _first_refusal(err: ValidationError) -> DomainError:
     """The first wrong value of a body as our refusal: a missing (or null) required field, a
     value of the wrong type, or (inside a list of objects) the same prefixed by its row."""
@@ -224,6 +239,7 @@ __all__ = [
     "Body",
     "Code",
     "DecimalText",
+    "Described",
     "Error",
     "IsoDate",
     "IsoDateTime",
@@ -232,6 +248,7 @@ __all__ = [
     "OptionalIsoDate",
     "OptionalIsoDateTime",
     "Query",
+    "Rows",
     "document",
     "spec",
 ]

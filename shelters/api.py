@@ -9,11 +9,19 @@ from __future__ import annotations
 from copy import copy
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
-from pydantic import AliasPath, BeforeValidator, ConfigDict, Field, WithJsonSchema, computed_field
+from pydantic import (
+    AliasPath,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    computed_field,
+    create_model,
+)
 from sqlalchemy import func, select
 
 from readiness import services as core
@@ -35,11 +43,13 @@ from readiness.openapi import (
     Body,
     Code,
     DecimalText,
+    Described,
     IsoDate,
     Number,
     OptionalCode,
     OptionalIsoDate,
     Query,
+    Rows,
 )
 from readiness.permissions import in_scope
 from shelters import coverage, inspections, places, sites
@@ -99,16 +109,28 @@ Ids = Annotated[list[int], BeforeValidator(_ids)]
 
 # ---------------------------------------------------------------- bodies
 
-_VILLAGE_ROW = {
-    "type": "object",
-    "required": ["name", "population"],
-    "properties": {
-        "name": {"type": "string", "maxLength": places.VILLAGE_NAME_MAX},
-        "kind": {"type": "string", "enum": list(VILLAGE_KINDS), "default": "village"},
-        "population": {"type": "integer", "minimum": 0},
-        "to_relocate": {"type": "integer", "minimum": 0, "default": 0},
-    },
-}
+
+class VillageRow(Body):
+    """One village of a town (checked by the view row by row)."""
+
+    name: str = Field(json_schema_extra={"maxLength": places.VILLAGE_NAME_MAX})
+    kind: str = Field("village", json_schema_extra={"enum": list(VILLAGE_KINDS)})
+    population: int = Field(json_schema_extra={"minimum": 0})
+    to_relocate: int = Field(0, json_schema_extra={"minimum": 0})
+
+
+class DefectRow(Body):
+    """One defect found by an inspection (checked by the view row by row)."""
+
+    text: str
+    resolved: bool | None = None
+
+
+ShelterChecklist = create_model(
+    "ShelterChecklist",
+    __doc__="The checklist's answers by item (checked by the service).",
+    **{key: (Literal[tuple(CHECK_RESULTS)] | None, None) for key in CHECKLIST},
+)
 
 
 class TownBody(Body):
@@ -116,9 +138,7 @@ class TownBody(Body):
 
     # Fields in the order the checks they replace read them (the first wrong one is named).
 
-    villages: Defaulted(list[Any], []) = Field(
-        default_factory=list, json_schema_extra={"items": _VILLAGE_ROW}
-    )
+    villages: Defaulted(Rows(VillageRow), []) = Field(default_factory=list)
     parent: str | None = None
     code: str
     name: Defaulted(str, "") = Field("", description="Required for a new town")
@@ -164,23 +184,11 @@ class InspectionBody(Body):
     """An inspection of a site: checklist, defects found, supplies, subsidy."""
 
     # Fields in the order the checks they replace read them (the first wrong one is named).
-    defects: Defaulted(list[Any], []) = Field(
-        default_factory=list,
-        json_schema_extra={
-            "items": {
-                "type": "object",
-                "required": ["text"],
-                "properties": {"text": {"type": "string"}, "resolved": {"type": "boolean"}},
-            }
-        },
-    )
+    defects: Defaulted(Rows(DefectRow), []) = Field(default_factory=list)
     inspected_on: DateText
     inspector: Defaulted(str, "") = ""
-    checklist: Defaulted(dict[str, Any], {}) = Field(
-        default_factory=dict,
-        json_schema_extra={
-            "properties": {k: {"type": "string", "enum": list(CHECK_RESULTS)} for k in CHECKLIST}
-        },
+    checklist: Defaulted(Described(dict[str, Any], ShelterChecklist), {}) = Field(
+        default_factory=dict
     )
     replenished_qty: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
     rotated_qty: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
