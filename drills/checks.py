@@ -5,6 +5,7 @@ with the drills' defaults and labels."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from drills.models import DrillKind
@@ -26,31 +27,35 @@ def check_count(value, field: str, maximum: int) -> int:
     return core.check_whole(value, field, maximum=maximum, label=field_label(field))
 
 
+_FIELD_LABELS = {
+    "title": _l("标题"),
+    "text": _l("内容"),
+    "evidence": _l("整改证据"),
+    "reason": _l("原因"),
+    "scenario": _l("情景"),
+    "name": _l("名称"),
+    "participants": _l("参演人数"),
+    "duration_minutes": _l("时长（分钟）"),
+    "hazard": _l("灾种"),
+    "location": _l("地点"),
+    "roster": _l("参演人员名单"),
+    "purpose": _l("演练目的"),
+    "summary": _l("演练经过"),
+    "problems": _l("问题和原因"),
+    "lessons": _l("经验教训"),
+    "course": _l("课程"),
+    "trainee_names": _l("参训人员名单"),
+    "trainees": _l("参训人数"),
+    "person_name": _l("姓名"),
+    "number": _l("证书编号"),
+    "note": _l("备注"),
+}
+
+
 def field_label(field: str) -> str:
     """The field's name as messages show it."""
-    return {
-        "title": _("标题"),
-        "text": _("内容"),
-        "evidence": _("整改证据"),
-        "reason": _("原因"),
-        "scenario": _("情景"),
-        "name": _("名称"),
-        "participants": _("参演人数"),
-        "duration_minutes": _("时长（分钟）"),
-        "hazard": _("灾种"),
-        "location": _("地点"),
-        "roster": _("参演人员名单"),
-        "purpose": _("演练目的"),
-        "summary": _("演练经过"),
-        "problems": _("问题和原因"),
-        "lessons": _("经验教训"),
-        "course": _("课程"),
-        "trainee_names": _("参训人员名单"),
-        "trainees": _("参训人数"),
-        "person_name": _("姓名"),
-        "number": _("证书编号"),
-        "note": _("备注"),
-    }.get(field, field)
+    label = _FIELD_LABELS.get(field)
+    return str(label) if label is not None else field
 
 
 def check_kind(session: Session, code, *, field: str = "kind", row: int | None = None) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -57,15 +58,18 @@ TEMPLATE_ROWS = [
 _INTEGER = re.compile(r"^-?\d+$")
 
 
+_COLUMN_LABELS = {
+    "town_code": _l("镇街代码"),
+    "town_name": _l("镇街名称"),
+    "village": _l("村社名称"),
+    "kind": _l("类型"),
+    "population": _l("人口"),
+    "to_relocate": _l("需转移人口"),
+}
+
+
 def column_label(key: str) -> str:
-    return {
-        "town_code": _("镇街代码"),
-        "town_name": _("镇街名称"),
-        "village": _("村社名称"),
-        "kind": _("类型"),
-        "population": _("人口"),
-        "to_relocate": _("需转移人口"),
-    }[key]
+    return str(_COLUMN_LABELS[key])
 
 
 @dataclass
