@@ -14,6 +14,11 @@ LOCK_RUN := requirements/run.lock
 LOCK_TEST := requirements/test.lock
 LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 
+# Python keeps compiled modules (and pytest its rewritten tests) in __pycache__/, ignored by
+# git. Some machines set PYTHONDONTWRITEBYTECODE, and then every test process and every
+# `flask` it starts compiles everything again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: run test test-fast test-sqlite test-postgres install install-test translations lint bench clean lock
 
 # Only what the lock files name, each file checked against its hash. pip installs uv (pinned,
