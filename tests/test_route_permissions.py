@@ -256,22 +256,45 @@ def world_template(database_template, tmp_path_factory):
 
 
 @pytest.fixture
-def database_url(world_template, database_template, tmp_path):
+def database_url(world_template, database_template, request):
     """This module's tests start from a copy of the route world, not an empty database."""
     if BACKEND == "sqlite":
-        shutil.copy(world_template["url"].removeprefix("sqlite:///"), tmp_path / "test.db")
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        # always the same file, so that the tests share one app (see conftest.app)
+        path = request.getfixturevalue("_live_sqlite_path")
+        for leftover in (path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")):
+            leftover.unlink(missing_ok=True)
+        shutil.copy(world_template["url"].removeprefix("sqlite:///"), path)
+        yield f"sqlite:///{path}"
         return
-    # Each test puts the world back before it starts; the module's last one is emptied by
-    # world_template: one TRUNCATE per test instead of two.
-    empty_postgresql(database_template, world_template["rows"])
+    # Each test puts the world back before it starts, unless nothing has been written since
+    # it was last put back (most of these requests are reads or refusals): PostgreSQL's WAL
+    # position moves with every write. The module's last test is emptied by world_template.
+    if world_template.get("restored_at") != _wal_position(database_template):
+        empty_postgresql(database_template, world_template["rows"])
+        world_template["restored_at"] = _wal_position(database_template)
     yield database_template
 
 
+def _wal_position(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        position = conn.scalar(text("SELECT pg_current_wal_lsn()::text"))
+    engine.dispose()
+    return position
+
+
 @pytest.fixture
-def app_config(world_template, tmp_path):
-    shutil.copytree(world_template["attachments"], tmp_path / "world-attachments")
-    return {"ATTACHMENT_DIR": str(tmp_path / "world-attachments")}
+def app_config(world_template, tmp_path_factory):
+    """The world's attachments, copied afresh into one folder (the same path each test, so
+    that the tests share one app)."""
+    folder = world_template.setdefault(
+        "attachment_copy", tmp_path_factory.mktemp("world-copy") / "attachments"
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(world_template["attachments"], folder)
+    return {"ATTACHMENT_DIR": str(folder)}
 
 
 @pytest.fixture
