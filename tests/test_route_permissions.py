@@ -268,7 +268,8 @@ def database_url(world_template, database_template, request):
         return
     # Each test puts the world back before it starts, unless nothing has been written since
     # it was last put back (most of these requests are reads or refusals): PostgreSQL's WAL
-    # position moves with every write. The module's last test is emptied by world_template.
+    # insert position moves with every write (the write position lags behind it while
+    # synchronous_commit is off). The module's last test is emptied by world_template.
     if world_template.get("restored_at") != _wal_position(database_template):
         empty_postgresql(database_template, world_template["rows"])
         world_template["restored_at"] = _wal_position(database_template)
@@ -280,7 +281,7 @@ def _wal_position(url: str) -> str:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        position = conn.scalar(text("SELECT pg_current_wal_lsn()::text"))
+        position = conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
     engine.dispose()
     return position
 
