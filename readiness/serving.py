@@ -125,7 +125,7 @@ class _SharedLock:
             os.close(self.fd)  # closing the file drops the flock
             self.fd = None
         if self.conn is not None:
-            self.conn.close()  # ending the session drops the advisory lock
+            _unlock_and_close(self.conn, "SELECT pg_advisory_unlock_all()")
             self.conn = None
 
 
@@ -244,9 +244,23 @@ def exclusive(engine: Engine) -> Iterator[None]:
                 )
             yield
         finally:
-            conn.close()
+            _unlock_and_close(conn, "SELECT pg_advisory_unlock_all()")
         return
     yield
+
+
+def _unlock_and_close(conn, unlock: str) -> None:
+    """Drop the advisory lock before closing: closing alone leaves it held until the server
+    process has ended, so a restore right after another one was refused (seen in a test)."""
+    import psycopg
+
+    try:
+        cur = conn.cursor()
+        cur.execute(unlock)
+        conn.commit()
+    except psycopg.Error:
+        pass  # a broken connection: closing it ends the lock anyway
+    conn.close()
 
 
 def _give_to_database_owner(fd: int, database: Path) -> None:

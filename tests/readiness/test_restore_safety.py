@@ -372,3 +372,34 @@ def test_the_serving_lock_costs_nothing_after_the_first_request(app, client):
     for _ in range(100_000):
         state.before_request()
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="the advisory lock of PostgreSQL")
+def test_a_restore_can_follow_another_at_once(app, monkeypatch):
+    """The lock of a restore is free as soon as the restore ends. Closing the connection
+    alone left it held until PostgreSQL's server process had ended, and a second restore
+    started at once was refused as if the app were serving (seen once in the suite). Here
+    the server is as slow as can be: closed connections stay open until the test ends."""
+    lingering = []
+
+    class Lingering:
+        def __init__(self, conn):
+            self._conn = conn
+            lingering.append(conn)
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def close(self):  # the server has not ended the session yet
+            pass
+
+    opened = serving._pg_connection
+    monkeypatch.setattr(serving, "_pg_connection", lambda *a: Lingering(opened(*a)))
+    serving.release(app)
+    try:
+        for _ in range(3):
+            with serving.exclusive(db.engine):
+                pass
+    finally:
+        for conn in lingering:
+            conn.close()
