@@ -83,6 +83,9 @@ def scan(code: str):
         request_key=secrets.token_urlsafe(16),
         back=request.args.get("back", ""),
         asset_statuses=ASSET_STATUSES,
+        # The count box starts empty (a number shown there would be confirmed unread); after
+        # a refusal it holds what was typed.
+        typed_count=request.args.get("counted", "")[:12],
     )
 
 
@@ -109,6 +112,8 @@ def scan_count(code: str):
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "error")
+        typed = request.form.get("counted", "")[:12]
+        return redirect(url_for("labels.scan", code=found.label.code, counted=typed))
     else:
         db.session.commit()
         if count.is_spot:
