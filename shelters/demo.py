@@ -8,10 +8,10 @@ names and figures are made up for the demonstration.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from inventory import ledger, standard
@@ -21,7 +21,7 @@ from readiness import services as core
 from readiness.models import User
 from readiness.permissions import SYSTEM
 from shelters import inspections, places, sites
-from shelters.models import Village
+from shelters.models import CHECKLIST, Shelter, Village
 
 # (town code, villages); communities end in 社区. The towns are units of the demo tree.
 TOWN_VILLAGES = {
@@ -212,7 +212,8 @@ assert sum(SUBSIDIES) == Decimal("507800.00")
 
 MANAGERS = ["王建国", "李海平", "张丽华", "刘志强", "陈晓东", "杨春燕", "黄卫民", "赵金花"]
 
-ALL_PASS = {key: "pass" for key in ("siting", "building", "signage", "facilities", "supplies")}
+REGISTERED_DAYS_AGO = 730
+ALL_PASS = dict.fromkeys(CHECKLIST, "pass")
 
 
 def _village_figures(town_code: str, n: int) -> tuple[int, int]:
@@ -291,6 +292,12 @@ def load(session: Session, today: date | None = None) -> bool:
             actor=command,
             today=today,
         )
+        # the bureau put its sites on the system two years ago: the year-end inspections
+        # below come after their registration, as the service insists
+        # (a plain UPDATE: the site stays at version 1, never edited)
+        registered = datetime.combine(today - timedelta(days=REGISTERED_DAYS_AGO), time(1), UTC)
+        session.execute(update(Shelter).where(Shelter.id == site.id).values(created_at=registered))
+        session.expire(site, ["created_at"])
         if status != "active":
             continue
         _stock(session, site, items, today)

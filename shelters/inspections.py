@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -49,6 +49,18 @@ class DefectInput:
     is_resolved: bool = False
 
 
+def registration_date(shelter: Shelter, today: date | None = None) -> date | None:
+    """The day the site was registered (its record created), in the server's time zone as
+    ``date.today()`` is; never after ``today``. None for a site not yet saved."""
+    created = shelter.created_at
+    if created is None:
+        return None
+    if created.tzinfo is None:  # not yet read back from the database: naive means UTC
+        created = created.replace(tzinfo=UTC)
+    registered = created.astimezone().date()
+    return min(registered, today) if today is not None else registered
+
+
 def record_inspection(
     session: Session,
     shelter: Shelter,
@@ -76,7 +88,13 @@ def record_inspection(
     if shelter.status == "closed":
         raise Conflict(_("已关闭的场所不能再登记检查。"))
     inspected_on = check_past_date(inspected_on, "inspected_on", today=today, label=_("检查日期"))
-    checklist = checklist or {}
+    registered_on = registration_date(shelter, today)
+    if registered_on is not None and inspected_on < registered_on:
+        raise DomainError(
+            _("检查日期不能早于场所登记日期（{on}）。").format(on=registered_on.isoformat()),
+            field="inspected_on",
+        )
+    checklist = {} if checklist is None else checklist
     if not isinstance(checklist, dict):
         raise DomainError(_("检查项格式不正确。"), field="checklist")
     unknown = sorted(set(checklist) - set(CHECKLIST))
@@ -86,14 +104,26 @@ def record_inspection(
             field="checklist",
         )
     results = {}
+    missing = []
     for key in CHECKLIST:
-        value = checklist.get(key) or "na"
-        if value not in CHECK_RESULTS:
+        value = checklist.get(key)
+        if value is None or value == "":
+            # nothing chosen is not "not applicable": every item is answered explicitly
+            missing.append(str(CHECKLIST[key]))
+            continue
+        if not isinstance(value, str) or value not in CHECK_RESULTS:
             raise DomainError(
                 _("检查项 {name} 的结果只能是合格、不合格或不适用。").format(name=CHECKLIST[key]),
                 field="checklist",
             )
         results[key] = value
+    if missing:
+        raise DomainError(
+            _("每个检查项都须选择合格、不合格或不适用，尚未选择：{names}。").format(
+                names=_("、").join(missing)
+            ),
+            field="checklist",
+        )
     if len(defects) > DEFECTS_MAX:
         raise DomainError(_("一次检查最多登记 {n} 个问题。").format(n=DEFECTS_MAX), field="defects")
     checked_defects = []

@@ -333,7 +333,7 @@ def inspection_new(shelter_id: int):
                 shelter,
                 inspected_on=date_or_none(form.inspected_on.data),
                 inspector=form.inspector.data or "",
-                checklist={k: request.form.get(f"check-{k}") or "na" for k in CHECKLIST},
+                checklist={k: request.form.get(f"check-{k}") for k in CHECKLIST},
                 defects=defects,
                 replenished_qty=pi.number_or_text((form.replenished_qty.data or "").strip() or 0),
                 rotated_qty=pi.number_or_text((form.rotated_qty.data or "").strip() or 0),
@@ -369,6 +369,7 @@ def inspection_new(shelter_id: int):
         values=request.form,
         rows=range(DEFECT_ROWS),
         today=date.today(),
+        registered_on=inspections.registration_date(shelter, date.today()),
     )
 
 

@@ -61,11 +61,22 @@ def test_import_register_inspect_and_read_coverage(
     expect(page.locator("main")).to_contain_text("180 / 150")  # 80 + 60 + 40 to move
     expect(page.locator("main")).to_contain_text("容量不足")
 
-    # An inspection finds missing signage: the site needs attention.
+    # An inspection finds missing signage: the site needs attention. Nothing is answered for
+    # the inspector: with only signage chosen the form comes back naming the other items,
+    # everything typed still there; once every item is answered it is recorded.
     page.click("text=登记检查")
+    expect(page.locator("input[type=radio]:checked")).to_have_count(0)
     page.check("input[name=check-signage][value=fail]")
     page.fill("input[name=defect-0]", "疏散指示牌缺失")
     page.fill("#subsidy", "25800")
+    page.click("main button[type=submit]")
+    expect(page.locator("main")).to_contain_text("尚未选择：选址安全")
+    expect(page.locator("input[name=check-signage][value=fail]")).to_be_checked()
+    expect(page.locator("input[name=defect-0]")).to_have_value("疏散指示牌缺失")
+    expect(page.locator("#subsidy")).to_have_value("25800")
+    for item in ("siting", "building", "facilities"):
+        page.check(f"input[name=check-{item}][value=pass]")
+    page.check("input[name=check-supplies][value=na]")
     page.click("main button[type=submit]")
     expect(page.locator("main")).to_contain_text("疏散指示牌缺失")
     expect(page.locator("main")).to_contain_text("需关注")

@@ -2,7 +2,7 @@
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from readiness import services
 from readiness.extensions import db
 from readiness.permissions import SYSTEM
 from shelters import coverage, inspections, places, sites
+from shelters.models import CHECKLIST
 
 TODAY = date.today()
 TARGET = Decimal("0.6")
@@ -139,11 +140,14 @@ def area(session, make_unit, make_item, make_user, stock):
         ),
         actor=SYSTEM,
     )
+    # on the system since its acceptance: an inspection may not predate the registration
+    site.created_at = datetime.combine(TODAY - timedelta(days=400), time(12), UTC)
     session.commit()
     inspections.record_inspection(
         session,
         site,
         inspected_on=TODAY - timedelta(days=3),
+        checklist=dict.fromkeys(CHECKLIST, "pass"),
         defects=[inspections.DefectInput("疏散指示牌缺失")],
         actor=people["cmd"],
     )

@@ -1,11 +1,26 @@
 """A county bureau with two towns, their villages, and the people who keep its shelters."""
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
+from sqlalchemy import update
 
 from readiness.permissions import SYSTEM
 from shelters import places, sites
+from shelters.models import CHECKLIST, Shelter
+
+# every checklist item answered: an inspection must answer them all
+ALL_PASS = dict.fromkeys(CHECKLIST, "pass")
+# the day the test sites were put on the system, before any inspection the tests date
+REGISTERED_ON = date(2020, 1, 1)
+
+
+def backdate(session, site, on: date = REGISTERED_ON) -> None:
+    """Say the site was registered on ``on`` (inspections may not be dated before it)."""
+    at = datetime.combine(on, time(12), UTC)
+    session.execute(update(Shelter).where(Shelter.id == site.id).values(created_at=at))
+    session.commit()
+    session.expire(site, ["created_at"])
 
 
 @pytest.fixture
@@ -53,9 +68,10 @@ def county(session, make_unit, make_user):
 
 @pytest.fixture
 def make_site(session):
-    """Register a site as the system: make_site(town, name, villages=[...], **facts)."""
+    """Register a site as the system: make_site(town, name, villages=[...], **facts); it
+    counts as registered on ``registered_on`` (2020-01-01 unless told)."""
 
-    def make(town, name="文化礼堂", villages=(), **facts):
+    def make(town, name="文化礼堂", villages=(), registered_on=REGISTERED_ON, **facts):
         facts.setdefault("level", "village")
         facts.setdefault("capacity", 100)
         if facts.get("is_standardized"):
@@ -66,6 +82,7 @@ def make_site(session):
             actor=SYSTEM,
         )
         session.commit()
+        backdate(session, site, registered_on)
         return site
 
     return make

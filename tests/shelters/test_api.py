@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from readiness.models import Unit
 from shelters.models import Defect, Inspection, Shelter, Village
 from tests.inventory.test_api import pdf_text
+from tests.shelters.conftest import ALL_PASS, backdate
 
 TODAY = date.today()
 
@@ -267,7 +268,10 @@ def test_inspector_reads_but_cannot_write(api, tokens, cmd, session):
     assert insp.get(f"/api/v1/shelters/{site_id}").status_code == 200
     assert_error(insp.post("/api/v1/shelters", json=site_body(name="别处")), 403)
     assert_error(insp.put(f"/api/v1/shelters/{site_id}", json=site_body()), 403)
-    r = insp.post(f"/api/v1/shelters/{site_id}/inspections", json={"inspected_on": str(TODAY)})
+    r = insp.post(
+        f"/api/v1/shelters/{site_id}/inspections",
+        json={"inspected_on": str(TODAY), "checklist": ALL_PASS},
+    )
     assert_error(r, 403)
     assert (n(session, Shelter), n(session, Inspection)) == (1, 0)
 
@@ -283,12 +287,13 @@ def test_site_out_of_reach_is_not_found(api, tokens, cmd):
 
 def test_open_defect_makes_the_site_need_attention_until_resolved(cmd, session):
     site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
+    backdate(session, session.get(Shelter, site_id))
     found_on = TODAY - timedelta(days=3)
     r = cmd.post(
         f"/api/v1/shelters/{site_id}/inspections",
         json={
             "inspected_on": found_on.isoformat(),
-            "checklist": {"signage": "fail", "supplies": "pass"},
+            "checklist": {**ALL_PASS, "signage": "fail", "building": "na"},
             "defects": [
                 {"text": "疏散指示牌缺失", "resolved": False},
                 {"text": "灭火器过期", "resolved": True},
@@ -323,14 +328,16 @@ def test_bad_inspection_records_nothing(cmd, session):
     site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
     url = f"/api/v1/shelters/{site_id}/inspections"
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    full = {"inspected_on": str(TODAY), "checklist": ALL_PASS}
     for body, field in [
-        ({"inspected_on": tomorrow}, "inspected_on"),
-        ({"inspected_on": "yesterday"}, "inspected_on"),
-        ({"inspected_on": str(TODAY), "checklist": {"roof": "pass"}}, "checklist"),
-        ({"inspected_on": str(TODAY), "checklist": {"signage": "ok"}}, "checklist"),
-        ({"inspected_on": str(TODAY), "defects": [{"text": ""}]}, "defects"),
-        ({"inspected_on": str(TODAY), "defects": [{"text": "x", "resolved": "no"}]}, "defects"),
-        ({"inspected_on": str(TODAY), "subsidy": -1}, "subsidy"),
+        ({**full, "inspected_on": tomorrow}, "inspected_on"),
+        ({**full, "inspected_on": "yesterday"}, "inspected_on"),
+        ({**full, "checklist": {**ALL_PASS, "roof": "pass"}}, "checklist"),
+        ({**full, "checklist": {**ALL_PASS, "signage": "ok"}}, "checklist"),
+        ({**full, "checklist": {**ALL_PASS, "signage": ["pass"]}}, "checklist"),
+        ({**full, "defects": [{"text": ""}]}, "defects"),
+        ({**full, "defects": [{"text": "x", "resolved": "no"}]}, "defects"),
+        ({**full, "subsidy": -1}, "subsidy"),
     ]:
         assert_error(cmd.post(url, json=body), 422, field)
     assert (n(session, Inspection), n(session, Defect)) == (0, 0)
@@ -338,10 +345,58 @@ def test_bad_inspection_records_nothing(cmd, session):
 
 def test_same_request_key_records_one_inspection(cmd, session):
     site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
-    body = {"inspected_on": str(TODAY), "request_key": "form-1"}
+    body = {"inspected_on": str(TODAY), "checklist": ALL_PASS, "request_key": "form-1"}
     assert cmd.post(f"/api/v1/shelters/{site_id}/inspections", json=body).status_code == 201
     assert_error(cmd.post(f"/api/v1/shelters/{site_id}/inspections", json=body), 409)
     assert n(session, Inspection) == 1
+
+
+# the examples (16, item 5): nothing answered, dated 1990, dated tomorrow
+
+
+def _overdue(cmd, site_id) -> bool:
+    return cmd.get(f"/api/v1/shelters/{site_id}").get_json()["is_overdue"]
+
+
+def test_an_inspection_with_nothing_answered_is_refused_and_the_site_stays_overdue(cmd, session):
+    site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
+    assert _overdue(cmd, site_id) is True
+    url = f"/api/v1/shelters/{site_id}/inspections"
+    for checklist in (None, {}, dict.fromkeys(ALL_PASS, ""), dict.fromkeys(ALL_PASS)):
+        body = {"inspected_on": str(TODAY)}
+        if checklist is not None:
+            body["checklist"] = checklist
+        r = cmd.post(url, json=body)
+        assert_error(r, 422, "checklist")
+        message = r.get_json()["error"]["message"]
+        assert message.startswith("每个检查项都须选择合格、不合格或不适用，尚未选择：")
+        assert "房屋安全（质量检测合格）" in message and "物资储备" in message
+    r = cmd.post(url, json={"inspected_on": str(TODAY), "checklist": {**ALL_PASS, "signage": ""}})
+    assert_error(r, 422, "checklist")
+    message = r.get_json()["error"]["message"]
+    assert message.endswith("尚未选择：标识标牌（指示牌、场所牌、疏散图）。")
+    assert n(session, Inspection) == 0
+    assert _overdue(cmd, site_id) is True
+    # every item answered, even all 不适用, is an inspection
+    r = cmd.post(url, json={"inspected_on": str(TODAY), "checklist": dict.fromkeys(ALL_PASS, "na")})
+    assert r.status_code == 201, r.get_json()
+    assert _overdue(cmd, site_id) is False
+
+
+def test_an_inspection_dated_1990_or_tomorrow_is_refused(cmd, session):
+    site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
+    url = f"/api/v1/shelters/{site_id}/inspections"
+    registered = session.get(Shelter, site_id).created_at.astimezone().date()
+    tomorrow = TODAY + timedelta(days=1)
+    for on, message in [
+        ("1990-01-01", f"检查日期不能早于场所登记日期（{registered.isoformat()}）。"),
+        (tomorrow.isoformat(), "检查日期不能晚于今天。"),
+    ]:
+        r = cmd.post(url, json={"inspected_on": on, "checklist": ALL_PASS})
+        assert_error(r, 422, "inspected_on")
+        assert r.get_json()["error"]["message"] == message
+    assert n(session, Inspection) == 0
+    assert _overdue(cmd, site_id) is True
 
 
 # ---------------------------------------------------------------- coverage

@@ -6,6 +6,7 @@ from readiness.permissions import SYSTEM
 from shelters import inspections, places, sites
 from tests.conftest import post_form
 from tests.readiness.test_i18n import CJK
+from tests.shelters.conftest import ALL_PASS, backdate
 
 
 def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user, login):
@@ -36,12 +37,13 @@ def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user,
         ),
         actor=SYSTEM,
     )
+    backdate(session, site)
     inspections.record_inspection(
         session,
         site,
         inspected_on=date(2023, 3, 1),
         inspector="Team A",
-        checklist={"signage": "fail", "siting": "pass"},
+        checklist={**ALL_PASS, "signage": "fail"},
         defects=[inspections.DefectInput("No signs"), inspections.DefectInput("Lamp broken", True)],
         subsidy="1200.50",
         actor=SYSTEM,
@@ -69,3 +71,16 @@ def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user,
         html = response.get_data(as_text=True).replace('lang="zh-CN">中文<', "")
         leftover = CJK.findall(html)
         assert not leftover, f"{path}: {''.join(leftover)[:80]}"
+
+    # the refusals of an inspection are English too, the missing items named in English
+    new = f"/shelters/sites/{site.id}/inspections/new"
+    refused = post_form(client, new, {"inspected_on": "2023-03-02", "inspector": "Team B"})
+    html = refused.get_data(as_text=True).replace('lang="zh-CN">中文<', "")
+    assert refused.status_code == 200 and not CJK.findall(html)
+    assert "not answered: Safe siting (away from geohazard spots and flood zones)" in html
+    early = post_form(
+        client, new, {"inspected_on": "1990-01-01", **{f"check-{k}": "na" for k in ALL_PASS}}
+    )
+    html = early.get_data(as_text=True).replace('lang="zh-CN">中文<', "")
+    assert "cannot be before the site was registered (2020-01-01)" in html
+    assert not CJK.findall(html)

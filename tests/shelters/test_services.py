@@ -10,6 +10,7 @@ from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import AuditEntry, Unit
 from shelters import coverage, inspections, places, sites
 from shelters.models import Defect, Inspection, Shelter, Village
+from tests.shelters.conftest import ALL_PASS
 
 TODAY = date(2023, 9, 7)
 
@@ -280,7 +281,7 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
         session,
         site,
         inspected_on=date(2023, 3, 1),
-        checklist={"signage": "fail", "supplies": "pass"},
+        checklist={**ALL_PASS, "building": "na", "signage": "fail"},
         defects=[
             inspections.DefectInput("疏散指示牌缺失"),
             inspections.DefectInput("灭火器过期", True),
@@ -333,7 +334,7 @@ def test_bad_inspections_are_refused_and_nothing_is_written(
 ):
     site = make_site(county["cb"], "礼堂")
     before = _counts(session)
-    data = {"inspected_on": date(2023, 3, 1), **kwargs}
+    data = {"inspected_on": date(2023, 3, 1), "checklist": ALL_PASS, **kwargs}
     with pytest.raises(DomainError) as err:
         inspections.record_inspection(session, site, actor=county["cmd"], today=TODAY, **data)
     session.rollback()
@@ -343,14 +344,11 @@ def test_bad_inspections_are_refused_and_nothing_is_written(
 
 def test_the_same_inspection_form_twice_records_once(session, county, make_site):
     site = make_site(county["cb"], "礼堂")
-    inspections.record_inspection(
-        session, site, inspected_on=date(2023, 3, 1), request_key="k1", actor=county["cmd"]
-    )
+    data = {"inspected_on": date(2023, 3, 1), "checklist": ALL_PASS, "request_key": "k1"}
+    inspections.record_inspection(session, site, actor=county["cmd"], **data)
     session.commit()
     with pytest.raises(inspections.AlreadyRecorded):
-        inspections.record_inspection(
-            session, site, inspected_on=date(2023, 3, 1), request_key="k1", actor=county["cmd"]
-        )
+        inspections.record_inspection(session, site, actor=county["cmd"], **data)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Inspection)) == 1
 
@@ -359,8 +357,124 @@ def test_a_closed_site_takes_no_more_inspections(session, county, make_site):
     site = make_site(county["cb"], "礼堂", status="closed")
     with pytest.raises(Conflict):
         inspections.record_inspection(
-            session, site, inspected_on=date(2023, 3, 1), actor=county["cmd"]
+            session, site, inspected_on=date(2023, 3, 1), checklist=ALL_PASS, actor=county["cmd"]
         )
+
+
+# the examples (16, item 5): nothing answered, dated 1990, dated tomorrow
+
+
+@pytest.mark.parametrize(
+    "checklist",
+    [None, {}, dict.fromkeys(ALL_PASS, ""), dict.fromkeys(ALL_PASS)],
+    ids=["none", "empty", "blank", "null"],
+)
+def test_an_inspection_with_nothing_answered_is_refused_and_the_site_stays_overdue(
+    session, county, make_site, checklist
+):
+    site = make_site(county["cb"], "礼堂", is_standardized=True)
+    before = _counts(session)
+    with pytest.raises(DomainError) as err:
+        inspections.record_inspection(
+            session,
+            site,
+            inspected_on=TODAY,
+            checklist=checklist,
+            actor=county["cb_clerk"],
+            today=TODAY,
+        )
+    session.rollback()
+    assert err.value.field == "checklist"
+    assert err.value.message == (
+        "每个检查项都须选择合格、不合格或不适用，尚未选择："
+        "选址安全（避开地质灾害点、洪涝区）、房屋安全（质量检测合格）、"
+        "标识标牌（指示牌、场所牌、疏散图）、设施设备（供水、供电、厕所、照明、通风）、"
+        "物资储备（床铺、棉被、食品、饮用水在有效期内）。"
+    )
+    assert _counts(session) == before
+    assert sites.site_states(session, [site], today=TODAY, interval_days=180)[site.id].is_overdue
+
+
+def test_a_partly_answered_inspection_names_only_the_missing_items(session, county, make_site):
+    site = make_site(county["cb"], "礼堂")
+    with pytest.raises(DomainError) as err:
+        inspections.record_inspection(
+            session,
+            site,
+            inspected_on=TODAY,
+            checklist={**ALL_PASS, "building": None, "supplies": ""},
+            actor=county["cmd"],
+            today=TODAY,
+        )
+    session.rollback()
+    assert err.value.field == "checklist"
+    assert err.value.message.endswith(
+        "尚未选择：房屋安全（质量检测合格）、物资储备（床铺、棉被、食品、饮用水在有效期内）。"
+    )
+    assert "选址安全" not in err.value.message
+    assert session.scalar(select(func.count()).select_from(Inspection)) == 0
+
+
+def test_every_item_answered_not_applicable_is_recorded(session, county, make_site):
+    site = make_site(county["cb"], "礼堂")
+    done = inspections.record_inspection(
+        session,
+        site,
+        inspected_on=TODAY,
+        checklist=dict.fromkeys(ALL_PASS, "na"),
+        actor=county["cmd"],
+        today=TODAY,
+    )
+    session.commit()
+    assert done.checklist == dict.fromkeys(ALL_PASS, "na")
+    assert not sites.site_states(session, [site], today=TODAY, interval_days=180)[
+        site.id
+    ].is_overdue
+
+
+@pytest.mark.parametrize(
+    ("inspected_on", "message"),
+    [
+        (date(1990, 1, 1), "检查日期不能早于场所登记日期（2020-01-01）。"),
+        (date(2019, 12, 31), "检查日期不能早于场所登记日期（2020-01-01）。"),
+        (TODAY + timedelta(days=1), "检查日期不能晚于今天。"),
+    ],
+    ids=["1990", "day-before-registration", "tomorrow"],
+)
+def test_an_inspection_dated_before_registration_or_in_the_future_is_refused(
+    session, county, make_site, inspected_on, message
+):
+    site = make_site(county["cb"], "礼堂", is_standardized=True)
+    before = _counts(session)
+    with pytest.raises(DomainError) as err:
+        inspections.record_inspection(
+            session,
+            site,
+            inspected_on=inspected_on,
+            checklist=ALL_PASS,
+            actor=county["cmd"],
+            today=TODAY,
+        )
+    session.rollback()
+    assert (err.value.field, err.value.message) == ("inspected_on", message)
+    assert _counts(session) == before
+    assert sites.site_states(session, [site], today=TODAY, interval_days=180)[site.id].is_overdue
+
+
+def test_an_inspection_on_the_day_of_registration_or_today_is_accepted(session, county, make_site):
+    site = make_site(county["cb"], "礼堂")
+    for on in (date(2020, 1, 1), TODAY):
+        inspections.record_inspection(
+            session, site, inspected_on=on, checklist=ALL_PASS, actor=county["cmd"], today=TODAY
+        )
+    session.commit()
+    # a site registered just now can be inspected today, whatever the clock's time zone
+    fresh = make_site(county["cb"], "小学", registered_on=date.today())
+    inspections.record_inspection(
+        session, fresh, inspected_on=date.today(), checklist=ALL_PASS, actor=county["cmd"]
+    )
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Inspection)) == 3
 
 
 # ---------------------------------------------------------------- coverage from the database

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from readiness.models import Unit
-from shelters.models import Defect, Inspection, Shelter, Village
+from shelters.models import CHECKLIST, Defect, Inspection, Shelter, Village
 from tests.conftest import post_form
 
 
@@ -147,6 +147,8 @@ def _inspect(client, site_id, *, key="k1", defect="", fixed=False, **extra):
     }
     if fixed:
         data["fixed-0"] = "1"
+    # None: not sent at all, as a browser leaves out a radio group nobody chose in
+    data = {k: v for k, v in data.items() if v is not None}
     return post_form(client, f"/shelters/sites/{site_id}/inspections/new", data)
 
 
@@ -228,6 +230,64 @@ def test_inspection_refusals_go_back_onto_the_form(client, login, session, count
     page = _inspect(client, site.id, subsidy="-1").get_data(as_text=True)
     assert "补助资金不能为负数。" in page
     assert _count(session, Inspection) == 0
+
+
+# the issue's examples (16, item 5): nothing answered, dated 1990, dated tomorrow
+
+
+def test_the_inspection_form_preselects_no_answer(client, login, county, make_site):
+    site = make_site(county["cb"], "礼堂")
+    login("cbclerk")
+    form = client.get(f"/shelters/sites/{site.id}/inspections/new").get_data(as_text=True)
+    assert form.count('type="radio"') == 15
+    assert "checked" not in form
+    assert "每一项都须选择：合格、不合格或不适用。" in form
+    assert "未选择的项目记为" not in form
+    assert f'min="2020-01-01" max="{date.today().isoformat()}"' in form
+
+
+def test_an_inspection_with_nothing_answered_is_refused_keeping_what_was_typed(
+    client, login, session, county, make_site
+):
+    site = make_site(county["cb"], "礼堂", is_standardized=True)
+    login("cbclerk")
+    nothing = {f"check-{k}": None for k in CHECKLIST}
+    response = _inspect(client, site.id, defect="屋顶漏水", fixed=True, note="汛前检查", **nothing)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "每个检查项都须选择合格、不合格或不适用，尚未选择：" in page
+    assert "选址安全（避开地质灾害点、洪涝区）、房屋安全（质量检测合格）" in page
+    # what was typed is still there; no answer was made up
+    assert 'value="张三"' in page and 'value="屋顶漏水"' in page and "汛前检查" in page
+    assert 'value="3000.50"' in page and 'value="20"' in page
+    assert f'value="{date.today().isoformat()}"' in page
+    assert 'name="fixed-0" value="1" checked' in page
+    assert 'value="na" checked' not in page and "checked>" not in page.split("发现的问题")[0]
+    assert _count(session, Inspection) == 0
+    assert ">礼堂<" in client.get("/shelters/sites?overdue=1").get_data(as_text=True)
+
+    # a partly answered form: the answers given stay chosen, the missing ones are named
+    page = _inspect(client, site.id, **{"check-building": None}).get_data(as_text=True)
+    assert "尚未选择：房屋安全（质量检测合格）。" in page
+    assert 'name="check-signage" value="fail" checked' in page
+    assert 'name="check-supplies" value="na" checked' in page
+    assert _count(session, Inspection) == 0
+    assert ">礼堂<" in client.get("/shelters/sites?overdue=1").get_data(as_text=True)
+
+
+def test_an_inspection_dated_1990_or_tomorrow_is_refused_on_the_page(
+    client, login, session, county, make_site
+):
+    site = make_site(county["cb"], "礼堂")
+    login("cbclerk")
+    page = _inspect(client, site.id, inspected_on="1990-01-01").get_data(as_text=True)
+    assert "检查日期不能早于场所登记日期（2020-01-01）。" in page
+    assert 'value="1990-01-01"' in page
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    page = _inspect(client, site.id, inspected_on=tomorrow).get_data(as_text=True)
+    assert "检查日期不能晚于今天。" in page
+    assert _count(session, Inspection) == 0
+    assert ">礼堂<" in client.get("/shelters/sites?overdue=1").get_data(as_text=True)
 
 
 def test_a_clerk_of_another_unit_cannot_see_or_change_a_site(
