@@ -204,7 +204,7 @@ def _report_format(raw, info):
 ReportFormat = Annotated[
     str,
     BeforeValidator(_report_format),
-    WithJsonSchema({"type": "string", "enum": ["json", "csv", "xlsx", "pdf"], "default": "json"}),
+    WithJsonSchema({"type": "string", "enum": list(REPORT_FORMATS), "default": "json"}),
 ]
 
 
