@@ -99,9 +99,16 @@ def verify_action(session: Session, action: CorrectiveAction, *, actor) -> Corre
 
 
 def move_due_date(
-    session: Session, action: CorrectiveAction, new_due_on: date, reason: str, *, actor
+    session: Session,
+    action: CorrectiveAction,
+    new_due_on: date,
+    reason: str,
+    *,
+    actor,
+    today: date | None = None,
 ) -> CorrectiveAction:
-    """Move a deadline; the reason and the old date are kept."""
+    """Move a deadline; the reason and the old date are kept. A new date in the past is
+    refused: it would only hide that the action is late."""
     _owner_or_command(session, action, actor)
     if action.status in ("verified", "cancelled"):
         raise Conflict(_("已销号或已取消的整改事项不能改期。"))
@@ -110,6 +117,8 @@ def move_due_date(
         raise DomainError(_("请填写新的完成期限。"), field="due_on")
     if new_due_on == action.due_on:
         raise DomainError(_("新期限与原期限相同。"), field="due_on")
+    if new_due_on < (today or date.today()):
+        raise DomainError(_("新的完成期限不能早于今天。"), field="due_on")
     before = _action_snapshot(action)
     session.add(
         DueDateChange(

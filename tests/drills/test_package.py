@@ -107,7 +107,9 @@ def world(app, session, make_unit, make_user, make_item):
     actions.mark_done(session, verified, "印发职责分工一览表", actor=owner)
     actions.verify_action(session, verified, actor=insp)
     actions.start_action(session, moved, actor=owner)
-    actions.move_due_date(session, moved, date(2022, 10, 31), "等培训教官到位", actor=owner)
+    actions.move_due_date(
+        session, moved, date(2022, 10, 31), "等培训教官到位", actor=owner, today=TODAY
+    )
     actions.cancel_action(session, cancelled, "与第3项重复", actor=cmd)
 
     squad_drill = records.create_drill(

@@ -1,6 +1,7 @@
 """Drills through the pages: record one in a few minutes, close an action properly."""
 
 import re
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -56,11 +57,14 @@ def test_record_a_drill_and_close_its_action_with_a_second_person(
     post_form(owner, "/login", {"username": "owner1", "password": PASSWORD})
     r = post_form(owner, f"/actions/{action.id}/done", {"evidence": ""})
     assert "请填写整改证据" in text(owner.get(r.location))
-    r = post_form(owner, f"/actions/{action.id}/due", {"due_on": "2022-10-31", "reason": ""})
+    later = (date.today() + timedelta(days=30)).isoformat()
+    r = post_form(owner, f"/actions/{action.id}/due", {"due_on": later, "reason": ""})
     assert "请填写原因" in text(owner.get(r.location))
-    post_form(
+    r = post_form(
         owner, f"/actions/{action.id}/due", {"due_on": "2022-10-31", "reason": "等培训教官到位"}
     )
+    assert "新的完成期限不能早于今天" in text(owner.get(r.location))  # the past: refused
+    post_form(owner, f"/actions/{action.id}/due", {"due_on": later, "reason": "等培训教官到位"})
     post_form(owner, f"/actions/{action.id}/done", {"evidence": "9月组织救援绳实操培训 2 次"})
     insp = app.test_client()
     post_form(insp, "/login", {"username": "insp1", "password": PASSWORD})
