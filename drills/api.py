@@ -30,7 +30,17 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import User
-from readiness.openapi import Answer, Body, Code, IsoDate, OptionalIsoDate, Query, Rows
+from readiness.openapi import (
+    Answer,
+    Body,
+    Code,
+    DateText,
+    IsoDate,
+    OptionalDateText,
+    OptionalIsoDate,
+    Query,
+    Rows,
+)
 from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
 
@@ -168,7 +178,7 @@ class DrillFindingRow(Body):
 
     text: str
     owner: str | None = None
-    due_on: str | None = Field(default=None, json_schema_extra={"format": "date"})
+    due_on: OptionalDateText = None
     element: str | None = None
     is_strength: bool | None = None
     objective: int | None = Field(default=None, json_schema_extra={"minimum": 1})
@@ -202,7 +212,7 @@ class NewDrill(Body):
     items: Codes = None
     title: str
     kind: str
-    held_on: str = Field(json_schema_extra={"format": "date"})
+    held_on: DateText
     start_time: str | None = Field(default=None, json_schema_extra={"example": "09:00"})
     end_time: str | None = Field(default=None, json_schema_extra={"example": "12:00"})
     # Any value: unit_field refuses what is not a unit's code (as before).

@@ -31,10 +31,12 @@ from readiness.openapi import (
     Answer,
     Body,
     Code,
+    DateText,
     DecimalText,
     IsoDate,
     Number,
     OptionalCode,
+    OptionalDateText,
     OptionalIsoDate,
     Query,
     Rows,
@@ -63,7 +65,6 @@ def code_field() -> Any:
 
 SCOPE = "A unit's code: that unit and the units below it (default: all the caller may see)"
 # Doc-only rules: checked (and refused with their messages) by the services.
-DAY = {"format": "date"}
 QTY = {"minimum": 1, "maximum": checks.MAX_QTY}
 
 
@@ -169,7 +170,7 @@ class StandardLineInput(Body):
 
 
 class NewStandard(Body):
-    effective_from: str = Field(json_schema_extra=DAY)
+    effective_from: DateText
     lines: list[StandardLineInput]
     note: str | None = None
 
@@ -212,7 +213,7 @@ class NewMovement(Body):
     kind: str = Field(json_schema_extra={"enum": list(MANUAL_KINDS)})
     qty: int = Field(json_schema_extra=QTY)
     lot: str | None = None
-    expires_on: str | None = Field(default=None, json_schema_extra=DAY)
+    expires_on: OptionalDateText = None
     note: str | None = None
     reason: str | None = None
     serials: list[Any] | None = Field(default=None, json_schema_extra={"items": {"type": "string"}})

@@ -86,6 +86,12 @@ def code_of(value: Any) -> Any:
 # A unit, item or lot named by its code in an answer (None stays None).
 Code = Annotated[str, BeforeValidator(code_of)]
 OptionalCode = Annotated[str | None, BeforeValidator(code_of)]
+# A date in a body, as text (YYYY-MM-DD): the view parses it with readiness.api.date_field,
+# whose refusal names the field.
+DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+OptionalDateText = Annotated[
+    str | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
+]
 # A date in an answer: ISO text (YYYY-MM-DD).
 IsoDate = Annotated[date, WithJsonSchema({"type": "string", "format": "date"})]
 OptionalIsoDate = Annotated[
@@ -238,6 +244,7 @@ __all__ = [
     "Answer",
     "Body",
     "Code",
+    "DateText",
     "DecimalText",
     "Described",
     "Error",
@@ -245,6 +252,7 @@ __all__ = [
     "IsoDateTime",
     "Number",
     "OptionalCode",
+    "OptionalDateText",
     "OptionalIsoDate",
     "OptionalIsoDateTime",
     "Query",

@@ -42,11 +42,13 @@ from readiness.openapi import (
     Answer,
     Body,
     Code,
+    DateText,
     DecimalText,
     Described,
     IsoDate,
     Number,
     OptionalCode,
+    OptionalDateText,
     OptionalIsoDate,
     Query,
     Rows,
@@ -68,9 +70,6 @@ from shelters.reports import coverage_download
 
 bp = Blueprint("shelters_api", __name__, url_prefix="/api/v1")
 
-A = TypeVar("A", bound=Answer)
-
-
 # ---------------------------------------------------------------- field types
 
 
@@ -82,11 +81,6 @@ def Defaulted(kind: Any, default: Any) -> Any:
 
 # A number in a body: a JSON number or its text ("650.5"); never a boolean.
 Amount = int | float | str
-# A date in a body as text (YYYY-MM-DD), parsed by readiness.api.date_field in the view.
-DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
-OptionalDateText = Annotated[
-    str | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
-]
 
 
 def QueryText(**schema: Any) -> Any:
@@ -408,6 +402,9 @@ class ShelterCoverage(Answer):
     overall: CoverageOverall
     towns: list[TownCoverage]
     candidates: list[CoverageCandidate]
+
+
+A = TypeVar("A", bound=Answer)
 
 
 def _with(model: type[A], facts: Answer, **more: Any) -> A:
