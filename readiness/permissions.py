@@ -80,6 +80,20 @@ def unit_ids_below(session: Session, unit_id: int) -> set[int]:
     return set(session.scalars(select(tree.c.id)))
 
 
+def unit_ids_above(session: Session, unit_id: int) -> list[int]:
+    """The unit and its ancestors, nearest first: the order in which settings kept per
+    unit (standard editions, count policies, drill requirements, coverage targets) apply,
+    the nearest one winning. A setting with no unit (kept before bureaus were separated,
+    or by the server's command line) applies everywhere, after all of these."""
+    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).tuples())
+    out: list[int] = []
+    current: int | None = unit_id
+    while current is not None and current not in out:
+        out.append(current)
+        current = parents.get(current)
+    return out
+
+
 def in_scope(session: Session, user, unit: Unit | int | None) -> bool:
     """True when the user's reach includes the unit (unit-scoped roles: own subtree)."""
     if user.role not in UNIT_SCOPED_ROLES or unit is None:

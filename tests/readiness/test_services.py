@@ -408,3 +408,14 @@ def test_the_audit_log_cannot_be_edited_or_deleted_even_in_sql(session, make_uni
             session.execute(text(statement))
         session.rollback()
     assert session.get(AuditEntry, entry_id).actor_name == "system"
+
+
+def test_settings_apply_from_the_nearest_unit_up(session, make_unit):
+    from readiness.permissions import unit_ids_above
+
+    province = make_unit("P", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=province)
+    station = make_unit("S", parent=bureau)
+    other = make_unit("O", kind="bureau")
+    assert unit_ids_above(session, station.id) == [station.id, bureau.id, province.id]
+    assert unit_ids_above(session, other.id) == [other.id]
