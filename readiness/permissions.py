@@ -85,7 +85,7 @@ def unit_ids_above(session: Session, unit_id: int) -> list[int]:
     unit (standard editions, count policies, drill requirements, coverage targets) apply,
     the nearest one winning. A setting with no unit (kept before bureaus were separated,
     or by the server's command line) applies everywhere, after all of these."""
-    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).tuples())
+    parents = {row.id: row.parent_id for row in session.execute(select(Unit.id, Unit.parent_id))}
     out: list[int] = []
     current: int | None = unit_id
     while current is not None and current not in out:
