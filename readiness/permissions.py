@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drills.write": frozenset({"clerk", "keeper", "command"}),
     "drills.requirements": frozenset({"command"}),
     "actions.verify": frozenset({"command", "inspector"}),
+    # sending a done action back, deciding on a due-date extension: a second person
+    "actions.return": frozenset({"command", "inspector"}),
+    "actions.approve_extension": frozenset({"command", "inspector"}),
     # cancelling is how "done on paper" would slip through, so only command staff may
     "actions.cancel": frozenset({"command"}),
     # labels
