@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from inventory.checks import check_qty
-from inventory.ledger import InsufficientStock, post_movement
+from inventory.ledger import InsufficientStock, fefo_positions, post_movement
 from inventory.models import (
     ALLOCATION_STATUSES,
     Allocation,
@@ -28,7 +28,6 @@ from inventory.models import (
     AllocationLine,
     AllocationPart,
     Item,
-    Lot,
     Position,
 )
 from readiness import audit
@@ -230,18 +229,7 @@ def _source_positions(session: Session, unit_id: int, item_id: int) -> list[Posi
     """Usable positions of an item at a unit, earliest expiry first (expired lots never)."""
     from datetime import date
 
-    rows = session.scalars(
-        select(Position)
-        .outerjoin(Lot, Lot.id == Position.lot_id)
-        .where(Position.unit_id == unit_id, Position.item_id == item_id, Position.qty > 0)
-        .order_by(Lot.expires_on.is_(None), Lot.expires_on, Position.id)
-        .with_for_update(of=Position)
-        .execution_options(populate_existing=True)
-    ).all()
-    today = date.today()
-    return [
-        p for p in rows if p.lot is None or p.lot.expires_on is None or p.lot.expires_on > today
-    ]
+    return fefo_positions(session, unit_id, item_id, usable_on=date.today())
 
 
 def _release(a: Allocation) -> None:

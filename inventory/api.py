@@ -220,13 +220,28 @@ class NewMovement(Body):
     request_key: str | None = None
 
 
+class MovementPart(Answer):
+    """One ledger line a request wrote: its lot (null: stock kept without a lot), the signed
+    quantity and that position's balance after it."""
+
+    id: int
+    lot: str | None
+    qty: int
+    balance: int
+
+
 class MovementAnswer(Answer):
     """The movement recorded (201), or the one already recorded under the same request_key
-    (200), with the balance after it and any warnings (e.g. an expired lot received)."""
+    (200), with the balance after it and any warnings (e.g. an expired lot received).
+    An issue or write-off without a lot may take several lots, earliest expiry first: id and
+    balance describe the first ledger line, movements lists every one, and unit_total is
+    the unit's whole balance of the item afterwards, every lot together."""
 
     id: int
     balance: int
     warnings: list[str]
+    unit_total: int
+    movements: list[MovementPart]
 
 
 @bp.route("/movements", methods=["POST"])
@@ -257,7 +272,18 @@ def create_movement(json: NewMovement):
         actor=current_actor(),
     )
     db.session.commit()
-    answer = MovementAnswer(id=result.movement.id, balance=result.balance, warnings=result.warnings)
+    answer = MovementAnswer(
+        id=result.movement.id,
+        balance=result.balance,
+        warnings=result.warnings,
+        unit_total=result.unit_total,
+        movements=[
+            MovementPart(
+                id=m.id, lot=m.lot.code if m.lot else None, qty=m.qty, balance=m.balance_after
+            )
+            for m in result.movements
+        ],
+    )
     return answer, 200 if result.replayed else 201
 
 

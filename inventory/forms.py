@@ -55,6 +55,8 @@ class MovementForm(SafeForm):
     item = SelectField(_l("物资"), choices=[], validate_choice=False)
     qty = IntegerField(_l("数量"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
     lot = StringField(_l("批次号"), validators=[Optional(), Length(max=40)])
+    # Issues and write-offs pick one of the unit's lots, or none: earliest expiry first.
+    lot_pick = SelectField(_l("出库批次"), choices=[], validate_choice=False)
     expires_on = DateField(_l("有效期至"), validators=[Optional()])
     serials = TextAreaField(
         _l("序列号"),

@@ -21,6 +21,7 @@ from inventory.checks import check_qty
 from inventory.models import (
     ASSET_STATUSES,
     MANUAL_KINDS,
+    MOVEMENT_KINDS,
     OUTBOUND_KINDS,
     Asset,
     Item,
@@ -46,10 +47,82 @@ class InsufficientStock(Conflict):
 
 @dataclass
 class Posted:
+    """What one receipt, issue or write-off wrote. ``movement`` and ``balance`` describe the
+    first ledger line; an issue or write-off without a lot may have taken several lots, one
+    line each, all in ``movements``. ``unit_total`` is the unit's whole balance of the item
+    after it, every lot together."""
+
     movement: Movement
     balance: int
     warnings: list[str] = field(default_factory=list)
     replayed: bool = False
+    movements: list[Movement] = field(default_factory=list)
+    unit_total: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.movements:
+            self.movements = [self.movement]
+
+    def summary(self) -> str:
+        """The message a user reads after it: what moved, the unit's total, each lot's rest."""
+        m = self.movement
+        item = m.item
+        qty = sum(abs(x.qty) for x in self.movements)
+        lots = "、".join(
+            _("批次 {lot} 余 {qty} {uom}").format(lot=x.lot.code, qty=x.balance_after, uom=item.uom)
+            if x.lot is not None
+            else _("无批次 余 {qty} {uom}").format(qty=x.balance_after, uom=item.uom)
+            for x in self.movements
+        )
+        return _("已{kind} {qty} {uom}{item}；本单位合计 {total} {uom}（{lots}）。").format(
+            kind=MOVEMENT_KINDS[m.kind],
+            qty=qty,
+            uom=item.uom,
+            item=item.name,
+            total=self.unit_total,
+            lots=lots,
+        )
+
+
+def unit_total(session: Session, unit_id: int, item_id: int) -> int:
+    """How much of an item a unit holds, every lot (and no lot) together."""
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(Position.qty), 0)).where(
+                Position.unit_id == unit_id, Position.item_id == item_id
+            )
+        )
+        or 0
+    )
+
+
+def fefo_positions(
+    session: Session, unit_id: int, item_id: int, *, usable_on: date | None = None
+) -> list[Position]:
+    """The positions holding an item at a unit in the order stock leaves them (先到期先出),
+    locked for the write.
+
+    Lots with an expiry date come first, soonest first; lots without one and the stock kept
+    without a lot come last, oldest position first (none of them ever expires, so nothing
+    orders them but age). With ``usable_on``, lots expired on that day or before are left
+    out. Allocations reserve in this order, and issues and write-offs without a lot take it.
+    """
+    rows = session.scalars(
+        select(Position)
+        .outerjoin(Lot, Lot.id == Position.lot_id)
+        .where(Position.unit_id == unit_id, Position.item_id == item_id, Position.qty > 0)
+        .order_by(Lot.expires_on.is_(None), Lot.expires_on, Position.id)
+        .with_for_update(of=Position)
+        .execution_options(populate_existing=True)
+    ).all()
+    return list(rows) if usable_on is None else _usable(rows, usable_on)
+
+
+def _usable(positions: Iterable[Position], on: date) -> list[Position]:
+    """The positions whose lot has not expired on that day (expiry day included)."""
+    return [
+        p for p in positions if p.lot is None or p.lot.expires_on is None or p.lot.expires_on > on
+    ]
 
 
 def find_lot(session: Session, item: Item, code: str) -> Lot | None:
@@ -200,23 +273,27 @@ def post_movement(
 
 
 def _same_movement(
-    earlier: Movement, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+    posted: Posted, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
 ) -> bool:
-    """Whether a retry with ``earlier``'s request key asks for the very same movement: only
+    """Whether a retry with an earlier request key asks for the very same movement: only
     then is the earlier one answered again; anything else reusing the key is refused."""
+    earlier = posted.movement
     if (earlier.unit_id, earlier.item_id, earlier.kind) != (unit.id, item.id, kind):
         return False
     try:
         asked = (check_qty(qty), check_note(note), _parse_serials(serials))
     except DomainError:
         return False
-    if asked != (abs(earlier.qty), earlier.note, [s for s in earlier.serials.split(",") if s]):
+    done = sum(abs(m.qty) for m in posted.movements)
+    if asked != (done, earlier.note, [s for s in earlier.serials.split(",") if s]):
         return False
     if kind == "write_off" and reason != earlier.reason:
         return False
     lot = earlier.lot
     code = (lot_code or "").strip() or None
-    # An issue without a lot takes whichever lot comes first; a receipt without one has none.
+    # An issue without a lot takes whichever lots come first; a receipt without one has none.
+    if code is not None and len(posted.movements) > 1:
+        return False
     if code is not None and (lot is None or lot.code != code):
         return False
     if expires_on is not None and (lot is None or lot.expires_on != expires_on):
@@ -259,18 +336,26 @@ def record_movement(
     serials: Iterable[str] | str | None = None,
     request_key: str | None = None,
     today: date | None = None,
+    lot_only: bool = False,
 ) -> Posted:
-    """Record a receipt, issue or write-off for a unit; the balance never goes below zero."""
+    """Record a receipt, issue or write-off for a unit; the balance never goes below zero.
+
+    An issue or write-off naming a lot takes only from that lot. Without a lot it takes the
+    unit's stock earliest expiry first across its lots (see ``fefo_positions``), one ledger
+    line per lot touched, unless ``lot_only`` (a scanned shelf without a lot) keeps it to
+    the stock held without a lot.
+    """
     require(session, actor, "stock.write", unit)
     if request_key:
         earlier = session.scalar(select(Movement).where(Movement.request_key == request_key))
         if earlier is not None:
+            posted = _replayed(session, earlier)
             same = _same_movement(
-                earlier, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
+                posted, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
             )
             if not same:
                 raise Conflict(_("该请求编号已用于另一份不同的内容，未做任何修改。"))
-            return Posted(earlier, earlier.balance_after, replayed=True)
+            return posted
     if kind not in MANUAL_KINDS:
         raise DomainError(_("未知的出入库类型：{kind}。").format(kind=kind), field="kind")
     if not unit.is_active:
@@ -311,74 +396,200 @@ def record_movement(
                     lot=lot.code, date=lot.expires_on.isoformat()
                 )
             )
+        plan: list[tuple[Lot | None, int]] = [(lot, qty)]
+    elif item.is_serial:
+        plan = [(None, qty)]  # serial pieces are named one by one, never by lot
+    elif lot_code or lot_only:
+        plan = [(_named_lot_for_outbound(session, unit, item, lot_code, qty), qty)]
     else:
-        lot = _lot_for_outbound(session, unit, item, lot_code)
+        plan = _fefo_plan(session, unit, item, kind, qty, today)
 
     if item.is_serial:
         _move_serials(session, unit, item, kind, serial_list)
 
-    delta = -qty if kind in OUTBOUND_KINDS else qty
-    try:
-        movement = post_movement(
+    sign = -1 if kind in OUTBOUND_KINDS else 1
+    movements: list[Movement] = []
+    for lot, take in plan:
+        first = movements[0] if movements else None
+        try:
+            movement = post_movement(
+                session,
+                unit=unit,
+                item=item,
+                lot=lot,
+                kind=kind,
+                delta=sign * take,
+                actor=actor,
+                note=note,
+                reason=reason,
+                # The lines after the first of one request name the first as their document:
+                # a retry with the same request key finds them all.
+                document=f"{SPLIT_DOCUMENT}{first.id}" if first else "",
+                serials=serial_list,
+                request_key=None if first else request_key,
+            )
+        except IntegrityError:
+            # The same one-time key was written by a concurrent submit of the same form.
+            raise Conflict(_("该表单已经提交过，请勿重复提交。")) from None
+        except InsufficientStock:
+            # Someone took the stock between the check and the write (SQLite locks nothing
+            # on read): the refusal says the unit's total as it is now.
+            if kind in OUTBOUND_KINDS and not (lot_code or lot_only or item.is_serial):
+                _fefo_plan(session, unit, item, kind, qty, today)
+            raise
+        movements.append(movement)
+    total = unit_total(session, unit.id, item.id)
+    for movement in movements:
+        audit.record(
             session,
-            unit=unit,
-            item=item,
-            lot=lot,
-            kind=kind,
-            delta=delta,
-            actor=actor,
-            note=note,
-            reason=reason,
-            serials=serial_list,
-            request_key=request_key,
+            actor,
+            f"movement.{kind}",
+            movement,
+            unit_id=unit.id,
+            after={
+                "unit": unit.code,
+                "item": item.code,
+                "lot": movement.lot.code if movement.lot else None,
+                "qty": movement.qty,
+                "balance": movement.balance_after,
+                "unit_total": total,
+                "reason": reason or None,
+                "serials": serial_list or None,
+            },
+            summary=note,
         )
-    except IntegrityError:
-        # The same one-time key was written by a concurrent submit of the same form.
-        raise Conflict(_("该表单已经提交过，请勿重复提交。")) from None
-    audit.record(
-        session,
-        actor,
-        f"movement.{kind}",
-        movement,
-        unit_id=unit.id,
-        after={
-            "unit": unit.code,
-            "item": item.code,
-            "lot": lot.code if lot else None,
-            "qty": delta,
-            "balance": movement.balance_after,
-            "reason": reason or None,
-            "serials": serial_list or None,
-        },
-        summary=note,
+    first = movements[0]
+    return Posted(first, first.balance_after, warnings, movements=movements, unit_total=total)
+
+
+# The document of the second and later ledger lines of one issue or write-off split over lots.
+SPLIT_DOCUMENT = "movement:"
+
+
+def _replayed(session: Session, earlier: Movement) -> Posted:
+    """The answer to a retry: every line the first request wrote, and the unit's total then."""
+    rest = session.scalars(
+        select(Movement)
+        .where(Movement.document == f"{SPLIT_DOCUMENT}{earlier.id}")
+        .order_by(Movement.id)
     )
-    return Posted(movement, movement.balance_after, warnings)
+    parts = [earlier, *rest]
+    total = session.scalar(
+        select(func.coalesce(func.sum(Movement.qty), 0)).where(
+            Movement.unit_id == earlier.unit_id,
+            Movement.item_id == earlier.item_id,
+            Movement.id <= parts[-1].id,
+        )
+    )
+    return Posted(
+        earlier, earlier.balance_after, replayed=True, movements=parts, unit_total=total or 0
+    )
 
 
-def _lot_for_outbound(session: Session, unit: Unit, item: Item, lot_code: str | None) -> Lot | None:
+def _shortage_refusal(
+    unit: Unit, item: Item, kind: str, need: int, total: int, available: int, detail: list[str]
+) -> InsufficientStock:
+    verb = MOVEMENT_KINDS[kind]
+    if total < need or not detail:
+        message = _("{unit} 的 {item} 账面合计只有 {total} {uom}，不够{kind} {need} {uom}。")
+        message = message.format(
+            unit=unit.name, item=item.name, total=total, uom=item.uom, kind=verb, need=need
+        )
+    else:
+        message = _(
+            "{unit} 的 {item} 账面合计 {total} {uom}（{detail}），可{kind}的只有 {available} "
+            "{uom}，不够{kind} {need} {uom}。"
+        ).format(
+            unit=unit.name,
+            item=item.name,
+            total=total,
+            uom=item.uom,
+            detail="、".join(detail),
+            kind=verb,
+            available=available,
+            need=need,
+        )
+    return InsufficientStock(message, field="qty")
+
+
+def _fefo_plan(
+    session: Session, unit: Unit, item: Item, kind: str, qty: int, today: date
+) -> list[tuple[Lot | None, int]]:
+    """Which positions an issue or write-off without a lot takes, earliest expiry first.
+
+    An issue leaves expired lots alone (they do not count as stock in hand and must not be
+    handed out unnoticed: name the lot to issue one); a write-off takes them first.
+    Reserved stock stays for its allocation. Refused, naming the unit's total, when what may
+    be taken is short; nothing is written then.
+    """
+    every = fefo_positions(session, unit.id, item.id)
+    usable = _usable(every, today) if kind == "issue" else every
+    total = sum(p.qty for p in every)
+    available = sum(p.available for p in usable)
+    if available < qty:
+        detail = []
+        expired = sum(p.qty for p in every if p not in usable)
+        reserved = sum(p.reserved for p in usable)
+        if expired:
+            detail.append(_("已过期 {n} {uom}").format(n=expired, uom=item.uom))
+        if reserved:
+            detail.append(_("已为调拨预留 {n} {uom}").format(n=reserved, uom=item.uom))
+        raise _shortage_refusal(unit, item, kind, qty, total, available, detail)
+    plan: list[tuple[Lot | None, int]] = []
+    need = qty
+    for pos in usable:
+        take = min(need, pos.available)
+        if take <= 0:
+            continue
+        plan.append((pos.lot, take))
+        need -= take
+        if need == 0:
+            break
+    return plan
+
+
+def _named_lot_for_outbound(
+    session: Session, unit: Unit, item: Item, lot_code: str | None, qty: int
+) -> Lot | None:
+    """The lot an issue or write-off names (None: the stock kept without a lot); refused,
+    with that position's balance and the unit's total, when it alone cannot give the
+    quantity."""
+    lot = None
     if lot_code:
         lot = find_lot(session, item, lot_code)
         if lot is None:
             raise DomainError(
                 _("{item} 没有批次 {lot}。").format(item=item.name, lot=lot_code), field="lot"
             )
-        return lot
-    if find_position(session, unit.id, item.id, None) is not None:
-        return None
-    lots = session.scalars(
-        select(Lot.code)
-        .join(Position, Position.lot_id == Lot.id)
-        .where(Position.unit_id == unit.id, Position.item_id == item.id, Position.qty > 0)
-        .order_by(Lot.expires_on, Lot.code)
-    ).all()
-    if lots:
-        raise DomainError(
-            _("{item} 在本单位按批次存放，请选择批次：{lots}。").format(
-                item=item.name, lots=", ".join(lots)
+    pos = find_position(session, unit.id, item.id, lot.id if lot else None)
+    available = pos.available if pos else 0
+    if available < qty:
+        total = unit_total(session, unit.id, item.id)
+        if pos is not None and pos.reserved:
+            message = _(
+                "{unit} 的 {item}（{lot}）账面 {qty} {uom}，其中 {reserved} {uom} 已为调拨"
+                "预留，可用 {available} {uom}，不足 {need} {uom}；本单位合计 {total} {uom}。"
+            )
+        else:
+            message = _(
+                "{unit} 的 {item}（{lot}）账面只有 {available} {uom}，不足 {need} {uom}；"
+                "本单位合计 {total} {uom}。"
+            )
+        raise InsufficientStock(
+            message.format(
+                unit=unit.name,
+                item=item.name,
+                lot=_("批次 {lot}").format(lot=lot.code) if lot else _("无批次"),
+                qty=pos.qty if pos else 0,
+                reserved=pos.reserved if pos else 0,
+                available=available,
+                uom=item.uom,
+                need=qty,
+                total=total,
             ),
-            field="lot",
+            field="qty",
         )
-    return None  # nothing held at all: the balance check refuses it
+    return lot
 
 
 def _move_serials(session: Session, unit: Unit, item: Item, kind: str, serials: list[str]) -> None:

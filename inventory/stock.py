@@ -106,6 +106,34 @@ def ledger_count(
     return session.scalar(stmt) or 0
 
 
+def _running_unit_total():
+    """The unit's whole balance of the item after each ledger line (every lot together): the
+    running sum of its lines in ledger order, worked out by the database in the same query."""
+    return func.sum(Movement.qty).over(
+        partition_by=(Movement.unit_id, Movement.item_id), order_by=Movement.id
+    )
+
+
+def unit_totals_after(session: Session, movements: Iterable[Movement]) -> dict[int, int]:
+    """For each ledger line shown, the unit's total of its item after it (one query)."""
+    movements = list(movements)
+    if not movements:
+        return {}
+    ids = {m.id for m in movements}
+    running = (
+        select(Movement.id.label("id"), _running_unit_total().label("total"))
+        .where(
+            Movement.unit_id.in_({m.unit_id for m in movements}),
+            Movement.item_id.in_({m.item_id for m in movements}),
+            Movement.id <= max(ids),
+        )
+        .subquery()
+    )
+    return dict(
+        session.execute(select(running.c.id, running.c.total).where(running.c.id.in_(ids))).all()
+    )
+
+
 # Rows fetched at a time by the ledger export: memory stays flat however long the period.
 LEDGER_BATCH = 5000
 
@@ -120,8 +148,17 @@ def ledger_export_rows(
     reasons: dict[str, str],
 ) -> Iterable[tuple]:
     """The ledger of the given units and days for a download, oldest first, as finished rows
-    (id, time "YYYY-MM-DD HH:MM" UTC, unit, item, lot, kind label, qty, balance, actor,
-    reason label, document, note), streamed from the database a batch at a time."""
+    (id, time "YYYY-MM-DD HH:MM" UTC, unit, item, lot, kind label, qty, balance of the lot,
+    the unit's total of the item, actor, reason label, document, note), streamed from the
+    database a batch at a time."""
+    # The running total needs every earlier line of the unit, not only the period's: it is
+    # summed over the units' whole ledger up to the period's end, then the period is cut.
+    running = _ledger_where(
+        select(Movement.id.label("id"), _running_unit_total().label("total")),
+        unit_ids,
+        None,
+        date_to,
+    ).subquery()
     # Everything is formatted by the database: a year of the city is half a million lines,
     # and a Python datetime or label lookup per line costs more than the query itself.
     if session.get_bind().dialect.name == "postgresql":
@@ -138,11 +175,13 @@ def ledger_export_rows(
             case(kinds, value=Movement.kind, else_=Movement.kind) if kinds else Movement.kind,
             Movement.qty,
             Movement.balance_after,
+            running.c.total,
             Movement.actor_name,
             case(reasons, value=Movement.reason, else_="") if reasons else literal(""),
             Movement.document,
             Movement.note,
         )
+        .join(running, running.c.id == Movement.id)
         .join(Unit, Unit.id == Movement.unit_id)
         .join(Item, Item.id == Movement.item_id)
         .outerjoin(Lot, Lot.id == Movement.lot_id)

@@ -45,6 +45,7 @@ from inventory.models import (
     Asset,
     Count,
     Item,
+    Lot,
     Movement,
     Position,
     StandardVersion,
@@ -67,6 +68,7 @@ from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
 from readiness.pages import confirmed_action, form_error, paginate_rows, submit
 from readiness.params import int_arg, page_arg
+from readiness.pdf import pdf_table
 from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("inventory", __name__)
@@ -387,6 +389,30 @@ def unit_stock(code: str):
     )
 
 
+def _lot_choices(unit: Unit, item_code: str | None) -> list[tuple[str, str]]:
+    """The lots a unit holds (of one item, when chosen), earliest expiry first, for an issue
+    or write-off to pick from; the first choice leaves the pick to earliest expiry first."""
+    stmt = (
+        select(Position)
+        .join(Lot, Lot.id == Position.lot_id)
+        .join(Item, Item.id == Position.item_id)
+        .where(Position.unit_id == unit.id, Position.qty > 0)
+        .options(joinedload(Position.item), joinedload(Position.lot))
+        .order_by(Item.code, Lot.expires_on.is_(None), Lot.expires_on, Lot.code)
+    )
+    if item_code:
+        stmt = stmt.where(Item.code == item_code)
+    choices = [("", _("不指定批次（先到期先出）"))]
+    for p in db.session.scalars(stmt):
+        text = _("{item} · 批次 {lot} · 余 {qty} {uom}").format(
+            item=p.item.name, lot=p.lot.code, qty=p.qty, uom=p.item.uom
+        )
+        if p.lot.expires_on:
+            text += " · " + _("{date} 到期").format(date=p.lot.expires_on.isoformat())
+        choices.append((p.lot.code, text))
+    return choices
+
+
 @bp.route("/stock/<code>/record", methods=["GET", "POST"])
 @permission("stock.write")
 def record(code: str):
@@ -405,8 +431,13 @@ def record(code: str):
         form.kind.data = request.args.get("kind", "receipt")
         form.item.data = request.args.get("item")
         form.lot.data = request.args.get("lot")
+        form.lot_pick.data = request.args.get("lot") or ""
         form.request_key.data = secrets.token_urlsafe(16)
+    form.lot_pick.choices = _lot_choices(unit, form.item.data)
     if form.validate_on_submit():
+        lot_code = form.lot.data
+        if form.kind.data != "receipt" and form.lot_pick.data:
+            lot_code = form.lot_pick.data
         result = submit(
             form,
             lambda: record_movement(
@@ -415,7 +446,7 @@ def record(code: str):
                 item=get_item(db.session, form.item.data or ""),
                 kind=form.kind.data,
                 qty=form.qty.data,
-                lot_code=form.lot.data,
+                lot_code=lot_code,
                 expires_on=form.expires_on.data,
                 reason=form.reason.data or "",
                 serials=form.serials.data,
@@ -425,20 +456,10 @@ def record(code: str):
             ),
         )
         if result is not None:
-            m = result.movement
             if result.replayed:
                 flash(_("这张表单已经登记过，未重复记账。"), "warning")
             else:
-                flash(
-                    _("已登记{kind} {qty} {uom}，{item} 现有 {balance} {uom}。").format(
-                        kind=MOVEMENT_KINDS[m.kind],
-                        qty=abs(m.qty),
-                        uom=m.item.uom,
-                        item=m.item.name,
-                        balance=result.balance,
-                    ),
-                    "success",
-                )
+                flash(result.summary(), "success")
             for warning in result.warnings:
                 flash(warning, "warning")
             return redirect(url_for("inventory.unit_stock", code=unit.code))
@@ -472,14 +493,20 @@ def item_history(code: str, item_code: str):
     """The ledger of one item at one unit with its running balance."""
     unit = _unit_in_scope(code)
     item = _item(item_code)
+    movements = stock.item_history(db.session, unit, item)
     return render_template(
         "inventory/item_history.html",
         unit=unit,
         item=item,
-        movements=stock.item_history(db.session, unit, item),
+        movements=movements,
+        totals=stock.unit_totals_after(db.session, movements),
         kinds=MOVEMENT_KINDS,
         reasons=WRITE_OFF_REASON_LABELS,
     )
+
+
+# A PDF is for printing and signing: longer ledgers are downloaded as CSV or XLSX.
+LEDGER_PDF_MAX_ROWS = 2000
 
 
 @bp.route("/ledger")
@@ -500,17 +527,26 @@ def ledger():
         _("类型"),
         _("数量"),
         _("结存"),
+        _("本单位合计"),
         _("经办人"),
         _("原因"),
         _("单据"),
         _("备注"),
     ]
 
-    if _fmt() == "xlsx":
+    if _fmt() in ("xlsx", "pdf"):
         n = stock.ledger_count(db.session, scope, form.date_from.data, form.date_to.data)
-        if n > exports.XLSX_MAX_ROWS:
+        limit = exports.XLSX_MAX_ROWS if _fmt() == "xlsx" else LEDGER_PDF_MAX_ROWS
+        if n > limit:
             # Refused before any row is written: the page says why and keeps the filters.
-            flash(exports.too_many_rows().message, "error")
+            message = (
+                exports.too_many_rows().message
+                if _fmt() == "xlsx"
+                else _(
+                    "台账超过 {limit} 行，无法生成 PDF：请缩小单位或日期范围，或下载 CSV。"
+                ).format(limit=f"{LEDGER_PDF_MAX_ROWS:,}")
+            )
+            flash(message, "error")
             args = {k: v for k, v in request.args.items() if k != "format"}
             return redirect(url_for("inventory.ledger", **args))
     rows = stock.ledger_export_rows(
@@ -521,7 +557,24 @@ def ledger():
         kinds={k: str(v) for k, v in MOVEMENT_KINDS.items()},
         reasons={k: str(v) for k, v in WRITE_OFF_REASON_LABELS.items()},
     )
-    response = table_response(_fmt(), "ledger", header, rows)
+    response = table_response(
+        _fmt(),
+        "ledger",
+        header,
+        rows,
+        pdf=lambda: pdf_table(
+            _("出入库台账"),
+            [
+                _("单位：{unit}；日期：{start} 至 {end}").format(
+                    unit=dict(form.unit.choices).get(form.unit.data or "", "").strip(),
+                    start=form.date_from.data or "—",
+                    end=form.date_to.data or "—",
+                )
+            ],
+            header,
+            rows,
+        ),
+    )
     if response is not None:
         return response
     page = page_arg()
@@ -537,6 +590,7 @@ def ledger():
         "inventory/ledger.html",
         form=form,
         movements=movements,
+        totals=stock.unit_totals_after(db.session, movements),
         kinds=MOVEMENT_KINDS,
         page=page,
         args=args,

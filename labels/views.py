@@ -141,6 +141,7 @@ def scan_move(code: str):
             kind=kind if kind in ("issue", "receipt") else "",
             qty=request.form.get("qty", ""),
             lot_code=found.lot.code if found.lot else None,
+            lot_only=True,  # the scanned shelf, not the unit's earliest lot
             request_key=request.form.get("request_key") or None,
             actor=current_actor(),
         )

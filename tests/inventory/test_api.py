@@ -160,7 +160,10 @@ def test_movements_balance_and_refusals(api, town, session):
         "/api/v1/movements", json={"unit": "DAYE", "item": "LJ", "kind": "issue", "qty": 7}
     )
     assert over.status_code == 409
-    assert over.get_json()["error"]["message"] == "大冶派出所 的 救生衣 账面只有 6 件，不足 7 件。"
+    assert (
+        over.get_json()["error"]["message"]
+        == "大冶派出所 的 救生衣 账面合计只有 6 件，不够出库 7 件。"
+    )
     for bad in (
         {"qty": 0},
         {"qty": -3},

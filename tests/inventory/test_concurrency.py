@@ -50,7 +50,7 @@ def test_last_pieces_issued_at_the_same_moment(
     assert sorted(results.values()).count("ok") == 1
     refusals = [r for r in results.values() if r != "ok"]
     assert len(refusals) == 3
-    assert all("账面只有 1 盘，不足 2 盘" in r for r in refusals)
+    assert all("只有 1 盘，不够出库 2 盘" in r for r in refusals), refusals
     session.expire_all()
     assert session.scalars(select(Position.qty)).one() == 1
     issues = session.scalars(select(Movement).where(Movement.kind == "issue")).all()

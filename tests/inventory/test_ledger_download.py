@@ -21,6 +21,7 @@ HEADER = [
     "类型",
     "数量",
     "结存",
+    "本单位合计",
     "经办人",
     "原因",
     "单据",
@@ -70,10 +71,10 @@ def test_clerk_csv_holds_own_unit_movements_in_order(books, login, session):
     ids = [int(r[0]) for r in body]
     assert ids == sorted(ids)
     receipt, write_off, tape = body
-    assert receipt[3:8] == ["救生衣", "L2024-01", "入库", "6", "6"]
-    assert write_off[3:10] == ["救生衣", "L2024-01", "报损核销", "-2", "4", "system", "损坏"]
-    assert write_off[11] == "演练中破损"
-    assert tape[3:8] == ["警戒带", "", "入库", "3", "3"]
+    assert receipt[3:9] == ["救生衣", "L2024-01", "入库", "6", "6", "6"]
+    assert write_off[3:11] == ["救生衣", "L2024-01", "报损核销", "-2", "4", "4", "system", "损坏"]
+    assert write_off[12] == "演练中破损"
+    assert tape[3:9] == ["警戒带", "", "入库", "3", "3", "3"]
     first = session.get(Movement, ids[0])
     assert receipt[1] == first.at.strftime("%Y-%m-%d %H:%M")
 
@@ -83,10 +84,10 @@ def test_clerk_xlsx_has_no_other_unit(books, login):
     rows = _xlsx_rows(client.get("/ledger?format=xlsx"))
     assert rows[0] == HEADER
     assert {r[2] for r in rows[1:]} == {"大冶派出所"}
-    assert [(r[3], r[6], r[7]) for r in rows[1:]] == [
-        ("救生衣", 6, 6),
-        ("救生衣", -2, 4),
-        ("警戒带", 3, 3),
+    assert [(r[3], r[6], r[7], r[8]) for r in rows[1:]] == [
+        ("救生衣", 6, 6, 6),
+        ("救生衣", -2, 4, 4),
+        ("警戒带", 3, 3, 3),
     ]
 
 
@@ -102,8 +103,8 @@ def test_command_downloads_every_unit_of_the_bureau(books, login):
     assert [r[2] for r in csv_rows[1:]] == ["大冶派出所"] * 3 + ["白坪派出所"]
     # The two files hold the same rows (numbers are numbers in the workbook).
     assert [[("" if v is None else str(v)) for v in r] for r in xlsx_rows] == csv_rows
-    assert csv_rows[-1][3:8] == ["警戒带", "", "入库", "1", "1"]
-    assert csv_rows[-1][11] == "白坪入库"
+    assert csv_rows[-1][3:9] == ["警戒带", "", "入库", "1", "1", "1"]
+    assert csv_rows[-1][12] == "白坪入库"
 
 
 def test_command_narrows_to_one_unit_and_a_period(books, login):

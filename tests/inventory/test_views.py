@@ -42,7 +42,7 @@ def test_clerk_records_a_receipt_and_an_issue(make_unit, make_item, make_user, l
     )
     assert r.status_code == 302 and r.location == "/stock/DAYE"
     page = text(client.get(r.location))
-    assert "已登记入库 6 件，救生衣 现有 6 件。" in page
+    assert "已入库 6 件救生衣；本单位合计 6 件（无批次 余 6 件）。" in page
     # The same form sent twice (double click) records once.
     r = post_form(
         client,
@@ -71,7 +71,7 @@ def test_bad_movements_show_a_chinese_error_and_change_nothing(
     client = login("clerk1")
     before = n_movements(session)
     cases = [
-        ({"kind": "issue", "qty": "7"}, "大冶派出所 的 救生衣 账面只有 6 件，不足 7 件。"),
+        ({"kind": "issue", "qty": "7"}, "大冶派出所 的 救生衣 账面合计只有 6 件，不够出库 7 件。"),
         ({"kind": "issue", "qty": "-3"}, "数值大小必须介于"),
         ({"kind": "issue", "qty": "abc"}, "不是有效的整数"),
         ({"kind": "issue", "qty": "0"}, "数值大小必须介于"),
