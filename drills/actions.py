@@ -1,18 +1,25 @@
 """Corrective actions: their life from open to verified (closed only with evidence and by a
-second person), due-date extensions with the reason kept, cancellation, and the lists of
-open, overdue and orphaned actions."""
+second person, or returned for rework), due dates moved only by an extension someone else
+approves, cancellation, and the lists of open, overdue and orphaned actions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from drills.checks import check_text
-from drills.models import ACTION_STATUSES, CorrectiveAction, DueDateChange, Finding
+from drills.models import (
+    ACTION_STATUSES,
+    ActionExtension,
+    ActionReturn,
+    CorrectiveAction,
+    DueDateChange,
+    Finding,
+)
 from readiness import audit
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -66,7 +73,8 @@ def _owner_or_command(session: Session, action: CorrectiveAction, actor) -> None
 def mark_done(
     session: Session, action: CorrectiveAction, evidence: str, *, actor
 ) -> CorrectiveAction:
-    """Report an action done; without evidence it is refused."""
+    """Report an action done; without evidence it is refused. Who reported it is kept:
+    they may not verify or return it."""
     _owner_or_command(session, action, actor)
     if action.status not in ("open", "in_progress"):
         raise Conflict(
@@ -77,12 +85,23 @@ def mark_done(
     action.status = "done"
     action.evidence = evidence
     action.done_at = utcnow()
+    action.done_by_id = getattr(actor, "id", None)
     return _changed(session, actor, "action.done", action, before)
 
 
+def _second_person(action: CorrectiveAction, actor, owner_message: str, done_message: str) -> None:
+    """Refuse the owner and whoever reported the action done (the second person rule)."""
+    actor_id = getattr(actor, "id", None)
+    if actor_id is not None and actor_id == action.owner_id:
+        raise PermissionDenied(owner_message)
+    if actor_id is not None and actor_id == action.done_by_id:
+        raise PermissionDenied(done_message)
+
+
 def verify_action(session: Session, action: CorrectiveAction, *, actor) -> CorrectiveAction:
-    """Confirm the fix is real: by command staff or an inspector who is not the owner."""
-    require(session, actor, "actions.verify")
+    """Confirm the fix is real: by command staff or an inspector who is neither the owner
+    nor whoever reported it done."""
+    require(session, actor, "actions.verify", action.unit_id)
     if getattr(actor, "id", None) == action.owner_id:
         raise PermissionDenied(_("负责人不能验证自己的整改事项，须由他人核验。"))
     if action.status != "done":
@@ -91,6 +110,12 @@ def verify_action(session: Session, action: CorrectiveAction, *, actor) -> Corre
                 status=_status(action)
             )
         )
+    _second_person(
+        action,
+        actor,
+        _("负责人不能验证自己的整改事项，须由他人核验。"),
+        _("整改由您报告完成，须由另一位指挥人员或督察人员核验。"),
+    )
     before = _action_snapshot(action)
     action.status = "verified"
     action.verified_at = utcnow()
@@ -98,39 +123,245 @@ def verify_action(session: Session, action: CorrectiveAction, *, actor) -> Corre
     return _changed(session, actor, "action.verify", action, before)
 
 
-def move_due_date(
+def return_action(
+    session: Session, action: CorrectiveAction, reason: str, *, actor
+) -> CorrectiveAction:
+    """Send a done action back for rework (command staff or an inspector, neither the owner
+    nor whoever reported it done): it is in progress again, and the reason and the evidence
+    it was sent back with stay in its history."""
+    require(session, actor, "actions.return", action.unit_id)
+    _second_person(
+        action,
+        actor,
+        _("负责人不能退回自己的整改事项，须由他人核验。"),
+        _("整改由您报告完成，不能由您退回，须由另一位指挥人员或督察人员核验。"),
+    )
+    if action.status != "done":
+        raise Conflict(
+            _("只有已完成待验证的整改事项才能退回（当前为“{status}”）。").format(
+                status=_status(action)
+            )
+        )
+    reason = check_text(reason, "reason", limit=REASON_MAX)
+    before = _action_snapshot(action)
+    session.add(
+        ActionReturn(
+            action=action,
+            reason=reason,
+            evidence=action.evidence,
+            done_by_id=action.done_by_id,
+            returned_by_id=actor.id,
+        )
+    )
+    # The next report of done needs its own evidence; the returned text stays in the
+    # history and the evidence files stay with the action.
+    action.status = "in_progress"
+    action.evidence = ""
+    action.done_at = None
+    action.done_by_id = None
+    return _changed(session, actor, "action.return", action, before, reason)
+
+
+# ---------------------------------------------------------------- extensions
+
+REASON_MAX = 500
+EXTENDABLE = ("open", "in_progress", "done")
+
+
+def _new_due_on(action: CorrectiveAction, due_on, today: date) -> date:
+    if not isinstance(due_on, date):
+        raise DomainError(_("请填写新的完成期限。"), field="due_on")
+    if due_on < today:
+        raise DomainError(_("新的完成期限不能早于今天。"), field="due_on")
+    if due_on <= action.due_on:
+        raise DomainError(
+            _("新的完成期限须晚于原期限（{due}）。").format(due=action.due_on.isoformat()),
+            field="due_on",
+        )
+    return due_on
+
+
+def _extension_snapshot(e: ActionExtension) -> dict:
+    return {
+        "extension": e.id,
+        "old_due_on": e.old_due_on.isoformat(),
+        "due_on": e.due_on.isoformat(),
+        "status": e.status,
+        "reason": e.reason,
+        "decision_reason": e.decision_reason or None,
+    }
+
+
+def request_extension(
     session: Session,
     action: CorrectiveAction,
-    new_due_on: date,
+    due_on: date | None,
     reason: str,
     *,
     actor,
     today: date | None = None,
-) -> CorrectiveAction:
-    """Move a deadline; the reason and the old date are kept. A new date in the past is
-    refused: it would only hide that the action is late."""
+) -> ActionExtension:
+    """Ask for a later due date (the owner or a writer of the unit), with the reason. The old
+    date stands, and an overdue action stays overdue, until someone else approves it."""
     _owner_or_command(session, action, actor)
-    if action.status in ("verified", "cancelled"):
-        raise Conflict(_("已销号或已取消的整改事项不能改期。"))
-    reason = check_text(reason, "reason", limit=500)
-    if not isinstance(new_due_on, date):
-        raise DomainError(_("请填写新的完成期限。"), field="due_on")
-    if new_due_on == action.due_on:
-        raise DomainError(_("新期限与原期限相同。"), field="due_on")
-    if new_due_on < (today or date.today()):
-        raise DomainError(_("新的完成期限不能早于今天。"), field="due_on")
-    before = _action_snapshot(action)
+    if action.status not in EXTENDABLE:
+        raise Conflict(
+            _("该整改事项当前为“{status}”，不能申请延期。").format(status=_status(action))
+        )
+    if action.pending_extension is not None:
+        raise Conflict(_("该整改事项已有待审批的延期申请，请等待审批结果。"))
+    reason = check_text(reason, "reason", limit=REASON_MAX)
+    due_on = _new_due_on(action, due_on, today or date.today())
+    extension = ActionExtension(
+        action=action,
+        old_due_on=action.due_on,
+        due_on=due_on,
+        reason=reason,
+        status="pending",
+        requested_by_id=actor.id,
+        decision_reason="",
+    )
+    session.add(extension)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "action.extension_request",
+        action,
+        unit_id=action.unit_id,
+        after=_extension_snapshot(extension),
+        summary=reason,
+    )
+    return extension
+
+
+def _pending_for_decision(session: Session, action: CorrectiveAction, actor) -> ActionExtension:
+    require(session, actor, "actions.approve_extension", action.unit_id)
+    extension = action.pending_extension
+    if extension is None:
+        raise Conflict(_("该整改事项没有待审批的延期申请。"))
+    actor_id = getattr(actor, "id", None)
+    if actor_id is not None and actor_id == extension.requested_by_id:
+        raise PermissionDenied(_("延期由您申请，须由另一位指挥人员或督察人员审批。"))
+    if actor_id is not None and actor_id == action.owner_id:
+        raise PermissionDenied(_("负责人不能审批自己整改事项的延期。"))
+    return extension
+
+
+def approve_extension(
+    session: Session, action: CorrectiveAction, *, actor, today: date | None = None
+) -> ActionExtension:
+    """Approve the pending extension (command staff or an inspector, not the requester nor
+    the owner): the due date moves, and the move is kept in the action's history."""
+    extension = _pending_for_decision(session, action, actor)
+    if action.status not in EXTENDABLE:
+        raise Conflict(_("该整改事项当前为“{status}”，不能再延期。").format(status=_status(action)))
+    if extension.due_on < (today or date.today()):
+        # the request has gone stale while it waited: refuse it, or ask for a new one
+        raise Conflict(_("新的完成期限不能早于今天。"), field="due_on")
+    before = _extension_snapshot(extension)
     session.add(
         DueDateChange(
             action=action,
             old_due_on=action.due_on,
-            new_due_on=new_due_on,
-            reason=reason,
-            changed_by_id=getattr(actor, "id", None),
+            new_due_on=extension.due_on,
+            reason=extension.reason,
+            changed_by_id=actor.id,
         )
     )
-    action.due_on = new_due_on
-    return _changed(session, actor, "action.move_due", action, before, reason)
+    action.due_on = extension.due_on
+    extension.status = "approved"
+    extension.decided_by_id = actor.id
+    extension.decided_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "action.extension_approve",
+        action,
+        unit_id=action.unit_id,
+        before=before,
+        after=_extension_snapshot(extension),
+        summary=extension.reason,
+    )
+    return extension
+
+
+def reject_extension(
+    session: Session, action: CorrectiveAction, reason: str, *, actor
+) -> ActionExtension:
+    """Refuse the pending extension, with the reason: the due date stays."""
+    extension = _pending_for_decision(session, action, actor)
+    reason = check_text(reason, "reason", limit=REASON_MAX)
+    before = _extension_snapshot(extension)
+    extension.status = "rejected"
+    extension.decided_by_id = actor.id
+    extension.decided_at = utcnow()
+    extension.decision_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "action.extension_reject",
+        action,
+        unit_id=action.unit_id,
+        before=before,
+        after=_extension_snapshot(extension),
+        summary=reason,
+    )
+    return extension
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    at: datetime
+    who: User | None
+    text: str
+    reason: str = ""
+
+
+def action_history(action: CorrectiveAction) -> list[HistoryEvent]:
+    """Every extension request and decision, and every return, oldest first."""
+    events = []
+    for e in action.extensions:
+        events.append(
+            HistoryEvent(
+                e.requested_at,
+                e.requested_by,
+                _("申请延期：{old} → {new}").format(
+                    old=e.old_due_on.isoformat(), new=e.due_on.isoformat()
+                ),
+                e.reason,
+            )
+        )
+        if e.status == "approved":
+            events.append(
+                HistoryEvent(
+                    e.decided_at,
+                    e.decided_by,
+                    _("批准延期，完成期限改为 {new}").format(new=e.due_on.isoformat()),
+                )
+            )
+        elif e.status == "rejected":
+            events.append(
+                HistoryEvent(
+                    e.decided_at,
+                    e.decided_by,
+                    _("驳回延期申请，完成期限仍为 {old}").format(old=e.old_due_on.isoformat()),
+                    e.decision_reason,
+                )
+            )
+    for r in action.returns:
+        events.append(
+            HistoryEvent(
+                r.returned_at,
+                r.returned_by,
+                _("退回整改（退回时的证据：{evidence}）").format(evidence=r.evidence or "—"),
+                r.reason,
+            )
+        )
+    events.sort(key=lambda ev: ev.at)
+    return events
 
 
 def cancel_action(
@@ -143,7 +374,7 @@ def cancel_action(
         raise PermissionDenied(_("负责人不能取消自己的整改事项。"))
     if action.status in ("verified", "cancelled"):
         raise Conflict(_("该整改事项当前为“{status}”，不能取消。").format(status=_status(action)))
-    reason = check_text(reason, "reason", limit=500)
+    reason = check_text(reason, "reason", limit=REASON_MAX)
     before = _action_snapshot(action)
     action.status = "cancelled"
     action.cancel_reason = reason
@@ -170,6 +401,7 @@ def actions_query(
             joinedload(CorrectiveAction.owner),
             joinedload(CorrectiveAction.unit),
             joinedload(CorrectiveAction.verified_by),
+            selectinload(CorrectiveAction.extensions),
             joinedload(CorrectiveAction.finding).joinedload(Finding.drill),
         )
     )

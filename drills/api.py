@@ -36,8 +36,10 @@ from readiness.openapi import (
     Code,
     DateText,
     IsoDate,
+    IsoDateTime,
     OptionalDateText,
     OptionalIsoDate,
+    OptionalIsoDateTime,
     Query,
     Rows,
 )
@@ -71,6 +73,22 @@ OptionalUsername = Annotated[str | None, BeforeValidator(_username)]
 TextOrNull = Annotated[str | None, BeforeValidator(lambda v: v or None)]
 
 
+class ActionExtensionAnswer(Answer):
+    """A request to move a corrective action's due date, and its decision."""
+
+    id: int
+    action_id: int
+    old_due_on: IsoDate
+    due_on: IsoDate
+    reason: str
+    status: str = Field(json_schema_extra={"enum": ["pending", "approved", "rejected"]})
+    requested_by: Username
+    requested_at: IsoDateTime
+    decided_by: OptionalUsername
+    decided_at: OptionalIsoDateTime
+    decision_reason: TextOrNull
+
+
 class CorrectiveActionAnswer(Answer):
     id: int
     text: str
@@ -81,6 +99,9 @@ class CorrectiveActionAnswer(Answer):
     evidence: TextOrNull
     verified_by: OptionalUsername
     cancel_reason: TextOrNull
+    # who reported it done (null until then, and again once it is sent back)
+    done_by: OptionalUsername = None
+    pending_extension: ActionExtensionAnswer | None = None
 
 
 class DrillObjectiveAnswer(Answer):
@@ -260,6 +281,19 @@ class ActionEvidence(Body):
 
 
 class ActionCancel(Body):
+    reason: str | None = None
+
+
+class ActionReason(Body):
+    """Why an action is sent back, or an extension refused."""
+
+    reason: str | None = None
+
+
+class ActionExtensionRequest(Body):
+    """The due date asked for (later than the current one, not before today) and why."""
+
+    due_on: OptionalDateText = None
     reason: str | None = None
 
 
@@ -515,6 +549,70 @@ def action_verify(action_id: int):
 def action_cancel(action_id: int, json: ActionCancel):
     """Cancel an action, with a reason (command staff)"""
     return _with_text(action_id, act.cancel_action, json.reason)
+
+
+@bp.route("/actions/<int:action_id>/return", methods=["POST"])
+@permission("actions.return")
+@operation(
+    json=ActionReason,
+    answers={200: CorrectiveActionAnswer},
+    errors=(400, 401, 403, 404, 409),
+)
+def action_return(action_id: int, json: ActionReason):
+    """Send a done action back for rework, with the reason
+
+    Command staff or an inspector, neither the owner nor whoever reported it done; the
+    action is in progress again and the reason stays in its history.
+    """
+    return _with_text(action_id, act.return_action, json.reason)
+
+
+@bp.route("/actions/<int:action_id>/extension", methods=["POST"])
+@permission("drills.view")
+@operation(
+    json=ActionExtensionRequest,
+    answers={201: ActionExtensionAnswer},
+    errors=(400, 401, 403, 404, 409),
+)
+def action_extension(action_id: int, json: ActionExtensionRequest):
+    """Ask for a later due date (the owner or a writer of the unit)
+
+    The request waits for command staff or an inspector other than the requester; until
+    then the old date stands and an overdue action stays overdue.
+    """
+    action = _action(action_id)
+    due_on = date_field(json.due_on, "due_on")
+    extension = act.request_extension(
+        db.session, action, due_on, json.reason or "", actor=current_actor()
+    )
+    db.session.commit()
+    return ActionExtensionAnswer.model_validate(extension), 201
+
+
+@bp.route("/actions/<int:action_id>/extension/approve", methods=["POST"])
+@permission("actions.approve_extension")
+@operation(answers={200: ActionExtensionAnswer}, errors=(401, 403, 404, 409))
+def action_extension_approve(action_id: int):
+    """Approve the pending extension: the due date moves (not by the requester)"""
+    extension = act.approve_extension(db.session, _action(action_id), actor=current_actor())
+    db.session.commit()
+    return ActionExtensionAnswer.model_validate(extension)
+
+
+@bp.route("/actions/<int:action_id>/extension/reject", methods=["POST"])
+@permission("actions.approve_extension")
+@operation(
+    json=ActionReason,
+    answers={200: ActionExtensionAnswer},
+    errors=(400, 401, 403, 404, 409),
+)
+def action_extension_reject(action_id: int, json: ActionReason):
+    """Refuse the pending extension, with the reason: the due date stays"""
+    extension = act.reject_extension(
+        db.session, _action(action_id), json.reason or "", actor=current_actor()
+    )
+    db.session.commit()
+    return ActionExtensionAnswer.model_validate(extension)
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from drills.models import DrillKind
 from readiness import checks as core
 from readiness.errors import DomainError
+from readiness.permissions import unit_ids_above
 
 TITLE_MAX = 200
 TEXT_MAX = 5000
@@ -58,9 +59,17 @@ def field_label(field: str) -> str:
     return str(label) if label is not None else field
 
 
-def check_kind(session: Session, code, *, field: str = "kind", row: int | None = None) -> str:
-    """The code of an active drill kind; ``row`` prefixes the message for a line in a list."""
+def check_kind(
+    session: Session, code, *, field: str = "kind", row: int | None = None, unit=None
+) -> str:
+    """The code of an active drill kind (offered to ``unit``, when given: a kind added by a
+    unit's command staff applies within that unit's subtree); ``row`` prefixes the message
+    for a line in a list."""
     kind = session.get(DrillKind, code) if isinstance(code, str) else None
+    if kind is not None and unit is not None and kind.unit_id is not None:
+        unit_id = unit if isinstance(unit, int) else unit.id
+        if kind.unit_id not in unit_ids_above(session, unit_id):
+            kind = None
     if kind is None or not kind.is_active:
         message = _("未知的演练类型：{kind}。").format(kind=str(code)[:30])
         if row is not None:

@@ -175,14 +175,17 @@ def load(session: Session, storage_dir: Path | None = None) -> bool:
         actor=clerk,
     )
     act.start_action(session, actions[2], actor=command)
-    act.move_due_date(  # moved in the autumn of 2022, before its old date had passed
+    # moved in the autumn of 2022, before its old date had passed: asked for by its owner,
+    # approved by the inspection team
+    act.request_extension(
         session,
         actions[2],
         date(2022, 11, 30),
         "待局党委会议审议后以红头文件印发",
         actor=command,
-        today=date(2022, 9, 30),
+        today=date(2022, 8, 20),
     )
+    act.approve_extension(session, actions[2], actor=users["inspector"], today=date(2022, 8, 22))
     # the tents: cancelled by command, the reason kept
     act.cancel_action(
         session, actions[4], "指挥帐篷已列入装备标准，由物资缺口报告统一采购", actor=command

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -92,6 +93,11 @@ class DrillKind(Base):
     family: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=100)
+    # The unit whose command staff added it: offered within that unit's subtree only.
+    # None: seeded, offered everywhere.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+
+    unit: Mapped[Unit | None] = relationship()
 
     @property
     def label(self) -> str:
@@ -208,8 +214,10 @@ class CorrectiveAction(Base):
         CheckConstraint(
             "status NOT IN ('done', 'verified') OR evidence <> ''", name="done_has_evidence"
         ),
+        # Verified by a second person: neither the owner nor whoever reported it done.
         CheckConstraint(
-            "status <> 'verified' OR (verified_by_id IS NOT NULL AND verified_by_id <> owner_id)",
+            "status <> 'verified' OR (verified_by_id IS NOT NULL AND verified_by_id <> owner_id"
+            " AND (done_by_id IS NULL OR verified_by_id <> done_by_id))",
             name="verified_by_another",
         ),
         Index("ix_corrective_actions_owner_status", "owner_id", "status"),
@@ -225,6 +233,7 @@ class CorrectiveAction(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     evidence: Mapped[str] = mapped_column(Text, default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
@@ -233,10 +242,23 @@ class CorrectiveAction(Base):
     finding: Mapped[Finding] = relationship(back_populates="actions")
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
     unit: Mapped[Unit] = relationship()
+    done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
     due_changes: Mapped[list[DueDateChange]] = relationship(
         back_populates="action", order_by="DueDateChange.id"
     )
+    extensions: Mapped[list[ActionExtension]] = relationship(
+        back_populates="action", order_by="ActionExtension.id"
+    )
+    returns: Mapped[list[ActionReturn]] = relationship(
+        back_populates="action", order_by="ActionReturn.id"
+    )
+
+    @property
+    def pending_extension(self) -> ActionExtension | None:
+        """The extension request waiting for a decision, if any (at most one)."""
+        return next((e for e in self.extensions if e.status == "pending"), None)
+
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="action", order_by="Attachment.id"
     )
@@ -256,6 +278,80 @@ class DueDateChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     action: Mapped[CorrectiveAction] = relationship(back_populates="due_changes")
+    changed_by: Mapped[User | None] = relationship()
+
+
+EXTENSION_STATUSES = {
+    "pending": _l("待审批"),
+    "approved": _l("已批准"),
+    "rejected": _l("已驳回"),
+}
+
+
+class ActionExtension(Base):
+    """A request to move an action's due date: the old date stands until someone other
+    than the requester (command staff or an inspector) approves it."""
+
+    __tablename__ = "action_extensions"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint("due_on > old_due_on", name="later_than_before"),
+        CheckConstraint(
+            "(status = 'pending' AND decided_by_id IS NULL AND decided_at IS NULL)"
+            " OR (status <> 'pending' AND decided_by_id IS NOT NULL AND decided_at IS NOT NULL"
+            " AND decided_by_id <> requested_by_id)",
+            name="decided_by_another",
+        ),
+        CheckConstraint("status <> 'rejected' OR decision_reason <> ''", name="refusal_reason"),
+        # at most one request waits per action
+        Index(
+            "uq_action_extensions_pending",
+            "action_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("corrective_actions.id"), index=True)
+    old_due_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+    action: Mapped[CorrectiveAction] = relationship(back_populates="extensions")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class ActionReturn(Base):
+    """A done action sent back for rework, with the reason and the evidence it was sent
+    back with."""
+
+    __tablename__ = "action_returns"
+    __table_args__ = (
+        CheckConstraint(
+            "done_by_id IS NULL OR returned_by_id <> done_by_id", name="returned_by_another"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("corrective_actions.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    returned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    returned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    action: Mapped[CorrectiveAction] = relationship(back_populates="returns")
+    done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])
+    returned_by: Mapped[User] = relationship(foreign_keys=[returned_by_id])
 
 
 class Attachment(Base):
@@ -287,7 +383,16 @@ class DrillRequirement(Base):
 
     __tablename__ = "drill_requirements"
     __table_args__ = (
-        UniqueConstraint("unit_kind", "drill_kind"),
+        UniqueConstraint("unit_id", "unit_kind", "drill_kind"),
+        # the set that applies everywhere (no unit) is unique too (NULLs are distinct)
+        Index(
+            "uq_drill_requirements_everywhere",
+            "unit_kind",
+            "drill_kind",
+            unique=True,
+            sqlite_where=text("unit_id IS NULL"),
+            postgresql_where=text("unit_id IS NULL"),
+        ),
         CheckConstraint(
             "(per_year > 0 AND interval_days IS NULL) OR (per_year IS NULL AND interval_days > 0)",
             name="per_year_or_interval",
@@ -295,6 +400,9 @@ class DrillRequirement(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The unit whose command staff set it, applying to its subtree (the nearest unit's set
+    # wins); None: applies everywhere.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     unit_kind: Mapped[str] = mapped_column(String(20))
     drill_kind: Mapped[str] = mapped_column(ForeignKey("drill_kinds.code"))
     per_year: Mapped[int | None]

@@ -71,6 +71,7 @@ def _duration(start: time | None, end: time | None, minutes) -> int:
 def _facts(
     session: Session,
     *,
+    lead_unit: Unit,
     title,
     kind,
     held_on,
@@ -90,7 +91,7 @@ def _facts(
 ) -> dict:
     """The drill's facts, checked: the column values for a new or corrected record."""
     title = check_text(title, "title", limit=TITLE_MAX)
-    kind = check_kind(session, kind)
+    kind = check_kind(session, kind, unit=lead_unit)
     if not isinstance(held_on, date):
         raise DomainError(_("请填写演练日期。"), field="held_on")
     if held_on.year < 2000 or held_on > today + timedelta(days=366 * 2):
@@ -160,6 +161,7 @@ def create_drill(
     today = today or date.today()
     facts = _facts(
         session,
+        lead_unit=lead_unit,
         title=title,
         kind=kind,
         held_on=held_on,
@@ -275,7 +277,7 @@ def update_drill(
     if drill.status == "closed":
         raise Conflict(_("演练已归档，不能再修改。"))
     today = today or date.today()
-    values = _facts(session, today=today, **facts)
+    values = _facts(session, lead_unit=drill.lead_unit, today=today, **facts)
     if drill.status != "planned" and values["held_on"] > today:
         raise DomainError(_("已实施的演练，日期不能晚于今天。"), field="held_on")
     before = _facts_snapshot(drill)

@@ -1,5 +1,11 @@
 """Drill kinds, the drills each unit kind must hold (so many a year or one every so many
-days) and the compliance report: per unit and drill kind, held, last held, next due."""
+days) and the compliance report: per unit and drill kind, held, last held, next due.
+
+Kinds and requirements belong to the unit whose command staff set them and apply to its
+subtree. A unit's requirements are the whole set of the nearest unit that keeps one
+(itself, then its parent, …, as ``unit_ids_above`` orders them), else the set that
+applies everywhere (kept without a unit): a nearer set replaces the farther one whole, so
+a bureau can also drop a requirement the level above asks for."""
 
 from __future__ import annotations
 
@@ -15,25 +21,56 @@ from sqlalchemy.orm import Session
 from drills.checks import check_kind, check_text
 from drills.models import FAMILIES, Drill, DrillKind, DrillRequirement, drill_units
 from readiness import audit
-from readiness.errors import DomainError
+from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_KINDS, Unit
-from readiness.permissions import require
+from readiness.permissions import require, unit_ids_above, unit_ids_below
 
 # ---------------------------------------------------------------- drill kinds
 
 
-def drill_kinds(session: Session, *, active_only: bool = False) -> dict[str, tuple[str, str]]:
-    """Drill kinds in display order: code -> (name in the user's language, family)."""
+def drill_kinds(
+    session: Session, *, active_only: bool = False, unit_id: int | None = None
+) -> dict[str, tuple[str, str]]:
+    """Drill kinds in display order: code -> (name in the user's language, family). With
+    ``unit_id``, only those offered there: the seeded kinds and those added by the unit or a
+    unit above it."""
     stmt = select(DrillKind).order_by(DrillKind.position, DrillKind.code)
     if active_only:
         stmt = stmt.where(DrillKind.is_active)
+    if unit_id is not None:
+        stmt = stmt.where(_offered_at(session, unit_id))
     return {k.code: (k.label, k.family) for k in session.scalars(stmt)}
+
+
+def _offered_at(session: Session, unit_id: int):
+    return or_(DrillKind.unit_id.is_(None), DrillKind.unit_id.in_(unit_ids_above(session, unit_id)))
+
+
+def kinds_kept_by(session: Session, actor) -> list[DrillKind]:
+    """The drill kinds in force at the actor's unit (seeded ones and those of the units above
+    it included), in display order: what the requirements page lists."""
+    stmt = select(DrillKind).order_by(DrillKind.position, DrillKind.code)
+    unit_id = getattr(actor, "unit_id", None)
+    if unit_id is not None:
+        stmt = stmt.where(_offered_at(session, unit_id))
+    return list(session.scalars(stmt))
+
+
+def may_change_kind(session: Session, actor, kind: DrillKind) -> bool:
+    """A kind belongs to the unit that added it: its command staff (or those above) change
+    it. A seeded kind applies everywhere: only from the server's command line or by command
+    staff who have no unit (they reach everything)."""
+    unit_id = getattr(actor, "unit_id", None)
+    if kind.unit_id is None or unit_id is None:
+        return unit_id is None
+    return kind.unit_id in unit_ids_below(session, unit_id)
 
 
 def save_drill_kind(
     session: Session, *, code: str, name: str, family: str, is_active: bool = True, actor
 ) -> DrillKind:
-    """Add a drill kind, or rename, re-map or retire one (codes never change: the API uses them)."""
+    """Add a drill kind for the actor's unit (offered within its subtree), or rename, re-map
+    or retire one the unit keeps (codes never change: the API uses them)."""
     require(session, actor, "drills.requirements")
     code = (code or "").strip() if isinstance(code, str) else ""
     if not code or len(code) > 30 or not code.isascii() or not code.replace("_", "").isalnum():
@@ -44,9 +81,15 @@ def save_drill_kind(
     kind = session.get(DrillKind, code)
     before = None
     if kind is None:
-        kind = DrillKind(code=code, position=100)
+        kind = DrillKind(code=code, position=100, unit_id=getattr(actor, "unit_id", None))
         session.add(kind)
     else:
+        if not may_change_kind(session, actor, kind):
+            if kind.unit_id is None:
+                raise PermissionDenied(
+                    _("演练类型 {code} 适用于所有单位，不能由本单位修改。").format(code=code)
+                )
+            raise Conflict(_("类型代码 {code} 已被其他单位使用。").format(code=code))
         before = {"name": kind.name, "family": kind.family, "is_active": kind.is_active}
     kind.name, kind.family, kind.is_active = name, family, bool(is_active)
     session.flush()
@@ -56,6 +99,7 @@ def save_drill_kind(
         "drill_kind.save",
         object_type="drill_kind",
         object_id=code,
+        unit_id=kind.unit_id,
         before=before,
         after={"name": name, "family": family, "is_active": kind.is_active},
     )
@@ -80,9 +124,12 @@ def _positive(value, low: int, high: int) -> bool:
 def set_requirements(
     session: Session, lines: Sequence[RequirementInput], *, actor
 ) -> list[DrillRequirement]:
-    """Replace the drill requirements: per unit kind and drill kind, so many a year or one
-    every so many days."""
+    """Replace the drill requirements of the actor's unit (they apply to its subtree, unless
+    a unit below sets its own): per unit kind and drill kind, so many a year or one every
+    so many days. An empty set lets the set from above apply again. Answers the set now in
+    force at the actor's unit."""
     require(session, actor, "drills.requirements")
+    unit_id = getattr(actor, "unit_id", None)
     seen = set()
     rows = []
     for n, line in enumerate(lines, start=1):
@@ -91,7 +138,7 @@ def set_requirements(
                 _("第 {n} 行：未知的单位类型 {kind}。").format(n=n, kind=str(line.unit_kind)[:20]),
                 field="lines",
             )
-        check_kind(session, line.drill_kind, field="lines", row=n)
+        check_kind(session, line.drill_kind, field="lines", row=n, unit=unit_id)
         per_year, interval = line.per_year, line.interval_days
         if (per_year is None) == (interval is None):
             raise DomainError(
@@ -111,16 +158,16 @@ def set_requirements(
         seen.add(key)
         rows.append(
             DrillRequirement(
+                unit_id=unit_id,
                 unit_kind=line.unit_kind,
                 drill_kind=line.drill_kind,
                 per_year=per_year,
                 interval_days=interval,
             )
         )
-    before = {
-        _requirement_key(r): _requirement_text(r) for r in session.scalars(select(DrillRequirement))
-    }
-    session.execute(delete(DrillRequirement))
+    own = _own_set(unit_id)
+    before = {_requirement_key(r): _requirement_text(r) for r in session.scalars(own)}
+    session.execute(delete(DrillRequirement).where(own.whereclause))
     session.add_all(rows)
     session.flush()
     audit.record(
@@ -128,11 +175,49 @@ def set_requirements(
         actor,
         "drill_requirements.set",
         object_type="drill_requirements",
-        object_id="all",
+        object_id="all" if unit_id is None else str(unit_id),
+        unit_id=unit_id,
         before=before,
         after={_requirement_key(r): _requirement_text(r) for r in rows},
     )
-    return rows
+    return requirements_in_force(session, unit_id)
+
+
+def _own_set(unit_id: int | None):
+    column = DrillRequirement.unit_id
+    return select(DrillRequirement).where(
+        column.is_(None) if unit_id is None else column == unit_id
+    )
+
+
+def requirements_in_force(session: Session, unit_id: int | None) -> list[DrillRequirement]:
+    """The requirement set that applies at a unit: the set of the nearest unit (itself, then
+    its ancestors, ``unit_ids_above``) that keeps one, else the set for everywhere."""
+    by_unit = _sets(session)
+    return by_unit.get(_set_owner(by_unit, _chain(session, unit_id)), [])
+
+
+def set_owner(session: Session, unit_id: int | None) -> int | None:
+    """Which unit's set applies at a unit (None: the set for everywhere)."""
+    return _set_owner(_sets(session), _chain(session, unit_id))
+
+
+def _chain(session: Session, unit_id: int | None) -> list[int]:
+    return [] if unit_id is None else unit_ids_above(session, unit_id)
+
+
+def _sets(session: Session) -> dict[int | None, list[DrillRequirement]]:
+    out: dict[int | None, list[DrillRequirement]] = {}
+    stmt = select(DrillRequirement).order_by(
+        DrillRequirement.unit_kind, DrillRequirement.drill_kind
+    )
+    for r in session.scalars(stmt):
+        out.setdefault(r.unit_id, []).append(r)
+    return out
+
+
+def _set_owner(by_unit: dict, chain: list[int]) -> int | None:
+    return next((uid for uid in chain if by_unit.get(uid)), None)
 
 
 def _requirement_key(r: DrillRequirement) -> str:
@@ -202,10 +287,23 @@ def compliance(
     """Per unit and drill kind: required this year, held (led or took part; real incident
     responses count), last held, next due and whether it is ok, due or overdue."""
     today = today or date.today()
-    reqs: dict[str, list[DrillRequirement]] = {}
-    for r in session.scalars(select(DrillRequirement)):
-        reqs.setdefault(r.unit_kind, []).append(r)
-    units_stmt = select(Unit).where(Unit.is_active, Unit.kind.in_(list(reqs)))
+    by_unit = _sets(session)
+    kinds_required = {r.unit_kind for rows in by_unit.values() for r in rows}
+    parents = {uid: pid for uid, pid in session.execute(select(Unit.id, Unit.parent_id))}
+    owners: dict[int, int | None] = {}
+
+    def owner_of(unit_id: int) -> int | None:
+        # the nearest unit keeping a set, as unit_ids_above orders them (one walk per unit
+        # over a parent map read once, not one query per unit)
+        if unit_id not in owners:
+            chain, current = [], unit_id
+            while current is not None and current not in chain:
+                chain.append(current)
+                current = parents.get(current)
+            owners[unit_id] = _set_owner(by_unit, chain)
+        return owners[unit_id]
+
+    units_stmt = select(Unit).where(Unit.is_active, Unit.kind.in_(list(kinds_required)))
     if unit_ids is not None:
         units_stmt = units_stmt.where(Unit.id.in_(unit_ids))
     units = session.scalars(units_stmt.order_by(Unit.code)).all()
@@ -229,7 +327,9 @@ def compliance(
     held = {(u, k): (n, last, last_ever) for u, k, n, last, last_ever in session.execute(held_stmt)}
     out = []
     for unit in units:
-        for r in reqs.get(unit.kind, []):
+        for r in by_unit.get(owner_of(unit.id), []):
+            if r.unit_kind != unit.kind:
+                continue
             n, last, last_ever = held.get((unit.id, r.drill_kind), (0, None, None))
             due = next_due(r, n, last_ever if r.interval_days else last, year)
             status = compliance_status(due, n, r.required, today, year)

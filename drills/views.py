@@ -30,6 +30,7 @@ from drills.models import (
     CERTIFICATE_KINDS,
     DRILL_STATUSES,
     ELEMENTS,
+    EXTENSION_STATUSES,
     FAMILIES,
     FORMS,
     RATINGS,
@@ -37,8 +38,6 @@ from drills.models import (
     Certificate,
     CorrectiveAction,
     Drill,
-    DrillKind,
-    DrillRequirement,
     TrainingSession,
     drill_units,
 )
@@ -51,7 +50,7 @@ from readiness.errors import DomainError
 from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.models import UNIT_KINDS, User
+from readiness.models import UNIT_KINDS, Unit, User
 from readiness.pages import (
     attempt,
     confirmed_action,
@@ -257,7 +256,7 @@ def new():
         "drills/new.html",
         form=ConfirmForm(),
         error=error,
-        kinds=req.drill_kinds(db.session, active_only=True),
+        kinds=req.drill_kinds(db.session, active_only=True, unit_id=actor.unit_id),
         forms=FORMS,
         scopes=SCOPES,
         elements=ELEMENTS,
@@ -308,7 +307,7 @@ def edit(drill_id: int):
         drill=drill,
         form=ConfirmForm(),
         error=error,
-        kinds=req.drill_kinds(db.session, active_only=True),
+        kinds=req.drill_kinds(db.session, active_only=True, unit_id=drill.lead_unit_id),
         forms=FORMS,
         scopes=SCOPES,
         units=units,
@@ -512,15 +511,25 @@ def action_detail(action_id: int):
     """One corrective action: evidence, verification, due-date history, what to do next."""
     action = _action(action_id)
     actor = current_actor()
-    is_owner = actor.id == action.owner_id
+    # the second person rule: neither the owner nor whoever reported it done
+    second = actor.id not in (action.owner_id, action.done_by_id)
+    pending = action.pending_extension
     return render_template(
         "drills/action.html",
         a=action,
         form=ConfirmForm(),
         statuses=ACTION_STATUSES,
         elements=ELEMENTS,
-        may_work=is_owner or can(db.session, actor, "drills.write", action.unit_id),
-        may_verify=can(db.session, actor, "actions.verify") and not is_owner,
+        extension_statuses=EXTENSION_STATUSES,
+        may_work=actor.id == action.owner_id
+        or can(db.session, actor, "drills.write", action.unit_id),
+        may_verify=second and can(db.session, actor, "actions.verify", action.unit_id),
+        may_return=second and can(db.session, actor, "actions.return", action.unit_id),
+        pending=pending,
+        may_decide=pending is not None
+        and actor.id not in (pending.requested_by_id, action.owner_id)
+        and can(db.session, actor, "actions.approve_extension", action.unit_id),
+        history=act.action_history(action),
         today=date.today(),
     )
 
@@ -568,17 +577,54 @@ def action_verify(action_id: int):
     )
 
 
+@bp.route("/actions/<int:action_id>/return", methods=["POST"])
+@permission("actions.return")
+def action_return(action_id: int):
+    """Send a done action back for rework, with the reason (not the owner nor the reporter)."""
+    return _act(
+        action_id,
+        lambda a: act.return_action(
+            db.session, a, request.form.get("reason", ""), actor=current_actor()
+        ),
+        _("已退回整改。"),
+    )
+
+
 @bp.route("/actions/<int:action_id>/due", methods=["POST"])
 @permission("drills.view")
 def action_due(action_id: int):
-    """Move the due date, with a reason."""
+    """Ask for a later due date, with a reason: it moves once someone else approves."""
     new_due = date_or_none(request.form.get("due_on"))
     return _act(
         action_id,
-        lambda a: act.move_due_date(
+        lambda a: act.request_extension(
             db.session, a, new_due, request.form.get("reason", ""), actor=current_actor()
         ),
-        _("已调整完成期限。"),
+        _("已提交延期申请，等待审批；批准前原期限不变。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/extension/approve", methods=["POST"])
+@permission("actions.approve_extension")
+def action_extension_approve(action_id: int):
+    """Approve the pending extension (not the requester): the due date moves."""
+    return _act(
+        action_id,
+        lambda a: act.approve_extension(db.session, a, actor=current_actor()),
+        _("已批准延期。"),
+    )
+
+
+@bp.route("/actions/<int:action_id>/extension/reject", methods=["POST"])
+@permission("actions.approve_extension")
+def action_extension_reject(action_id: int):
+    """Refuse the pending extension, with the reason: the due date stays."""
+    return _act(
+        action_id,
+        lambda a: act.reject_extension(
+            db.session, a, request.form.get("reason", ""), actor=current_actor()
+        ),
+        _("已驳回延期申请。"),
     )
 
 
@@ -644,7 +690,8 @@ def compliance():
 def requirements():
     """How often each kind of unit must hold each kind of drill; the drill kinds themselves."""
     error = None
-    kinds = req.drill_kinds(db.session, active_only=True)
+    actor = current_actor()
+    kinds = req.drill_kinds(db.session, active_only=True, unit_id=actor.unit_id)
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         lines = []
         for unit_kind in UNIT_KINDS:
@@ -668,7 +715,7 @@ def requirements():
         current = request.form
     else:
         current = {}
-        for r in db.session.scalars(select(DrillRequirement)):
+        for r in req.requirements_in_force(db.session, actor.unit_id):
             key = f"{r.unit_kind}-{r.drill_kind}"
             current[key] = r.per_year or r.interval_days
             current[f"{key}-per"] = "days" if r.interval_days else "year"
@@ -679,9 +726,16 @@ def requirements():
         unit_kinds=UNIT_KINDS,
         kinds=kinds,
         current=current,
-        kind_rows=db.session.scalars(select(DrillKind).order_by(DrillKind.position)).all(),
+        unit=actor.unit,
+        set_owner=_unit_or_none(req.set_owner(db.session, actor.unit_id)),
+        kind_rows=req.kinds_kept_by(db.session, actor),
+        may_change=lambda k: req.may_change_kind(db.session, actor, k),
         families=FAMILIES,
     )
+
+
+def _unit_or_none(unit_id: int | None):
+    return db.session.get(Unit, unit_id) if unit_id is not None else None
 
 
 @bp.route("/drills/kinds", methods=["POST"])

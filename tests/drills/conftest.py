@@ -9,10 +9,11 @@ def bureau(make_unit, make_user):
     daye = make_unit("DAYE", parent=df)
     luidan = make_unit("LUDIAN", parent=df)
     return {
+        "df": df,
         "daye": daye,
         "ludian": luidan,
         "clerk": make_user("clerk1", "clerk", daye),
         "owner": make_user("owner1", "clerk", daye, name="张队长"),
-        "cmd": make_user("cmd1", "command", None),
-        "insp": make_user("insp1", "inspector", None),
+        "cmd": make_user("cmd1", "command", df),
+        "insp": make_user("insp1", "inspector", df),
     }

@@ -13,8 +13,8 @@ def tokens(make_unit, make_user, make_token):
     return {
         "clerk": make_token(make_user("clerk1", "clerk", daye)),
         "owner": make_token(make_user("owner1", "clerk", daye)),
-        "cmd": make_token(make_user("cmd1", "command", None)),
-        "insp": make_token(make_user("insp1", "inspector", None)),
+        "cmd": make_token(make_user("cmd1", "command", df)),
+        "insp": make_token(make_user("insp1", "inspector", df)),
     }
 
 

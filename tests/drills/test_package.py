@@ -69,8 +69,8 @@ def world(app, session, make_unit, make_user, make_item):
     owner = make_user("owner1", "clerk", daye, name="张队长")
     owner2 = make_user("owner2", "clerk", squad, name="王班长")
     other_clerk = make_user("clerk2", "clerk", ludian)
-    cmd = make_user("cmd1", "command", None, name="赵指挥")
-    insp = make_user("insp1", "inspector", None, name="李督察")
+    cmd = make_user("cmd1", "command", df, name="赵指挥")
+    insp = make_user("insp1", "inspector", df, name="李督察")
     boat = make_item("BOAT1", name="冲锋舟")
 
     flood = records.create_drill(
@@ -107,9 +107,10 @@ def world(app, session, make_unit, make_user, make_item):
     actions.mark_done(session, verified, "印发职责分工一览表", actor=owner)
     actions.verify_action(session, verified, actor=insp)
     actions.start_action(session, moved, actor=owner)
-    actions.move_due_date(
+    actions.request_extension(
         session, moved, date(2022, 10, 31), "等培训教官到位", actor=owner, today=TODAY
     )
+    actions.approve_extension(session, moved, actor=cmd, today=TODAY)
     actions.cancel_action(session, cancelled, "与第3项重复", actor=cmd)
 
     squad_drill = records.create_drill(

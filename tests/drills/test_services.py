@@ -134,41 +134,6 @@ def test_the_database_refuses_done_without_evidence_or_self_verification(session
         session.rollback()
 
 
-def test_moving_a_due_date_needs_a_reason_and_is_kept(session, bureau):
-    drill = flood_drill(session, bureau)
-    action = drill.findings[0].actions[0]
-    with pytest.raises(DomainError):
-        actions.move_due_date(
-            session, action, date(2022, 12, 1), "", actor=bureau["owner"], today=TODAY
-        )
-    session.rollback()
-    actions.move_due_date(
-        session,
-        action,
-        date(2022, 12, 1),
-        "等待财政拨款采购器材",
-        actor=bureau["owner"],
-        today=TODAY,
-    )
-    session.commit()
-    [change] = action.due_changes
-    assert (change.old_due_on, change.new_due_on) == (date(2022, 9, 1), date(2022, 12, 1))
-
-
-def test_a_due_date_cannot_move_into_the_past(session, bureau):
-    """Moving an overdue action's date to yesterday would only hide that it is late."""
-    drill = flood_drill(session, bureau)
-    action = drill.findings[0].actions[0]
-    with pytest.raises(DomainError) as err:
-        actions.move_due_date(
-            session, action, date(2022, 9, 30), "物资未到", actor=bureau["owner"], today=TODAY
-        )
-    session.rollback()
-    assert (err.value.field, err.value.message) == ("due_on", "新的完成期限不能早于今天。")
-    assert action.due_on == date(2022, 9, 1) and action.due_changes == []
-    assert session.scalars(actions.actions_query(overdue_on=TODAY)).all() == [action]
-
-
 def test_overdue_and_orphaned_actions(session, bureau):
     drill = flood_drill(session, bureau)
     action = drill.findings[0].actions[0]
