@@ -54,8 +54,10 @@ def test_drill_findings_actions_and_verification(api, tokens):
     assert api(tokens["cmd"]).get("/api/v1/actions?unit=LUDIAN").get_json()["actions"] == []
 
 
-def test_owner_cannot_verify_own_action(api, tokens, make_user, make_token):
-    boss_token = make_token(make_user("boss", "command", None))
+def test_owner_cannot_verify_own_action(api, tokens, make_user, make_token, session):
+    from readiness.services import get_unit
+
+    boss_token = make_token(make_user("boss", "command", get_unit(session, "DF")))
     r = api(tokens["cmd"]).post(
         "/api/v1/drills",
         json={

@@ -72,12 +72,13 @@ def storage(app) -> Path:
 def setting(session, make_unit, make_user):
     """Daye station's drill with one corrective action owned by a Daye officer; Ludian is an
     unrelated station."""
-    daye = make_unit("DAYE", name="大冶派出所")
-    ludian = make_unit("LUDIAN", name="鲁店派出所")
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    daye = make_unit("DAYE", name="大冶派出所", parent=df)
+    ludian = make_unit("LUDIAN", name="鲁店派出所", parent=df)
     clerk = make_user("clerk1", "clerk", daye)
     owner = make_user("owner1", "clerk", daye, name="张队长")
     stranger = make_user("clerk2", "clerk", ludian)
-    inspector = make_user("insp1", "inspector", None)
+    inspector = make_user("insp1", "inspector", df)
     drill = records.create_drill(
         session,
         title="防汛实战大练兵",

@@ -23,10 +23,11 @@ def count(session, model) -> int:
 
 
 def setup(make_unit, make_user, session):
-    daye = make_unit("DAYE", name="大冶派出所")
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    daye = make_unit("DAYE", name="大冶派出所", parent=df)
     make_user("clerk1", "clerk", daye)
     make_user("owner1", "clerk", daye, name="张队长")
-    make_user("cmd1", "command", None)
+    make_user("cmd1", "command", df)
     catalog.create_item(
         session,
         code="ROPE",

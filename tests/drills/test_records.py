@@ -170,7 +170,7 @@ def test_only_command_cancels_an_action_and_the_reason_is_kept(session, bureau, 
         actions.cancel_action(session, action, " ", actor=bureau["cmd"])
     session.rollback()
     assert action.status == "open"
-    commander = make_user("cmd-owner", "command", None)
+    commander = make_user("cmd-owner", "command", bureau["df"])
     own = flood_drill(
         session,
         bureau,

@@ -107,7 +107,7 @@ def test_done_needs_evidence_and_verified_needs_someone_else(session, bureau):
 
 
 def test_the_owner_cannot_verify_even_with_the_right_role(session, bureau, make_user):
-    boss = make_user("boss", "command", None)
+    boss = make_user("boss", "command", bureau["df"])
     drill = flood_drill(
         session,
         bureau,

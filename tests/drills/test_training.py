@@ -14,9 +14,10 @@ TODAY = date(2023, 5, 1)
 
 
 def test_certification_rate_counts_valid_certificates_per_person(session, make_unit, make_user):
-    town = make_unit("CHENGBEI", name="城北街道", kind="town", headcount=12)
-    other = make_unit("SHITANG", name="石塘镇", kind="town", headcount=25)
-    cmd = make_user("cmd1", "command", None)
+    wl = make_unit("WL", name="温岭市应急管理局", kind="bureau", headcount=0)
+    town = make_unit("CHENGBEI", name="城北街道", kind="town", headcount=12, parent=wl)
+    other = make_unit("SHITANG", name="石塘镇", kind="town", headcount=25, parent=wl)
+    cmd = make_user("cmd1", "command", wl)
     for n in range(11):
         trn.add_certificate(
             session,
@@ -86,8 +87,9 @@ def test_training_sessions(session, make_unit, make_user):
 
 
 def test_training_page(make_unit, make_user, login):
-    make_unit("DAYE", name="大冶派出所", headcount=4)
-    make_user("cmd1", "command", None)
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    make_unit("DAYE", name="大冶派出所", headcount=4, parent=df)
+    make_user("cmd1", "command", df)
     client = login("cmd1")
     post_form(
         client,

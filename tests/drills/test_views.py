@@ -16,10 +16,11 @@ def text(r):
 def test_record_a_drill_and_close_its_action_with_a_second_person(
     app, make_unit, make_user, login, session
 ):
-    daye = make_unit("DAYE", name="大冶派出所")
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    daye = make_unit("DAYE", name="大冶派出所", parent=df)
     make_user("clerk1", "clerk", daye)
     make_user("owner1", "clerk", daye, name="张队长")
-    make_user("insp1", "inspector", None)
+    make_user("insp1", "inspector", df)
     clerk = login("clerk1")
     r = post_form(
         clerk,
@@ -81,8 +82,9 @@ def test_record_a_drill_and_close_its_action_with_a_second_person(
 
 
 def test_requirements_form_and_compliance_page(make_unit, make_user, login):
-    make_unit("DAYE", name="大冶派出所")
-    make_user("cmd1", "command", None)
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    make_unit("DAYE", name="大冶派出所", parent=df)
+    make_user("cmd1", "command", df)
     client = login("cmd1")
     r = post_form(
         client, "/drills/requirements", {"station-field_exercise": "2", "station-flood_drill": "1"}
@@ -97,8 +99,9 @@ def test_requirements_form_and_compliance_page(make_unit, make_user, login):
 def test_planned_drills_appear_on_the_calendar(make_unit, make_user, login):
     from datetime import date, timedelta
 
-    make_unit("DAYE", name="大冶派出所")
-    make_user("cmd1", "command", None)
+    df = make_unit("DF", name="登封市公安局", kind="bureau", headcount=0)
+    make_unit("DAYE", name="大冶派出所", parent=df)
+    make_user("cmd1", "command", df)
     client = login("cmd1")
     ahead = date.today() + timedelta(days=40)
     post_form(
