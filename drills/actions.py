@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from drills.checks import check_text
@@ -110,12 +111,8 @@ def verify_action(session: Session, action: CorrectiveAction, *, actor) -> Corre
                 status=_status(action)
             )
         )
-    _second_person(
-        action,
-        actor,
-        _("负责人不能验证自己的整改事项，须由他人核验。"),
-        _("整改由您报告完成，须由另一位指挥人员或督察人员核验。"),
-    )
+    if action.done_by_id is not None and getattr(actor, "id", None) == action.done_by_id:
+        raise PermissionDenied(_("整改由您报告完成，须由另一位指挥人员或督察人员核验。"))
     before = _action_snapshot(action)
     action.status = "verified"
     action.verified_at = utcnow()
@@ -222,7 +219,10 @@ def request_extension(
         decision_reason="",
     )
     session.add(extension)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another request for the same action, at the same moment
+        raise Conflict(_("该整改事项已有待审批的延期申请，请等待审批结果。")) from None
     audit.record(
         session,
         actor,
