@@ -98,7 +98,7 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
         )
     inventory_demo.load(session)
     drills_demo.load(session, attachment_dir)
-    shelters_demo.load(session)
+    shelters_demo.load(session, attachment_dir=attachment_dir)
     audit.record(session, SYSTEM, LOADED, summary="demo data loaded")
 
 

@@ -59,6 +59,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "shelters.write": frozenset({"clerk", "keeper", "command"}),
     # a town's village list is reference data kept by the bureau's command staff
     "places.manage": frozenset({"command"}),
+    # a site counts as standardized only once command staff accept it (or withdraw that);
+    # they also keep their unit's coverage target
+    "shelters.accept": frozenset({"command"}),
+    "shelters.target": frozenset({"command"}),
 }
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from copy import copy
 from datetime import date
 from decimal import Decimal
+from functools import wraps
 from typing import Annotated, Any, Literal, TypeVar
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 from flask_babel import gettext as _
 from pydantic import (
     AliasPath,
@@ -31,10 +32,12 @@ from readiness.api import (
     ReportFormat,
     date_field,
     field,
+    json_body,
     operation,
     unit_field,
 )
 from readiness.auth import current_actor, permission
+from readiness.config import storage_dir
 from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import Unit
@@ -50,18 +53,23 @@ from readiness.openapi import (
     OptionalCode,
     OptionalDateText,
     OptionalIsoDate,
+    OptionalIsoDateTime,
     Query,
     Rows,
 )
 from readiness.permissions import in_scope
-from shelters import coverage, inspections, places, sites
+from readiness.text import first_unsafe, unsafe_message
+from shelters import acceptance, coverage, inspections, places, sites
+from shelters.documents import send_document
 from shelters.models import (
+    ACCEPTANCE_STATUSES,
     CHECK_RESULTS,
     CHECKLIST,
     LEVELS,
     STATUSES,
     STRUCTURES,
     VILLAGE_KINDS,
+    AcceptanceDocument,
     Defect,
     Shelter,
     Village,
@@ -156,8 +164,14 @@ class ShelterBody(Body):
     is_accessible: Defaulted(bool, False) = False
     has_generator: Defaulted(bool, False) = False
     is_in_floodplain: Defaulted(bool, False) = False
-    is_standardized: Defaulted(bool, False) = False
-    standardized_on: OptionalDateText = None
+    # Set by an acceptance only: sent with another value than the site's, refused (403 for
+    # a town, 422 for command staff, who accept at /shelters/<id>/acceptance).
+    is_standardized: bool | None = Field(
+        None, description="Read-only: set by POST /shelters/{id}/acceptance"
+    )
+    standardized_on: OptionalDateText = Field(
+        None, description="Read-only: the acceptance date in force"
+    )
     status: Defaulted(str, "active") = Field("active", json_schema_extra={"enum": list(STATUSES)})
     manager_name: Defaulted(str, "") = ""
     manager_phone: Defaulted(str, "") = ""
@@ -189,6 +203,50 @@ class InspectionBody(Body):
     subsidy: Defaulted(Amount, 0) = Field(0, json_schema_extra={"minimum": 0})
     note: Defaulted(str, "") = ""
     request_key: str | None = None
+
+
+class AcceptanceBody(Body):
+    """Command staff accept a site: the acceptance date and a note (JSON), or the same as
+    multipart/form-data with the acceptance documents as ``files``."""
+
+    accepted_on: DateText
+    note: Defaulted(str, "") = ""
+
+
+class AcceptanceUpload(Body):
+    """The acceptance as multipart/form-data: its date, a note and one or more documents
+    (PDF, JPEG, PNG, WebP, docx or xlsx, each at most ATTACHMENT_MAX_BYTES)."""
+
+    # Each part is read and checked by the view and the service (their refusals name the
+    # field), so the model takes any value: it gives the document its shape.
+    model_config = ConfigDict(json_schema_extra={"required": ["accepted_on"]})
+
+    accepted_on: Any = Field(default=None, json_schema_extra={"type": "string", "format": "date"})
+    note: Any = Field(default=None, json_schema_extra={"type": "string"})
+    files: Any = Field(
+        default=None,
+        json_schema_extra={"type": "array", "items": {"type": "string", "format": "binary"}},
+    )
+
+
+class AcceptanceRequestBody(Body):
+    """The town asks for acceptance, with a note for command staff."""
+
+    note: Defaulted(str, "") = ""
+
+
+class AcceptanceWithdrawal(Body):
+    """Why the acceptance is withdrawn (required)."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["reason"]})
+
+    reason: Defaulted(str, "") = ""
+
+
+class CoverageTargetBody(Body):
+    """The coverage target of the caller's unit: 60, "60%" or 0.6."""
+
+    target: Amount = Field(json_schema_extra={"example": 60})
 
 
 class DefectRepair(Body):
@@ -287,6 +345,12 @@ class ShelterAnswer(Answer):
     standardized_on: OptionalIsoDate
     status: str
     counts_for_coverage: bool
+    acceptance_requested: Annotated[
+        bool, BeforeValidator(lambda v: v if isinstance(v, bool) else v is not None)
+    ] = Field(
+        validation_alias=AliasPath("acceptance_request"),
+        description="The town asked for acceptance; command staff have not yet decided",
+    )
     manager_name: str
     manager_phone: str
     contacts: str
@@ -299,6 +363,38 @@ class ShelterAnswer(Answer):
     def area_capacity(self) -> int | None:
         """People the floor area allows at 1.5 m² each (GB 21734)."""
         return sites.area_capacity(None if self.area_m2 is None else Decimal(self.area_m2))
+
+
+class AcceptanceDocumentAnswer(Answer):
+    id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+def _user_name(user: Any) -> Any:
+    return getattr(user, "display_name", user)
+
+
+UserName = Annotated[str | None, BeforeValidator(_user_name)]
+
+
+class AcceptanceAnswer(Answer):
+    """A request for acceptance, an acceptance, or a withdrawn acceptance of a site."""
+
+    id: int
+    status: str = Field(json_schema_extra={"enum": list(ACCEPTANCE_STATUSES)})
+    requested_at: OptionalIsoDateTime
+    requested_by: UserName
+    request_note: str
+    accepted_on: OptionalIsoDate
+    accepted_by: UserName = Field(description="null with accepted_on: accepted by the system")
+    note: str
+    withdrawn_at: OptionalIsoDateTime
+    withdrawn_by: UserName
+    withdrawal_reason: str
+    documents: list[AcceptanceDocumentAnswer]
 
 
 class ShelterState(Answer):
@@ -346,11 +442,15 @@ class ShelterInspection(Answer):
 
 
 class ShelterDetail(ShelterRow):
-    """A site with its state (also at the top level), warnings and inspections."""
+    """A site with its state (also at the top level), warnings, inspections and the history
+    of its acceptance (newest first)."""
 
     state: ShelterState
     warnings: list[str]
     inspections: list[ShelterInspection]
+    acceptance: AcceptanceAnswer | None = Field(description="The acceptance in force")
+    acceptance_request: AcceptanceAnswer | None = Field(description="A request waiting")
+    acceptances: list[AcceptanceAnswer]
 
 
 class RecordedInspection(ShelterInspection):
@@ -399,6 +499,11 @@ class CoverageCandidate(Answer):
 
 class ShelterCoverage(Answer):
     target: Number
+    target_unit: OptionalCode = Field(
+        None,
+        description="The unit whose coverage target applies (null: the configured default "
+        "or ?target=)",
+    )
     overall: CoverageOverall
     towns: list[TownCoverage]
     candidates: list[CoverageCandidate]
@@ -432,6 +537,9 @@ def _detail(s: Shelter) -> ShelterDetail:
         state=state,
         warnings=sites.shelter_warnings(s),
         inspections=s.inspections,
+        acceptance=s.acceptance,
+        acceptance_request=s.acceptance_request,
+        acceptances=s.acceptances,
     )
 
 
@@ -722,13 +830,142 @@ def resolve_defect(defect_id: int, json: DefectRepair):
     )
 
 
+# ---------------------------------------------------------------- acceptance
+
+FORM_MIMETYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _json_unless_form(view):
+    """The JSON checks of readiness.api (an object, not too deep, storable characters) for
+    a body that is not a form; a form's parts are checked one by one."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if request.mimetype not in FORM_MIMETYPES:
+            json_body()
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def _form_text(name: str) -> str:
+    value = request.form.get(name, "")
+    char = first_unsafe(value)
+    if char is not None:
+        raise DomainError(unsafe_message(name, char), field=name)
+    return value
+
+
+def uploads(name: str = "files") -> list[acceptance.Upload]:
+    """The request's uploaded files (one byte past the limit is read: enough to refuse)."""
+    limit = int(current_app.config["ATTACHMENT_MAX_BYTES"]) + 1
+    return [
+        acceptance.Upload(f.filename or "", f.stream.read(limit))
+        for key in (name, "file")
+        for f in request.files.getlist(key)
+        if f.filename or f.content_length
+    ]
+
+
+@bp.route("/shelters/<int:shelter_id>/acceptance", methods=["POST"])
+@permission("shelters.accept")
+@_json_unless_form
+@operation(answers={201: ShelterDetail}, errors=(400, 401, 403, 404, 409, 413))
+def accept_shelter(shelter_id: int, json: AcceptanceBody = None, form: AcceptanceUpload = None):
+    """Accept a site as standardized (command staff)
+
+    JSON `{"accepted_on", "note"}`, or multipart/form-data with `accepted_on`, `note` and
+    the acceptance documents as `files` (PDF, JPEG, PNG, WebP, docx, xlsx). The date may be
+    neither in the future nor before the site was registered. 201 with the site.
+    """
+    shelter = _shelter(shelter_id)
+    if request.mimetype in FORM_MIMETYPES:
+        accepted_on, note, documents = _form_text("accepted_on"), _form_text("note"), uploads()
+    else:
+        accepted_on, note, documents = json.accepted_on, json.note, []
+    acceptance.accept_shelter(
+        db.session,
+        shelter,
+        accepted_on=date_field(accepted_on, "accepted_on"),
+        note=note,
+        documents=documents,
+        storage_dir=storage_dir(),
+        max_bytes=int(current_app.config["ATTACHMENT_MAX_BYTES"]),
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return _detail(shelter), 201
+
+
+@bp.route("/shelters/<int:shelter_id>/acceptance/request", methods=["POST"])
+@permission("shelters.write")
+@operation(
+    json=AcceptanceRequestBody,
+    answers={201: ShelterDetail},
+    errors=(400, 401, 403, 404, 409),
+    optional_body=True,
+)
+def request_acceptance(shelter_id: int, json: AcceptanceRequestBody = None):
+    """Ask command staff to accept a site (its town's clerks)
+
+    The request waits on the command staff's list 待验收 until they accept the site.
+    """
+    shelter = _shelter(shelter_id)
+    acceptance.request_acceptance(
+        db.session, shelter, note=json.note if json else "", actor=current_actor()
+    )
+    db.session.commit()
+    return _detail(shelter), 201
+
+
+@bp.route("/shelters/<int:shelter_id>/acceptance/withdraw", methods=["POST"])
+@permission("shelters.accept")
+@operation(
+    json=AcceptanceWithdrawal, answers={200: ShelterDetail}, errors=(400, 401, 403, 404, 409)
+)
+def withdraw_acceptance(shelter_id: int, json: AcceptanceWithdrawal):
+    """Withdraw a site's acceptance, saying why (command staff)
+
+    The site stops counting as standardized; the acceptance and the reason stay in its
+    history.
+    """
+    shelter = _shelter(shelter_id)
+    acceptance.withdraw_acceptance(db.session, shelter, reason=json.reason, actor=current_actor())
+    db.session.commit()
+    return _detail(shelter)
+
+
+@bp.route("/shelters/<int:shelter_id>/documents/<int:attachment_id>", methods=["GET"])
+@permission("shelters.view")
+@operation(
+    errors=(401, 403, 404),
+    files=tuple(ct for ct, _exts, _name in acceptance.FILE_TYPES.values()),
+)
+def acceptance_document(shelter_id: int, attachment_id: int):
+    """Download an acceptance document of a site
+
+    The file's bytes, with the content type found when it was stored.
+    """
+    shelter = _shelter(shelter_id)
+    document = db.session.get(AcceptanceDocument, attachment_id)
+    if document is None or document.acceptance.shelter_id != shelter.id:
+        raise NotFound(_("验收材料第 {id} 号不存在。").format(id=attachment_id))
+    return send_document(document)
+
+
 # ---------------------------------------------------------------- coverage
 
 
-def coverage_answer(report: coverage.CoverageReport) -> ShelterCoverage:
+class SavedCoverageTarget(Answer):
+    unit: Code
+    target: Number
+
+
+def coverage_answer(report: coverage.CoverageReport, target_unit=None) -> ShelterCoverage:
     towns = {t.town_id: t.town for t in report.towns}
     return ShelterCoverage(
         target=report.target,
+        target_unit=target_unit,
         overall=report,
         towns=report.towns,
         candidates=[
@@ -766,17 +1003,40 @@ def shelter_coverage(query: ShelterCoverageQuery):
     (?target=0.6, ?unit=CODE, ?format=csv|xlsx|pdf).
     """
     fmt = query.format
-    target = report_target(query.target)
+    override = report_target(query.target) if query.target else None
     unit_code = query.unit or None
-    scope = coverage.scope_for(db.session, current_actor(), unit_code)
-    report = coverage.coverage(db.session, target, unit_ids=scope)
+    actor = current_actor()
+    scope = coverage.scope_for(db.session, actor, unit_code)
+    unit = core.get_unit(db.session, unit_code) if unit_code else None
+    report, in_force = coverage.report_for(
+        db.session,
+        scope,
+        unit_id=unit.id if unit else actor.unit_id,
+        default=current_app.config["SHELTER_COVERAGE_TARGET"],
+        override=override,
+    )
     if fmt != "json":
         # A unit outside the caller's reach narrows nothing they may see: the file is then
         # the caller's own report, and says so, rather than carrying the other unit's name.
-        unit = core.get_unit(db.session, unit_code) if unit_code else None
-        label = unit.name if unit and in_scope(db.session, current_actor(), unit) else None
+        label = unit.name if unit and in_scope(db.session, actor, unit) else None
         return coverage_download(fmt, report, scope_label=label)
-    return coverage_answer(report)
+    return coverage_answer(report, in_force.unit)
+
+
+@bp.route("/coverage/target", methods=["PUT"])
+@permission("shelters.target")
+@operation(json=CoverageTargetBody, answers={200: SavedCoverageTarget}, errors=(400, 401, 403))
+def put_coverage_target(json: CoverageTargetBody):
+    """Set the coverage target of the caller's unit
+
+    60, "60%" or 0.6; it applies to the towns below the unit unless a unit nearer a town
+    sets its own.
+    """
+    actor = current_actor()
+    unit = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
+    row = coverage.set_target(db.session, unit, json.target, actor=actor)
+    db.session.commit()
+    return SavedCoverageTarget(unit=unit, target=row.target)
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.routing import BuildError
@@ -12,8 +12,11 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.models import Unit
+from readiness.pages import form_error
+from readiness.permissions import can
 from shelters import coverage as cov
 from shelters import places
+from shelters.forms import CoverageTargetForm
 from shelters.reports import coverage_download, percent, target_percent
 from shelters.views import bp
 
@@ -47,7 +50,8 @@ def _band(row, target) -> str:
         return "off"
     if row.meets_target:
         return "green"
-    return "red" if row.coverage < float(target) / 2 else "amber"
+    # each town against its own target (a unit nearer the town may set another)
+    return "red" if row.coverage < float(row.target) / 2 else "amber"
 
 
 def _target_value(target) -> str:
@@ -57,22 +61,52 @@ def _target_value(target) -> str:
     return f"{pct.normalize():f}" if pct > 1 else f"{target.normalize():f}"
 
 
+@bp.route("/target", methods=["POST"])
+@permission("shelters.target")
+def coverage_target():
+    """Command staff set their unit's coverage target (it applies to the towns below)."""
+    form = CoverageTargetForm()
+    actor = current_actor()
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
+        try:
+            row = cov.set_target(db.session, unit, form.target.data, actor=actor)
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err, "target")
+        else:
+            db.session.commit()
+            flash(
+                _("已将{unit}的覆盖率目标设为 {target}。").format(
+                    unit=unit.name, target=target_percent(row.target)
+                ),
+                "success",
+            )
+            return redirect(url_for("shelters.coverage"))
+    return _coverage_page(form)
+
+
 @bp.route("/")
 @permission("shelters.view")
 def coverage():
     """How many villages active standardized sites cover, per town and overall, against the
     target; which villages are left and which sites would close the gap."""
+    return _coverage_page()
+
+
+def _coverage_page(target_form: CoverageTargetForm | None = None):
     actor = current_actor()
     errors: dict[str, str] = {}
     default = current_app.config["SHELTER_COVERAGE_TARGET"]
     raw_target = request.args.get("target", "").strip()
-    try:
-        target = cov.parse_target(raw_target, default)
-    except DomainError as err:
-        errors["target"] = err.message
-        target = cov.parse_target(None, default)
+    override = None
+    if raw_target:
+        try:
+            override = cov.parse_target(raw_target, default)
+        except DomainError as err:
+            errors["target"] = err.message
     reach = core.visible_unit_ids(db.session, actor)
-    scope, scope_label = reach, None
+    scope, scope_label, scope_unit = reach, None, None
     unit_code = (request.args.get("unit") or "").strip()
     if unit_code:
         unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
@@ -82,7 +116,20 @@ def coverage():
             )
         else:
             scope, scope_label = cov.scope_for(db.session, actor, unit_code), unit.name
-    report = cov.coverage(db.session, target, unit_ids=scope)
+            scope_unit = unit
+    report, in_force = cov.report_for(
+        db.session,
+        scope,
+        unit_id=scope_unit.id if scope_unit else actor.unit_id,
+        default=default,
+        override=override,
+    )
+    target = report.target
+    own_unit = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
+    may_set = own_unit is not None and can(db.session, actor, "shelters.target", own_unit)
+    own = cov.target_in_force(db.session, own_unit.id, default) if own_unit else None
+    if target_form is None and may_set:
+        target_form = CoverageTargetForm(formdata=None, target=_target_value(own.target))
     if not errors:
         response = coverage_download(
             request.args.get("format", "html"), report, scope_label=scope_label
@@ -97,7 +144,13 @@ def coverage():
         towns=towns,
         errors=errors,
         raw_target=raw_target if "target" in errors else "",
+        overridden=override is not None,
         target_value=_target_value(target),
+        in_force=in_force,
+        target_hint=cov.TARGET_HINT,
+        own_unit=own_unit,
+        own_target=own,
+        target_form=target_form if may_set else None,
         target_label=target_percent(target),
         unit_code=unit_code,
         unit_choices=_unit_choices(reach),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -19,8 +20,9 @@ from inventory.demo import add_items
 from inventory.models import Item, StandardLine
 from readiness import services as core
 from readiness.models import User
+from readiness.pdf import pdf_table
 from readiness.permissions import SYSTEM
-from shelters import inspections, places, sites
+from shelters import acceptance, inspections, places, sites
 from shelters.models import CHECKLIST, Shelter, Village
 
 # (town code, villages); communities end in 社区. The towns are units of the demo tree.
@@ -213,6 +215,14 @@ assert sum(SUBSIDIES) == Decimal("507800.00")
 MANAGERS = ["王建国", "李海平", "张丽华", "刘志强", "陈晓东", "杨春燕", "黄卫民", "赵金花"]
 
 REGISTERED_DAYS_AGO = 730
+# The site whose scanned acceptance form the demo keeps (when it has an attachment folder):
+# suspended, so the coverage page lists it among the sites that would close the gap.
+SCANNED_FORM = "沙岙村旧校舍"
+# Sites whose towns asked for acceptance, with what they wrote.
+REQUESTED = {
+    "里箬村祠堂": "房屋安全检测报告已出具，指示牌已更换，申请规范化验收。",
+    "长屿村礼堂": "已完成改造，物资已按标准储备，请安排验收。",
+}
 ALL_PASS = dict.fromkeys(CHECKLIST, "pass")
 
 
@@ -225,7 +235,8 @@ def _village_figures(town_code: str, n: int) -> tuple[int, int]:
 
 def _ensure_shelter_standard(session: Session, today: date) -> None:
     add_items(session, SHELTER_ITEMS)
-    current = standard.standard_as_of(session, today)
+    wenling = core.get_unit(session, "WL")  # the sites' supplies join Wenling's own edition
+    current = standard.standard_as_of(session, today, wenling)
     lines = []
     if current is not None:
         if any(line.unit_kind == "shelter" for line in current.lines):
@@ -245,11 +256,23 @@ def _ensure_shelter_standard(session: Session, today: date) -> None:
         lines=[*lines, *(standard.StandardLineInput(*line) for line in SHELTER_STANDARD)],
         note="增加避灾安置场所救灾物资储备（按核定容量）",
         actor=SYSTEM,
+        unit=wenling,
     )
 
 
-def load(session: Session, today: date | None = None) -> bool:
-    """Load the shelter demo once (when no village exists). Returns True if loaded."""
+def _acceptance_form(site) -> bytes:
+    """The signed acceptance form of a site, as the bureau would scan and attach it."""
+    return pdf_table(
+        "避灾安置场所规范化验收表",
+        [site.town.name, site.name],
+        ["验收项目", "结论"],
+        [[str(label), "合格"] for label in CHECKLIST.values()],
+    )
+
+
+def load(session: Session, today: date | None = None, attachment_dir: Path | None = None) -> bool:
+    """Load the shelter demo once (when no village exists). Returns True if loaded. With
+    ``attachment_dir`` one accepted site also carries its scanned acceptance form."""
     if session.scalar(select(func.count()).select_from(Village)):
         return False
     today = today or date.today()
@@ -282,8 +305,6 @@ def load(session: Session, today: date | None = None) -> bool:
                 is_accessible=level == "town",
                 has_generator=gen,
                 is_in_floodplain=flood,
-                is_standardized=std_on is not None,
-                standardized_on=std_on,
                 status=status,
                 manager_name=MANAGERS[n % len(MANAGERS)],
                 manager_phone=f"1390576{n:04d}",
@@ -298,6 +319,30 @@ def load(session: Session, today: date | None = None) -> bool:
         registered = datetime.combine(today - timedelta(days=REGISTERED_DAYS_AGO), time(1), UTC)
         session.execute(update(Shelter).where(Shelter.id == site.id).values(created_at=registered))
         session.expire(site, ["created_at"])
+        if std_on is not None:
+            # accepted long before the bureau put its sites on the system: carried over by
+            # the system on the day of registration, the historical date kept in the note
+            scanned = attachment_dir is not None and name == SCANNED_FORM
+            form = _acceptance_form(site) if scanned else None
+            acceptance.accept_shelter(
+                session,
+                site,
+                accepted_on=registered.date(),
+                note=f"系统导入：原已于 {std_on.isoformat()} 通过规范化验收",
+                documents=[acceptance.Upload("规范化验收表.pdf", form)] if form else [],
+                storage_dir=attachment_dir,
+                max_bytes=len(form) if form else 0,
+                actor=SYSTEM,
+                today=today,
+            )
+        elif name in REQUESTED:
+            # the towns asked for acceptance; command staff have yet to visit (待验收)
+            acceptance.request_acceptance(
+                session,
+                site,
+                note=REQUESTED[name],
+                actor=users.get("shitang") if code == "WL-ST" and "shitang" in users else SYSTEM,
+            )
         if status != "active":
             continue
         _stock(session, site, items, today)

@@ -8,7 +8,7 @@ in the words the bureaus use, on the field concerned.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -48,8 +48,6 @@ class ShelterForm(SafeForm):
     has_generator = BooleanField(_l("有备用电源（发电机）"))
     is_in_floodplain = BooleanField(_l("位于洪涝淹没区"))
     status = SelectField(_l("状态"), choices=[], validate_choice=False, default="active")
-    is_standardized = BooleanField(_l("已通过规范化验收"))
-    standardized_on = StringField(_l("验收日期"))
     manager_name = StringField(_l("管理员"))
     manager_phone = StringField(_l("联系电话"))
     contacts = TextAreaField(_l("其他联系人"))
@@ -78,6 +76,32 @@ class InspectionForm(SafeForm):
     defects = HiddenField()
     request_key = HiddenField()
     submit = SubmitField(_l("登记检查"))
+
+
+class AcceptanceForm(SafeForm):
+    """Command staff accept a site; the documents are read from the request's ``files``."""
+
+    accepted_on = StringField(_l("验收日期"))
+    note = TextAreaField(_l("验收意见"))
+    files = MultipleFileField(
+        _l("验收材料"), description=_l("如房屋安全检测报告、验收表、照片；PDF、图片、Word 或 Excel")
+    )
+    submit = SubmitField(_l("验收通过"))
+
+
+class AcceptanceRequestForm(SafeForm):
+    note = TextAreaField(_l("申请说明"))
+    submit = SubmitField(_l("申请验收"))
+
+
+class WithdrawAcceptanceForm(SafeForm):
+    reason = TextAreaField(_l("撤销原因"))
+    submit = SubmitField(_l("撤销验收"))
+
+
+class CoverageTargetForm(SafeForm):
+    target = StringField(_l("本单位覆盖率目标"))
+    submit = SubmitField(_l("保存目标"))
 
 
 class ImportForm(SafeForm):

@@ -16,11 +16,13 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +59,14 @@ CHECKLIST = {
     "supplies": _l("物资储备（床铺、棉被、食品、饮用水在有效期内）"),
 }
 CHECK_RESULTS = {"pass": _l("合格"), "fail": _l("不合格"), "na": _l("不适用")}
+
+# An acceptance (规范化验收) of a site: asked for by its town, recorded by command staff,
+# possibly withdrawn later. Only an "accepted" one makes the site standardized.
+ACCEPTANCE_STATUSES = {
+    "requested": _l("待验收"),
+    "accepted": _l("已验收"),
+    "withdrawn": _l("已撤销验收"),
+}
 
 shelter_villages = Table(
     "shelter_villages",
@@ -150,8 +160,21 @@ class Shelter(Base):
         back_populates="shelter", order_by="(Inspection.inspected_on.desc(), Inspection.id.desc())"
     )
     defects: Mapped[list[Defect]] = relationship(back_populates="shelter", order_by="Defect.id")
+    acceptances: Mapped[list[Acceptance]] = relationship(
+        back_populates="shelter", order_by="Acceptance.id.desc()"
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def acceptance(self) -> Acceptance | None:
+        """The acceptance in force (None when the site is not standardized)."""
+        return next((a for a in self.acceptances if a.status == "accepted"), None)
+
+    @property
+    def acceptance_request(self) -> Acceptance | None:
+        """The town's request for acceptance still waiting for command staff."""
+        return next((a for a in self.acceptances if a.status == "requested"), None)
 
     @property
     def level_label(self) -> str:
@@ -225,3 +248,106 @@ class Defect(Base):
     shelter: Mapped[Shelter] = relationship(back_populates="defects")
     inspection: Mapped[Inspection] = relationship(back_populates="defects")
     resolved_by: Mapped[User | None] = relationship()
+
+
+class Acceptance(Base):
+    """One acceptance of a site (规范化验收): the town's request, command staff's acceptance
+    with its documents, and its withdrawal; the rows of a site are its history."""
+
+    __tablename__ = "shelter_acceptances"
+    __table_args__ = (
+        CheckConstraint("status IN ('requested', 'accepted', 'withdrawn')", name="status_known"),
+        # a request is dated and not yet accepted; an acceptance is dated
+        CheckConstraint(
+            "status <> 'requested' OR (requested_at IS NOT NULL AND accepted_on IS NULL)",
+            name="request_dated",
+        ),
+        CheckConstraint(
+            "status = 'requested' OR (accepted_on IS NOT NULL AND accepted_at IS NOT NULL)",
+            name="acceptance_dated",
+        ),
+        # a withdrawal says when and why
+        CheckConstraint(
+            "status <> 'withdrawn' OR (withdrawn_at IS NOT NULL AND withdrawal_reason <> '')",
+            name="withdrawal_reasoned",
+        ),
+        # the acceptor is not whoever asked for it (NULL: the system, at migration)
+        CheckConstraint(
+            "accepted_by_id IS NULL OR requested_by_id IS NULL"
+            " OR accepted_by_id <> requested_by_id",
+            name="accepted_by_another",
+        ),
+        # at most one request waiting, or one acceptance in force, per site
+        Index(
+            "uq_shelter_acceptances_open",
+            "shelter_id",
+            unique=True,
+            sqlite_where=text("status IN ('requested', 'accepted')"),
+            postgresql_where=text("status IN ('requested', 'accepted')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelter_id: Mapped[int] = mapped_column(ForeignKey("shelters.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    request_note: Mapped[str] = mapped_column(Text, default="")
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # NULL with accepted_on set: accepted by the system (carried over by migration 0013)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawal_reason: Mapped[str] = mapped_column(Text, default="")
+
+    shelter: Mapped[Shelter] = relationship(back_populates="acceptances")
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
+    documents: Mapped[list[AcceptanceDocument]] = relationship(
+        back_populates="acceptance", order_by="AcceptanceDocument.id"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(ACCEPTANCE_STATUSES.get(self.status, self.status))
+
+
+class AcceptanceDocument(Base):
+    """A document of an acceptance (the building-safety test report, photos, the signed
+    acceptance form). The bytes live in the attachment folder, named by their SHA-256."""
+
+    __tablename__ = "shelter_acceptance_documents"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    acceptance_id: Mapped[int] = mapped_column(ForeignKey("shelter_acceptances.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    acceptance: Mapped[Acceptance] = relationship(back_populates="documents")
+    uploaded_by: Mapped[User | None] = relationship()
+
+
+class CoverageTarget(Base):
+    """The coverage target command staff of a unit set: it applies to the towns below the
+    unit, unless a unit nearer to the town sets its own."""
+
+    __tablename__ = "coverage_targets"
+    __table_args__ = (CheckConstraint("target > 0 AND target <= 1", name="target_fraction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
+    # a fraction: 0.6 is 60%
+    target: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+    set_by: Mapped[User | None] = relationship()

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from readiness import audit, services
 from readiness.checks import check_past_date
-from readiness.errors import Conflict, DomainError, NotFound
+from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import Unit
-from readiness.permissions import require
+from readiness.permissions import SystemActor, require
+from shelters import acceptance
 from shelters.checks import (
     PERSON_MAX,
     TEXT_MAX,
@@ -81,7 +82,10 @@ class ShelterInput:
     is_accessible: bool = False
     has_generator: bool = False
     is_in_floodplain: bool = False
-    is_standardized: bool = False
+    # Not for the form or the API to set: a site becomes standardized only by an acceptance
+    # (shelters.acceptance). None is "not sent"; the system (command line, demo, fixtures)
+    # may register a site already accepted, which records an acceptance by the system.
+    is_standardized: bool | None = None
     standardized_on: date | None = None
     status: str = "active"
     manager_name: str = ""
@@ -167,20 +171,13 @@ def _apply(session: Session, shelter: Shelter, data: ShelterInput, today: date) 
         raise DomainError(_("未知的场所状态。"), field="status")
     if data.structure not in STRUCTURES:
         raise DomainError(_("未知的建筑结构。"), field="structure")
-    for name in ("is_accessible", "has_generator", "is_in_floodplain", "is_standardized"):
+    for name in ("is_accessible", "has_generator", "is_in_floodplain"):
         if not isinstance(getattr(data, name), bool):
             raise DomainError(_("字段 {name} 的类型不正确。").format(name=name), field=name)
-    standardized_on = None
-    if data.is_standardized:
-        if data.standardized_on is None:
-            raise DomainError(_("规范化场所请填写验收日期。"), field="standardized_on")
-        standardized_on = check_past_date(
-            data.standardized_on, "standardized_on", today=today, label=_("验收日期")
+    if shelter.is_standardized and data.status in ("planned", "construction"):
+        raise DomainError(
+            _("已通过规范化验收的场所不能改为规划中或在建；请先撤销验收。"), field="status"
         )
-        if data.status in ("planned", "construction"):
-            raise DomainError(
-                _("规划中或在建的场所不能标记为已规范化验收。"), field="is_standardized"
-            )
     name = _text(data.name, "name", NAME_MAX, required=True)
     clash = session.scalar(
         select(Shelter.id).where(
@@ -209,8 +206,6 @@ def _apply(session: Session, shelter: Shelter, data: ShelterInput, today: date) 
     shelter.is_accessible = data.is_accessible
     shelter.has_generator = data.has_generator
     shelter.is_in_floodplain = data.is_in_floodplain
-    shelter.is_standardized = data.is_standardized
-    shelter.standardized_on = standardized_on
     shelter.status = data.status
     shelter.manager_name = _text(data.manager_name, "manager_name", PERSON_MAX)
     shelter.manager_phone = _text(data.manager_phone, "manager_phone", PHONE_MAX)
@@ -261,14 +256,64 @@ def _sync_unit(session: Session, shelter: Shelter, actor) -> None:
         )
 
 
+def _standardized_change(shelter: Shelter, data: ShelterInput) -> bool:
+    """Whether the input would change the site's acceptance (sending it as it is is not)."""
+    flag = data.is_standardized
+    if flag is not None and not isinstance(flag, bool):
+        raise DomainError(
+            _("字段 {name} 的类型不正确。").format(name="is_standardized"), field="is_standardized"
+        )
+    if flag is not None and flag != bool(shelter.is_standardized):
+        return True
+    return data.standardized_on is not None and data.standardized_on != shelter.standardized_on
+
+
+def refuse_standardized_change(shelter: Shelter, data: ShelterInput, actor) -> None:
+    """A site becomes standardized only by command staff's acceptance: a town's clerk who
+    sends the flag is refused (403), command staff are pointed to the acceptance (422)."""
+    if not _standardized_change(shelter, data):
+        return
+    if actor is None or getattr(actor, "role", None) != "command":
+        raise PermissionDenied(
+            _("场所是否规范化由指挥人员验收后确定，镇街不能自行标记。"), field="is_standardized"
+        )
+    raise DomainError(
+        _("场所是否规范化不能在登记或修改时填写：请在场所页面“规范化验收”中验收或撤销验收。"),
+        field="is_standardized",
+    )
+
+
 def create_shelter(session: Session, data: ShelterInput, *, actor, today: date | None = None):
     """Register a shelter site in a town (an active one becomes a stock-holding unit)."""
     require(session, actor, "shelters.write", data.town)
+    today = today or date.today()
     shelter = Shelter(created_by_id=getattr(actor, "id", None))
-    _apply(session, shelter, data, today or date.today())
+    # the system may register a site accepted before it came onto the system
+    system_accepts = isinstance(actor, SystemActor) and bool(data.is_standardized)
+    if system_accepts:
+        if data.is_standardized is not True:
+            raise DomainError(
+                _("字段 {name} 的类型不正确。").format(name="is_standardized"),
+                field="is_standardized",
+            )
+        if data.standardized_on is None:
+            raise DomainError(_("请填写验收日期。"), field="standardized_on")
+        check_past_date(data.standardized_on, "standardized_on", today=today, label=_("验收日期"))
+    else:
+        refuse_standardized_change(shelter, data, actor)
+    _apply(session, shelter, data, today)
     session.add(shelter)
     session.flush()
     _sync_unit(session, shelter, actor)
+    if system_accepts:
+        acceptance.accept_shelter(
+            session,
+            shelter,
+            accepted_on=data.standardized_on,
+            note="",
+            actor=actor,
+            today=today,
+        )
     audit.record(
         session,
         actor,
@@ -300,6 +345,7 @@ def update_shelter(
     require(session, actor, "shelters.write", data.town)
     if expected_version is not None and shelter.version != expected_version:
         raise Conflict(_("该记录已被他人修改，请刷新页面后重新操作。"))
+    refuse_standardized_change(shelter, data, actor)
     before = _snapshot(shelter)
     _apply(session, shelter, data, today or date.today())
     session.flush()

@@ -23,7 +23,8 @@ from sqlalchemy import false, func, select
 from inventory.shortfall import shortfall
 from readiness import services as core
 from readiness.auth import current_actor, permission
-from readiness.errors import DomainError, NotFound
+from readiness.config import storage_dir
+from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import db
 from readiness.pages import (
     confirmed_action,
@@ -31,18 +32,21 @@ from readiness.pages import (
     form_error,
     int_or_none,
     paginate,
-    submit,
 )
 from readiness.permissions import can
-from shelters import coverage, inspections, places
+from shelters import acceptance, coverage, inspections, places
 from shelters import places_import as pi
 from shelters import sites as site_rules
+from shelters.documents import send_document
 from shelters.forms import (
     DEFECT_ROWS,
+    AcceptanceForm,
+    AcceptanceRequestForm,
     ImportConfirmForm,
     ImportForm,
     InspectionForm,
     ShelterForm,
+    WithdrawAcceptanceForm,
 )
 from shelters.models import (
     CHECK_RESULTS,
@@ -51,6 +55,7 @@ from shelters.models import (
     LEVELS,
     STATUSES,
     VILLAGE_KINDS,
+    AcceptanceDocument,
     Defect,
     Shelter,
     Village,
@@ -69,7 +74,7 @@ SHELTER_TEXT_FIELDS = (
     "status",
     "structure",
 )
-SHELTER_FLAGS = ("is_accessible", "has_generator", "is_in_floodplain", "is_standardized")
+SHELTER_FLAGS = ("is_accessible", "has_generator", "is_in_floodplain")
 
 
 def _scope() -> set[int] | None:
@@ -138,15 +143,32 @@ def sites():
         area_capacity=site_rules.area_capacity,
         interval_days=_interval(),
         may_write=can(db.session, current_actor(), "shelters.write"),
+        # 待验收: the towns' requests waiting for command staff
+        pending=acceptance.pending_requests(db.session, scope)
+        if can(db.session, current_actor(), "shelters.accept")
+        else [],
     )
 
 
 @bp.route("/sites/<int:shelter_id>")
 @permission("shelters.view")
 def site_detail(shelter_id: int):
-    """One site: its facts and warnings, the villages it serves, inspections and defects."""
-    shelter = _shelter(shelter_id)
+    """One site: its facts and warnings, its acceptance, the villages it serves, inspections
+    and defects."""
+    return _detail_page(_shelter(shelter_id))
+
+
+def _detail_page(
+    shelter: Shelter,
+    *,
+    accept_form: AcceptanceForm | None = None,
+    request_form: AcceptanceRequestForm | None = None,
+    withdraw_form: WithdrawAcceptanceForm | None = None,
+):
     actor = current_actor()
+    today = date.today()
+    if accept_form is None:
+        accept_form = AcceptanceForm(formdata=None, accepted_on=today.isoformat())
     state = site_rules.site_states(
         db.session, [shelter], today=date.today(), interval_days=_interval()
     )[shelter.id]
@@ -169,7 +191,14 @@ def site_detail(shelter_id: int):
         supplies=supplies,
         may_print=bool(stock_unit) and can(db.session, actor, "labels.print", stock_unit),
         may_write=can(db.session, actor, "shelters.write", shelter.town_id),
-        today=date.today(),
+        may_accept=can(db.session, actor, "shelters.accept", shelter.town_id),
+        acceptable=shelter.status in acceptance.ACCEPTABLE_STATUSES,
+        accept_form=accept_form,
+        request_form=request_form or AcceptanceRequestForm(formdata=None),
+        withdraw_form=withdraw_form or WithdrawAcceptanceForm(formdata=None),
+        registered_on=inspections.registration_date(shelter, today),
+        document_accept=acceptance.ACCEPT,
+        today=today,
     )
 
 
@@ -207,8 +236,10 @@ def _shelter_input(form: ShelterForm, town_list) -> site_rules.ShelterInput:
         is_accessible=bool(form.is_accessible.data),
         has_generator=bool(form.has_generator.data),
         is_in_floodplain=bool(form.is_in_floodplain.data),
-        is_standardized=bool(form.is_standardized.data),
-        standardized_on=date_or_none(form.standardized_on.data),
+        # not on the form: a site is standardized by an acceptance; a form that sends the
+        # flag anyway is refused by the service
+        is_standardized=_posted_flag("is_standardized"),
+        standardized_on=date_or_none(request.form.get("standardized_on")),
         status=form.status.data or "",
         manager_name=form.manager_name.data or "",
         manager_phone=form.manager_phone.data or "",
@@ -216,6 +247,31 @@ def _shelter_input(form: ShelterForm, town_list) -> site_rules.ShelterInput:
         note=form.note.data or "",
         villages=villages,
     )
+
+
+def _posted_flag(name: str) -> bool | None:
+    """A checkbox the form does not have, if a request posts it anyway (None when absent)."""
+    raw = request.form.get(name)
+    if raw is None:
+        return None
+    return raw.strip().lower() not in ("", "0", "n", "no", "false", "off")
+
+
+def _save_site(form: ShelterForm, call):
+    """Run the form's service call: (site, 200), or (None, status) with the refusal on the
+    form; a site marked standardized by the form is refused with 403."""
+    try:
+        result = call()
+    except PermissionDenied as err:
+        db.session.rollback()
+        form_error(form, err)
+        return None, 403
+    except DomainError as err:
+        db.session.rollback()
+        form_error(form, err, "name")
+        return None, 200
+    db.session.commit()
+    return result, 200
 
 
 def _fill(form: ShelterForm, shelter: Shelter) -> None:
@@ -228,9 +284,6 @@ def _fill(form: ShelterForm, shelter: Shelter) -> None:
     for name in ("area_m2", "latitude", "longitude"):
         value = getattr(shelter, name)
         getattr(form, name).data = "" if value is None else str(value)
-    form.standardized_on.data = (
-        shelter.standardized_on.isoformat() if shelter.standardized_on else ""
-    )
     form.villages.data = [str(v.id) for v in shelter.villages]
     form.version.data = str(shelter.version)
 
@@ -266,18 +319,18 @@ def site_new():
         form.town.data = request.args.get("town") or (
             town_list[0].code if len(town_list) == 1 else ""
         )
+    status = 200
     if form.validate_on_submit():
-        site = submit(
+        site, status = _save_site(
             form,
             lambda: site_rules.create_shelter(
                 db.session, _shelter_input(form, town_list), actor=current_actor()
             ),
-            default_field="name",
         )
         if site is not None:
             flash(_("已登记避灾安置场所：{name}。").format(name=site.name), "success")
             return redirect(url_for("shelters.site_detail", shelter_id=site.id))
-    return _site_form(form, town_list, None)
+    return _site_form(form, town_list, None), status
 
 
 @bp.route("/sites/<int:shelter_id>/edit", methods=["GET", "POST"])
@@ -289,8 +342,9 @@ def site_edit(shelter_id: int):
     town_list = _town_choices(form, shelter)
     if request.method == "GET":
         _fill(form, shelter)
+    status = 200
     if form.validate_on_submit():
-        done = submit(
+        done, status = _save_site(
             form,
             lambda: site_rules.update_shelter(
                 db.session,
@@ -299,12 +353,11 @@ def site_edit(shelter_id: int):
                 actor=current_actor(),
                 expected_version=int_or_none(form.version.data),
             ),
-            default_field="name",
         )
         if done is not None:
             flash(_("已保存场所：{name}。").format(name=done.name), "success")
             return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
-    return _site_form(form, town_list, shelter)
+    return _site_form(form, town_list, shelter), status
 
 
 # ---------------------------------------------------------------- inspections and defects
@@ -392,6 +445,112 @@ def defect_resolve(defect_id: int):
         lambda _d: _("已标记为已整改。"),
     )
     return redirect(url_for("shelters.site_detail", shelter_id=shelter.id) + "#defects")
+
+
+# ---------------------------------------------------------------- acceptance
+
+
+def _uploads() -> list[acceptance.Upload]:
+    """The acceptance documents chosen on the form (one byte past the limit is read)."""
+    limit = int(current_app.config["ATTACHMENT_MAX_BYTES"]) + 1
+    return [
+        acceptance.Upload(f.filename or "", f.stream.read(limit))
+        for f in request.files.getlist("files")
+        if f.filename
+    ]
+
+
+def _posted_date(form, name: str) -> date | None:
+    raw = (getattr(form, name).data or "").strip()
+    value = date_or_none(raw)
+    if raw and value is None:
+        raise DomainError(_("验收日期必须是 YYYY-MM-DD 格式的日期。"), field=name)
+    return value
+
+
+def _back_to_acceptance(shelter_id: int):
+    return redirect(url_for("shelters.site_detail", shelter_id=shelter_id, _anchor="acceptance"))
+
+
+@bp.route("/sites/<int:shelter_id>/acceptance", methods=["POST"])
+@permission("shelters.accept")
+def acceptance_record(shelter_id: int):
+    """Command staff accept the site as standardized: date, opinion and documents."""
+    shelter = _shelter(shelter_id)
+    form = AcceptanceForm()
+    if form.validate_on_submit():
+        try:
+            acceptance.accept_shelter(
+                db.session,
+                shelter,
+                accepted_on=_posted_date(form, "accepted_on"),
+                note=form.note.data or "",
+                documents=_uploads(),
+                storage_dir=storage_dir(),
+                max_bytes=int(current_app.config["ATTACHMENT_MAX_BYTES"]),
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已验收：{name} 计为规范化场所。").format(name=shelter.name), "success")
+            return _back_to_acceptance(shelter_id)
+    return _detail_page(shelter, accept_form=form)
+
+
+@bp.route("/sites/<int:shelter_id>/acceptance/request", methods=["POST"])
+@permission("shelters.write")
+def acceptance_request(shelter_id: int):
+    """The town asks command staff to accept its site."""
+    shelter = _shelter(shelter_id)
+    form = AcceptanceRequestForm()
+    if form.validate_on_submit():
+        try:
+            acceptance.request_acceptance(
+                db.session, shelter, note=form.note.data or "", actor=current_actor()
+            )
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已申请验收，等待指挥人员验收。"), "success")
+            return _back_to_acceptance(shelter_id)
+    return _detail_page(shelter, request_form=form)
+
+
+@bp.route("/sites/<int:shelter_id>/acceptance/withdraw", methods=["POST"])
+@permission("shelters.accept")
+def acceptance_withdraw(shelter_id: int):
+    """Command staff withdraw the site's acceptance, saying why."""
+    shelter = _shelter(shelter_id)
+    form = WithdrawAcceptanceForm()
+    if form.validate_on_submit():
+        try:
+            acceptance.withdraw_acceptance(
+                db.session, shelter, reason=form.reason.data or "", actor=current_actor()
+            )
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err)
+        else:
+            db.session.commit()
+            flash(_("已撤销验收：{name} 不再计为规范化场所。").format(name=shelter.name), "success")
+            return _back_to_acceptance(shelter_id)
+    return _detail_page(shelter, withdraw_form=form)
+
+
+@bp.route("/sites/<int:shelter_id>/documents/<int:attachment_id>")
+@permission("shelters.view")
+def document_download(shelter_id: int, attachment_id: int):
+    """An acceptance document, to whoever may see the site."""
+    shelter = _shelter(shelter_id)
+    document = db.session.get(AcceptanceDocument, attachment_id)
+    if document is None or document.acceptance.shelter_id != shelter.id:
+        abort(404)
+    return send_document(document)
 
 
 # ---------------------------------------------------------------- towns and villages

@@ -85,7 +85,12 @@ REPORT_PAGES: dict[str, tuple[str, ...]] = {
 }
 # Files served as they were uploaded (drill sign-in sheets, photos): not made by the app,
 # so only the status is checked.
-USER_FILES = {"drill_attachments.download", "drill_attachments_api.download"}
+USER_FILES = {
+    "drill_attachments.download",
+    "drill_attachments_api.download",
+    "shelters.document_download",
+    "shelters_api.acceptance_document",
+}
 # Pages no link leads to, with the reason (test_the_crawl_reaches_every_download_and_every_page).
 NOT_LINKED = {
     "auth.login",  # a signed-in user sees no link to it; the test signs in through it

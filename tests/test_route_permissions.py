@@ -214,6 +214,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("shelters.places_import", "POST"): COMMAND,
     ("shelters.places_import_confirm", "POST"): COMMAND,
     ("shelters.places_import_template", "GET"): COMMAND,
+    ("shelters.acceptance_record", "POST"): COMMAND,
+    ("shelters.acceptance_request", "POST"): REQUESTERS,
+    ("shelters.acceptance_withdraw", "POST"): COMMAND,
+    ("shelters.document_download", "GET"): STOCK_READERS,
+    ("shelters.coverage_target", "POST"): COMMAND,
     ("shelters_api.save_town", "POST"): COMMAND,
     ("shelters_api.list_towns", "GET"): STOCK_READERS,
     ("shelters_api.get_town", "GET"): STOCK_READERS,
@@ -224,6 +229,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("shelters_api.record_inspection", "POST"): REQUESTERS,
     ("shelters_api.resolve_defect", "POST"): REQUESTERS,
     ("shelters_api.shelter_coverage", "GET"): STOCK_READERS,
+    ("shelters_api.accept_shelter", "POST"): COMMAND,
+    ("shelters_api.request_acceptance", "POST"): REQUESTERS,
+    ("shelters_api.withdraw_acceptance", "POST"): COMMAND,
+    ("shelters_api.acceptance_document", "GET"): STOCK_READERS,
+    ("shelters_api.put_coverage_target", "PUT"): COMMAND,
 }
 
 

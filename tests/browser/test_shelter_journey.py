@@ -1,5 +1,5 @@
-"""A bureau imports its villages, registers a standardized site, records an inspection with a
-defect, and reads its coverage against the 60% target — in the browser."""
+"""A bureau imports its villages, registers a site and accepts it as standardized, records an
+inspection with a defect, and reads its coverage against the 60% target — in the browser."""
 
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -51,8 +51,6 @@ def test_import_register_inspect_and_read_coverage(
     expect(page.locator("#capacity")).to_have_attribute("placeholder", "≥ 100")
     page.fill("#capacity", "150")
     page.fill("#area_m2", "300")
-    page.check("#is_standardized")
-    page.fill("#standardized_on", "2023-04-26")
     for name in ("海山村", "桂岙村", "箬山社区"):
         page.check(f"label:has-text('{name}') input")
     expect(page.locator("label:has-text('别的村') input")).to_have_count(0)
@@ -60,6 +58,16 @@ def test_import_register_inspect_and_read_coverage(
     expect(page.locator("h1")).to_contain_text("石塘镇中心小学")
     expect(page.locator("main")).to_contain_text("180 / 150")  # 80 + 60 + 40 to move
     expect(page.locator("main")).to_contain_text("容量不足")
+    # Standardized only once command staff accept it, with the test report attached.
+    expect(page.locator("main")).to_contain_text("未验收")
+    page.fill("#note", "房屋安全检测合格")
+    page.set_input_files(
+        "#files",
+        {"name": "检测报告.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"},
+    )
+    page.click("text=验收通过")
+    expect(page.locator("#acceptance")).to_contain_text("已验收")
+    expect(page.locator("#acceptance-documents")).to_contain_text("检测报告.pdf")
 
     # An inspection finds missing signage: the site needs attention. Nothing is answered for
     # the inspector: with only signage chosen the form comes back naming the other items,

@@ -46,8 +46,6 @@ def site_body(**over):
         "level": "town",
         "capacity": 400,
         "area_m2": "650.5",
-        "is_standardized": True,
-        "standardized_on": "2023-05-10",
         "status": "active",
         "villages": ["横湖村", "双峰村"],
     }
@@ -194,15 +192,17 @@ def test_site_is_registered_and_read_back(cmd, session):
     assert got["name"] == "城北文化礼堂" and got["town"] == "CB"
     assert got["area_m2"] == "650.5" and got["area_capacity"] == 433
     assert sorted(got["villages"]) == sorted(["横湖村", "双峰村"])
-    assert got["is_standardized"] and got["standardized_on"] == "2023-05-10"
+    # standardized only once command staff accept it (tests/shelters/test_acceptance.py)
+    assert got["is_standardized"] is False and got["standardized_on"] is None
+    assert got["acceptance"] is None and got["acceptances"] == []
     assert got["needs_attention"] is False and got["is_overdue"] is True  # never inspected
     assert got["inspections"] == []
     unit = session.scalar(select(Unit).where(Unit.code == created["unit"]))
     assert unit.kind == "shelter" and unit.headcount == 400 and unit.parent.code == "CB"
-    listed = cmd.get("/api/v1/shelters?town=CB&standardized=1").get_json()["shelters"]
+    listed = cmd.get("/api/v1/shelters?town=CB&standardized=0").get_json()["shelters"]
     assert [s["id"] for s in listed] == [created["id"]]
     assert cmd.get("/api/v1/shelters?town=ST").get_json()["shelters"] == []
-    assert cmd.get("/api/v1/shelters?standardized=0").get_json()["shelters"] == []
+    assert cmd.get("/api/v1/shelters?standardized=1").get_json()["shelters"] == []
 
 
 def test_area_may_be_a_number_but_not_a_bool(cmd, session):
@@ -230,7 +230,9 @@ def test_capacity_above_what_the_area_allows_is_warned_about(cmd):
         ({"name": ""}, 422, "name"),
         ({"name": "场" * 101}, 422, "name"),
         ({"capacity": -1}, 422, "capacity"),
-        ({"is_standardized": True, "standardized_on": None}, 422, "standardized_on"),
+        # standardized only by an acceptance: command staff are pointed to it
+        ({"is_standardized": True, "standardized_on": "2023-05-10"}, 422, "is_standardized"),
+        ({"standardized_on": "2023-05-10"}, 422, "is_standardized"),
         ({"standardized_on": "10/05/2023"}, 422, "standardized_on"),
         ({"status": "open"}, 422, "status"),
     ],

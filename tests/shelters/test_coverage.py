@@ -82,7 +82,7 @@ def test_bad_target_shows_a_chinese_error(login, client, sites, raw):
     r = client.get(f"/shelters/?target={raw}")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert "覆盖率目标必须是 0 到 1 之间的小数" in html
+    assert "覆盖率目标请填写百分数（如 60 或 60%），或 0 到 1 之间的小数（如 0.6）。" in html
     assert tile(html, "needed") == "1"  # shown against the default target meanwhile
     # the download is not made with a target the user did not mean
     r = client.get(f"/shelters/?target={raw}&format=csv")

@@ -213,11 +213,9 @@ def test_site_warnings_name_the_area_limit_and_the_level_floor(county, make_site
         ({"area_m2": "12.34"}, "area_m2"),
         ({"level": "province"}, "level"),
         ({"status": "open"}, "status"),
-        ({"is_standardized": True, "standardized_on": None}, "standardized_on"),
-        (
-            {"is_standardized": True, "standardized_on": TODAY + timedelta(days=1)},
-            "standardized_on",
-        ),
+        # standardized only by an acceptance (shelters.acceptance), never by the facts
+        ({"is_standardized": True, "standardized_on": TODAY}, "is_standardized"),
+        ({"is_standardized": "yes"}, "is_standardized"),
         ({"latitude": "28.3"}, "latitude"),
         ({"latitude": "95", "longitude": "121"}, "latitude"),
         ({"villages": ["海山村"]}, "villages"),  # a village of another town

@@ -25,8 +25,6 @@ def _site_data(session, **overrides):
         "area_m2": "300",
         "structure": "frame",
         "address": "城北街道横湖村 1 号",
-        "is_standardized": "y",
-        "standardized_on": "2023-05-10",
         "manager_name": "李四",
         "manager_phone": "13800000000",
         "villages": _village_ids(session, "横湖村", "双峰村"),
@@ -48,8 +46,8 @@ def test_register_a_site_through_the_form(client, login, session, county):
     response = post_form(client, "/shelters/sites/new", _site_data(session))
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     site = session.scalar(select(Shelter).where(Shelter.name == "横湖村文化礼堂"))
-    assert site.capacity == 150 and site.is_standardized
-    assert site.standardized_on == date(2023, 5, 10)
+    # standardized only once command staff accept it
+    assert site.capacity == 150 and not site.is_standardized and site.standardized_on is None
     assert sorted(v.name for v in site.villages) == ["双峰村", "横湖村"]
     assert site.unit is not None and site.unit.kind == "shelter"
 
@@ -65,7 +63,6 @@ def test_register_a_site_through_the_form(client, login, session, county):
     [
         ({"capacity": "-5"}, "核定容量不能为负数。"),
         ({"capacity": "很多"}, "核定容量必须是整数。"),
-        ({"standardized_on": ""}, "规范化场所请填写验收日期。"),
         ({"name": "礼" * 101}, "名称不能超过 100 个字。"),
         ({"name": ""}, "请填写名称。"),
         ({"villages": ["999999"]}, "所选的村/社区不存在"),
@@ -112,8 +109,6 @@ def test_edit_a_site_and_a_stale_form_is_refused(client, login, session, county,
     data = _site_data(
         session,
         name="礼堂",
-        is_standardized=None,
-        standardized_on="",
         capacity="120",
         version=version,
     )
