@@ -7,8 +7,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from readiness import demo
+from shelters.acceptance import pending_requests
 from shelters.coverage import coverage
-from shelters.models import Inspection, Shelter, Village
+from shelters.models import Acceptance, Inspection, Shelter, Village
 from shelters.sites import site_states
 
 
@@ -27,6 +28,12 @@ def test_demo_coverage_sits_below_the_target_with_work_left(session):
     assert any(s.needs_attention for s in states.values())
     assert any(s.is_overdue for s in states.values())
     assert {s.status for s in sites} >= {"active", "planned", "construction", "suspended"}
+    # its standardized sites were accepted by the system when they came onto the system;
+    # two towns' requests wait for command staff (待验收)
+    accepted = list(session.scalars(select(Acceptance).where(Acceptance.status == "accepted")))
+    assert len(accepted) == sum(s.is_standardized for s in sites) == 11
+    assert all(a.accepted_by_id is None and a.accepted_on < date.today() for a in accepted)
+    assert {r.shelter.name for r in pending_requests(session, None)} == {"里箬村祠堂", "长屿村礼堂"}
     # every active site holds its relief supplies as a unit of kind shelter
     assert all(
         s.unit is not None and s.unit.kind == "shelter" for s in sites if s.status == "active"
