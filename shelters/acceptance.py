@@ -398,6 +398,19 @@ def withdraw_acceptance(
     return row
 
 
+def requested_ids(session: Session, shelter_ids: Sequence[int]) -> set[int]:
+    """Which of these sites have a request for acceptance waiting."""
+    if not shelter_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Acceptance.shelter_id).where(
+                Acceptance.status == "requested", Acceptance.shelter_id.in_(shelter_ids)
+            )
+        )
+    )
+
+
 def pending_requests(session: Session, unit_ids: set[int] | None) -> list[Acceptance]:
     """Requests for acceptance still waiting (待验收), oldest first."""
     stmt: Select = (

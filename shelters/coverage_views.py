@@ -14,8 +14,8 @@ from readiness.extensions import db
 from readiness.models import Unit
 from readiness.pages import form_error
 from readiness.permissions import can
+from shelters import acceptance, places
 from shelters import coverage as cov
-from shelters import places
 from shelters.forms import CoverageTargetForm
 from shelters.reports import coverage_download, percent, target_percent
 from shelters.views import bp
@@ -147,6 +147,9 @@ def _coverage_page(target_form: CoverageTargetForm | None = None):
         overridden=override is not None,
         target_value=_target_value(target),
         in_force=in_force,
+        pending=len(acceptance.pending_requests(db.session, reach))
+        if can(db.session, actor, "shelters.accept")
+        else 0,
         target_hint=cov.TARGET_HINT,
         own_unit=own_unit,
         own_target=own,

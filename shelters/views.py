@@ -147,6 +147,7 @@ def sites():
         pending=acceptance.pending_requests(db.session, scope)
         if can(db.session, current_actor(), "shelters.accept")
         else [],
+        requested=acceptance.requested_ids(db.session, [s.id for s in listing.rows]),
     )
 
 

@@ -508,6 +508,8 @@ def test_pages_request_accept_with_a_file_download_and_withdraw(
     listing = client.get("/shelters/sites").get_data(as_text=True)
     pending = listing[listing.index('id="pending"') : listing.index("</section>")]
     assert "横湖礼堂" in pending and "改造完成" in pending and "城北应急办" in pending
+    assert "待验收" in listing[listing.index("shelters-sites") :]  # the site's row says so
+    assert "1 个场所待验收。" in client.get("/shelters/").get_data(as_text=True)
     page = client.get(f"/shelters/sites/{site.id}").get_data(as_text=True)
     assert "验收通过" in page and "撤销验收" not in page
     # refused: a date before registration; what was typed stays, nothing is written
