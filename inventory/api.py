@@ -315,11 +315,15 @@ def get_stock(query: Scope):
 
 
 class CountLineAnswer(Answer):
+    """One position. While a blind count is still being counted, book and variance are
+    null: the counter does not see the book until the count is submitted."""
+
     item: Code
     lot: OptionalCode
-    book: int
+    book: int | None
     counted: int | None
     variance: int | None
+    not_counted_reason: str | None
 
 
 class CountAnswer(Answer):
@@ -327,25 +331,69 @@ class CountAnswer(Answer):
     unit: Code
     status: str
     lines: list[CountLineAnswer]
+    partial: bool = Field(description="Submitted with positions marked not counted")
+    blind: bool = Field(description="Book quantities hidden from the counter until submitted")
+    return_reason: str | None = Field(description="Why it was last returned for recount")
 
 
 class ApprovedCount(CountAnswer):
     adjustments: int = Field(description="Adjusting movements posted for the variances")
 
 
+def count_answer(count: Count, answer: type[CountAnswer] = CountAnswer, **extra) -> CountAnswer:
+    """A count in the API's shape, book quantities hidden while a blind count is counted."""
+    book = counts.shows_book(count)
+    return answer(
+        id=count.id,
+        unit=count.unit,
+        status=count.status,
+        lines=[
+            CountLineAnswer(
+                item=ln.item,
+                lot=ln.lot,
+                book=ln.book if book else None,
+                counted=ln.counted,
+                variance=ln.variance if book else None,
+                not_counted_reason=ln.not_counted_reason,
+            )
+            for ln in count.lines
+        ],
+        partial=count.is_partial,
+        blind=count.is_blind,
+        return_reason=count.return_reason or None,
+        **extra,
+    )
+
+
 class CountLineRow(Body):
-    """One counted line (checked by the view row by row, with the stocktake's messages)."""
+    """One position: counted, or not counted with a reason (checked by the view row by row,
+    with the stocktake's messages)."""
 
     item: str
     lot: str | None = None
-    counted: int = Field(json_schema_extra={"minimum": 0})
+    counted: int | None = Field(default=None, json_schema_extra={"minimum": 0})
+    not_counted_reason: str | None = None
 
 
 class NewCount(Body):
+    """Every position with stock must be counted or given a not_counted_reason (422 lists
+    those that are neither)."""
+
     unit: Any = code_field()
     # Each line is checked by the view, in order, with the stocktake's own messages.
     lines: Rows(CountLineRow, max_items=10_000)
     note: str | None = None
+
+
+class CountReturn(Body):
+    reason: str
+
+
+def _api_count(count_id: int) -> Count:
+    count = db.session.get(Count, count_id)
+    if count is None or not in_scope(db.session, current_actor(), count.unit_id):
+        raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
+    return count
 
 
 @bp.route("/counts", methods=["POST"])
@@ -371,23 +419,31 @@ def create_count(json: NewCount):
                     _("{item} 没有批次 {lot}。").format(item=item.name, lot=lot_code), field="lines"
                 )
         counted = raw.get("counted")
+        reason = (field(raw, "not_counted_reason", str, required=False) or "").strip()
+        if counted is None:
+            # Neither counted nor explained (a blank reason is none): submit_count lists it.
+            if reason:
+                counts.mark_not_counted(db.session, count, item, lot, reason, actor=actor)
+            continue
+        if reason:
+            raise DomainError(
+                _("第 {n} 行：清点数量和未清点原因只能填一个。").format(n=n), field="lines"
+            )
         if isinstance(counted, bool) or not isinstance(counted, int):
             raise DomainError(_("第 {n} 行：清点数量必须是整数。").format(n=n), field="lines")
         counts.enter_count(db.session, count, item, lot, counted, actor=actor)
     counts.submit_count(db.session, count, actor=actor)
     db.session.commit()
-    return CountAnswer.model_validate(count), 201
+    return count_answer(count), 201
 
 
 @bp.route("/counts/<int:count_id>", methods=["GET"])
 @permission("stock.view")
 @operation(answers={200: CountAnswer}, errors=(401, 403, 404))
 def get_count(count_id: int):
-    """One stocktake with book, counted and variance per line"""
-    count = db.session.get(Count, count_id)
-    if count is None or not in_scope(db.session, current_actor(), count.unit_id):
-        raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
-    return CountAnswer.model_validate(count)
+    """One stocktake with book, counted and variance per line (no book while a blind count
+    is being counted)"""
+    return count_answer(_api_count(count_id))
 
 
 @bp.route("/counts/<int:count_id>/approve", methods=["POST"])
@@ -400,9 +456,21 @@ def approve_count(count_id: int):
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
     moves = counts.approve_count(db.session, count, actor=current_actor())
     db.session.commit()
-    return ApprovedCount(
-        id=count.id, unit=count.unit, status=count.status, lines=count.lines, adjustments=len(moves)
-    )
+    return count_answer(count, ApprovedCount, adjustments=len(moves))
+
+
+@bp.route("/counts/<int:count_id>/return", methods=["POST"])
+@permission("counts.approve")
+@operation(json=CountReturn, answers={200: CountAnswer}, errors=(400, 401, 403, 404, 409))
+def return_count(count_id: int, json: CountReturn):
+    """Return a submitted count for recount, with a reason (not by its counter); the typed
+    quantities stay"""
+    count = db.session.get(Count, count_id)
+    if count is None:
+        raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
+    counts.return_count(db.session, count, json.reason, actor=current_actor())
+    db.session.commit()
+    return count_answer(count)
 
 
 # --- reports ---

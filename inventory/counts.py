@@ -1,19 +1,22 @@
-"""Use cases for stocktakes: starting, entering, submitting, approving and cancelling a
-count, how often each kind of unit must count, and which units are due."""
+"""Use cases for stocktakes: starting, entering, submitting, returning, approving and
+cancelling a count; the count policy of a unit (how often it counts, whether the counter
+sees the book); and which units are due, position by position."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from inventory.checks import check_qty
 from inventory.ledger import find_position, post_movement
 from inventory.models import (
     COUNT_STATUSES,
+    EDITABLE_COUNT_STATUSES,
     Count,
     CountInterval,
     CountLine,
@@ -27,26 +30,162 @@ from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_KINDS, Unit
-from readiness.permissions import require
+from readiness.permissions import require, unit_ids_above
 
 DEFAULT_COUNT_DAYS = 90
 # Warehouses count monthly (专库储存 with 日周月 checks); a row in count_intervals overrides.
 DEFAULT_COUNT_INTERVALS = {"warehouse": 30}
+# Full counts are blind unless command staff turn it off for a kind of unit.
+DEFAULT_BLIND = True
+REASON_MAX = 500
+# How many positions a refusal names before "等 N 处".
+NAMED_MAX = 20
 
 
-def count_interval_days(session: Session, unit_kind: str) -> int:
-    row = session.get(CountInterval, unit_kind)
-    return row.days if row else DEFAULT_COUNT_INTERVALS.get(unit_kind, DEFAULT_COUNT_DAYS)
+# ---------------------------------------------------------------- the count policy
+
+
+@dataclass(frozen=True)
+class CountPolicy:
+    """The policy in force for a kind of unit at a unit: from the nearest row up the tree,
+    else the row for everywhere, else the built-in default."""
+
+    unit_kind: str
+    days: int
+    blind: bool
+    # Where it was set: a unit's id, None for everywhere; is_default when no row applies.
+    set_at_unit_id: int | None = None
+    is_default: bool = False
+
+
+def _default_policy(unit_kind: str) -> CountPolicy:
+    days = DEFAULT_COUNT_INTERVALS.get(unit_kind, DEFAULT_COUNT_DAYS)
+    return CountPolicy(unit_kind, days, DEFAULT_BLIND, None, is_default=True)
+
+
+def _pick(rows: dict[int | None, CountInterval], above: list[int], unit_kind: str):
+    for unit_id in [*above, None]:
+        row = rows.get(unit_id)
+        if row is not None:
+            return CountPolicy(unit_kind, row.days, row.blind, unit_id)
+    return _default_policy(unit_kind)
+
+
+def count_policy(session: Session, unit_kind: str, unit_id: int | None = None) -> CountPolicy:
+    """The count policy for this kind of unit as it applies at ``unit_id`` (None: the one
+    for everywhere)."""
+    rows = {
+        row.unit_id: row
+        for row in session.scalars(
+            select(CountInterval).where(CountInterval.unit_kind == unit_kind)
+        )
+    }
+    above = unit_ids_above(session, unit_id) if unit_id is not None else []
+    return _pick(rows, above, unit_kind)
+
+
+def count_interval_days(session: Session, unit_kind: str, unit_id: int | None = None) -> int:
+    return count_policy(session, unit_kind, unit_id).days
+
+
+class _Policies:
+    """Every policy row and the unit tree read once, for a list of many units."""
+
+    def __init__(self, session: Session):
+        self.rows: dict[str, dict[int | None, CountInterval]] = defaultdict(dict)
+        for row in session.scalars(select(CountInterval)):
+            self.rows[row.unit_kind][row.unit_id] = row
+        self.parents = {
+            uid: parent for uid, parent in session.execute(select(Unit.id, Unit.parent_id))
+        }
+
+    def for_unit(self, unit: Unit) -> CountPolicy:
+        above: list[int] = []
+        current: int | None = unit.id
+        while current is not None and current not in above:
+            above.append(current)
+            current = self.parents.get(current)
+        return _pick(self.rows.get(unit.kind, {}), above, unit.kind)
+
+
+def set_count_policy(
+    session: Session, unit_kind: str, *, days=None, blind=None, actor
+) -> CountInterval:
+    """Command staff set, for their own unit and the units below it, how many days may pass
+    between counts of a kind of unit and whether its full counts are blind. What is not
+    given keeps the value in force there."""
+    require(session, actor, "standard.manage")
+    if unit_kind not in UNIT_KINDS:
+        raise DomainError(_("未知的单位类型：{kind}。").format(kind=unit_kind), field="unit_kind")
+    if days is not None:
+        days = check_qty(days, field_name="days")
+        if days > 3660:
+            raise DomainError(_("盘点间隔不能超过 3660 天。"), field="days")
+    if blind is not None and not isinstance(blind, bool):
+        raise DomainError(_("是否盲盘只能是是或否。"), field="blind")
+    owner_id = getattr(actor, "unit_id", None)
+    row = session.scalar(
+        select(CountInterval).where(
+            CountInterval.unit_kind == unit_kind,
+            CountInterval.unit_id.is_(None)
+            if owner_id is None
+            else CountInterval.unit_id == owner_id,
+        )
+    )
+    before = {"days": row.days, "blind": row.blind} if row else None
+    if row is None:
+        current = count_policy(session, unit_kind, owner_id)
+        row = CountInterval(
+            unit_id=owner_id, unit_kind=unit_kind, days=current.days, blind=current.blind
+        )
+        session.add(row)
+    if days is not None:
+        row.days = days
+    if blind is not None:
+        row.blind = blind
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "count_interval.set",
+        object_type="count_intervals",
+        object_id=unit_kind,
+        unit_id=owner_id,
+        before=before,
+        after={"days": row.days, "blind": row.blind},
+    )
+    return row
+
+
+def set_count_interval(session: Session, unit_kind: str, days, *, actor) -> CountInterval:
+    """How many days may pass between counts for a kind of unit (the actor's unit's row)."""
+    return set_count_policy(session, unit_kind, days=days, actor=actor)
+
+
+# ---------------------------------------------------------------- a count
 
 
 def open_count_for(session: Session, unit: Unit) -> Count | None:
     return session.scalar(
         select(Count).where(
             Count.unit_id == unit.id,
-            Count.status.in_(("open", "submitted")),
+            Count.status.in_((*EDITABLE_COUNT_STATUSES, "submitted")),
             Count.is_spot.is_(False),
         )
     )
+
+
+def shows_book(count: Count) -> bool:
+    """Whether book quantities (and so variances) may be shown: not while a blind count is
+    still being counted."""
+    return not (count.is_blind and count.status in EDITABLE_COUNT_STATUSES)
+
+
+def position_name(line: CountLine) -> str:
+    """A position as people name it: the item, and its lot when it has one."""
+    if line.lot is not None:
+        return _("{item}（批次 {lot}）").format(item=line.item.name, lot=line.lot.code)
+    return line.item.name
 
 
 def start_count(session: Session, unit: Unit, *, actor, note: str = "") -> Count:
@@ -61,7 +200,12 @@ def start_count(session: Session, unit: Unit, *, actor, note: str = "") -> Count
                 unit=unit.name, id=running.id
             )
         )
-    count = Count(unit_id=unit.id, note=check_note(note), started_by_id=getattr(actor, "id", None))
+    count = Count(
+        unit_id=unit.id,
+        note=check_note(note),
+        started_by_id=getattr(actor, "id", None),
+        is_blind=count_policy(session, unit.kind, unit.id).blind,
+    )
     for pos in session.scalars(
         select(Position).where(Position.unit_id == unit.id).order_by(Position.item_id, Position.id)
     ):
@@ -71,13 +215,18 @@ def start_count(session: Session, unit: Unit, *, actor, note: str = "") -> Count
     session.add(count)
     session.flush()
     audit.record(
-        session, actor, "count.start", count, unit_id=unit.id, after={"lines": len(count.lines)}
+        session,
+        actor,
+        "count.start",
+        count,
+        unit_id=unit.id,
+        after={"lines": len(count.lines), "blind": count.is_blind},
     )
     return count
 
 
 def _editable(count: Count) -> None:
-    if count.status != "open":
+    if count.status not in EDITABLE_COUNT_STATUSES:
         raise Conflict(
             _("盘点第 {id} 号已{status}，不能再修改。").format(
                 id=count.id, status=_count_status_text(count.status)
@@ -89,6 +238,21 @@ def _count_status_text(status: str) -> str:
     return str(COUNT_STATUSES.get(status, status))
 
 
+def _line_of(count: Count, item: Item, lot: Lot | None) -> CountLine | None:
+    lot_id = lot.id if lot else None
+    return next((ln for ln in count.lines if ln.item_id == item.id and ln.lot_id == lot_id), None)
+
+
+def _line_after(line: CountLine, book: bool) -> dict:
+    return {
+        "item": line.item.code if line.item else None,
+        "lot": line.lot.code if line.lot else None,
+        "counted": line.counted,
+        "not_counted_reason": line.not_counted_reason,
+        **({"book": line.book} if book else {}),
+    }
+
+
 def enter_count(
     session: Session, count: Count, item: Item, lot: Lot | None, counted, *, actor
 ) -> CountLine:
@@ -97,19 +261,19 @@ def enter_count(
     require(session, actor, "counts.write", unit)
     _editable(count)
     counted = check_qty(counted, field_name="counted", allow_zero=True)
-    lot_id = lot.id if lot else None
-    line = next((ln for ln in count.lines if ln.item_id == item.id and ln.lot_id == lot_id), None)
+    line = _line_of(count, item, lot)
     if line is None:
-        pos = find_position(session, unit.id, item.id, lot_id)
+        pos = find_position(session, unit.id, item.id, lot.id if lot else None)
         line = CountLine(
             position_id=pos.id if pos else None,
             item_id=item.id,
-            lot_id=lot_id,
+            lot_id=lot.id if lot else None,
             book=pos.qty if pos else 0,
         )
         count.lines.append(line)
-    before = {"counted": line.counted}
+    before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
     line.counted = counted
+    line.not_counted_reason = None
     line.counted_at = utcnow()
     line.counted_by_id = getattr(actor, "id", None)
     session.flush()
@@ -130,35 +294,138 @@ def enter_count(
     return line
 
 
-def submit_count(session: Session, count: Count, *, actor) -> Count:
-    """Hand a finished count over for approval."""
+def mark_not_counted(
+    session: Session, count: Count, item: Item, lot: Lot | None, reason, *, actor
+) -> CountLine:
+    """Say why a position on the books was not counted (instead of a counted quantity)."""
     unit = session.get(Unit, count.unit_id)
     require(session, actor, "counts.write", unit)
     _editable(count)
+    reason = check_note(reason if isinstance(reason, str) else "", "not_counted_reason")
+    if not reason:
+        raise DomainError(_("请说明未清点的原因。"), field="not_counted_reason")
+    if len(reason) > REASON_MAX:
+        raise DomainError(
+            _("未清点原因不能超过 {n} 个字。").format(n=REASON_MAX), field="not_counted_reason"
+        )
+    line = _line_of(count, item, lot)
+    if line is None:
+        name = _("{item}（批次 {lot}）").format(item=item.name, lot=lot.code) if lot else item.name
+        raise DomainError(
+            _("{name} 不在本次盘点的账面上，无需说明未清点原因。").format(name=name),
+            field="not_counted_reason",
+        )
+    before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
+    line.counted = None
+    line.not_counted_reason = reason
+    line.counted_at = utcnow()
+    line.counted_by_id = getattr(actor, "id", None)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "count.not_counted",
+        count,
+        unit_id=unit.id,
+        before=before,
+        after={"item": item.code, "lot": lot.code if lot else None, "reason": reason},
+    )
+    return line
+
+
+def clear_count_line(session: Session, count: Count, line: CountLine, *, actor) -> CountLine:
+    """Take back what was entered for a position: neither counted nor marked any more."""
+    unit = session.get(Unit, count.unit_id)
+    require(session, actor, "counts.write", unit)
+    _editable(count)
+    if line.count_id != count.id:
+        raise DomainError(_("该行不属于这次盘点。"), field="lines")
+    if line.counted is None and line.not_counted_reason is None:
+        return line
+    before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
+    line.counted = None
+    line.not_counted_reason = None
+    line.counted_at = None
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "count.clear",
+        count,
+        unit_id=unit.id,
+        before=before,
+        after=_line_after(line, book=False),
+    )
+    return line
+
+
+def missing_positions(count: Count) -> list[CountLine]:
+    """Positions with stock on the books that are neither counted nor marked not counted."""
+    return [
+        ln
+        for ln in count.lines
+        if ln.book > 0 and ln.counted is None and ln.not_counted_reason is None
+    ]
+
+
+def missing_message(lines: list[CountLine]) -> str:
+    names = "、".join(position_name(ln) for ln in lines[:NAMED_MAX])
+    if len(lines) > NAMED_MAX:
+        names = _("{names} 等 {n} 处").format(names=names, n=len(lines))
+    return _("以下库存位置既未清点也未说明原因：{names}。").format(names=names)
+
+
+def submit_count(session: Session, count: Count, *, actor) -> Count:
+    """Hand a finished count over for approval: every position with stock is counted or
+    marked not counted with a reason (then the count is partial)."""
+    unit = session.get(Unit, count.unit_id)
+    require(session, actor, "counts.write", unit)
+    _editable(count)
+    missing = missing_positions(count)
+    if missing:
+        raise DomainError(missing_message(missing), field="lines")
     if not any(line.counted is not None for line in count.lines):
         raise DomainError(_("还没有录入任何清点数量。"), field="lines")
+    not_counted = [ln for ln in count.lines if ln.not_counted_reason is not None]
+    before = {"status": count.status}
     count.status = "submitted"
+    count.is_partial = bool(not_counted)
     count.submitted_at = utcnow()
     count.submitted_by_id = getattr(actor, "id", None)
     session.flush()
-    audit.record(session, actor, "count.submit", count, unit_id=unit.id)
+    audit.record(
+        session,
+        actor,
+        "count.submit",
+        count,
+        unit_id=unit.id,
+        before=before,
+        after={"status": "submitted", "partial": count.is_partial, "not_counted": len(not_counted)},
+    )
     return count
 
 
-def approve_count(session: Session, count: Count, *, actor) -> list[Movement]:
-    """Approve a submitted count: each variance becomes an adjustment movement."""
-    unit = session.get(Unit, count.unit_id)
-    require(session, actor, "counts.approve", unit)
+def _counters(count: Count) -> set[int | None]:
+    return {count.started_by_id, count.submitted_by_id} | {
+        line.counted_by_id for line in count.lines
+    }
+
+
+def _awaiting_decision(count: Count) -> None:
     if count.status != "submitted":
         raise Conflict(
             _("盘点第 {id} 号当前状态为{status}，只有待审批的盘点可以审批。").format(
                 id=count.id, status=_count_status_text(count.status)
             )
         )
-    counters = {count.started_by_id, count.submitted_by_id} | {
-        line.counted_by_id for line in count.lines
-    }
-    if getattr(actor, "id", None) in counters:
+
+
+def approve_count(session: Session, count: Count, *, actor) -> list[Movement]:
+    """Approve a submitted count: each variance becomes an adjustment movement."""
+    unit = session.get(Unit, count.unit_id)
+    require(session, actor, "counts.approve", unit)
+    _awaiting_decision(count)
+    if getattr(actor, "id", None) in _counters(count):
         raise PermissionDenied(_("清点人不能审批自己的盘点，请由另一名保管员或指挥部人员审批。"))
     movements = []
     for line in count.lines:
@@ -190,16 +457,49 @@ def approve_count(session: Session, count: Count, *, actor) -> list[Movement]:
         "count.approve",
         count,
         unit_id=unit.id,
-        after={"adjustments": len(movements)},
+        after={"adjustments": len(movements), "partial": count.is_partial},
     )
     return movements
+
+
+def return_count(session: Session, count: Count, reason, *, actor) -> Count:
+    """Send a submitted count back for recount, with a reason; what was typed stays."""
+    unit = session.get(Unit, count.unit_id)
+    require(session, actor, "counts.approve", unit)
+    if count.status != "submitted":
+        raise Conflict(
+            _("盘点第 {id} 号当前状态为{status}，只有待审批的盘点可以退回。").format(
+                id=count.id, status=_count_status_text(count.status)
+            )
+        )
+    if getattr(actor, "id", None) in _counters(count):
+        raise PermissionDenied(_("清点人不能退回自己的盘点，请由另一名保管员或指挥部人员处理。"))
+    reason = check_note(reason if isinstance(reason, str) else "", "reason")
+    if not reason:
+        raise DomainError(_("请填写退回重盘的原因。"), field="reason")
+    count.status = "returned"
+    count.is_partial = False
+    count.returned_at = utcnow()
+    count.returned_by_id = getattr(actor, "id", None)
+    count.return_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "count.return",
+        count,
+        unit_id=unit.id,
+        before={"status": "submitted"},
+        after={"status": "returned", "reason": reason},
+    )
+    return count
 
 
 def cancel_count(session: Session, count: Count, *, actor) -> Count:
     """Abandon a count that is not yet approved; nothing is posted."""
     unit = session.get(Unit, count.unit_id)
     require(session, actor, "counts.write", unit)
-    if count.status not in ("open", "submitted"):
+    if count.status not in (*EDITABLE_COUNT_STATUSES, "submitted"):
         raise Conflict(_("该盘点已结束，不能取消。"))
     count.status = "cancelled"
     count.decided_at = utcnow()
@@ -209,67 +509,138 @@ def cancel_count(session: Session, count: Count, *, actor) -> Count:
     return count
 
 
+# ---------------------------------------------------------------- when counts are due
+
+
 @dataclass
 class CountDue:
     unit: Unit
     interval_days: int
+    # The oldest last count among the positions holding stock (None: one was never counted).
     last_counted_on: date | None
     due_on: date | None
     overdue: bool
+    # Positions holding stock that have never been counted by an approved count.
+    never_counted: int = 0
 
 
-def counts_due(session: Session, unit_ids: set[int] | None, *, today: date) -> list[CountDue]:
-    """Each unit holding stock, when it was last counted (approved) and when the next is due."""
-    last = (
-        select(Count.unit_id, func.max(Count.decided_at).label("last"))
-        .where(Count.status == "approved")
-        .group_by(Count.unit_id)
-        .subquery()
-    )
-    holders = select(Position.unit_id).distinct().subquery()
-    stmt = (
-        select(Unit, last.c.last)
-        .join(holders, holders.c.unit_id == Unit.id)
-        .outerjoin(last, last.c.unit_id == Unit.id)
-        .where(Unit.is_active)
-        .order_by(Unit.code)
-    )
-    if unit_ids is not None:
-        stmt = stmt.where(Unit.id.in_(unit_ids))
-    intervals = dict(DEFAULT_COUNT_INTERVALS)
-    intervals.update({row.unit_kind: row.days for row in session.scalars(select(CountInterval))})
-    out = []
-    for unit, last_at in session.execute(stmt):
-        days = intervals.get(unit.kind, DEFAULT_COUNT_DAYS)
-        last_on = last_at.date() if last_at else None
-        due = last_on + timedelta(days=days) if last_on else None
-        out.append(CountDue(unit, days, last_on, due, overdue=due is None or due < today))
-    out.sort(key=lambda d: (d.due_on or date.min, d.unit.code))
+def _scoped(stmt, column, unit_ids: set[int] | None):
+    return stmt if unit_ids is None else stmt.where(column.in_(unit_ids))
+
+
+def position_counted_at(
+    session: Session, unit_ids: set[int] | None
+) -> dict[tuple[int, int, int | None], datetime | None]:
+    """When each position holding stock was last counted: the latest approved count that
+    counted it, or a full count that did not miss it (it had no stock then, or came after);
+    never what a partial count marked not counted. None: never."""
+    approved = (Count.status == "approved",)
+    stocked = session.execute(
+        _scoped(
+            select(Position.unit_id, Position.item_id, Position.lot_id).where(Position.qty > 0),
+            Position.unit_id,
+            unit_ids,
+        )
+    ).all()
+    full_counts: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for count_id, unit_id, decided_at in session.execute(
+        _scoped(
+            select(Count.id, Count.unit_id, Count.decided_at).where(
+                *approved, Count.is_spot.is_(False)
+            ),
+            Count.unit_id,
+            unit_ids,
+        )
+    ):
+        full_counts[unit_id].append((decided_at, count_id))
+    for counts_of_unit in full_counts.values():
+        counts_of_unit.sort(reverse=True)
+    counted: dict[tuple[int, int, int | None], datetime] = {
+        (unit_id, item_id, lot_id): at
+        for unit_id, item_id, lot_id, at in session.execute(
+            _scoped(
+                select(
+                    Count.unit_id, CountLine.item_id, CountLine.lot_id, func.max(Count.decided_at)
+                )
+                .join(Count, Count.id == CountLine.count_id)
+                .where(*approved, CountLine.counted.is_not(None))
+                .group_by(Count.unit_id, CountLine.item_id, CountLine.lot_id),
+                Count.unit_id,
+                unit_ids,
+            )
+        )
+    }
+    # The positions a count missed: stock on its books, not counted (marked or left blank).
+    missed = {
+        tuple(row)
+        for row in session.execute(
+            _scoped(
+                select(Count.id, Count.unit_id, CountLine.item_id, CountLine.lot_id)
+                .join(Count, Count.id == CountLine.count_id)
+                .where(
+                    *approved,
+                    CountLine.counted.is_(None),
+                    or_(CountLine.book > 0, CountLine.not_counted_reason.is_not(None)),
+                ),
+                Count.unit_id,
+                unit_ids,
+            )
+        )
+    }
+    out: dict[tuple[int, int, int | None], datetime | None] = {}
+    for unit_id, item_id, lot_id in stocked:
+        key = (unit_id, item_id, lot_id)
+        best = counted.get(key)
+        for decided_at, count_id in full_counts.get(unit_id, ()):
+            if best is not None and decided_at <= best:
+                break
+            if (count_id, *key) not in missed:
+                best = decided_at
+                break
+        out[key] = best
     return out
 
 
-def set_count_interval(session: Session, unit_kind: str, days, *, actor) -> CountInterval:
-    """How many days may pass between counts for a kind of unit."""
-    require(session, actor, "standard.manage")
-    if unit_kind not in UNIT_KINDS:
-        raise DomainError(_("未知的单位类型：{kind}。").format(kind=unit_kind), field="unit_kind")
-    days = check_qty(days, field_name="days")
-    if days > 3660:
-        raise DomainError(_("盘点间隔不能超过 3660 天。"), field="days")
-    row = session.get(CountInterval, unit_kind)
-    before = {"days": row.days} if row else None
-    if row is None:
-        row = CountInterval(unit_kind=unit_kind, days=days)
-        session.add(row)
-    row.days = days
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "count_interval.set",
-        object_type="count_intervals",
-        object_id=unit_kind,
-        before=before,
-        after={"days": days},
-    )
-    return row
+def counts_due(session: Session, unit_ids: set[int] | None, *, today: date) -> list[CountDue]:
+    """Each unit holding stock, when it was last counted and when the next count is due:
+    due when its oldest last-counted position with stock is due, so that what a partial
+    count missed keeps its old date."""
+    holders = select(Position.unit_id).distinct()
+    units = session.scalars(
+        _scoped(
+            select(Unit).where(Unit.id.in_(holders), Unit.is_active).order_by(Unit.code),
+            Unit.id,
+            unit_ids,
+        )
+    ).all()
+    by_position = position_counted_at(session, unit_ids)
+    per_unit: dict[int, list[datetime | None]] = defaultdict(list)
+    for (unit_id, _item, _lot), at in by_position.items():
+        per_unit[unit_id].append(at)
+    # A unit holding only empty positions: its latest approved count of any kind.
+    latest: dict[int, datetime] = {}
+    for unit_id, decided_at in session.execute(
+        _scoped(
+            select(Count.unit_id, Count.decided_at).where(Count.status == "approved"),
+            Count.unit_id,
+            unit_ids,
+        )
+    ):
+        if unit_id not in latest or latest[unit_id] < decided_at:
+            latest[unit_id] = decided_at
+    policies = _Policies(session)
+    out = []
+    for unit in units:
+        days = policies.for_unit(unit).days
+        dates = per_unit.get(unit.id)
+        never = sum(1 for at in dates or () if at is None)
+        last_at = (None if never else min(dates)) if dates else latest.get(unit.id)
+        last_on = last_at.date() if last_at else None
+        due = last_on + timedelta(days=days) if last_on else None
+        out.append(
+            CountDue(
+                unit, days, last_on, due, overdue=due is None or due < today, never_counted=never
+            )
+        )
+    out.sort(key=lambda d: (d.due_on or date.min, d.unit.code))
+    return out

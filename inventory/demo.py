@@ -327,6 +327,8 @@ def load(session: Session, today: date | None = None) -> bool:
             item = session.get(Item, line.item_id)
             if item.code in found and line.lot_id is None:
                 enter_count(session, count, item, None, found[item.code], actor=users["clerk"])
+            elif line.book > 0:  # a full count: every position with stock is counted
+                enter_count(session, count, item, line.lot, line.book, actor=users["clerk"])
         submit_count(session, count, actor=users["clerk"])
         approve_count(session, count, actor=users["command"])
     _allocations(session, users)

@@ -120,14 +120,22 @@ class CountEntryForm(SafeForm):
     submit = SubmitField(_l("保存清点数量"))
 
 
+class ReturnCountForm(SafeForm):
+    reason = StringField(_l("退回原因"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("退回重盘"))
+
+
 class IntervalForm(SafeForm):
     unit_kind = SelectField(_l("单位类型"), choices=[])
     days = IntegerField(_l("盘点间隔（天）"), validators=[InputRequired(), NumberRange(1, 3660)])
+    # Empty keeps what is in force; a box left unticked would silently turn blindness off.
+    blind = SelectField(_l("盲盘（清点人提交前看不到账面数）"), choices=[], default="")
     submit = SubmitField(_l("保存"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.unit_kind.choices = [(k, str(v)) for k, v in UNIT_KINDS.items()]
+        self.blind.choices = [("", _l("不变")), ("1", _l("盲盘")), ("0", _l("显示账面数"))]
 
 
 class ShortfallFilterForm(SafeForm):

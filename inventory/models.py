@@ -45,9 +45,12 @@ ASSET_STATUSES = {
 COUNT_STATUSES = {
     "open": _l("清点中"),
     "submitted": _l("待审批"),
+    "returned": _l("已退回重盘"),
     "approved": _l("已审批"),
     "cancelled": _l("已取消"),
 }
+# Statuses in which the counter still types quantities (a returned count is recounted).
+EDITABLE_COUNT_STATUSES = ("open", "returned")
 
 
 class Item(Base):
@@ -250,19 +253,45 @@ class Asset(Base):
 
 
 class CountInterval(Base):
-    """How often each kind of unit must count its stock (日周月 checks; here: days)."""
+    """A count policy: how often a kind of unit must count its stock (日周月 checks; here:
+    days) and whether its full counts are blind. A row belongs to the unit that set it and
+    applies below it, the nearest one winning; a row without a unit applies everywhere."""
 
     __tablename__ = "count_intervals"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "unit_kind"),
+        CheckConstraint("days > 0", name="days_positive"),
+        # NULLs are distinct in a unique constraint: one row "everywhere" per kind needs its own.
+        Index(
+            "uq_count_intervals_kind_everywhere",
+            "unit_kind",
+            unique=True,
+            sqlite_where=text("unit_id IS NULL"),
+            postgresql_where=text("unit_id IS NULL"),
+        ),
+    )
 
-    unit_kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    unit_kind: Mapped[str] = mapped_column(String(20))
     days: Mapped[int]
+    blind: Mapped[bool] = mapped_column(default=True)
 
 
 class Count(Base):
     """A stocktake (盘库清点) of one unit."""
 
     __tablename__ = "counts"
-    __table_args__ = (Index("ix_counts_unit_status", "unit_id", "status"),)
+    __table_args__ = (
+        Index("ix_counts_unit_status", "unit_id", "status"),
+        CheckConstraint(
+            "status IN ('open', 'submitted', 'returned', 'approved', 'cancelled')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "status <> 'returned' OR TRIM(return_reason) <> ''", name="returned_with_reason"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
@@ -276,11 +305,21 @@ class Count(Base):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Book quantities hidden from the counter until submission (the unit's count policy,
+    # taken when the count starts).
+    is_blind: Mapped[bool] = mapped_column(default=False)
+    # Submitted with positions marked not counted: what it missed keeps its old count date.
+    is_partial: Mapped[bool] = mapped_column(default=False)
+    # The last return for recount (every one is in the audit log).
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    return_reason: Mapped[str] = mapped_column(Text, default="")
 
     unit: Mapped[Unit] = relationship()
     started_by: Mapped[User | None] = relationship(foreign_keys=[started_by_id])
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
     lines: Mapped[list[CountLine]] = relationship(
         back_populates="count", order_by="CountLine.id", cascade="all, delete-orphan"
     )
@@ -290,6 +329,11 @@ class CountLine(Base):
     __tablename__ = "count_lines"
     __table_args__ = (
         CheckConstraint("counted IS NULL OR counted >= 0", name="counted_not_negative"),
+        # A position is either counted or marked not counted (with a reason), never both.
+        CheckConstraint(
+            "not_counted_reason IS NULL OR (counted IS NULL AND TRIM(not_counted_reason) <> '')",
+            name="counted_or_reason",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,6 +345,7 @@ class CountLine(Base):
     counted: Mapped[int | None]
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    not_counted_reason: Mapped[str | None] = mapped_column(Text)
 
     count: Mapped[Count] = relationship(back_populates="lines")
     item: Mapped[Item] = relationship()

@@ -16,11 +16,17 @@ from inventory.catalog import create_item, get_item, update_item
 from inventory.counts import (
     approve_count,
     cancel_count,
-    count_interval_days,
+    clear_count_line,
+    count_policy,
     counts_due,
     enter_count,
+    mark_not_counted,
+    missing_positions,
     open_count_for,
-    set_count_interval,
+    position_name,
+    return_count,
+    set_count_policy,
+    shows_book,
     start_count,
     submit_count,
 )
@@ -32,6 +38,7 @@ from inventory.forms import (
     LedgerFilterForm,
     MovementForm,
     OverrideForm,
+    ReturnCountForm,
     ShortfallFilterForm,
     StandardForm,
     StartCountForm,
@@ -40,6 +47,7 @@ from inventory.ledger import find_lot, record_movement, set_asset_status
 from inventory.models import (
     ASSET_STATUSES,
     COUNT_STATUSES,
+    EDITABLE_COUNT_STATUSES,
     MOVEMENT_KINDS,
     TRACKING,
     Asset,
@@ -61,7 +69,7 @@ from inventory.standard import (
 from readiness import exports
 from readiness import services as core
 from readiness.auth import current_actor, permission
-from readiness.errors import DomainError
+from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
@@ -648,57 +656,87 @@ def _count(count_id: int) -> Count:
     return count
 
 
-@bp.route("/counts/<int:count_id>")
-@permission("stock.view")
-def count_detail(count_id: int):
-    """A stocktake: book, counted and variance for every position."""
-    count = _count(count_id)
+def _count_page(count: Count, form=None, *, typed=None, errors=None, status: int = 200):
+    """The count sheet; after a refusal, with what was typed and each bad row marked."""
     actor = current_actor()
-    form = CountEntryForm()
+    form = form or CountEntryForm()
     form.extra_item.choices = [("", "—")] + [
         (i.code, f"{i.name} ({i.code})") for i in _active_items()
     ]
+    editable = count.status in EDITABLE_COUNT_STATUSES
     return render_template(
         "inventory/count.html",
         count=count,
         form=form,
         confirm=ConfirmForm(),
+        return_form=ReturnCountForm(),
         statuses=COUNT_STATUSES,
-        may_enter=count.status == "open" and can(db.session, actor, "counts.write", count.unit_id),
+        shows_book=shows_book(count),
+        typed=typed or {},
+        errors=errors or {},
+        may_enter=editable and can(db.session, actor, "counts.write", count.unit_id),
         may_approve=count.status == "submitted"
         and can(db.session, actor, "counts.approve", count.unit_id),
-    )
+    ), status
 
 
-@bp.route("/counts/<int:count_id>/lines", methods=["POST"])
-@permission("counts.write")
-def count_enter(count_id: int):
-    """Save counted quantities (blank fields are left uncounted)."""
-    count = _count(count_id)
-    form = CountEntryForm()
-    form.extra_item.choices = [("", "—")]
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "error")
-        return redirect(url_for("inventory.count_detail", count_id=count.id))
+@bp.route("/counts/<int:count_id>")
+@permission("stock.view")
+def count_detail(count_id: int):
+    """A stocktake: counted (or why not) for every position; book and variance once
+    submitted (at once when the count is not blind)."""
+    return _count_page(_count(count_id))
+
+
+def _save_sheet(count: Count, form: CountEntryForm) -> tuple[int, dict, dict]:
+    """Save every row of the sheet that can be saved; return how many changed, what was
+    typed and the refusal of each row that could not (named by item and lot)."""
     actor = current_actor()
-    try:
-        saved = 0
-        for line in list(count.lines):
-            raw = (request.form.get(f"line-{line.id}") or "").strip()
-            if raw == "":
-                continue
-            item = db.session.get(Item, line.item_id)
-            try:
+    typed: dict = {}
+    errors: dict = {}
+    saved = 0
+    for line in list(count.lines):
+        raw = request.form.get(f"line-{line.id}")
+        reason = request.form.get(f"reason-{line.id}")
+        if raw is None and reason is None:
+            continue
+        raw, reason = (raw or "").strip(), (reason or "").strip()
+        typed[line.id] = (raw, reason)
+        item = db.session.get(Item, line.item_id)
+        try:
+            if raw and reason:
+                raise DomainError(_("清点数量和未清点原因只能填一个。"))
+            if raw:
+                if line.counted is not None and raw == str(line.counted):
+                    continue
                 enter_count(db.session, count, item, line.lot, raw, actor=actor)
-            except DomainError as err:
-                raise DomainError(f"{item.name}: {err.message}", field=err.field) from None
-            saved += 1
-        if form.extra_item.data and form.extra_counted.data is not None:
-            item = get_item(db.session, form.extra_item.data)
+            elif reason:
+                if reason == line.not_counted_reason:
+                    continue
+                mark_not_counted(db.session, count, item, line.lot, reason, actor=actor)
+            elif line.counted is not None or line.not_counted_reason is not None:
+                clear_count_line(db.session, count, line, actor=actor)
+            else:
+                continue
+        except (PermissionDenied, Conflict):
+            raise
+        except DomainError as err:
+            errors[line.id] = _("{name}：{message}").format(
+                name=position_name(line), message=err.message
+            )
+            continue
+        saved += 1
+    extra_code = form.extra_item.data
+    if extra_code:
+        typed["extra"] = (request.form.get("extra_counted", "").strip(), "")
+        try:
+            if form.extra_counted.errors or form.extra_lot.errors:
+                raise DomainError(next(iter(form.extra_counted.errors + form.extra_lot.errors)))
+            if form.extra_counted.data is None:
+                raise DomainError(_("请填写账上没有的物资的清点数量。"))
+            item = get_item(db.session, extra_code)
             lot = None
-            if form.extra_lot.data:
+            if form.extra_lot.data and form.extra_lot.data.strip():
                 lot = find_lot(db.session, item, form.extra_lot.data.strip())
                 if lot is None:
                     raise DomainError(
@@ -706,13 +744,71 @@ def count_enter(count_id: int):
                     )
             enter_count(db.session, count, item, lot, form.extra_counted.data, actor=actor)
             saved += 1
-    except DomainError as err:
+        except (PermissionDenied, Conflict):
+            raise
+        except DomainError as err:
+            errors["extra"] = err.message
+    return saved, typed, errors
+
+
+def _count_sheet(count_id: int, *, then_submit: bool):
+    count = _count(count_id)
+    form = CountEntryForm()
+    form.extra_item.choices = [("", "—")]
+    form.validate_on_submit()
+    if form.csrf_token.errors:
+        flash(form.csrf_token.errors[0], "error")
+        return redirect(url_for("inventory.count_detail", count_id=count.id))
+    try:
+        saved, typed, errors = _save_sheet(count, form)
+        if errors:
+            db.session.commit()
+            flash(
+                _("有 {bad} 行没有保存，请改正标出的行；其余 {n} 行已保存。").format(
+                    bad=len(errors), n=saved
+                )
+                + (" " + _("尚未提交审批。") if then_submit else ""),
+                "error",
+            )
+            return _count_page(count, form, typed=typed, errors=errors, status=422)
+        if then_submit:
+            try:
+                submit_count(db.session, count, actor=current_actor())
+            except (PermissionDenied, Conflict):
+                raise
+            except DomainError as err:
+                db.session.commit()  # what was typed is saved; only the submission is refused
+                missing = {ln.id for ln in missing_positions(count)}
+                marked = {
+                    ln.id: _("{name}：请填写清点数量或未清点原因。").format(name=position_name(ln))
+                    for ln in count.lines
+                    if ln.id in missing
+                }
+                flash(err.message + " " + _("已保存填写的数量，尚未提交审批。"), "error")
+                return _count_page(count, form, typed=typed, errors=marked, status=422)
+            db.session.commit()
+            flash(_("盘点第 {id} 号已提交审批。").format(id=count.id), "success")
+        else:
+            db.session.commit()
+            flash(_("已保存 {n} 行清点数量。").format(n=saved), "success")
+    except Conflict as err:
         db.session.rollback()
         flash(err.message, "error")
-    else:
-        db.session.commit()
-        flash(_("已保存 {n} 行清点数量。").format(n=saved), "success")
     return redirect(url_for("inventory.count_detail", count_id=count.id))
+
+
+@bp.route("/counts/<int:count_id>/lines", methods=["POST"])
+@permission("counts.write")
+def count_enter(count_id: int):
+    """Save what was typed; a bad row is marked and every other row is kept."""
+    return _count_sheet(count_id, then_submit=False)
+
+
+@bp.route("/counts/<int:count_id>/submit", methods=["POST"])
+@permission("counts.write")
+def count_submit(count_id: int):
+    """Save what was typed, then hand the count over for approval."""
+    return _count_sheet(count_id, then_submit=True)
 
 
 def _count_action(count_id: int, action, done_message: str):
@@ -724,18 +820,31 @@ def _count_action(count_id: int, action, done_message: str):
     return redirect(url_for("inventory.count_detail", count_id=count.id))
 
 
-@bp.route("/counts/<int:count_id>/submit", methods=["POST"])
-@permission("counts.write")
-def count_submit(count_id: int):
-    """Hand a count over for approval."""
-    return _count_action(count_id, submit_count, _("盘点第 {id} 号已提交审批。"))
-
-
 @bp.route("/counts/<int:count_id>/approve", methods=["POST"])
 @permission("counts.approve")
 def count_approve(count_id: int):
     """Approve a count; variances become adjustments."""
     return _count_action(count_id, approve_count, _("盘点第 {id} 号已审批，差异已调整入账。"))
+
+
+@bp.route("/counts/<int:count_id>/return", methods=["POST"])
+@permission("counts.approve")
+def count_return(count_id: int):
+    """Send a count back for recount, with a reason."""
+    count = _count(count_id)
+    form = ReturnCountForm()
+    if not form.validate_on_submit():
+        flash(next(iter(form.errors.values()))[0], "error")
+        return redirect(url_for("inventory.count_detail", count_id=count.id))
+    try:
+        return_count(db.session, count, form.reason.data, actor=current_actor())
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        flash(_("盘点第 {id} 号已退回重盘。").format(id=count.id), "success")
+    return redirect(url_for("inventory.count_detail", count_id=count.id))
 
 
 @bp.route("/counts/<int:count_id>/cancel", methods=["POST"])
@@ -748,21 +857,31 @@ def count_cancel(count_id: int):
 @bp.route("/counts/intervals", methods=["GET", "POST"])
 @permission("standard.manage")
 def count_intervals():
-    """How often each kind of unit must count its stock."""
+    """How often each kind of unit must count its stock, and whether its counts are blind
+    (command staff's own unit and the units below it)."""
+    actor = current_actor()
     form = IntervalForm()
     if form.validate_on_submit():
+        blind = {"1": True, "0": False}.get(form.blind.data or "")
         done = submit(
             form,
-            lambda: set_count_interval(
-                db.session, form.unit_kind.data, form.days.data, actor=current_actor()
+            lambda: set_count_policy(
+                db.session, form.unit_kind.data, days=form.days.data, blind=blind, actor=actor
             ),
             "days",
         )
         if done is not None:
             flash(_("已保存盘点间隔。"), "success")
             return redirect(url_for("inventory.count_intervals"))
-    current = {k: count_interval_days(db.session, k) for k in UNIT_KINDS}
-    return render_template("inventory/intervals.html", form=form, current=current, kinds=UNIT_KINDS)
+    owner = getattr(actor, "unit_id", None)
+    current = {k: count_policy(db.session, k, owner) for k in UNIT_KINDS}
+    return render_template(
+        "inventory/intervals.html",
+        form=form,
+        current=current,
+        kinds=UNIT_KINDS,
+        owner=db.session.get(Unit, owner) if owner else None,
+    )
 
 
 # ---------------------------------------------------------------- reports

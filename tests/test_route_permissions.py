@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("inventory.count_enter", "POST"): WRITERS,
     ("inventory.count_submit", "POST"): WRITERS,
     ("inventory.count_approve", "POST"): APPROVERS,
+    ("inventory.count_return", "POST"): APPROVERS,
     ("inventory.count_cancel", "POST"): WRITERS,
     ("inventory.count_intervals", "GET"): COMMAND,
     ("inventory.count_intervals", "POST"): COMMAND,
@@ -109,6 +110,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("inventory_api.create_count", "POST"): WRITERS,
     ("inventory_api.get_count", "GET"): STOCK_READERS,
     ("inventory_api.approve_count", "POST"): APPROVERS,
+    ("inventory_api.return_count", "POST"): APPROVERS,
     ("inventory_api.shortfall_report", "GET"): STOCK_READERS,
     ("inventory_api.expiry_report", "GET"): STOCK_READERS,
     # allocations

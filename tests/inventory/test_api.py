@@ -269,8 +269,16 @@ def test_count_then_approve_by_someone_else(api, town, session):
     assert r.status_code == 201
     count = r.get_json()
     assert count["lines"] == [
-        {"item": "LJ", "lot": None, "book": 40, "counted": 37, "variance": -3}
+        {
+            "item": "LJ",
+            "lot": None,
+            "book": 40,
+            "counted": 37,
+            "variance": -3,
+            "not_counted_reason": None,
+        }
     ]
+    assert (count["partial"], count["blind"], count["return_reason"]) == (False, True, None)
     own = keeper.post(f"/api/v1/counts/{count['id']}/approve")
     assert own.status_code == 403
     clerk = api(town["tokens"]["clerk"]).post(f"/api/v1/counts/{count['id']}/approve")
