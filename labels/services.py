@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.models import Asset, Count, CountLine, Item, Lot, Position
+from inventory.models import (
+    EDITABLE_COUNT_STATUSES,
+    Asset,
+    Count,
+    CountLine,
+    Item,
+    Lot,
+    Position,
+)
 from labels.models import LabelCode, LabelLayoutSetting
 from readiness import audit
 from readiness.db import utcnow
@@ -359,7 +367,9 @@ def spot_count(session: Session, position: Position, counted, *, actor) -> Count
     unit = position.unit
     running = session.scalar(
         select(Count).where(
-            Count.unit_id == unit.id, Count.status == "open", Count.is_spot.is_(False)
+            Count.unit_id == unit.id,
+            Count.status.in_(EDITABLE_COUNT_STATUSES),
+            Count.is_spot.is_(False),
         )
     )
     if running is not None:

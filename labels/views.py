@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from inventory import ledger
-from inventory.models import ASSET_STATUSES, Count, Item
+from inventory.counts import shows_book
+from inventory.models import ASSET_STATUSES, EDITABLE_COUNT_STATUSES, Count, Item
 from labels import services as lab
 from labels.pdf import LAYOUTS
 from readiness import services as core
@@ -64,9 +65,12 @@ def scan(code: str):
     if unit is not None:
         running = db.session.scalar(
             select(Count).where(
-                Count.unit_id == unit.id, Count.status == "open", Count.is_spot.is_(False)
+                Count.unit_id == unit.id,
+                Count.status.in_(EDITABLE_COUNT_STATUSES),
+                Count.is_spot.is_(False),
             )
         )
+    may_count = holds and position is not None and can(db.session, actor, "counts.write", unit)
     today = date.today()
     expires = found.lot.expires_on if found.lot else None
     return render_template(
@@ -77,7 +81,9 @@ def scan(code: str):
         last_by=db.session.get(User, last.counted_by_id) if last and last.counted_by_id else None,
         running=running,
         expired=expires is not None and expires <= today,
-        may_count=holds and position is not None and can(db.session, actor, "counts.write", unit),
+        may_count=may_count,
+        # During a blind stocktake the counter does not see the book (the count would copy it).
+        shows_book=not (may_count and running is not None and running.is_blind),
         may_move=holds and position is not None and can(db.session, actor, "stock.write", unit),
         form=ConfirmForm(),
         request_key=secrets.token_urlsafe(16),
@@ -184,7 +190,12 @@ def scan_box():
     if count is not None:
         lines = [ln for ln in count.lines if ln.counted is not None]
         lines.sort(key=lambda ln: ln.counted_at, reverse=True)
-    return render_template("labels/scan_box.html", count=count, lines=lines)
+    return render_template(
+        "labels/scan_box.html",
+        count=count,
+        lines=lines,
+        shows_book=count is None or shows_book(count),
+    )
 
 
 # ---------------------------------------------------------------- printing

@@ -97,7 +97,8 @@ def test_keeper_scans_a_label_on_a_phone_and_counts_it(
     sign_in(page, "keeper1")
     expect(page).to_have_url(f"{live_server.url}/l/{code}")
     expect(page.locator(".scan-item")).to_contain_text("救生衣")
-    expect(page.locator(".scan-qty")).to_have_text("12 件")
+    # A blind stocktake is running: the counter does not see the book (12).
+    expect(page.locator(".scan-qty")).to_have_count(0)
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
     page.fill("#counted", "11")  # tap one: the number
     page.click("text=确认点数")  # tap two: confirm
@@ -105,5 +106,5 @@ def test_keeper_scans_a_label_on_a_phone_and_counts_it(
     screenshot(page, "scan")
     page.goto(f"{live_server.url}/counts/{count.id}")
     expect(page.locator("input[name^=line-]")).to_have_value("11")
-    expect(page.locator("strong.bad")).to_have_text("-1")
+    expect(page.locator("strong.bad")).to_have_count(0)  # the variance shows once submitted
     screenshot(page, "count")

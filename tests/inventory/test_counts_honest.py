@@ -471,3 +471,35 @@ def test_command_turns_blindness_off_for_their_own_bureau_only(
     clerk2 = login("c2")
     page = clerk2.get(post_form(clerk2, "/stock/S2/counts").location).get_data(as_text=True)
     assert ">账面</th>" not in page
+
+
+def test_the_scan_page_hides_the_book_during_a_blind_stocktake(login, depot, session):
+    from labels import services as lab
+
+    tape = session.scalar(select(Position).where(Position.item_id == depot["TAPE"].id))
+    code = lab.label_for_position(session, tape).code
+    session.commit()
+    client = login("keeper1")
+    assert "scan-qty" in client.get(f"/l/{code}").get_data(as_text=True)  # no count running
+    count = counts.start_count(session, depot["wh"], actor=depot["keeper"])
+    session.commit()
+    page = client.get(f"/l/{code}").get_data(as_text=True)
+    assert "scan-qty" not in page and "账面数量" not in page
+    r = post_form(client, f"/l/{code}/count", {"counted": "3"})
+    assert r.status_code == 302
+    box = client.get(f"/scan?count={count.id}").get_data(as_text=True)
+    assert "账面" not in box and "<strong>3</strong>" in box
+
+
+def test_a_spot_count_goes_into_a_count_returned_for_recount(session, depot):
+    from labels.services import spot_count
+
+    keeper = depot["keeper"]
+    count = counts.start_count(session, depot["wh"], actor=keeper)
+    enter_all(session, count, keeper)
+    counts.submit_count(session, count, actor=keeper)
+    counts.return_count(session, count, "复点警戒带", actor=depot["cmd"])
+    tape = session.scalar(select(Position).where(Position.item_id == depot["TAPE"].id))
+    assert spot_count(session, tape, 2, actor=keeper).id == count.id
+    session.commit()
+    assert line_of(count, "TAPE").counted == 2
