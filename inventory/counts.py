@@ -528,76 +528,124 @@ def _scoped(stmt, column, unit_ids: set[int] | None):
     return stmt if unit_ids is None else stmt.where(column.in_(unit_ids))
 
 
-def position_counted_at(
-    session: Session, unit_ids: set[int] | None
-) -> dict[tuple[int, int, int | None], datetime | None]:
-    """When each position holding stock was last counted: the latest approved count that
+def _last_counted(
+    positions: list[tuple[int, int | None]],
+    unit_full: list[tuple[datetime, int]],
+    counted: dict[tuple[int, int | None], datetime],
+    missed: set[tuple[int, int, int | None]],
+) -> list[datetime | None]:
+    """When each position of one unit was last counted: the latest approved count that
     counted it, or a full count that did not miss it (it had no stock then, or came after);
     never what a partial count marked not counted. None: never."""
-    approved = (Count.status == "approved",)
-    stocked = session.execute(
-        _scoped(
-            select(Position.unit_id, Position.item_id, Position.lot_id).where(Position.qty > 0),
-            Position.unit_id,
-            unit_ids,
-        )
-    ).all()
-    full_counts: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for count_id, unit_id, decided_at in session.execute(
-        _scoped(
-            select(Count.id, Count.unit_id, Count.decided_at).where(
-                *approved, Count.is_spot.is_(False)
-            ),
-            Count.unit_id,
-            unit_ids,
-        )
-    ):
-        full_counts[unit_id].append((decided_at, count_id))
-    for counts_of_unit in full_counts.values():
-        counts_of_unit.sort(reverse=True)
-    counted: dict[tuple[int, int, int | None], datetime] = {
-        (unit_id, item_id, lot_id): at
-        for unit_id, item_id, lot_id, at in session.execute(
-            _scoped(
-                select(
-                    Count.unit_id, CountLine.item_id, CountLine.lot_id, func.max(Count.decided_at)
-                )
-                .join(Count, Count.id == CountLine.count_id)
-                .where(*approved, CountLine.counted.is_not(None))
-                .group_by(Count.unit_id, CountLine.item_id, CountLine.lot_id),
-                Count.unit_id,
-                unit_ids,
-            )
-        )
-    }
-    # The positions a count missed: stock on its books, not counted (marked or left blank).
-    missed = {
-        tuple(row)
-        for row in session.execute(
-            _scoped(
-                select(Count.id, Count.unit_id, CountLine.item_id, CountLine.lot_id)
-                .join(Count, Count.id == CountLine.count_id)
-                .where(
-                    *approved,
-                    CountLine.counted.is_(None),
-                    or_(CountLine.book > 0, CountLine.not_counted_reason.is_not(None)),
-                ),
-                Count.unit_id,
-                unit_ids,
-            )
-        )
-    }
-    out: dict[tuple[int, int, int | None], datetime | None] = {}
-    for unit_id, item_id, lot_id in stocked:
-        key = (unit_id, item_id, lot_id)
+    out = []
+    for key in positions:
         best = counted.get(key)
-        for decided_at, count_id in full_counts.get(unit_id, ()):
+        for decided_at, count_id in unit_full:
             if best is not None and decided_at <= best:
                 break
             if (count_id, *key) not in missed:
                 best = decided_at
                 break
-        out[key] = best
+        out.append(best)
+    return out
+
+
+def units_counted_at(
+    session: Session, unit_ids: set[int] | None
+) -> dict[int, tuple[datetime | None, int]]:
+    """For each unit holding stock: the oldest last count among its positions with stock
+    (None if one was never counted) and how many were never counted.
+
+    Most units are settled by their latest full count alone (it missed nothing and no spot
+    count came after it): their positions are read only where that is not so, because a
+    city holds tens of thousands of them."""
+    conn = session.connection()
+    approved = Count.status == "approved"
+    stocked_n = dict(
+        conn.execute(
+            _scoped(
+                select(Position.unit_id, func.count())
+                .where(Position.qty > 0)
+                .group_by(Position.unit_id),
+                Position.unit_id,
+                unit_ids,
+            )
+        ).all()
+    )
+    full: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for count_id, unit_id, decided_at in conn.execute(
+        _scoped(
+            select(Count.id, Count.unit_id, Count.decided_at).where(
+                approved, Count.is_spot.is_(False)
+            ),
+            Count.unit_id,
+            unit_ids,
+        )
+    ):
+        full[unit_id].append((decided_at, count_id))
+    for unit_full in full.values():
+        unit_full.sort(reverse=True)
+    # The positions a count missed: stock on its books, not counted (marked or left blank).
+    missed_rows = conn.execute(
+        _scoped(
+            select(Count.id, Count.unit_id, CountLine.item_id, CountLine.lot_id)
+            .join(Count, Count.id == CountLine.count_id)
+            .where(
+                approved,
+                CountLine.counted.is_(None),
+                or_(CountLine.book > 0, CountLine.not_counted_reason.is_not(None)),
+            ),
+            Count.unit_id,
+            unit_ids,
+        )
+    ).all()
+    missed = {(count_id, item_id, lot_id) for count_id, _u, item_id, lot_id in missed_rows}
+    latest_full = {unit_id: unit_full[0][1] for unit_id, unit_full in full.items()}
+    detail = {u for count_id, u, *_key in missed_rows if latest_full.get(u) == count_id}
+    # Approved counts after the unit's latest full count (spot counts), or with none.
+    latest = (
+        select(Count.unit_id, func.max(Count.decided_at).label("at"))
+        .where(approved, Count.is_spot.is_(False))
+        .group_by(Count.unit_id)
+        .subquery()
+    )
+    detail |= set(
+        conn.execute(
+            _scoped(
+                select(Count.unit_id)
+                .distinct()
+                .outerjoin(latest, latest.c.unit_id == Count.unit_id)
+                .where(approved, or_(latest.c.at.is_(None), Count.decided_at > latest.c.at)),
+                Count.unit_id,
+                unit_ids,
+            )
+        ).scalars()
+    )
+    counted: dict[int, dict[tuple[int, int | None], datetime]] = defaultdict(dict)
+    positions: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    if detail:
+        for unit_id, item_id, lot_id, at in conn.execute(
+            select(Count.unit_id, CountLine.item_id, CountLine.lot_id, func.max(Count.decided_at))
+            .join(Count, Count.id == CountLine.count_id)
+            .where(approved, CountLine.counted.is_not(None), Count.unit_id.in_(detail))
+            .group_by(Count.unit_id, CountLine.item_id, CountLine.lot_id)
+        ):
+            counted[unit_id][(item_id, lot_id)] = at
+        for unit_id, item_id, lot_id in conn.execute(
+            select(Position.unit_id, Position.item_id, Position.lot_id).where(
+                Position.qty > 0, Position.unit_id.in_(detail)
+            )
+        ):
+            positions[unit_id].append((item_id, lot_id))
+    out: dict[int, tuple[datetime | None, int]] = {}
+    for unit_id, n in stocked_n.items():
+        if unit_id not in detail:
+            # Settled by its latest full count, or never counted at all.
+            out[unit_id] = (full[unit_id][0][0], 0) if full.get(unit_id) else (None, n)
+            continue
+        dates = _last_counted(positions[unit_id], full.get(unit_id, []), counted[unit_id], missed)
+        never = sum(1 for at in dates if at is None)
+        out[unit_id] = (None if never else min(dates), never)
     return out
 
 
@@ -613,28 +661,26 @@ def counts_due(session: Session, unit_ids: set[int] | None, *, today: date) -> l
             unit_ids,
         )
     ).all()
-    by_position = position_counted_at(session, unit_ids)
-    per_unit: dict[int, list[datetime | None]] = defaultdict(list)
-    for (unit_id, _item, _lot), at in by_position.items():
-        per_unit[unit_id].append(at)
+    by_unit = units_counted_at(session, unit_ids)
     # A unit holding only empty positions: its latest approved count of any kind.
-    latest: dict[int, datetime] = {}
-    for unit_id, decided_at in session.execute(
-        _scoped(
-            select(Count.unit_id, Count.decided_at).where(Count.status == "approved"),
-            Count.unit_id,
-            unit_ids,
+    latest = dict(
+        session.connection()
+        .execute(
+            _scoped(
+                select(Count.unit_id, func.max(Count.decided_at))
+                .where(Count.status == "approved")
+                .group_by(Count.unit_id),
+                Count.unit_id,
+                unit_ids,
+            )
         )
-    ):
-        if unit_id not in latest or latest[unit_id] < decided_at:
-            latest[unit_id] = decided_at
+        .all()
+    )
     policies = _Policies(session)
     out = []
     for unit in units:
         days = policies.for_unit(unit).days
-        dates = per_unit.get(unit.id)
-        never = sum(1 for at in dates or () if at is None)
-        last_at = (None if never else min(dates)) if dates else latest.get(unit.id)
+        last_at, never = by_unit.get(unit.id, (latest.get(unit.id), 0))
         last_on = last_at.date() if last_at else None
         due = last_on + timedelta(days=days) if last_on else None
         out.append(

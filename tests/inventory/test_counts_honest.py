@@ -503,3 +503,29 @@ def test_a_spot_count_goes_into_a_count_returned_for_recount(session, depot):
     assert spot_count(session, tape, 2, actor=keeper).id == count.id
     session.commit()
     assert line_of(count, "TAPE").counted == 2
+
+
+def test_a_spot_count_after_a_full_count_moves_only_its_own_position(session, depot, stock):
+    from labels.services import spot_count
+
+    keeper, other = depot["keeper"], depot["keeper2"]
+    full = counts.start_count(session, depot["wh"], actor=keeper)
+    enter_all(session, full, keeper)
+    counts.submit_count(session, full, actor=keeper)
+    counts.approve_count(session, full, actor=other)
+    set_decided(session, full, TODAY - timedelta(days=40))
+    [due] = counts.counts_due(session, None, today=TODAY)
+    assert due.last_counted_on == TODAY - timedelta(days=40) and due.overdue
+    # Every position but one spot-counted since: the one left decides.
+    for pos in session.scalars(select(Position).where(Position.unit_id == depot["wh"].id)):
+        if pos.item_id == depot["TAPE"].id:
+            continue
+        counts.approve_count(session, spot_count(session, pos, pos.qty, actor=keeper), actor=other)
+    session.commit()
+    [due] = counts.counts_due(session, None, today=TODAY)
+    assert due.last_counted_on == TODAY - timedelta(days=40) and due.overdue
+    tape = session.scalar(select(Position).where(Position.item_id == depot["TAPE"].id))
+    counts.approve_count(session, spot_count(session, tape, 3, actor=keeper), actor=other)
+    session.commit()
+    [due] = counts.counts_due(session, None, today=TODAY)
+    assert due.last_counted_on == TODAY and not due.overdue
