@@ -25,7 +25,7 @@ from readiness.api import (
     unit_field,
 )
 from readiness.auth import current_actor, permission
-from readiness.errors import DomainError, NotFound
+from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.openapi import (
     Answer,
@@ -141,10 +141,13 @@ def _no_default(schema: dict[str, Any]) -> None:
 
 
 class StandardAnswer(Answer):
-    """The edition in force; with no edition yet, id and effective_from are null, no note."""
+    """The edition in force; with no edition yet, id and effective_from are null, no note.
+    unit is the code of the unit that published it (it applies to that unit and the units
+    below it), null for an edition that applies everywhere."""
 
     id: int | None
     effective_from: OptionalIsoDate
+    unit: OptionalCode = None
     # Absent (not null) when there is no edition.
     note: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
         default=None, exclude_if=lambda note: note is None, json_schema_extra=_no_default
@@ -160,6 +163,10 @@ def standard_answer(version) -> StandardAnswer:
 
 class StandardAsOf(Query):
     as_of: Day = None
+    unit: str | None = Field(
+        default=None,
+        description="A unit's code: the edition in force for it (default: the caller's unit)",
+    )
 
 
 class StandardLineInput(Body):
@@ -179,16 +186,23 @@ class NewStandard(Body):
 @permission("standard.view")
 @operation(query=StandardAsOf, answers={200: StandardAnswer}, errors=(401, 403))
 def get_standard(query: StandardAsOf):
-    """The standard in force today, or on ?as_of=YYYY-MM-DD"""
+    """The standard in force today, or on ?as_of=YYYY-MM-DD, for the caller's unit or ?unit="""
     on = query.as_of or date.today()
-    return standard_answer(standard.standard_as_of(db.session, on))
+    actor = current_actor()
+    unit = actor.unit
+    if query.unit:
+        unit = unit_field(query.unit)
+        if not standard.in_reach(db.session, actor, unit.id):
+            raise PermissionDenied(_("您只能查看本单位及下级单位的数据。"))
+    return standard_answer(standard.standard_as_of(db.session, on, unit))
 
 
 @bp.route("/standard", methods=["PUT"])
 @permission("standard.manage")
 @operation(json=NewStandard, answers={201: StandardAnswer}, errors=(400, 401, 403))
 def put_standard(json: NewStandard):
-    """Publish a new edition of the standard (command staff)"""
+    """Publish a new edition of the standard for the caller's unit and the units below it
+    (command staff)"""
     effective_from = date_field(json.effective_from, "effective_from")
     version = standard.publish_standard(
         db.session,
@@ -512,7 +526,10 @@ class SuggestedTransfer(Answer):
 
 class ShortfallAnswer(Answer):
     as_of: IsoDate
+    # The edition when every unit of the report has the same one in force, else null.
     standard_version: int | None
+    # Every edition in force for some unit of the report (each unit follows its nearest).
+    standard_versions: list[int]
     rows: list[ShortfallRow]
     items: list[ShortfallItem]
     budget_total: DecimalText
@@ -534,6 +551,7 @@ def shortfall_answer(report) -> ShortfallAnswer:
     return ShortfallAnswer(
         as_of=report.as_of,
         standard_version=report.version.id if report.version else None,
+        standard_versions=[v.id for v in report.versions],
         rows=report.rows,
         items=[
             ShortfallItem(

@@ -3,6 +3,8 @@
 大冶 holds 6 life jackets for 28 officers, 白坪 1 roll of warning tape, 卢店 one
 searchlight, 君召 no whistles and no window breakers; the central warehouse holds
 reserves (some of them expired), and 大冶 has a finished count with variances.
+Dengfeng (DF) and Wenling (WL) each publish their own edition of the standard; Wenling's
+towns hold flood and typhoon relief stock against it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,21 @@ STANDARD = [
     ("warehouse", "SANDBAG", "2000", "0"),
     ("warehouse", "PUMP", "4", "0"),
     ("warehouse", "BOAT", "2", "0"),
+]
+
+# Wenling's own edition (温岭市应急管理局, after the 2023 rectification): what each town
+# (镇/街道) keeps for flood and typhoon relief; towns count no officers, so base quantities
+# only. The shelter demo adds its sites' relief supplies to this edition.
+WL_STANDARD = [
+    ("town", "LJ", "30", "0"),
+    ("town", "LB", "10", "0"),
+    ("town", "ROPE", "10", "0"),
+    ("town", "SANDBAG", "500", "0"),
+    ("town", "TAPE", "10", "0"),
+    ("town", "LIGHT", "2", "0"),
+    ("town", "TORCH", "10", "0"),
+    ("town", "MEDKIT", "5", "0"),
+    ("town", "PUMP", "1", "0"),
 ]
 
 # unit code -> {item: qty}; the seed's figures first.
@@ -178,6 +195,13 @@ STOCK = {
     "DF-TRAFFIC-7": {"VEST": 18, "TAPE": 12, "TORCH": 6, "WHISTLE": 18, "LJ": 4},
     "DF-ORDER": {"LJ": 8, "VEST": 35, "TAPE": 12},
     "DF-CMD": {"LIGHT": 2},
+    # Wenling's towns: the coast (石塘, 滨海) better stocked than inland.
+    "WL-ST": {"LJ": 40, "LB": 12, "ROPE": 12, "SANDBAG": 600, "TAPE": 10, "TORCH": 12},
+    "WL-BH": {"LJ": 30, "LB": 8, "ROPE": 8, "SANDBAG": 400, "TAPE": 6, "LIGHT": 2},
+    "WL-CB": {"LJ": 20, "ROPE": 6, "SANDBAG": 300, "TAPE": 8, "MEDKIT": 5},
+    "WL-CN": {"LJ": 16, "SANDBAG": 200, "TORCH": 4},
+    "WL-SQT": {"LJ": 10, "SANDBAG": 120, "MEDKIT": 2},
+    "WL-XH": {"LJ": 8, "SANDBAG": 80},
     "DF-WH": {
         "LJ": 150,
         "LB": 20,
@@ -224,12 +248,22 @@ def load(session: Session, today: date | None = None) -> bool:
         return False
     today = today or date.today()
     add_items(session, ITEMS)
+    # Each bureau keeps its own edition, in force for its own tree only.
     publish_standard(
         session,
         effective_from=date(2022, 7, 1),
         lines=[StandardLineInput(*line) for line in STANDARD],
         note="依据《应急装备现代化》要求，按单位类型和警力核定",
         actor=SYSTEM,
+        unit=core.get_unit(session, "DF"),
+    )
+    publish_standard(
+        session,
+        effective_from=date(2023, 5, 1),
+        lines=[StandardLineInput(*line) for line in WL_STANDARD],
+        note="依据《温岭市应急管理局应急物资调拨内部审批制度》整改要求，核定各镇（街道）储备",
+        actor=SYSTEM,
+        unit=core.get_unit(session, "WL"),
     )
     users = {u.username: u for u in session.scalars(select(User))}
     items = {i.code: i for i in session.scalars(select(Item))}
@@ -239,6 +273,8 @@ def load(session: Session, today: date | None = None) -> bool:
             return users["clerk"]
         if unit_code == "DF-WH" and "keeper" in users:
             return users["keeper"]
+        if unit_code == "WL-ST" and "shitang" in users:
+            return users["shitang"]
         return SYSTEM
 
     for unit_code, lines in STOCK.items():

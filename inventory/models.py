@@ -86,6 +86,9 @@ class StandardVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     effective_from: Mapped[date] = mapped_column(Date, index=True)
+    # The unit that published it: it applies to that unit's subtree, the nearest unit's
+    # edition winning. None: applies everywhere (editions from before bureaus were apart).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -94,6 +97,7 @@ class StandardVersion(Base):
         back_populates="version", order_by="StandardLine.id"
     )
     published_by: Mapped[User | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
 
 
 class StandardLine(Base):

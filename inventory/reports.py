@@ -41,15 +41,21 @@ def shortfall_rows(report: Report):
         ]
 
 
+def editions_text(report: Report) -> str:
+    """The editions a report was computed against (each unit follows its nearest one).
+    Who published them is left out: a town's report must not name units above its reach."""
+    return "；".join(
+        _("第 {id} 版（{date} 起生效）").format(id=v.id, date=v.effective_from.isoformat())
+        for v in report.versions
+    )
+
+
 def shortfall_pdf(report: Report) -> bytes:
     """The shortfall and budget as a finance bureau wants it: title, date, standard, totals."""
-    version = report.version
     meta = [
         _("截至日期：{date}").format(date=report.as_of.isoformat()),
-        _("执行标准：第 {id} 版（{date} 起生效）").format(
-            id=version.id, date=version.effective_from.isoformat()
-        )
-        if version
+        _("执行标准：{editions}").format(editions=editions_text(report))
+        if report.versions
         else _("执行标准：尚未发布"),
         _("低于标准的单位：{n} 个；缺口金额合计 {total} 元；调剂后仍需采购 {buy} 元").format(
             n=report.units_below,

@@ -24,8 +24,9 @@ from inventory.models import (
     Position,
     RequirementOverride,
     StandardLine,
+    StandardVersion,
 )
-from inventory.standard import required_qty, standard_as_of
+from inventory.standard import editions_in_force, required_qty, standard_as_of
 from readiness import cache
 from readiness.models import Unit
 
@@ -111,21 +112,26 @@ class Transfer:
 
 @dataclass(frozen=True)
 class VersionRef:
-    """The edition of the standard a report was computed against."""
+    """An edition of the standard a report was computed against, and who published it
+    (unit_name None: an edition for everywhere)."""
 
     id: int
     effective_from: date
+    unit_name: str | None = None
 
 
 @dataclass
 class Report:
     as_of: date
+    # The edition in force when every unit of the report has the same one, else None.
     version: VersionRef | None
     rows: list[Row]
     items: list[ItemTotal]
     transfers: list[Transfer]
     units_below: int = 0
     filters: dict = field(default_factory=dict)
+    # Every edition in force for some unit of the report (each unit has its nearest).
+    versions: list[VersionRef] = field(default_factory=list)
 
     @property
     def budget_total(self) -> Decimal:
@@ -239,8 +245,6 @@ def _shortfall(
     as_of: date,
     today: date,
 ) -> Report:
-    version = standard_as_of(session, as_of)
-
     unit_stmt = select(Unit.id, Unit.code, Unit.name, Unit.kind, Unit.headcount).where(
         Unit.is_active
     )
@@ -257,18 +261,22 @@ def _shortfall(
         item_stmt = item_stmt.where(Item.code == item_code)
     items = {row[0]: ItemRef(*row) for row in session.execute(item_stmt)}
 
-    lines_by_kind: dict[str, list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
-    if version is not None:
-        for kind, item_id, base, per in session.execute(
+    # Each unit against the edition in force for it (its own or its nearest ancestor's).
+    edition_of = editions_in_force(session, list(units), as_of)
+    used = {v for v in edition_of.values() if v is not None}
+    lines_by_kind: dict[tuple[int, str], list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
+    if used:
+        for version_id, kind, item_id, base, per in session.execute(
             select(
+                StandardLine.version_id,
                 StandardLine.unit_kind,
                 StandardLine.item_id,
                 StandardLine.base_qty,
                 StandardLine.per_officer,
-            ).where(StandardLine.version_id == version.id)
+            ).where(StandardLine.version_id.in_(used))
         ):
             if item_id in items:
-                lines_by_kind[kind].append((item_id, base, per))
+                lines_by_kind[(version_id, kind)].append((item_id, base, per))
     overrides = {
         (u, i): q
         for u, i, q in session.execute(
@@ -287,7 +295,8 @@ def _shortfall(
 
     required: dict[tuple[int, int], int] = {}
     for unit in units.values():
-        for item_id, base, per in lines_by_kind.get(unit.kind, ()):
+        version_id = edition_of.get(unit.id)
+        for item_id, base, per in lines_by_kind.get((version_id, unit.kind), ()):
             required[(unit.id, item_id)] = required_qty(base, per, unit.headcount)
     required.update(overrides)
 
@@ -318,8 +327,21 @@ def _shortfall(
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
     below = len({r.unit.id for r in rows if r.gap > 0})
-    ref = VersionRef(version.id, version.effective_from) if version is not None else None
-    return Report(as_of, ref, rows, item_totals, transfers, units_below=below)
+    refs = [
+        VersionRef(version_id, effective_from, unit_name)
+        for version_id, effective_from, unit_name in session.execute(
+            select(StandardVersion.id, StandardVersion.effective_from, Unit.name)
+            .outerjoin(Unit, Unit.id == StandardVersion.unit_id)
+            .where(StandardVersion.id.in_(used))
+            .order_by(StandardVersion.id)
+        )
+    ]
+    if not units:
+        # No unit in the scope: the edition for everywhere, as before editions had units.
+        latest = standard_as_of(session, as_of)
+        refs = [VersionRef(latest.id, latest.effective_from)] if latest is not None else []
+    ref = refs[0] if len(refs) == 1 else None
+    return Report(as_of, ref, rows, item_totals, transfers, units_below=below, versions=refs)
 
 
 def _suggest_transfers(

@@ -61,6 +61,9 @@ from inventory.models import (
 from inventory.shortfall import shortfall
 from inventory.standard import (
     StandardLineInput,
+    editions_for,
+    in_reach,
+    may_see_edition,
     publish_standard,
     requirements_for_unit,
     set_override,
@@ -229,19 +232,23 @@ def standard():
         )
     except ValueError:
         on = date.today()
+    actor = current_actor()
+    # The edition in force for a unit (?unit=CODE, by default the user's own).
+    unit = actor.unit
+    if request.args.get("unit"):
+        unit = db.session.scalar(select(Unit).where(Unit.code == request.args["unit"]))
+        if unit is None:
+            abort(404)
+        if not in_reach(db.session, actor, unit.id):
+            abort(403)
     version_id = int_arg("version")
     version = (
         db.session.get(StandardVersion, version_id)
         if version_id
-        else standard_as_of(db.session, on)
+        else standard_as_of(db.session, on, unit)
     )
-    if version_id and version is None:
+    if version_id and (version is None or not may_see_edition(db.session, actor, version)):
         abort(404)
-    versions = db.session.scalars(
-        select(StandardVersion).order_by(
-            StandardVersion.effective_from.desc(), StandardVersion.id.desc()
-        )
-    ).all()
     by_kind: dict[str, list] = {}
     if version is not None:
         for line in version.lines:
@@ -249,11 +256,12 @@ def standard():
     return render_template(
         "inventory/standard.html",
         version=version,
-        versions=versions,
+        versions=editions_for(db.session, actor),
         by_kind=by_kind,
         kinds=UNIT_KINDS,
         as_of=on,
-        may_manage=can(db.session, current_actor(), "standard.manage"),
+        unit=unit,
+        may_manage=can(db.session, actor, "standard.manage", actor.unit),
     )
 
 
@@ -263,8 +271,9 @@ def standard_new():
     """Publish a new edition, starting from the one in force."""
     items = _active_items()
     form = StandardForm()
+    actor = current_actor()
     if request.method == "GET":
-        current = standard_as_of(db.session, date.today())
+        current = standard_as_of(db.session, date.today(), actor.unit)
         existing = [
             {
                 "unit_kind": ln.unit_kind,
@@ -293,7 +302,7 @@ def standard_new():
                 effective_from=form.effective_from.data,
                 lines=lines,
                 note=form.note.data or "",
-                actor=current_actor(),
+                actor=actor,
             )
         except DomainError as err:
             db.session.rollback()
@@ -307,7 +316,7 @@ def standard_new():
                 "success",
             )
             return redirect(url_for("inventory.standard", version=version.id))
-    return render_template("inventory/standard_form.html", form=form)
+    return render_template("inventory/standard_form.html", form=form, unit=actor.unit)
 
 
 @bp.route("/units/<code>/requirements", methods=["GET", "POST"])
@@ -316,7 +325,7 @@ def requirements(code: str):
     """How each required quantity of a unit is derived; command staff may override one."""
     unit = _unit_in_scope(code)
     actor = current_actor()
-    may_manage = can(db.session, actor, "standard.manage")
+    may_manage = can(db.session, actor, "standard.manage", unit)
     form = OverrideForm()
     form.item.choices = [(i.code, f"{i.name} ({i.code})") for i in _active_items()]
     if request.method == "POST":
@@ -344,7 +353,7 @@ def requirements(code: str):
         "inventory/requirements.html",
         unit=unit,
         reqs=requirements_for_unit(db.session, unit, on),
-        version=standard_as_of(db.session, on),
+        version=standard_as_of(db.session, on, unit),
         form=form,
         may_manage=may_manage,
     )

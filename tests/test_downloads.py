@@ -73,7 +73,7 @@ DOWNLOADS = ("csv", "xlsx", "pdf", "zip")
 # not serve must answer the page itself or a 4xx, never a 5xx or a file of another type.
 # test_every_page_reading_format_is_listed keeps this list complete.
 REPORT_PAGES: dict[str, tuple[str, ...]] = {
-    "inventory.ledger": ("csv", "xlsx"),
+    "inventory.ledger": ("csv", "xlsx", "pdf"),
     "inventory.shortfall_report": ("csv", "xlsx", "pdf"),
     "inventory.expiry_report": ("csv", "xlsx", "pdf"),
     "drills.index": ("csv", "xlsx"),
