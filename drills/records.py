@@ -29,7 +29,7 @@ from inventory.models import Item
 from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit, User
-from readiness.permissions import in_scope, require
+from readiness.permissions import in_scope, require, same_bureau
 
 
 class AlreadyRecorded(Conflict):
@@ -120,6 +120,17 @@ def _facts(
     }
 
 
+def _check_same_bureau(session: Session, lead_unit: Unit, units) -> None:
+    strangers = [u.name for u in units if not same_bureau(session, u, lead_unit)]
+    if strangers:
+        raise DomainError(
+            _("参演单位 {names} 不属于{unit}所在的局。").format(
+                names=_("、").join(strangers), unit=lead_unit.name
+            ),
+            field="units",
+        )
+
+
 def create_drill(
     session: Session,
     *,
@@ -191,6 +202,7 @@ def create_drill(
         request_key=(request_key or None) and str(request_key)[:64],
         created_by_id=getattr(actor, "id", None),
     )
+    _check_same_bureau(session, lead_unit, units)
     drill.units = list({u.id: u for u in [lead_unit, *units]}.values())
     drill.items = list({i.id: i for i in items}.values())
     session.add(drill)
@@ -283,6 +295,7 @@ def update_drill(
     before = _facts_snapshot(drill)
     for name, value in values.items():
         setattr(drill, name, value)
+    _check_same_bureau(session, drill.lead_unit, units)
     drill.units = list({u.id: u for u in [drill.lead_unit, *units]}.values())
     drill.items = list({i.id: i for i in items}.values())
     session.flush()
@@ -321,6 +334,13 @@ def add_finding(
         if not f.owner.is_active:
             raise DomainError(
                 _("负责人 {name} 的账号已停用。").format(name=f.owner.display_name), field="owner"
+            )
+        if f.owner.unit_id is None or not same_bureau(session, f.owner.unit_id, drill.lead_unit):
+            raise DomainError(
+                _("负责人 {name} 不属于{unit}所在的局。").format(
+                    name=f.owner.display_name, unit=drill.lead_unit.name
+                ),
+                field="owner",
             )
         if not isinstance(f.due_on, date):
             raise DomainError(_("改进事项必须有完成期限。"), field="due_on")

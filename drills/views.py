@@ -124,7 +124,22 @@ def _active_items() -> list[Item]:
 
 
 def _active_users() -> list[User]:
-    return db.session.scalars(select(User).where(User.is_active).order_by(User.username)).all()
+    """Who may own a finding's action: active people of the caller's bureau."""
+    stmt = select(User).where(User.is_active).order_by(User.username)
+    bureau = core.bureau_unit_ids(db.session, current_actor())
+    if bureau is not None:
+        stmt = stmt.where(User.unit_id.in_(bureau))
+    return db.session.scalars(stmt).all()
+
+
+def _bureau_units() -> list[Unit]:
+    """Units that may take part in the caller's drills: their own bureau's."""
+    bureau = core.bureau_unit_ids(db.session, current_actor())
+    return [
+        u
+        for u, _d in core.unit_tree(db.session)
+        if u.is_active and (bureau is None or u.id in bureau)
+    ]
 
 
 def _scope() -> set[int] | None:
@@ -200,7 +215,7 @@ def index():
 def new():
     """Record a drill with its findings, in a few minutes."""
     actor = current_actor()
-    units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
+    units = _bureau_units()
     scope = _scope()
     lead_units = [u for u in units if scope is None or u.id in scope]
     users = _active_users()
@@ -286,7 +301,7 @@ def _drill(drill_id: int) -> Drill:
 def edit(drill_id: int):
     """Correct a drill's facts (a wrong date, a missing unit); the audit log keeps the old."""
     drill = _drill(drill_id)
-    units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
+    units = _bureau_units()
     items = _active_items()
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():

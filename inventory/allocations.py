@@ -35,7 +35,7 @@ from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import Unit
-from readiness.permissions import can, require
+from readiness.permissions import can, require, same_bureau
 
 MAX_LINES = 200
 
@@ -123,6 +123,13 @@ def create_allocation(
     require(session, actor, "allocations.request", to_unit)
     if from_unit.id == to_unit.id:
         raise DomainError(_("调出单位和调入单位不能相同。"), field="from")
+    if not same_bureau(session, from_unit, to_unit):
+        raise DomainError(
+            _("调出单位 {source} 与调入单位 {dest} 不属于同一个局，不能直接调拨。").format(
+                source=from_unit.name, dest=to_unit.name
+            ),
+            field="from",
+        )
     for unit, name in ((from_unit, "from"), (to_unit, "to")):
         if not unit.is_active:
             raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field=name)
@@ -240,6 +247,12 @@ def _release(a: Allocation) -> None:
                 part.is_reserved = False
 
 
+def _require_both_sides(session: Session, actor, a: Allocation) -> None:
+    # Command staff decide for their own bureau: both the unit giving and the one receiving.
+    require(session, actor, "allocations.approve", a.from_unit_id)
+    require(session, actor, "allocations.approve", a.to_unit_id)
+
+
 def approve_allocation(
     session: Session,
     a: Allocation,
@@ -251,7 +264,7 @@ def approve_allocation(
 ) -> Allocation:
     """Approve (possibly reducing lines, with a reason). At or above the threshold the
     request needs a second, different approver before it counts as approved."""
-    require(session, actor, "allocations.approve")
+    _require_both_sides(session, actor, a)
     if a.requested_by_id is not None and getattr(actor, "id", None) == a.requested_by_id:
         raise PermissionDenied(_("申请人不能审批自己的调拨申请。"))
     emergency_after = (
@@ -306,7 +319,7 @@ def approve_allocation(
 
 def reject_allocation(session: Session, a: Allocation, *, actor, note: str) -> Allocation:
     """Refuse a request, with a reason."""
-    require(session, actor, "allocations.approve")
+    _require_both_sides(session, actor, a)
     _expect(a, "submitted")
     note = check_note(note)
     if not note:

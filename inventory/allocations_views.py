@@ -96,7 +96,7 @@ def index():
 
 def _unit_options(scope_only: bool) -> list[Unit]:
     actor = current_actor()
-    visible = core.visible_unit_ids(db.session, actor) if scope_only else None
+    visible = (core.visible_unit_ids if scope_only else core.bureau_unit_ids)(db.session, actor)
     units = [u for u, _d in core.unit_tree(db.session) if u.is_active]
     return [u for u in units if visible is None or u.id in visible]
 

@@ -8,6 +8,7 @@ from datetime import date
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -31,7 +32,7 @@ from readiness.forms import ConfirmForm
 from readiness.models import Unit, User
 from readiness.pages import int_or_none
 from readiness.params import int_arg
-from readiness.permissions import can, in_scope
+from readiness.permissions import can, in_scope, same_bureau
 
 bp = Blueprint("labels", __name__)
 
@@ -59,6 +60,9 @@ def scan(code: str):
     actor = current_actor()
     unit = found.unit
     holds = unit is not None and in_scope(db.session, actor, unit)
+    if unit is not None and not holds and not _same_bureau(actor, unit):
+        message = _("这张标签属于其他局的单位，您无权查看。")
+        return render_template("labels/unknown.html", message=message), 403
     position = found.position
     last = lab.last_count_line(db.session, position) if position else None
     running = None
@@ -95,6 +99,18 @@ def scan(code: str):
     )
 
 
+def _same_bureau(actor, unit) -> bool:
+    return actor.unit_id is not None and same_bureau(db.session, actor.unit_id, unit)
+
+
+def _found_in_reach(code: str):
+    """The scanned label, if it names a unit in the caller's reach (else 403, first)."""
+    found = lab.resolve(db.session, code)
+    if found.unit is not None and not in_scope(db.session, current_actor(), found.unit):
+        abort(403)
+    return found
+
+
 def _after_scan(code: str):
     back = request.form.get("back", "")
     if back.startswith("/scan"):
@@ -106,7 +122,7 @@ def _after_scan(code: str):
 @permission("counts.write")
 def scan_count(code: str):
     """Record the counted quantity of the scanned position."""
-    found = lab.resolve(db.session, code)
+    found = _found_in_reach(code)
     if found.position is None:
         raise DomainError(_("按件管理的设备不在这里点数。"))
     if not ConfirmForm().validate_on_submit():
@@ -133,7 +149,7 @@ def scan_count(code: str):
 @permission("stock.write")
 def scan_move(code: str):
     """Issue or receive the scanned position in one tap."""
-    found = lab.resolve(db.session, code)
+    found = _found_in_reach(code)
     if found.position is None:
         raise DomainError(_("按件管理的设备请在库存页面逐件登记。"))
     if not ConfirmForm().validate_on_submit():

@@ -267,9 +267,12 @@ def shelter_figures(
     )
 
 
-def power_changes(session: Session, *, today: date, days: int = POWER_DAYS) -> list[PowerChange]:
+def power_changes(
+    session: Session, *, today: date, days: int = POWER_DAYS, scope: set[int] | None = None
+) -> list[PowerChange]:
     """Accounts given command or administrator powers, or whose such account had its
-    password reset by an administrator, in the last ``days`` days; newest first."""
+    password reset by an administrator, in the last ``days`` days; newest first. With a
+    ``scope``, only accounts of those units, and administrators (who act everywhere)."""
     since = datetime.combine(today - timedelta(days=days), datetime.min.time(), UTC)
     rows = session.scalars(
         select(AuditEntry)
@@ -285,7 +288,7 @@ def power_changes(session: Session, *, today: date, days: int = POWER_DAYS) -> l
     changes = []
     for row in rows:
         user = users.get(int(row.object_id)) if row.object_id.isdigit() else None
-        if user is None:
+        if user is None or (scope is not None and user.unit_id not in (scope | {None})):
             continue
         before = (row.before or {}).get("role")
         after = (row.after or {}).get("role")
@@ -322,7 +325,7 @@ def gather(
         )
     if actor.role == "command":
         # Read each time (one indexed query): a grant must show at once, whatever the cache.
-        board = replace(board, powers=power_changes(session, today=today))
+        board = replace(board, powers=power_changes(session, today=today, scope=scope))
     return board
 
 

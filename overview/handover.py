@@ -27,9 +27,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from drills.models import CorrectiveAction, Finding
 from inventory.models import Allocation, Count
 from readiness import audit
-from readiness.errors import Conflict, DomainError
-from readiness.models import AuditEntry, Unit, User
+from readiness.errors import Conflict, DomainError, PermissionDenied
+from readiness.models import UNIT_SCOPED_ROLES, AuditEntry, Unit, User
 from readiness.permissions import PERMISSIONS, require, unit_ids_below
+from readiness.services import visible_unit_ids
 
 OPEN_ACTION_STATUSES = ("open", "in_progress", "done")  # not verified, not cancelled
 OPEN_ALLOCATION_STATUSES = ("draft", "submitted", "approved")  # not yet dispatched
@@ -64,7 +65,7 @@ class _Reach:
         self._below: dict[int, set[int]] = {}
 
     def covers(self, user: User, unit_id: int) -> bool:
-        if user.role not in ("clerk", "keeper"):
+        if user.role not in UNIT_SCOPED_ROLES:
             return True
         if user.unit_id is None:
             return False
@@ -157,7 +158,7 @@ def set_custodian(
     expected_version: int | None = None,
 ) -> Unit:
     """Name the unit's custodian (保管责任人), or clear it with None."""
-    require(session, actor, "handover.manage")
+    require(session, actor, "handover.manage", unit)
     if expected_version is not None and unit.version != expected_version:
         raise Conflict(_("该记录已被他人修改，请刷新页面后重新操作。"))
     if user is not None:
@@ -190,7 +191,9 @@ class CustodianGap:
     reason: str
 
 
-def units_without_custodian(session: Session, *, kind: str | None = None) -> list[CustodianGap]:
+def units_without_custodian(
+    session: Session, *, kind: str | None = None, scope: set[int] | None = None
+) -> list[CustodianGap]:
     """Active units with no custodian fit to hold the post: none named, the custodian's account
     is deactivated, or they moved to a post that no longer keeps this unit's books."""
     stmt = (
@@ -201,6 +204,8 @@ def units_without_custodian(session: Session, *, kind: str | None = None) -> lis
     )
     if kind:
         stmt = stmt.where(Unit.kind == kind)
+    if scope is not None:
+        stmt = stmt.where(Unit.id.in_(scope))
     reach = _Reach(session)
     gaps = []
     for unit in session.scalars(stmt):
@@ -357,9 +362,19 @@ def assignments(session: Session, user: User) -> Assignments:
     return _held_by(session, [user.id])[user.id]
 
 
-def awaiting_handover(session: Session) -> list[Assignments]:
+def _unit_of(held: Held) -> int | None:
+    obj = held.obj
+    if isinstance(obj, Unit):
+        return obj.id
+    if isinstance(obj, Allocation):
+        return obj.to_unit_id
+    return obj.unit_id
+
+
+def awaiting_handover(session: Session, scope: set[int] | None = None) -> list[Assignments]:
     """People who still hold something they should pass on: deactivated accounts, and people
-    whose unit or role changed after it was given to them or who can no longer carry it."""
+    whose unit or role changed after it was given to them or who can no longer carry it.
+    With a ``scope`` (a bureau's units), those of that bureau or holding something in it."""
     holders: set[int] = set()
     holders.update(session.scalars(select(Unit.custodian_id).where(Unit.custodian_id.is_not(None))))
     holders.update(
@@ -384,7 +399,12 @@ def awaiting_handover(session: Session) -> list[Assignments]:
             )
         )
     )
-    rows = [a for a in _held_by(session, holders).values() if a.left_behind]
+    rows = [
+        a
+        for a in _held_by(session, holders).values()
+        if a.left_behind
+        and (scope is None or a.user.unit_id in scope or any(_unit_of(h) in scope for h in a.all))
+    ]
     rows.sort(key=lambda a: (a.user.is_active, a.user.username))
     return rows
 
@@ -443,6 +463,9 @@ def reassign(
     require(session, actor, "handover.manage")
     if successor is None:
         raise DomainError(_("请选择接替人。"), field="successor")
+    reach = visible_unit_ids(session, actor)
+    if reach is not None and (user.unit_id not in reach or successor.unit_id not in reach):
+        raise PermissionDenied(_("您只能操作本单位及下级单位的数据。"))
     if successor.id == user.id:
         raise DomainError(
             _("接替人不能是 {name} 本人。").format(name=user.display_name), field="successor"

@@ -20,7 +20,8 @@ from readiness.forms import SafeForm
 from readiness.models import UNIT_KINDS, Unit, User
 from readiness.pages import attempt, int_or_none, submit
 from readiness.pdf import pdf_table
-from readiness.permissions import can
+from readiness.permissions import can, in_scope
+from readiness.services import user_in_reach, visible_unit_ids
 
 bp = Blueprint("handover", __name__)
 
@@ -57,16 +58,30 @@ def _person(u: User) -> str:
     return f"{u.display_name} ({u.username}) · {u.role_label}{unit}"
 
 
+def _reach() -> set[int] | None:
+    return visible_unit_ids(db.session, current_actor())
+
+
+def _in_reach(user: User) -> User:
+    """The person, if the caller may see them (their bureau's people; any for the
+    administrator)."""
+    if not user_in_reach(db.session, current_actor(), user):
+        abort(403)
+    return user
+
+
 def _successor_choices(held: ho.Assignments) -> list[tuple[str, str]]:
     """Who could take over everything first; everyone else active after, marked as such (the
     service explains why if one is picked)."""
     fitting = ho.fitting_successors(db.session, held)
     fitting_ids = {u.id for u in fitting}
-    others = db.session.scalars(
-        select(User)
-        .where(User.is_active.is_(True), User.id != held.user.id)
-        .order_by(User.username)
-    ).all()
+    stmt = select(User).where(User.is_active.is_(True), User.id != held.user.id)
+    reach = _reach()
+    if reach is not None:
+        stmt = stmt.where(User.unit_id.in_(reach))
+        fitting = [u for u in fitting if u.unit_id in reach]
+        fitting_ids = {u.id for u in fitting}
+    others = db.session.scalars(stmt.order_by(User.username)).all()
     unfit = _("（不能接手全部事项）")
     return [
         ("", _("（请选择）")),
@@ -81,7 +96,7 @@ def index():
     """People who still hold work they should pass on: left, or moved post since."""
     return render_template(
         "readiness/handover_index.html",
-        rows=ho.awaiting_handover(db.session),
+        rows=ho.awaiting_handover(db.session, _reach()),
         may_manage=can(db.session, current_actor(), "handover.manage"),
     )
 
@@ -112,14 +127,14 @@ def _render_user(user: User, form: HandoverForm | None = None, status: int = 200
 @permission("handover.view")
 def user(user_id: int):
     """Everything still assigned to one person, and the form to pass it all on."""
-    return _render_user(_load_user(user_id))
+    return _render_user(_in_reach(_load_user(user_id)))
 
 
 @bp.route("/users/<int:user_id>/handover", methods=["POST"])
 @permission("handover.manage")
 def reassign(user_id: int):
     """Pass everything a person holds to one successor, in one step."""
-    holder = _load_user(user_id)
+    holder = _in_reach(_load_user(user_id))
     form = HandoverForm()
     if form.validate_on_submit():
         successor_id = int_or_none(form.successor.data)
@@ -182,6 +197,8 @@ def custodian_panel(unit: Unit) -> dict:
 def set_custodian(code: str):
     """Name (or clear) a unit's custodian (保管责任人)."""
     unit = _load_unit(code)
+    if not in_scope(db.session, current_actor(), unit):
+        abort(403)
     form = CustodianForm()
     if not form.validate_on_submit():
         flash(_("表单已过期或来源无效，未做任何修改。请重新填写后提交。"), "error")
@@ -221,7 +238,7 @@ def custodian_report():
     kind = request.args.get("kind") or None
     if kind not in UNIT_KINDS:
         kind = None
-    gaps = ho.units_without_custodian(db.session, kind=kind)
+    gaps = ho.units_without_custodian(db.session, kind=kind, scope=_reach())
     header = [_("单位代码"), _("单位"), _("类型"), _("保管责任人"), _("问题")]
 
     def rows():

@@ -185,7 +185,12 @@ def _posted() -> bool:
 @permission("users.view")
 def users():
     """All accounts, with role, unit and state."""
-    rows = db.session.scalars(select(User).order_by(User.is_active.desc(), User.username)).all()
+    stmt = select(User).order_by(User.is_active.desc(), User.username)
+    reach = services.visible_unit_ids(db.session, current_actor())
+    if reach is not None:
+        # command staff and inspectors see the accounts of their own bureau
+        stmt = stmt.where(User.unit_id.in_(reach))
+    rows = db.session.scalars(stmt).all()
     return render_template(
         "readiness/users.html",
         users=rows,
@@ -225,6 +230,8 @@ def user_detail(user_id: int):
     """One account and what can be done to it."""
     user = _load_user(user_id)
     actor = current_actor()
+    if not services.user_in_reach(db.session, actor, user):
+        abort(403)
     return render_template(
         "readiness/user_detail.html",
         user=user,

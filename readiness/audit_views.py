@@ -9,21 +9,24 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from readiness import audit
-from readiness.auth import permission
+from readiness.auth import current_actor, permission
 from readiness.exports import csv_response
 from readiness.extensions import db
 from readiness.forms import AuditFilterForm
 from readiness.params import ID_MAX, page_arg, whole_number
-from readiness.services import unit_ids_below
+from readiness.services import unit_ids_below, visible_unit_ids
 
 bp = Blueprint("audit", __name__)
 
 
 def _filtered(form: AuditFilterForm):
-    unit_ids = None
+    # Command staff and inspectors read their own bureau's trail only; the administrator
+    # (who keeps accounts and units everywhere) reads all of it.
+    unit_ids = visible_unit_ids(db.session, current_actor())
     unit_id = whole_number(form.unit.data, "unit", 1, ID_MAX)
     if unit_id is not None:
-        unit_ids = unit_ids_below(db.session, unit_id)
+        below = unit_ids_below(db.session, unit_id)
+        unit_ids = below if unit_ids is None else below & unit_ids
     return audit.audit_query(
         actor=(form.actor.data or "").strip() or None,
         unit_ids=unit_ids,
@@ -36,8 +39,11 @@ def _filtered(form: AuditFilterForm):
 
 def _filter_form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
+    reach = visible_unit_ids(db.session, current_actor())
     form.unit.choices = [("", _("全部单位"))] + [
-        (str(u.id), f"{u.name} ({u.code})") for u in audit.unit_choices(db.session)
+        (str(u.id), f"{u.name} ({u.code})")
+        for u in audit.unit_choices(db.session)
+        if reach is None or u.id in reach
     ]
     form.object_type.choices = [("", _("全部"))] + [(t, t) for t in audit.object_types(db.session)]
     form.validate()

@@ -31,8 +31,9 @@ ROLES = {
     "admin": _l("系统管理员"),
 }
 
-# Roles whose reach is their own unit and the units below it.
-UNIT_SCOPED_ROLES = frozenset({"clerk", "keeper"})
+# Roles whose reach is their own unit and the units below it: every role but the
+# administrator, who keeps users, units and the catalog and reaches no records.
+UNIT_SCOPED_ROLES = frozenset({"clerk", "keeper", "command", "inspector"})
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 

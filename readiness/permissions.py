@@ -101,6 +101,22 @@ def unit_ids_above(session: Session, unit_id: int) -> list[int]:
     return out
 
 
+def bureau_of(session: Session, unit_id: int) -> int:
+    """The bureau a unit belongs to: the nearest unit of kind ``bureau`` at or above it, or
+    the top of its tree. Stock moves, drills and their owners stay within one bureau."""
+    chain = unit_ids_above(session, unit_id)
+    kinds = dict(session.execute(select(Unit.id, Unit.kind).where(Unit.id.in_(chain))).all())
+    return next((u for u in chain if kinds.get(u) == "bureau"), chain[-1])
+
+
+def same_bureau(session: Session, first: Unit | int, second: Unit | int) -> bool:
+    """Do two units work together: in one bureau, or one above the other (a city's unit
+    and a bureau under it)?"""
+    a, b = (u if isinstance(u, int) else u.id for u in (first, second))
+    above_a, above_b = unit_ids_above(session, a), unit_ids_above(session, b)
+    return a in above_b or b in above_a or bureau_of(session, a) == bureau_of(session, b)
+
+
 def in_scope(session: Session, user, unit: Unit | int | None) -> bool:
     """True when the user's reach includes the unit (unit-scoped roles: own subtree)."""
     if user.role not in UNIT_SCOPED_ROLES or unit is None:

@@ -17,7 +17,7 @@ from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import LANGUAGES, ROLES, UNIT_KINDS, UNIT_SCOPED_ROLES, ApiToken, Unit, User
 from readiness.passwords import check_new_password
-from readiness.permissions import SystemActor, require, unit_ids_below
+from readiness.permissions import SystemActor, bureau_of, require, unit_ids_below
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,39}$")
@@ -226,6 +226,23 @@ def visible_unit_ids(session: Session, user) -> set[int] | None:
     return None
 
 
+def bureau_unit_ids(session: Session, user) -> set[int] | None:
+    """Units this user may name as the other side of their work (a warehouse to request
+    from, a unit taking part in a drill): their reach and the rest of their own bureau.
+    None means all of them (the administrator, the server's command line)."""
+    reach = visible_unit_ids(session, user)
+    if reach is None or user.unit_id is None:
+        return reach
+    return reach | unit_ids_below(session, bureau_of(session, user.unit_id))
+
+
+def user_in_reach(session: Session, actor, user: User) -> bool:
+    """May this actor read this account: the administrator any, others their own
+    bureau's (an account without a unit, an administrator's, is outside every bureau)."""
+    reach = visible_unit_ids(session, actor)
+    return reach is None or user.unit_id in reach
+
+
 # ---------------------------------------------------------------- users
 
 
@@ -240,7 +257,7 @@ def _check_role_unit(role: str, unit: Unit | None) -> None:
     if role not in ROLES:
         raise DomainError(_("未知的角色：{role}。").format(role=role), field="role")
     if role in UNIT_SCOPED_ROLES and unit is None:
-        raise DomainError(_("值班民警和仓库保管员必须属于一个单位。"), field="unit")
+        raise DomainError(_("除系统管理员外，每个账号都必须属于一个单位。"), field="unit")
     if unit is not None and not unit.is_active:
         raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field="unit")
     if role == "keeper" and unit is not None and unit.kind not in ("warehouse", "shelter"):
@@ -319,12 +336,12 @@ def update_user(
     """Change a user's name, role or unit (a post change); nobody changes their own post."""
     require(session, actor, "users.manage")
     _check_version(user, expected_version)
-    name = _check_person_name(name)
-    _check_role_unit(role, unit)
-    before = audit.snapshot(user, USER_FIELDS)
     moved = user.role != role or user.unit_id != (unit.id if unit else None)
     if moved and getattr(actor, "id", None) == user.id:
         raise PermissionDenied(_("不能修改自己的角色或所属单位，请由另一位管理员办理。"))
+    name = _check_person_name(name)
+    _check_role_unit(role, unit)
+    before = audit.snapshot(user, USER_FIELDS)
     user.name = name
     user.role = role
     user.unit = unit

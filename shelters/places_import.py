@@ -51,9 +51,10 @@ KINDS_IN_FILE = {
     "community": "community",
 }
 TEMPLATE_HEADER = ["镇街代码", "镇街名称", "村社名称", "类型", "人口", "需转移人口"]
+# Placeholders, not a real bureau's towns: the sample goes to every bureau's command staff.
 TEMPLATE_ROWS = [
-    ["CB", "城北街道", "横湖村", "村", "2000", "300"],
-    ["CB", "城北街道", "三星社区", "社区", "3000", "100"],
+    ["XX", "某某街道", "某某村", "村", "2000", "300"],
+    ["XX", "某某街道", "某某社区", "社区", "3000", "100"],
 ]
 _INTEGER = re.compile(r"^-?\d+$")
 

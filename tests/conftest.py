@@ -282,8 +282,24 @@ def login(client):
     return do_login
 
 
+# Every role but the administrator reaches only its unit's subtree. Units a test makes
+# without naming a parent go under one city-level unit, where the command and inspector
+# users a test makes without naming a unit sit too ("a command user placed at a city unit
+# above several bureaus reaches all of them"). ``parent=None`` makes a separate tree.
+_UNDER_CITY = object()
+
+
 @pytest.fixture
-def make_unit(session):
+def city(session):
+    unit = services.create_unit(
+        session, code="CITY", name="City", kind="bureau", parent=None, headcount=0, actor=SYSTEM
+    )
+    session.commit()
+    return unit
+
+
+@pytest.fixture
+def make_unit(session, request):
     counter = iter(range(1, 10_000))
 
     def make(
@@ -291,9 +307,11 @@ def make_unit(session):
         *,
         name: str | None = None,
         kind: str = "station",
-        parent=None,
+        parent=_UNDER_CITY,
         headcount: int = 20,
     ):
+        if parent is _UNDER_CITY:
+            parent = request.getfixturevalue("city")
         code = code or f"U{next(counter):04d}"
         unit = services.create_unit(
             session,
@@ -311,12 +329,14 @@ def make_unit(session):
 
 
 @pytest.fixture
-def make_user(session, make_unit):
+def make_user(session, make_unit, request):
     def make(
         username: str, role: str = "clerk", unit=None, *, name: str = "", password: str = PASSWORD
     ):
         if unit is None and role in ("clerk", "keeper"):
             unit = make_unit(kind="warehouse" if role == "keeper" else "station")
+        elif unit is None and role in ("command", "inspector"):
+            unit = request.getfixturevalue("city")
         user = services.create_user(
             session,
             username=username,

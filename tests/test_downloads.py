@@ -848,8 +848,13 @@ def test_the_reach_check_finds_what_it_should(demo_app):
     shitang = reach_of(db.session, _user("shitang"))
     assert shitang.leaks("石塘镇") == []
     assert shitang.leaks("城北街道") == ["unit 城北街道 (WL-CB)"]
-    # command staff reach every unit today (issue 16 narrows it to their bureau)
-    assert reach_of(db.session, _user("command")).leaks("城北街道 白坪派出所") == []
+    # command staff reach their own bureau: Dengfeng's command user, not Wenling's towns
+    command = reach_of(db.session, _user("command"))
+    assert command.leaks("白坪派出所 应急物资中心仓库") == []
+    assert command.leaks("城北街道 白坪派出所") == ["unit 城北街道 (WL-CB)"]
+    assert reach_of(db.session, _user("wenling")).leaks("白坪派出所") == [
+        "unit 白坪派出所 (DF-BAIPING)"
+    ]
 
 
 def _user(username: str) -> User:

@@ -393,29 +393,47 @@ def build_world(session) -> dict:
     home = make_unit("HOME", parent=bureau)
     warehouse = make_unit("WH", kind="warehouse", parent=bureau)
     units = {"clerk": home, "keeper": warehouse}
-    users = {role: make_user(f"r-{role}", role, units.get(role)) for role in ROLES}
-    target = make_user("target", "command", None)
+    # command staff and inspectors sit at the bureau; the administrator has no unit
+    posts = {**units, "command": bureau, "inspector": bureau}
+    users = {role: make_user(f"r-{role}", role, posts.get(role)) for role in ROLES}
+    target = make_user("target", "command", bureau)
+    # A second bureau, a separate tree with the same kinds of records: nothing of it may
+    # reach the first bureau's people (test_nothing_crosses_bureaus). Its names carry 乙局.
+    other = make_unit("OTHER", kind="bureau")
+    home2 = make_unit("HOME2", parent=other)
+    warehouse2 = make_unit("WH2", kind="warehouse", parent=other)
+    target2 = make_user("target2", "command", other)
+    foreign = {home.id: home2, warehouse.id: warehouse2}
+    # each unit's corrective action is owned by one of its own people
+    owner = {
+        home.id: users["clerk"],
+        warehouse.id: users["keeper"],
+        home2.id: make_user("r-clerk2", "clerk", home2),
+        warehouse2.id: make_user("r-keeper2", "keeper", warehouse2),
+    }
+    mark = {u.id: "" for u in (home, warehouse)} | {u.id: "乙局" for u in (home2, warehouse2)}
+    everywhere = (home, warehouse, home2, warehouse2)
     item = make_item("ITEM1")
     drone = make_item("DRONE1", tracking="serial")
     session.commit()
-    for n, u in enumerate((home, warehouse)):
+    for n, u in enumerate(everywhere):
         record_movement(
             session, unit=u, item=drone, kind="receipt", qty=1, serials=[f"SN-{n}"], actor=SYSTEM
         )
     assets = {a.unit_id: a for a in session.scalars(select(Asset))}
     label_codes = {uid: label_for_asset(session, a).code for uid, a in assets.items()}
-    counts = {u.id: start_count(session, u, actor=SYSTEM) for u in (home, warehouse)}
-    record_movement(session, unit=warehouse, item=item, kind="receipt", qty=5, actor=SYSTEM)
-    record_movement(session, unit=home, item=item, kind="receipt", qty=5, actor=SYSTEM)
+    counts = {u.id: start_count(session, u, actor=SYSTEM) for u in everywhere}
+    for u in everywhere:
+        record_movement(session, unit=u, item=item, kind="receipt", qty=5, actor=SYSTEM)
     drills, actions, attachments = {}, {}, {}
-    for u in (home, warehouse):
+    for u in everywhere:
         drill = create_drill(
             session,
-            title="route test",
+            title=f"{mark[u.id]}route test",
             kind="tabletop",
             held_on=date(2022, 6, 1),
             lead_unit=u,
-            findings=[FindingInput("x", owner=target, due_on=date(2022, 9, 1))],
+            findings=[FindingInput(f"{mark[u.id]}x", owner=owner[u.id], due_on=date(2022, 9, 1))],
             actor=SYSTEM,
         )
         drills[u.id] = drill
@@ -431,17 +449,18 @@ def build_world(session) -> dict:
             actor=SYSTEM,
         )
     allocations = {}
-    for source, dest in ((warehouse, home), (home, warehouse)):
+    pairs = ((warehouse, home), (home, warehouse), (warehouse2, home2), (home2, warehouse2))
+    for source, dest in pairs:
         allocations[(source.id, dest.id)] = alloc.create_allocation(
             session,
             from_unit=source,
             to_unit=dest,
             lines=[alloc.LineInput("ITEM1", 1)],
-            reason="route test",
+            reason=f"{mark[source.id]}route test",
             actor=SYSTEM,
         )
     sites, defects, villages, towns = {}, {}, {}, {}
-    for u in (home, warehouse):
+    for u in everywhere:
         # a town in each role's reach, with a village, a site and an open defect
         town = save_town(
             session,
@@ -454,7 +473,9 @@ def build_world(session) -> dict:
         towns[u.id] = town
         villages[u.id] = villages_of(session, town)[0]
         sites[u.id] = create_shelter(
-            session, ShelterInput(name="场所", town=town, villages=["村"]), actor=SYSTEM
+            session,
+            ShelterInput(name=f"{mark[u.id]}场所", town=town, villages=["村"]),
+            actor=SYSTEM,
         )
         defects[u.id] = record_inspection(
             session,
@@ -477,8 +498,15 @@ def build_world(session) -> dict:
     return {
         "unit_of": {role: unit.id for role, unit in units.items()},
         "default_unit": home.id,
-        "unit_codes": {u.id: u.code for u in (home, warehouse)},
-        "other_unit": {home.id: warehouse.id, warehouse.id: home.id},
+        "unit_codes": {u.id: u.code for u in everywhere},
+        "other_unit": {
+            home.id: warehouse.id,
+            warehouse.id: home.id,
+            home2.id: warehouse2.id,
+            warehouse2.id: home2.id,
+        },
+        "foreign": {uid: u.id for uid, u in foreign.items()},
+        "foreign_target": target2.id,
         "towns": {uid: town.code for uid, town in towns.items()},
         "sites": ids(sites),
         "defects": ids(defects),
@@ -497,9 +525,14 @@ def build_world(session) -> dict:
     }
 
 
-def url_for_role(path: str, role: str | None, world) -> str:
-    """Fill route arguments with objects inside the role's own reach."""
+def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> str:
+    """Fill route arguments with objects inside the role's own reach, or (``foreign``) with
+    the same kind of objects in the other bureau."""
     unit = world["unit_of"].get(role, world["default_unit"])
+    target = world["target"]
+    if foreign:
+        unit = world["foreign"][unit]
+        target = world["foreign_target"]
     if path.startswith(("/l/", "/api/v1/labels/")):
         path = path.replace("<code>", world["labels"][unit])
     if path.startswith(("/shelters/towns/", "/api/v1/towns/")):
@@ -517,7 +550,7 @@ def url_for_role(path: str, role: str | None, world) -> str:
         path = path.replace("<int:allocation_id>", str(world["allocations"][pair]))
     return (
         path.replace("<code>", world["unit_codes"][unit])
-        .replace("<int:user_id>", str(world["target"]))
+        .replace("<int:user_id>", str(target))
         .replace("<item_code>", world["item"])
         .replace("<int:count_id>", str(world["counts"][unit]))
         .replace("<int:asset_id>", str(world["assets"][unit]))
@@ -570,3 +603,56 @@ def test_route_allows_exactly_the_expected_roles(app, route_world, endpoint, met
         else:
             want[role] = "allowed" if role in expected else "denied"
     assert got == want
+
+
+# What only the second bureau's records carry: its units' and towns' names, and 乙局 in its
+# drills, findings, allocations and sites.
+FOREIGN_MARKS = ("单位OTHER", "单位HOME2", "单位WH2", "镇T-HOME2", "镇T-WH2", "乙局")
+SCOPED_ROLES = ("clerk", "keeper", "command", "inspector")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method"), sorted(k for k, v in EXPECTED.items() if v != PUBLIC)
+)
+def test_nothing_crosses_bureaus(app, route_world, endpoint, method):
+    """Every role but the administrator, on every route it may use, pointed at the other
+    bureau's objects is refused; and no page, list, report, export or answer it can read
+    shows anything of the other bureau, even when asked for it by code."""
+    path = served_routes(app)[(endpoint, method)]
+    expected = EXPECTED[(endpoint, method)]
+    is_api = path.startswith("/api/")
+    for role in (r for r in SCOPED_ROLES if r in expected):
+        client = app.test_client()
+        headers = {}
+        if is_api:
+            headers["Authorization"] = f"Bearer {route_world['tokens'][role]}"
+        else:
+            with client.session_transaction() as cookie:
+                cookie["_user_id"] = route_world["sessions"][role]
+                cookie["_fresh"] = True
+        url = url_for_role(path, role, route_world, foreign=True)
+        takes_object = "<" in path
+        if not takes_object and method == "GET":
+            # a list or report asked for the other bureau's unit or town by code
+            url += "?unit=HOME2&town=T-HOME2"
+        if method == "GET":
+            response = client.get(url, headers=headers)
+        elif is_api:
+            response = client.open(url, method=method, json={}, headers=headers)
+        else:
+            response = client.open(
+                url, method=method, headers=headers, data={"csrf_token": csrf_token(client)}
+            )
+        assert response.status_code < 500, (role, response.get_data(as_text=True)[:300])
+        if takes_object:
+            refused = {403, 404}
+            if is_api and method != "GET":
+                # an empty body is refused for its shape before any object is looked at:
+                # nothing of the other bureau is read or written
+                refused.add(422)
+            assert response.status_code in refused, (role, url, response.status_code)
+        body = response.get_data(as_text=True) if response.status_code == 200 else ""
+        if response.mimetype == "application/pdf" or response.mimetype.endswith("zip"):
+            continue  # read by tests/test_downloads.py, which opens each file
+        crossed = [m for m in FOREIGN_MARKS if m in body]
+        assert not crossed, (role, url, crossed)

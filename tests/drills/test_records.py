@@ -250,7 +250,7 @@ def test_a_requirement_is_so_many_a_year_or_every_so_many_days(session, bureau, 
 
 def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau, make_unit):
     drill = flood_drill(session, bureau, findings=[])
-    shaolin = make_unit("SHAOLIN", name="少林派出所")
+    shaolin = make_unit("SHAOLIN", name="少林派出所", parent=bureau["df"])
     facts = dict(
         title="2022年防汛抢险综合演练（更正）",
         kind="flood_drill",

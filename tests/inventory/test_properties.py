@@ -36,17 +36,22 @@ operation = st.one_of(
 def _world(session):
     """Fresh units, users and an item for one example (codes never repeat across examples)."""
     n = next(SERIAL)
-    make = lambda code, kind: services.create_unit(  # noqa: E731
+    make = lambda code, kind, parent=None: services.create_unit(  # noqa: E731
         session,
         code=f"{code}{n}",
         name=f"{code}{n}",
         kind=kind,
-        parent=None,
+        parent=parent,
         headcount=10,
         actor=SYSTEM,
     )
-    units = {"wh": make("PWH", "warehouse"), "st": make("PST", "station")}
-    roles = {"wh": ("keeper", units["wh"]), "st": ("clerk", units["st"]), "cmd": ("command", None)}
+    bureau = make("PB", "bureau")
+    units = {"wh": make("PWH", "warehouse", bureau), "st": make("PST", "station", bureau)}
+    roles = {
+        "wh": ("keeper", units["wh"]),
+        "st": ("clerk", units["st"]),
+        "cmd": ("command", bureau),
+    }
     people = {
         key: services.create_user(
             session,

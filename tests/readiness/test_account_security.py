@@ -98,7 +98,7 @@ def test_post_and_password_changes_end_every_remembered_session(
     if change == "password":
         services.reset_password(session, user, "another-pass-77", actor=SYSTEM)
     elif change == "role":
-        services.update_user(session, user, name="", role="inspector", unit=None, actor=SYSTEM)
+        services.update_user(session, user, name="", role="inspector", unit=station, actor=SYSTEM)
     elif change == "unit":
         services.update_user(session, user, name="", role="clerk", unit=other, actor=SYSTEM)
     else:
@@ -143,14 +143,15 @@ def test_session_cookies_are_secure_when_served_over_https(app, make_user):
     ],
 )
 def test_the_users_page_refuses_weak_passwords_naming_the_field(
-    make_user, login, session, password, words
+    make_user, make_unit, login, session, password, words
 ):
     make_user("root", "admin", None)
+    unit = make_unit("S9")
     client = login("root")
     page = post_form(
         client,
         "/users/new",
-        {"username": "newclerk", "role": "inspector", "unit": "", "password": password},
+        {"username": "newclerk", "role": "inspector", "unit": str(unit.id), "password": password},
     )
     assert page.status_code == 200
     assert words in text_of(page)
@@ -197,13 +198,21 @@ def test_the_shipped_list_is_read_and_the_demo_password_is_in_it():
     assert err.value.field == "password"
 
 
-def test_a_password_set_by_the_administrator_must_be_changed_first(app, make_user, login, session):
+def test_a_password_set_by_the_administrator_must_be_changed_first(
+    app, make_user, make_unit, login, session
+):
     make_user("root", "admin", None)
+    unit = make_unit("S9")
     admin = login("root")
     created = post_form(
         admin,
         "/users/new",
-        {"username": "newcmd", "role": "inspector", "unit": "", "password": "given-by-admin-1"},
+        {
+            "username": "newcmd",
+            "role": "inspector",
+            "unit": str(unit.id),
+            "password": "given-by-admin-1",
+        },
     )
     assert created.status_code == 302
     user = session.scalar(select(User).where(User.username == "newcmd"))
@@ -372,7 +381,7 @@ def test_command_staff_see_who_was_given_command_or_admin_powers(make_user, logi
     post_form(
         admin,
         f"/users/{insp.id}/edit",
-        {"name": "", "role": "command", "unit": "", "version": str(insp.version)},
+        {"name": "", "role": "command", "unit": str(insp.unit_id), "version": str(insp.version)},
     )
     post_form(
         admin,

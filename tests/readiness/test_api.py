@@ -38,7 +38,7 @@ def test_session_cookie_does_not_authenticate_the_api(make_user, login):
 
 
 def test_me(api, make_unit, make_user, make_token):
-    unit = make_unit("DF-DAYE")
+    unit = make_unit("DF-DAYE", parent=None)
     token = make_token(make_user("clerk1", "clerk", unit, name="陈刚"))
     body = api(token).get("/api/v1/me").get_json()
     assert body == {
@@ -63,7 +63,7 @@ def test_deactivated_users_token_stops_working(api, make_user, make_token, sessi
 
 
 def test_units_list_is_scoped_for_a_clerk(api, make_unit, make_user, make_token):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     station = make_unit("S", parent=bureau)
     make_unit("SQ", kind="squad", parent=station)
     make_unit("O", parent=bureau)
@@ -72,10 +72,14 @@ def test_units_list_is_scoped_for_a_clerk(api, make_unit, make_user, make_token)
     assert codes == ["S", "SQ"]
     assert_error(api(clerk).get("/api/v1/units/O"), 403, "forbidden")
     assert api(clerk).get("/api/v1/units/SQ").get_json()["parent"] == "S"
-    command = make_token(make_user("cmd1", "command", None))
+    command = make_token(make_user("cmd1", "command", bureau))
     codes = [u["code"] for u in api(command).get("/api/v1/units").get_json()["units"]]
     assert codes == ["B", "O", "S", "SQ"]
     assert_error(api(command).get("/api/v1/units/NOPE"), 404, "not_found")
+    # command staff of another bureau reach none of it
+    elsewhere = make_token(make_user("cmd2", "command", make_unit("X", kind="bureau", parent=None)))
+    assert [u["code"] for u in api(elsewhere).get("/api/v1/units").get_json()["units"]] == ["X"]
+    assert_error(api(elsewhere).get("/api/v1/units/S"), 403, "forbidden")
 
 
 def test_admin_creates_units(api, admin_token, session):
@@ -170,7 +174,7 @@ def test_admin_creates_units(api, admin_token, session):
 def test_bad_unit_input_changes_nothing(
     api, admin_token, make_unit, session, body, status, code, field
 ):
-    make_unit("EXIST")
+    make_unit("EXIST", parent=None)
     units, entries = count(session, Unit), count(session, AuditEntry)
     error = assert_error(api(admin_token).post("/api/v1/units", json=body), status, code)
     assert error.get("field") == field
@@ -198,7 +202,8 @@ def test_non_admin_cannot_create_units(api, make_user, make_token, session):
             "/api/v1/units", json={"code": f"N{role}", "name": "x", "kind": "station"}
         )
         assert_error(response, 403, "forbidden")
-    assert count(session, Unit) == 2  # the clerk's and keeper's own units
+    # the city unit the command and inspector users sit at, the clerk's and keeper's units
+    assert count(session, Unit) == 3
 
 
 def test_unknown_route_and_wrong_method_answer_json(api, admin_token):

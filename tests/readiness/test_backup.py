@@ -109,7 +109,7 @@ def test_restore_after_losing_everything_brings_back_every_table_and_file(
 def test_restore_of_an_archive_undoes_later_changes_but_only_with_yes(
     app, session, runner, tmp_path, make_unit, make_item, stock
 ):
-    unit = make_unit("DF-DAYE", name="大冶派出所")
+    unit = make_unit("DF-DAYE", name="大冶派出所", parent=None)
     item = make_item("LIFEJACKET")
     unit_id, item_id = unit.id, item.id
     stock(unit, item, 40)
@@ -122,7 +122,7 @@ def test_restore_of_an_archive_undoes_later_changes_but_only_with_yes(
     # Later work the restore must undo: a rename, a new unit, more movements.
     unit.name = "改过的名字"
     session.commit()
-    make_unit("DF-NEW")
+    make_unit("DF-NEW", parent=None)
     stock(unit, item, 7)
     session.close()
 
@@ -154,14 +154,14 @@ def test_restore_of_an_archive_undoes_later_changes_but_only_with_yes(
 def test_restore_refuses_a_changed_backup_and_leaves_the_database_alone(
     app, session, runner, tmp_path, make_unit, victim
 ):
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     sha = "ab" + "0" * 62
     stored = attachment_path(storage_dir(), sha)
     stored.parent.mkdir(parents=True)
     stored.write_bytes(b"%PDF-1.4 sign-in sheet")
     target = tmp_path / "bk"
     ok(invoke(runner, "backup", target))
-    make_unit("DF-LATER")
+    make_unit("DF-LATER", parent=None)
     session.close()
     before = backup.row_counts(db.engine)
 
@@ -182,7 +182,7 @@ def test_restore_refuses_a_changed_backup_and_leaves_the_database_alone(
 
 
 def test_restore_refuses_a_file_slipped_into_the_backup(app, runner, tmp_path, make_unit):
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     target = tmp_path / "bk"
     ok(invoke(runner, "backup", target))
     (target / "attachments" / "cd").mkdir(parents=True)
@@ -193,7 +193,7 @@ def test_restore_refuses_a_file_slipped_into_the_backup(app, runner, tmp_path, m
 
 
 def test_backup_refuses_to_overwrite_an_earlier_backup(app, runner, tmp_path, make_unit):
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     target = tmp_path / "bk"
     ok(invoke(runner, "backup", target))
     first = (target / "manifest.json").read_bytes()
@@ -206,7 +206,7 @@ def test_backup_refuses_to_overwrite_an_earlier_backup(app, runner, tmp_path, ma
 def test_a_backup_taken_while_movements_are_written_is_consistent(
     app, session, runner, tmp_path, database_url, make_unit, make_item
 ):
-    unit = make_unit("DF-WH", kind="warehouse")
+    unit = make_unit("DF-WH", kind="warehouse", parent=None)
     items = [make_item(f"ITEM{i}") for i in range(3)]
     unit_id, item_ids = unit.id, [i.id for i in items]
     session.close()

@@ -30,10 +30,10 @@ def test_users_create_refuses_bad_input_and_writes_nothing(runner, session):
     cases = [
         (["users", "create", "chen", "--role", "clerk", "--unit", "NOPE"], "NOPE"),
         (["users", "create", "chen", "--role", "clerk"], "必须属于一个单位"),
-        (["users", "create", "chen", "--role", "command"], "密码至少"),
+        (["users", "create", "chen", "--role", "admin"], "密码至少"),
     ]
     for args, message in cases:
-        result = runner.invoke(args=args, input="short\n" if "command" in args else "long-enough\n")
+        result = runner.invoke(args=args, input="short\n" if "admin" in args else "long-enough\n")
         assert result.exit_code != 0
         assert message in result.output
     assert session.scalar(select(func.count()).select_from(User)) == 0

@@ -37,7 +37,7 @@ def test_first_start_loads_the_embedded_database_once(app, runner, session):
 
 
 def test_demo_load_refuses_a_database_with_real_data(runner, session, make_unit, make_user):
-    bureau = make_unit("HZ", name="杭州市应急管理局", kind="bureau")
+    bureau = make_unit("HZ", name="杭州市应急管理局", kind="bureau", parent=None)
     make_user("zhang", "command", bureau)
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code != 0

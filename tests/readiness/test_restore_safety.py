@@ -35,14 +35,14 @@ def app_config() -> dict:
 @pytest.fixture
 def signed_backup(app, session, runner, tmp_path, make_unit):
     """A signed backup of one unit and one attachment file, then a unit added after it."""
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     stored = attachment_path(storage_dir(), SHA)
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.write_bytes(b"%PDF-1.4 sign-in sheet")
     target = tmp_path / "bk"
     ok(invoke(runner, "backup", target))
     assert (target / "manifest.json.sig").is_file()
-    make_unit("DF-LATER")
+    make_unit("DF-LATER", parent=None)
     session.close()
     return target
 
@@ -184,7 +184,7 @@ def test_a_backup_signed_with_another_key_is_refused(app, runner, signed_backup)
 def test_with_the_key_a_signed_backup_restores_and_reports_rows_and_stock(
     app, session, runner, tmp_path, make_unit, make_item, stock
 ):
-    unit = make_unit("DF-DAYE")
+    unit = make_unit("DF-DAYE", parent=None)
     stock(unit, make_item("LIFEJACKET"), 40)
     target = tmp_path / "bk.tar.gz"
     output = ok(invoke(runner, "backup", target))
@@ -204,7 +204,7 @@ def test_with_the_key_a_signed_backup_restores_and_reports_rows_and_stock(
 def test_restore_exits_non_zero_when_the_stock_check_fails(
     app, session, runner, tmp_path, make_unit, make_item, stock
 ):
-    unit = make_unit("DF-DAYE")
+    unit = make_unit("DF-DAYE", parent=None)
     stock(unit, make_item("LIFEJACKET"), 40)
     # A balance that no longer equals its ledger (edited behind the app's back).
     session.execute(text("UPDATE positions SET qty = qty + 1"))
@@ -222,13 +222,13 @@ def test_without_a_key_backup_warns_and_restore_needs_unsigned(
     app, session, runner, tmp_path, make_unit
 ):
     app.config["BACKUP_KEY"] = None
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     target = tmp_path / "bk"
     result = invoke(runner, "backup", target)
     assert result.exit_code == 0
     assert "READINESS_BACKUP_KEY is not set, so this backup is unsigned" in result.stderr
     assert not (target / "manifest.json.sig").exists()
-    make_unit("DF-LATER")
+    make_unit("DF-LATER", parent=None)
 
     result = invoke(runner, "restore", target, "--yes")
     assert result.exit_code != 0
@@ -324,7 +324,7 @@ def test_an_archive_with_a_link_or_a_path_outside_is_refused(
 
 
 def test_backup_leaves_out_links_in_the_attachment_folder(app, runner, tmp_path, make_unit):
-    make_unit("DF-DAYE")
+    make_unit("DF-DAYE", parent=None)
     store = storage_dir()
     real = attachment_path(store, SHA)
     real.parent.mkdir(parents=True)

@@ -63,7 +63,7 @@ def test_unit_codes_must_be_short_ascii(session, code):
 
 
 def test_duplicate_code_is_refused_even_in_other_case(session, make_unit):
-    make_unit("DF-DAYE", name="大冶派出所")
+    make_unit("DF-DAYE", name="大冶派出所", parent=None)
     before = audit_actions(session)
     with pytest.raises(Conflict) as err:
         services.create_unit(
@@ -112,7 +112,7 @@ def test_bad_unit_values_are_refused_and_nothing_is_written(session, name, kind,
 
 
 def test_a_unit_cannot_be_moved_under_itself_or_its_descendants(session, make_unit):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     brigade = make_unit("BR", kind="brigade", parent=bureau)
     squad = make_unit("SQ", kind="squad", parent=brigade)
     for new_parent in (bureau, squad):
@@ -132,7 +132,7 @@ def test_a_unit_cannot_be_moved_under_itself_or_its_descendants(session, make_un
 
 
 def test_moving_a_unit_changes_its_subtree(session, make_unit):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     a = make_unit("A", kind="brigade", parent=bureau)
     b = make_unit("BB", kind="brigade", parent=bureau)
     s = make_unit("S", kind="squad", parent=a)
@@ -145,7 +145,7 @@ def test_moving_a_unit_changes_its_subtree(session, make_unit):
 
 
 def test_a_stale_edit_is_refused(session, make_unit):
-    unit = make_unit("A", headcount=10)
+    unit = make_unit("A", headcount=10, parent=None)
     seen_version = unit.version
     services.update_unit(
         session,
@@ -177,7 +177,7 @@ def test_a_stale_edit_is_refused(session, make_unit):
 def test_deactivating_a_unit_needs_its_children_and_accounts_gone_first(
     session, make_unit, make_user
 ):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     station = make_unit("S", parent=bureau)
     clerk = make_user("clerk1", "clerk", station)
     with pytest.raises(Conflict):
@@ -206,7 +206,7 @@ def test_get_unit_unknown_code(session):
 
 
 def test_clerk_reaches_own_unit_and_below_only(session, make_unit, make_user):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     station = make_unit("S", parent=bureau)
     squad = make_unit("SQ", kind="squad", parent=station)
     other = make_unit("O", parent=bureau)
@@ -220,9 +220,9 @@ def test_clerk_reaches_own_unit_and_below_only(session, make_unit, make_user):
 
 
 def test_readers_see_everything_but_change_nothing(session, make_unit, make_user):
-    unit = make_unit("S")
-    inspector = make_user("insp", "inspector", None)
-    command = make_user("cmd", "command", None)
+    unit = make_unit("S", parent=None)
+    inspector = make_user("insp", "inspector", unit)
+    command = make_user("cmd", "command", unit)
     for user in (inspector, command):
         assert can(session, user, "units.view", unit)
         assert can(session, user, "audit.view")
@@ -256,8 +256,8 @@ def test_deactivated_user_can_do_nothing(session, make_user):
 
 
 def test_create_user_rules(session, make_unit):
-    station = make_unit("S")
-    warehouse = make_unit("W", kind="warehouse")
+    station = make_unit("S", parent=None)
+    warehouse = make_unit("W", kind="warehouse", parent=None)
     cases = [
         ({"username": "bad name"}, "username"),
         ({"username": "张三"}, "username"),
@@ -310,8 +310,8 @@ def test_production_passwords_use_scrypt():
 
 
 def test_moving_a_user_ends_their_sessions(session, make_unit, make_user):
-    a = make_unit("A")
-    b = make_unit("B")
+    a = make_unit("A", parent=None)
+    b = make_unit("B", parent=None)
     clerk = make_user("c1", "clerk", a)
     old_id = clerk.get_id()
     services.update_user(session, clerk, name="", role="clerk", unit=b, actor=SYSTEM)
@@ -398,7 +398,7 @@ def test_change_own_password(session, make_user):
 
 
 def test_the_audit_log_cannot_be_edited_or_deleted_even_in_sql(session, make_unit):
-    make_unit("A")
+    make_unit("A", parent=None)
     entry_id = session.scalar(select(AuditEntry.id))
     for statement in (
         "UPDATE audit_log SET actor_name = 'someone-else'",
@@ -413,9 +413,9 @@ def test_the_audit_log_cannot_be_edited_or_deleted_even_in_sql(session, make_uni
 def test_settings_apply_from_the_nearest_unit_up(session, make_unit):
     from readiness.permissions import unit_ids_above
 
-    province = make_unit("P", kind="bureau")
+    province = make_unit("P", kind="bureau", parent=None)
     bureau = make_unit("B", kind="bureau", parent=province)
     station = make_unit("S", parent=bureau)
-    other = make_unit("O", kind="bureau")
+    other = make_unit("O", kind="bureau", parent=None)
     assert unit_ids_above(session, station.id) == [station.id, bureau.id, province.id]
     assert unit_ids_above(session, other.id) == [other.id]

@@ -190,7 +190,7 @@ def test_admin_creates_and_edits_a_unit(make_user, login, session):
 
 def test_unit_form_errors_are_shown_and_nothing_changes(make_user, make_unit, login, session):
     make_user("root", "admin", None)
-    make_unit("DF-DAYE", name="大冶派出所")
+    make_unit("DF-DAYE", name="大冶派出所", parent=None)
     client = login("root")
     units_before = count(session, Unit)
     audit_before = count(session, AuditEntry)
@@ -217,7 +217,7 @@ def test_unit_form_errors_are_shown_and_nothing_changes(make_user, make_unit, lo
 
 def test_a_stale_unit_form_is_refused(make_user, make_unit, login, session):
     make_user("root", "admin", None)
-    unit = make_unit("S1", headcount=10)
+    unit = make_unit("S1", headcount=10, parent=None)
     client = login("root")
     page = client.get("/units/S1/edit")
     version = re.search(r'name="version" type="hidden" value="(\d+)"', text_of(page)).group(1)
@@ -239,7 +239,7 @@ def test_a_stale_unit_form_is_refused(make_user, make_unit, login, session):
 
 
 def test_clerk_cannot_post_to_admin_forms_or_see_other_units(make_user, make_unit, login, session):
-    bureau = make_unit("B", kind="bureau")
+    bureau = make_unit("B", kind="bureau", parent=None)
     mine = make_unit("MINE", parent=bureau)
     make_unit("OTHER", parent=bureau)
     make_user("clerk1", "clerk", mine)
@@ -268,7 +268,7 @@ def test_clerk_cannot_post_to_admin_forms_or_see_other_units(make_user, make_uni
 
 def test_deactivate_unit_from_page(make_user, make_unit, login, session):
     make_user("root", "admin", None)
-    unit = make_unit("S1")
+    unit = make_unit("S1", parent=None)
     client = login("root")
     page = client.get("/units/S1")
     version = re.search(r'name="version" type="hidden" value="(\d+)"', text_of(page)).group(1)
@@ -284,8 +284,8 @@ def test_deactivate_unit_from_page(make_user, make_unit, login, session):
 
 def test_admin_opens_moves_and_deactivates_an_account(make_user, make_unit, login, session):
     make_user("root", "admin", None)
-    a = make_unit("A")
-    b = make_unit("B")
+    a = make_unit("A", parent=None)
+    b = make_unit("B", parent=None)
     client = login("root")
     response = post_form(
         client,
@@ -360,9 +360,11 @@ def test_admin_revokes_a_users_tokens(make_user, login, api, session):
 
 
 def test_audit_log_filters_and_exports(make_user, make_unit, login):
-    make_user("insp", "inspector", None)
-    make_unit("AAA", name="甲所")
-    make_unit("BBB", name="乙所")
+    bureau = make_unit("B", name="甲局", kind="bureau", parent=None)
+    make_user("insp", "inspector", bureau)
+    make_unit("AAA", name="甲所", parent=bureau)
+    make_unit("BBB", name="乙所", parent=bureau)
+    make_unit("ZZZ", name="丙局", kind="bureau", parent=None)
     client = login("insp")
     page = text_of(client.get("/audit?object_type=units"))
     assert "unit.create" in page
@@ -371,8 +373,10 @@ def test_audit_log_filters_and_exports(make_user, make_unit, login):
     assert csv.mimetype == "text/csv"
     body = csv.get_data(as_text=True)
     assert body.startswith("\ufeff")
-    assert body.count("unit.create") == 2
+    # the inspector's own bureau's trail, not another bureau's
+    assert body.count("unit.create") == 3
     assert "甲所" in body
+    assert "丙局" not in body and "丙局" not in page
     csv = client.get("/audit.csv?actor=nobody-like-this")
     assert csv.get_data(as_text=True).count("\n") == 1  # header only
 
