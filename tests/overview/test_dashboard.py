@@ -16,7 +16,7 @@ from inventory.stock import expiring_lots
 from overview import dashboard
 from readiness import services
 from readiness.extensions import db
-from readiness.permissions import SYSTEM
+from readiness.permissions import SYSTEM, unit_ids_below
 from shelters import coverage, inspections, places, sites
 from shelters.models import CHECKLIST
 
@@ -36,7 +36,7 @@ def area(session, make_unit, make_item, make_user, stock):
     people = {
         "cmd": make_user("cmd1", "command", hq, name="王敏"),
         "cmd2": make_user("cmd2", "command", hq),
-        "insp": make_user("insp1", "inspector", None),
+        "insp": make_user("insp1", "inspector", hq),
         "admin": make_user("root", "admin", hq),
         "clerk": make_user("clerk1", "clerk", daye, name="陈刚"),
         "clerk2": make_user("clerk2", "clerk", baiping, name="李明"),
@@ -338,3 +338,33 @@ def test_the_demo_dashboard_renders_for_every_demo_user(session, client):
             assert tile(page, "units-below")[1] == str(board.stock.units_below)
             assert board.stock.units_below == shortfall(session, unit_ids=scope).units_below
         post_form(client, "/logout", {})
+
+
+def test_a_bureau_dashboard_and_budget_hold_only_its_own_units(
+    session, area, login, make_unit, make_user, stock
+):
+    """Another bureau's shortfall is not added into this bureau's budget for the finance
+    bureau (the Dengfeng dashboard once summed Wenling's shelter supplies), and its command
+    staff see only their own."""
+    other = make_unit("WL", name="温岭市应急管理局", kind="bureau", parent=None)
+    make_unit("WL-ST", name="石塘镇派出所", parent=other, headcount=10)
+    boss = make_user("wl-cmd", "command", other)
+    standard.publish_standard(
+        session,
+        effective_from=TODAY - timedelta(days=30),
+        actor=boss,
+        lines=[standard.StandardLineInput("station", "LJ", "5", "0")],
+    )
+    session.commit()
+    hq = services.get_unit(session, "HQ")
+    ours = services.visible_unit_ids(session, services.get_user(session, "cmd1"))
+    theirs = services.visible_unit_ids(session, boss)
+    assert ours == unit_ids_below(session, hq.id) and not ours & theirs
+    everything = shortfall(session, unit_ids=None).budget_total
+    for username, scope in (("cmd1", ours), ("wl-cmd", theirs)):
+        page = page_of(login(username))
+        budget = Decimal(tile(page, "budget")[1])
+        assert budget == shortfall(session, unit_ids=scope).budget_total, username
+        assert budget < everything, username
+    assert "石塘镇派出所" not in page_of(login("cmd1"))
+    assert "大冶派出所" not in page_of(login("wl-cmd"))
