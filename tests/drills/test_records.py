@@ -301,3 +301,30 @@ def test_correcting_a_drill_keeps_the_old_facts_in_the_audit_log(session, bureau
     session.rollback()
     session.refresh(drill)
     assert drill.held_on == date(2022, 6, 21) and drill.participants == 130
+
+
+def test_drill_units_and_owners_come_from_the_lead_units_bureau(
+    session, bureau, make_unit, make_user
+):
+    """A drill of a Dengfeng station cannot list a Wenling town among its units, nor give a
+    finding to a Wenling user; nothing is recorded when refused."""
+    wenling = make_unit("WL", name="温岭市应急管理局", kind="bureau", parent=None)
+    town = make_unit("WL-ST", name="石塘镇", kind="town", parent=wenling)
+    stranger = make_user("wl-clerk", "clerk", town)
+    before = session.scalar(select(func.count()).select_from(Drill))
+    for units, owner, field in (([town], bureau["owner"], "units"), ([], stranger, "findings")):
+        with pytest.raises(DomainError) as err:
+            records.create_drill(
+                session,
+                title="防汛演练",
+                kind="tabletop",
+                held_on=date(2022, 6, 1),
+                lead_unit=bureau["daye"],
+                units=units,
+                findings=[records.FindingInput("预案未更新", owner=owner, due_on=date(2022, 9, 1))],
+                actor=bureau["clerk"],
+            )
+        assert err.value.field.endswith(field), err.value.field
+        assert "石塘镇" in err.value.message or "wl-clerk" in err.value.message
+        session.rollback()
+    assert session.scalar(select(func.count()).select_from(Drill)) == before

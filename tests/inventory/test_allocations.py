@@ -4,7 +4,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inventory import allocations as alloc
@@ -353,3 +353,42 @@ def test_two_keepers_dispatching_at_once_dispatch_once(app, session, town):
     assert sum(m.qty for m in transfers) == -10
     assert ledger.verify_balances(session) == []
     assert session.get(Unit, town["wh"].id)
+
+
+def test_another_bureaus_command_cannot_decide_and_stock_stays_in_the_bureau(
+    session, town, make_unit, make_user
+):
+    """The Wenling command user once approved a Dengfeng police allocation: command staff
+    decide only what lies in their bureau, and stock does not move between bureaus."""
+    wenling = make_unit("WL", name="温岭市应急管理局", kind="bureau", parent=None)
+    wl_wh = make_unit("WL-WH", name="温岭仓库", kind="warehouse", parent=wenling)
+    outsider = make_user("wl-cmd", "command", wenling)
+    a = request(session, town, [("LJ", 10)])
+    audit_before = session.scalar(select(func.count()).select_from(AuditEntry))
+    for decide in (
+        lambda: alloc.approve_allocation(session, a, actor=outsider, threshold=THRESHOLD),
+        lambda: alloc.reject_allocation(session, a, actor=outsider, note="不同意"),
+    ):
+        with pytest.raises(PermissionDenied):
+            decide()
+        session.rollback()
+    session.expire_all()
+    assert session.get(Allocation, a.id).status == "submitted"
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
+    # the bureau's own command staff still decide it
+    alloc.approve_allocation(session, a, actor=town["cmd"], threshold=THRESHOLD)
+    session.commit()
+    assert session.get(Allocation, a.id).status == "approved"
+    # a request from another bureau's warehouse is refused, naming both units
+    with pytest.raises(DomainError) as err:
+        alloc.create_allocation(
+            session,
+            from_unit=wl_wh,
+            to_unit=town["st"],
+            lines=[alloc.LineInput("LJ", 1)],
+            reason="借用",
+            actor=town["cmd"],
+        )
+    assert err.value.field == "from" and "温岭仓库" in err.value.message
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Allocation)) == 1
