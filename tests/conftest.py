@@ -292,7 +292,7 @@ _UNDER_CITY = object()
 @pytest.fixture
 def city(session):
     unit = services.create_unit(
-        session, code="CITY", name="City", kind="bureau", parent=None, headcount=0, actor=SYSTEM
+        session, code="TOP", name="Top", kind="bureau", parent=None, headcount=0, actor=SYSTEM
     )
     session.commit()
     return unit

@@ -247,7 +247,7 @@ def test_units_without_an_active_custodian_are_exactly_listed(session, world, ma
     session.commit()
     gaps = {g.unit.code: g for g in ho.units_without_custodian(session)}
     # the city unit the tests' command staff sit at has no custodian either
-    assert set(gaps) == {"CITY", "DF", "LUDIAN", "WH", "WH2"}
+    assert set(gaps) == {"DF", "LUDIAN", "TOP", "WH", "WH2"}
     assert gaps["DF"].custodian is None
     assert "已停用" in gaps["LUDIAN"].reason
     assert "不管辖" in gaps["WH"].reason
@@ -386,7 +386,7 @@ def test_the_custodian_report_page_and_csv(session, world, login, client):
     codes = [
         line.split(",")[0] for line in csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
     ]
-    assert codes[1:] == ["CITY", "DF", "LUDIAN", "WH"]
+    assert codes[1:] == ["DF", "LUDIAN", "TOP", "WH"]
     for fmt, mimetype in (("xlsx", "spreadsheetml"), ("pdf", "application/pdf")):
         download = client.get(f"/reports/custodians?format={fmt}&kind=station")
         assert download.status_code == 200 and mimetype in download.mimetype
