@@ -240,10 +240,13 @@ def drill_figures(session: Session, unit_ids: set[int] | None, *, today: date) -
 
 
 def shelter_figures(
-    session: Session, unit_ids: set[int] | None, *, target: Decimal
+    session: Session, unit_ids: set[int] | None, *, target: Decimal, unit_id: int | None = None
 ) -> ShelterFigures | None:
-    """Coverage against the target, per town, and sites needing attention; None without towns."""
-    report = coverage.coverage(session, target, unit_ids=unit_ids)
+    """Coverage against the target, per town, and sites needing attention; None without towns.
+    Each town is measured against the target in force for it (set by its bureau or a unit
+    above, else ``target``); the whole against the one in force at ``unit_id``."""
+    report, in_force = coverage.report_for(session, unit_ids, unit_id=unit_id, default=target)
+    target = in_force.target
     if not report.towns:
         return None
     towns = sorted(
@@ -355,5 +358,7 @@ def _gather(session: Session, actor, scope, today: date, shelter_target: Decimal
     if board.may["drills.view"]:
         board.drills = drill_figures(session, scope, today=today)
     if board.may["shelters.view"]:
-        board.shelters = shelter_figures(session, scope, target=shelter_target)
+        board.shelters = shelter_figures(
+            session, scope, target=shelter_target, unit_id=getattr(actor, "unit_id", None)
+        )
     return board

@@ -34,7 +34,7 @@ from readiness.services import visible_unit_ids
 
 OPEN_ACTION_STATUSES = ("open", "in_progress", "done")  # not verified, not cancelled
 OPEN_ALLOCATION_STATUSES = ("draft", "submitted", "approved")  # not yet dispatched
-OPEN_COUNT_STATUSES = ("open",)  # still being counted
+OPEN_COUNT_STATUSES = ("open", "returned")  # still being counted, or counted again
 
 KINDS = ("custodian", "action", "allocation", "count")
 # The audit actions that (re)assign each kind of object to a person.

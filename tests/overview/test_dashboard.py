@@ -368,3 +368,17 @@ def test_a_bureau_dashboard_and_budget_hold_only_its_own_units(
         assert budget < everything, username
     assert "石塘镇派出所" not in page_of(login("cmd1"))
     assert "大冶派出所" not in page_of(login("wl-cmd"))
+
+
+def test_the_dashboard_measures_coverage_against_the_bureaus_own_target(session, area, login):
+    """The bureau sets its coverage target (80 %): the dashboard's tile and the villages still
+    needed follow it, not the configured 60 %."""
+    hq = services.get_unit(session, "HQ")
+    before = page_of(login("cmd1"))
+    assert "目标 60%" in before
+    coverage.set_target(session, hq, "80", actor=services.get_user(session, "cmd1"))
+    session.commit()
+    page = page_of(login("cmd1"))
+    assert "目标 80%" in page
+    # 2 of 5 villages covered: 60 % needs 1 more, 80 % needs 2 more
+    assert tile(before, "needed")[1] == "1" and tile(page, "needed")[1] == "2"
