@@ -29,6 +29,7 @@ from inventory.models import (
 from inventory.standard import editions_in_force, required_qty, standard_as_of
 from readiness import cache
 from readiness.models import Unit
+from readiness.permissions import bureau_map
 
 # Filled in by the allocations feature: (session, unit_ids, as_of) -> {(unit_id, item_id): qty}.
 INBOUND_SOURCES: list[Callable[[Session, set[int] | None, date], dict[tuple[int, int], int]]] = []
@@ -322,7 +323,9 @@ def _shortfall(
         t.gap += row.gap
         t.uncovered += row.uncovered
 
-    transfers = _suggest_transfers(rows, units, items, on_hand, reserved, required, inbound)
+    transfers = _suggest_transfers(
+        rows, units, items, on_hand, reserved, required, inbound, bureau_map(session)
+    )
     for tr in transfers:
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
@@ -352,8 +355,10 @@ def _suggest_transfers(
     reserved: dict[tuple[int, int], int],
     required: dict[tuple[int, int], int],
     inbound: dict[tuple[int, int], int],
+    bureaus: dict[int, int],
 ) -> list[Transfer]:
-    """Move surplus to the units that lack most, never taking a donor below its own standard."""
+    """Move surplus to the units that lack most, never taking a donor below its own standard
+    and never across bureaus (a reader above several bureaus sees each bureau's own)."""
     needs: dict[int, list[Row]] = defaultdict(list)
     for row in rows:  # already worst first
         if row.uncovered > 0:
@@ -368,20 +373,22 @@ def _suggest_transfers(
     out: list[Transfer] = []
     for item_id, wanting in needs.items():
         donors = sorted(donors_by_item.get(item_id, ()), key=lambda d: (-d[0], d[1].code))
-        if not donors:
-            continue
-        # A unit with spare stock has no need of the same item, so donors and receivers
-        # never coincide; donors are used up in order, largest first.
-        d = 0
+        # Donors are grouped by bureau and used up in order, largest first. A unit with
+        # spare stock has no need of the same item, so donors and receivers never coincide.
+        by_bureau: dict[int | None, list[list]] = defaultdict(list)
+        for donor in donors:
+            by_bureau[bureaus.get(donor[1].id)].append(donor)
+        used: dict[int | None, int] = defaultdict(int)
         for row in wanting:
-            need = row.uncovered
-            while need > 0 and d < len(donors):
-                qty = min(need, donors[d][0])
-                out.append(Transfer(donors[d][1], row.unit, items[item_id], qty))
-                donors[d][0] -= qty
+            bureau = bureaus.get(row.unit.id)
+            group = by_bureau.get(bureau, [])
+            need, d = row.uncovered, used[bureau]
+            while need > 0 and d < len(group):
+                qty = min(need, group[d][0])
+                out.append(Transfer(group[d][1], row.unit, items[item_id], qty))
+                group[d][0] -= qty
                 need -= qty
-                if donors[d][0] == 0:
+                if group[d][0] == 0:
                     d += 1
-            if d == len(donors):
-                break
+            used[bureau] = d
     return out

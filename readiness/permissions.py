@@ -109,6 +109,29 @@ def bureau_of(session: Session, unit_id: int) -> int:
     return next((u for u in chain if kinds.get(u) == "bureau"), chain[-1])
 
 
+def bureau_map(session: Session) -> dict[int, int]:
+    """Every unit's bureau (as ``bureau_of``), in one query: for reports over many units."""
+    query = select(Unit.id, Unit.parent_id, Unit.kind)
+    rows = {r.id: (r.parent_id, r.kind) for r in session.execute(query)}
+    out: dict[int, int] = {}
+    for start in rows:
+        path: list[int] = []
+        current = start
+        while True:
+            if current in out:
+                found = out[current]
+                break
+            path.append(current)
+            parent, kind = rows[current]
+            if kind == "bureau" or parent is None or parent not in rows or parent in path:
+                found = current
+                break
+            current = parent
+        for unit_id in path:
+            out[unit_id] = found
+    return out
+
+
 def same_bureau(session: Session, first: Unit | int, second: Unit | int) -> bool:
     """Do two units work together: in one bureau, or one above the other (a city's unit
     and a bureau under it)?"""

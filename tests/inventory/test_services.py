@@ -137,9 +137,9 @@ def test_standard_versions_apply_by_effective_date(session, make_unit, make_item
         actor=command,
     )
     session.commit()
-    assert standard.standard_as_of(session, date(2022, 6, 1)).id == old.id
-    assert standard.standard_as_of(session, date(2023, 6, 1)).id == new.id
-    assert standard.standard_as_of(session, date(2021, 6, 1)) is None
+    assert standard.standard_as_of(session, date(2022, 6, 1), station).id == old.id
+    assert standard.standard_as_of(session, date(2023, 6, 1), station).id == new.id
+    assert standard.standard_as_of(session, date(2021, 6, 1), station) is None
     reqs = standard.requirements_for_unit(session, station, date(2022, 6, 1))
     assert [(r.item.code, r.formula_qty, r.required) for r in reqs] == [("LJ", 16, 16)]
     reqs = standard.requirements_for_unit(session, station, date(2023, 6, 1))

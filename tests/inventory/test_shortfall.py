@@ -167,3 +167,22 @@ def test_no_standard_means_no_rows(session, make_unit, make_item, stock):
     stock(unit, make_item("LJ"), 5)
     report = shortfall(session, today=TODAY)
     assert report.rows == [] and report.version is None and report.budget_total == 0
+
+
+def test_transfers_are_suggested_within_a_bureau_only(session, make_unit, make_item, stock):
+    """Read from above two bureaus, a station short of jackets is offered its own bureau's
+    spare, never the other bureau's warehouse (which a request could not use anyway)."""
+    province = make_unit("PROV", kind="bureau", parent=None)
+    ours = make_unit("DF", kind="bureau", parent=province)
+    theirs = make_unit("WL", kind="bureau", parent=province)
+    make_unit("DAYE", parent=ours, headcount=10)
+    own_wh = make_unit("DF-WH", kind="warehouse", parent=ours)
+    far_wh = make_unit("WL-WH", kind="warehouse", parent=theirs)
+    item = make_item("LJ")
+    publish(session, date(2022, 1, 1), [("station", "LJ", "0", "1")])
+    stock(far_wh, item, 100)
+    stock(own_wh, item, 4)
+    report = shortfall(session, today=TODAY)
+    assert [(t.source.code, t.target.code, t.qty) for t in report.transfers] == [
+        ("DF-WH", "DAYE", 4)
+    ]
