@@ -90,6 +90,7 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
     from inventory.shortfall import shortfall
     from readiness import cache, create_app, services
     from readiness.extensions import db
+    from readiness.models import Unit
     from readiness.permissions import SYSTEM
 
     server = None
@@ -141,9 +142,10 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             user = services.create_user(
                 db.session,
                 username="bench",
-                password="bench-pass-1",
+                password="measure-9-Readiness",
                 role="command",
-                unit=None,
+                # the city, the top unit: its command staff reach every unit
+                unit=db.session.get(Unit, 1),
                 actor=SYSTEM,
             )
             token = services.issue_token(db.session, user, actor=SYSTEM)
@@ -217,11 +219,11 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 runs=args.runs,
                 headers=headers,
                 username="bench",
-                password="bench-pass-1",
+                password="measure-9-Readiness",
                 today=today,
             )
             figures += shelter_figures(
-                app, db, runs=args.runs, headers=headers, username="bench", password="bench-pass-1"
+                app, db, runs=args.runs, headers=headers, username="bench", password="measure-9-Readiness"
             )
             figures += dashboard_figures(app, db, bench_user_id, today, args.runs)
             from bench.labels import label_figures
@@ -231,7 +233,7 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             figures += label_figures(db.session, "http://127.0.0.1:5000")
             codes = list(db.session.scalars(select(LabelCode.code)))
             db.session.commit()
-            figures += load_figures(url, codes, "bench", "bench-pass-1")
+            figures += load_figures(url, codes, "bench", "measure-9-Readiness")
             db.engine.dispose()
         from bench.downloads import download_figures
 

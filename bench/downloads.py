@@ -25,7 +25,7 @@ from bench.timing import report
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 USERNAME = "bench-downloads"
-PASSWORD = "bench-pass-1"
+PASSWORD = "measure-9-Readiness"
 
 
 def _paths(today: date) -> dict[str, tuple[str, str]]:
@@ -56,7 +56,7 @@ def ensure_user(app, db) -> None:
     from sqlalchemy import select
 
     from readiness import services
-    from readiness.models import User
+    from readiness.models import Unit, User
     from readiness.permissions import SYSTEM
 
     with app.app_context():
@@ -66,7 +66,8 @@ def ensure_user(app, db) -> None:
                 username=USERNAME,
                 password=PASSWORD,
                 role="command",
-                unit=None,
+                # the city, the top unit: its command staff reach every unit
+                unit=db.session.get(Unit, 1),
                 actor=SYSTEM,
             )
             db.session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from bench.dataset import _insert
 from bench.timing import get_ok, median_ms
 
-PASSWORD = "bench-pass-1"  # every user made here signs in with it
+PASSWORD = "measure-9-Readiness"  # every user made here signs in with it
 
 # What each kind of unit leads, and how often (weights).
 LEADS = {
@@ -77,7 +77,8 @@ def build_drills(conn: Connection, *, drills: int = 10_000, seed: int = 7, today
             uid += 1
     inspectors = []
     for n in range(10):
-        users.append((uid, f"inspector-{n:02d}", f"督察 {n + 1}", "inspector", None))
+        # inspectors sit at the city (the top unit): they reach every unit
+        users.append((uid, f"inspector-{n:02d}", f"督察 {n + 1}", "inspector", 1))
         inspectors.append(uid)
         uid += 1
     _insert(

@@ -17,6 +17,7 @@ from bench.timing import get_ok, median_ms
 COVERAGE_SQL = """
 WITH counting AS (
   SELECT id, capacity FROM shelters WHERE status = 'active' AND is_standardized
+    AND id IN (SELECT shelter_id FROM shelter_acceptances WHERE status = 'accepted')
 ),
 load AS (
   SELECT c.id, c.capacity, SUM(v.to_relocate) AS need
@@ -181,6 +182,26 @@ def build_shelters(
             "version",
         ],
         site_rows,
+    )
+    # a standardized site counts once command staff have accepted it (issue 16)
+    acceptances = [
+        (n, row[0], "accepted", row[11], now, "", "", "")
+        for n, row in enumerate((r for r in site_rows if r[10]), start=1)
+    ]
+    _insert(
+        conn,
+        "shelter_acceptances",
+        [
+            "id",
+            "shelter_id",
+            "status",
+            "accepted_on",
+            "accepted_at",
+            "note",
+            "request_note",
+            "withdrawal_reason",
+        ],
+        acceptances,
     )
     _insert(conn, "shelter_villages", ["shelter_id", "village_id"], served)
     if conn.dialect.name == "sqlite":
