@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from drills import attachments as att
 from drills import records as rec
 from drills.models import ATTACHMENT_KINDS, Attachment, CorrectiveAction, Drill
+from readiness import files
 from readiness.auth import current_actor, permission
 from readiness.config import storage_dir
 from readiness.errors import DomainError
@@ -79,7 +80,7 @@ def send_attachment(attachment: Attachment):
     response = send_file(
         io.BytesIO(path.read_bytes()),
         mimetype=attachment.content_type,
-        as_attachment=attachment.content_type not in att.INLINE_TYPES,
+        as_attachment=attachment.content_type not in files.INLINE_TYPES,
         download_name=attachment.filename,
         etag=attachment.sha256,
         max_age=0,
@@ -102,7 +103,7 @@ def _visible_drill(drill_id: int) -> Drill:
 def attachment_settings():
     return {
         "attachment_kinds": ATTACHMENT_KINDS,
-        "attachment_accept": att.ACCEPT,
+        "attachment_accept": files.ACCEPT,
         "attachment_max_mb": att.megabytes(max_bytes()),
     }
 

@@ -2,57 +2,41 @@
 staff of its bureau record the acceptance; its town may ask for it; command staff may
 withdraw it with a reason. The rows of ``shelter_acceptances`` keep the whole history.
 
-Acceptance documents are kept like drill attachments (checked by their content, stored once
-under their SHA-256 in the attachment folder, so backups carry them), with a shelters-local
-copy of the checks: a feature package does not import another.
+Acceptance documents are kept like drill attachments, by the core's file rules
+(readiness/files.py): checked by their content, stored once under their SHA-256 in the
+attachment folder, so backups carry them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import os
-import tempfile
-import unicodedata
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from readiness import audit
 from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError, PermissionDenied
+from readiness.files import (
+    FILE_TYPES,
+    FILENAME_MAX,
+    base_name,
+    content_path,
+    detect_type,
+    megabytes,
+    store,
+)
 from readiness.permissions import SystemActor, can, require
 from shelters.checks import TEXT_MAX, _text
 from shelters.inspections import registration_date
 from shelters.models import Acceptance, AcceptanceDocument, Shelter
 
 DOCUMENTS_MAX = 10
-FILENAME_MAX = 200
-# Detected type -> (content type, extensions that may carry it, name shown in messages).
-FILE_TYPES: dict[str, tuple[str, frozenset[str], str]] = {
-    "pdf": ("application/pdf", frozenset({".pdf"}), "PDF"),
-    "jpeg": ("image/jpeg", frozenset({".jpg", ".jpeg"}), "JPEG"),
-    "png": ("image/png", frozenset({".png"}), "PNG"),
-    "webp": ("image/webp", frozenset({".webp"}), "WebP"),
-    "docx": (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        frozenset({".docx"}),
-        "Word (docx)",
-    ),
-    "xlsx": (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        frozenset({".xlsx"}),
-        "Excel (xlsx)",
-    ),
-}
-INLINE_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "image/webp"})
-ACCEPT = ",".join(sorted(ext for _ct, exts, _n in FILE_TYPES.values() for ext in exts))
 # Only these states can be standardized (a planned or unfinished building cannot).
 ACCEPTABLE_STATUSES = ("active", "suspended")
 
@@ -108,39 +92,9 @@ def _snapshot(acceptance: Acceptance) -> dict:
 # ---------------------------------------------------------------- documents
 
 
-def detect_type(data: bytes) -> str | None:
-    """The file's type from its first bytes (not its name), or None when not allowed."""
-    if data.startswith(b"%PDF-"):
-        return "pdf"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        except (zipfile.BadZipFile, ValueError, EOFError):
-            return None
-        if "[Content_Types].xml" not in names:
-            return None
-        if any(n.startswith("word/") for n in names):
-            return "docx"
-        if any(n.startswith("xl/") for n in names):
-            return "xlsx"
-    return None
-
-
-def megabytes(n: int) -> str:
-    return f"{round(n / (1024 * 1024), 2):g}"
-
-
 def _clean_filename(raw) -> str:
-    name = unicodedata.normalize("NFC", raw if isinstance(raw, str) else "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C")).strip()
-    if name in ("", ".", ".."):
+    name = base_name(raw)
+    if not name:
         raise DomainError(_("验收材料的文件名无效。"), field="files")
     if len(name) > FILENAME_MAX:
         raise DomainError(
@@ -189,48 +143,8 @@ def check_documents(uploads: Sequence[Upload], max_bytes: int) -> list[CheckedFi
     return out
 
 
-def document_path(storage_dir: Path, sha256: str) -> Path:
-    """Where the bytes with this SHA-256 live: <storage>/<first two hex digits>/<sha256>
-    (the attachment folder's layout, which backups copy whole)."""
-    return storage_dir / sha256[:2] / sha256
-
-
-# Files written in the session's open transaction; removed again unless it commits, so a
-# refused or failed request leaves neither a row nor an orphan file.
-_NEW_FILES = "shelters.acceptance.new_files"
-
-
-def _store(session: Session, path: Path, data: bytes) -> None:
-    if path.is_file() and path.stat().st_size == len(data):
-        return
-    is_new = not path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if is_new:
-        session.info.setdefault(_NEW_FILES, []).append(path)
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_new_files(session: Session) -> None:
-    if session.get_nested_transaction() is None:
-        session.info.pop(_NEW_FILES, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_uncommitted_files(session: Session, transaction) -> None:
-    if transaction.parent is not None:
-        return
-    for path in session.info.pop(_NEW_FILES, []):
-        path.unlink(missing_ok=True)
+# Where a document's bytes live: the attachment folder's layout, which backups copy whole.
+document_path = content_path
 
 
 def document_visible(session: Session, actor, document: AcceptanceDocument) -> bool:
@@ -341,7 +255,7 @@ def accept_shelter(
     shelter.standardized_on = accepted_on
     session.flush()
     for f in files:
-        _store(session, document_path(storage_dir, f.sha256), f.data)
+        store(session, document_path(storage_dir, f.sha256), f.data)
         row.documents.append(
             AcceptanceDocument(
                 filename=f.filename,

@@ -7,7 +7,8 @@ import io
 from flask import abort, current_app, send_file
 
 from readiness.config import storage_dir
-from shelters.acceptance import INLINE_TYPES, document_path
+from readiness.files import INLINE_TYPES
+from shelters.acceptance import document_path
 from shelters.models import AcceptanceDocument
 
 

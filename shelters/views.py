@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import false, func, select
 
 from inventory.shortfall import shortfall
+from readiness import files
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.config import storage_dir
@@ -198,7 +199,7 @@ def _detail_page(
         request_form=request_form or AcceptanceRequestForm(formdata=None),
         withdraw_form=withdraw_form or WithdrawAcceptanceForm(formdata=None),
         registered_on=inspections.registration_date(shelter, today),
-        document_accept=acceptance.ACCEPT,
+        document_accept=files.ACCEPT,
         today=today,
     )
 
