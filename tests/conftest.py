@@ -188,6 +188,28 @@ def _continue_ids_after(conn, table) -> None:
 
 
 @pytest.fixture
+def empty_url(database_template, tmp_path):
+    """A database of its own with no schema yet, for a migration's data test: a SQLite file,
+    or a PostgreSQL database on the test server, dropped afterwards."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    import uuid
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    url = make_url(database_template)
+    name = f"{url.database}_m{uuid.uuid4().hex[:8]}"
+    dsn = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def app_config() -> dict:
     """Override in a test module to change settings."""
     return {}

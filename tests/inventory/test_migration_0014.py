@@ -6,33 +6,13 @@ from datetime import date
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, text
 
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import BACKEND, _base_config
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
-
-
-@pytest.fixture
-def empty_url(database_template, tmp_path):
-    """A database of its own, with no schema yet (SQLite file, or a PostgreSQL database on
-    the test server)."""
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    import psycopg
-
-    url = make_url(database_template)
-    name = f"{url.database}_m0014"
-    dsn = f"host={url.host} port={url.port} user={url.username} dbname=postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _seed_0013():

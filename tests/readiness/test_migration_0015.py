@@ -5,8 +5,6 @@ they are left for an administrator to place."""
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import BACKEND
-
 pytestmark = pytest.mark.slow
 
 
@@ -41,20 +39,16 @@ def _units_and_users(roots: int) -> list[str]:
 
 
 @pytest.mark.parametrize("roots", [1, 2])
-def test_migration_0015_places_unitless_command_staff(tmp_path, database_url, roots):
-    from flask_migrate import downgrade, upgrade
+def test_migration_0015_places_unitless_command_staff(empty_url, roots):
+    from flask_migrate import upgrade
 
     from readiness import create_app
     from readiness.db import db
     from tests.conftest import _base_config
 
-    url = f"sqlite:///{tmp_path / 'old.db'}" if BACKEND == "sqlite" else database_url
-    app = create_app(_base_config(url))
+    app = create_app(_base_config(empty_url))
     with app.app_context():
-        if BACKEND == "postgresql":
-            downgrade(revision="0014")
-        else:
-            upgrade(revision="0014")
+        upgrade(revision="0014")
         for statement in _units_and_users(roots):
             db.session.execute(text(statement))
         db.session.commit()
@@ -63,9 +57,5 @@ def test_migration_0015_places_unitless_command_staff(tmp_path, database_url, ro
         db.session.commit()
         placed = 1 if roots == 1 else None
         assert units == {"cmd": placed, "insp": placed, "root": None, "clerk": 9, "cmd9": 9}
-        if BACKEND == "postgresql":
-            db.session.execute(text("DELETE FROM users"))
-            db.session.execute(text("DELETE FROM units"))
-            db.session.commit()
         db.session.remove()
         db.engine.dispose()
