@@ -271,27 +271,8 @@ def enter_count(
             book=pos.qty if pos else 0,
         )
         count.lines.append(line)
-    before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
-    line.counted = counted
-    line.not_counted_reason = None
-    line.counted_at = utcnow()
-    line.counted_by_id = getattr(actor, "id", None)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "count.enter",
-        count,
-        unit_id=unit.id,
-        before=before,
-        after={
-            "item": item.code,
-            "lot": lot.code if lot else None,
-            "counted": counted,
-            "book": line.book,
-        },
-    )
-    return line
+    after = {"item": item.code, "lot": lot.code if lot else None, "counted": counted}
+    return _write_line(session, count, line, counted, None, "count.enter", actor, after)
 
 
 def mark_not_counted(
@@ -315,22 +296,8 @@ def mark_not_counted(
             _("{name} 不在本次盘点的账面上，无需说明未清点原因。").format(name=name),
             field="not_counted_reason",
         )
-    before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
-    line.counted = None
-    line.not_counted_reason = reason
-    line.counted_at = utcnow()
-    line.counted_by_id = getattr(actor, "id", None)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "count.not_counted",
-        count,
-        unit_id=unit.id,
-        before=before,
-        after={"item": item.code, "lot": lot.code if lot else None, "reason": reason},
-    )
-    return line
+    after = {"item": item.code, "lot": lot.code if lot else None, "reason": reason}
+    return _write_line(session, count, line, None, reason, "count.not_counted", actor, after)
 
 
 def clear_count_line(session: Session, count: Count, line: CountLine, *, actor) -> CountLine:
@@ -342,19 +309,39 @@ def clear_count_line(session: Session, count: Count, line: CountLine, *, actor) 
         raise DomainError(_("该行不属于这次盘点。"), field="lines")
     if line.counted is None and line.not_counted_reason is None:
         return line
+    return _write_line(session, count, line, None, None, "count.clear", actor, None)
+
+
+def _write_line(
+    session: Session,
+    count: Count,
+    line: CountLine,
+    counted: int | None,
+    reason: str | None,
+    action: str,
+    actor,
+    after: dict | None,
+) -> CountLine:
+    """Set a position's counted quantity or not-counted reason (or clear both), audited with
+    what it was before. ``after`` None: the line as it now stands, without the book."""
     before = {"counted": line.counted, "not_counted_reason": line.not_counted_reason}
-    line.counted = None
-    line.not_counted_reason = None
-    line.counted_at = None
+    line.counted = counted
+    line.not_counted_reason = reason
+    cleared = counted is None and reason is None
+    line.counted_at = None if cleared else utcnow()
+    if not cleared:
+        line.counted_by_id = getattr(actor, "id", None)
     session.flush()
+    if counted is not None:
+        after = {**after, "book": line.book}
     audit.record(
         session,
         actor,
-        "count.clear",
+        action,
         count,
-        unit_id=unit.id,
+        unit_id=count.unit_id,
         before=before,
-        after=_line_after(line, book=False),
+        after=after if after is not None else _line_after(line, book=False),
     )
     return line
 
