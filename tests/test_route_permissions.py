@@ -557,6 +557,32 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     )
 
 
+def call(app, world, role: str | None, method: str, url: str):
+    """One request as the role (anonymous for None): a bearer token for the API, the login
+    cookie for pages, an empty body; never a server error."""
+    client = app.test_client()
+    headers = {}
+    is_api = url.startswith("/api/")
+    if role is not None:
+        if is_api:
+            headers["Authorization"] = f"Bearer {world['tokens'][role]}"
+        else:
+            # Signed in as the login form would (tests/readiness tests the form itself).
+            with client.session_transaction() as cookie:
+                cookie["_user_id"] = world["sessions"][role]
+                cookie["_fresh"] = True
+    if method == "GET":
+        response = client.get(url, headers=headers)
+    elif is_api:
+        response = client.open(url, method=method, json={}, headers=headers)
+    else:
+        response = client.open(
+            url, method=method, headers=headers, data={"csrf_token": csrf_token(client)}
+        )
+    assert response.status_code < 500, (role, url, response.get_data(as_text=True)[:300])
+    return response
+
+
 def outcome(response, is_api: bool) -> str:
     if is_api:
         if response.status_code == 401:
@@ -575,26 +601,7 @@ def test_route_allows_exactly_the_expected_roles(app, route_world, endpoint, met
     is_api = path.startswith("/api/")
     got, want = {}, {}
     for role in (None, *ROLES):
-        client = app.test_client()
-        headers = {}
-        if role is not None:
-            if is_api:
-                headers["Authorization"] = f"Bearer {route_world['tokens'][role]}"
-            else:
-                # Signed in as the login form would (tests/readiness tests the form itself).
-                with client.session_transaction() as cookie:
-                    cookie["_user_id"] = route_world["sessions"][role]
-                    cookie["_fresh"] = True
-        url = url_for_role(path, role, route_world)
-        if method == "GET":
-            response = client.get(url, headers=headers)
-        elif is_api:
-            response = client.open(url, method=method, json={}, headers=headers)
-        else:
-            response = client.open(
-                url, method=method, headers=headers, data={"csrf_token": csrf_token(client)}
-            )
-        assert response.status_code < 500, (role, response.get_data(as_text=True)[:300])
+        response = call(app, route_world, role, method, url_for_role(path, role, route_world))
         got[role] = outcome(response, is_api)
         if expected == PUBLIC:
             want[role] = "allowed"
@@ -622,28 +629,12 @@ def test_nothing_crosses_bureaus(app, route_world, endpoint, method):
     expected = EXPECTED[(endpoint, method)]
     is_api = path.startswith("/api/")
     for role in (r for r in SCOPED_ROLES if r in expected):
-        client = app.test_client()
-        headers = {}
-        if is_api:
-            headers["Authorization"] = f"Bearer {route_world['tokens'][role]}"
-        else:
-            with client.session_transaction() as cookie:
-                cookie["_user_id"] = route_world["sessions"][role]
-                cookie["_fresh"] = True
         url = url_for_role(path, role, route_world, foreign=True)
         takes_object = "<" in path
         if not takes_object and method == "GET":
             # a list or report asked for the other bureau's unit or town by code
             url += "?unit=HOME2&town=T-HOME2"
-        if method == "GET":
-            response = client.get(url, headers=headers)
-        elif is_api:
-            response = client.open(url, method=method, json={}, headers=headers)
-        else:
-            response = client.open(
-                url, method=method, headers=headers, data={"csrf_token": csrf_token(client)}
-            )
-        assert response.status_code < 500, (role, response.get_data(as_text=True)[:300])
+        response = call(app, route_world, role, method, url)
         if takes_object:
             refused = {403, 404}
             if is_api and method != "GET":
