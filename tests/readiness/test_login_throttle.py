@@ -36,7 +36,9 @@ def answer(response, username: str) -> tuple[int, str]:
 
 def audit_entries(session, action: str) -> list[AuditEntry]:
     session.expire_all()
-    return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+    # in the order they were written (PostgreSQL returns rows in no set order otherwise)
+    stmt = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    return list(session.scalars(stmt))
 
 
 @pytest.fixture
