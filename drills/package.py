@@ -13,7 +13,16 @@ from flask_babel import gettext as _gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from drills.models import ACTION_STATUSES, Attachment, CorrectiveAction, Drill, Finding, drill_units
+from drills.models import (
+    ACTION_STATUSES,
+    ActionExtension,
+    ActionReturn,
+    Attachment,
+    CorrectiveAction,
+    Drill,
+    Finding,
+    drill_units,
+)
 from drills.requirements import ComplianceRow, compliance
 from readiness.errors import DomainError
 from readiness.models import Unit, User
@@ -152,6 +161,14 @@ def package_data(
                     selectinload(CorrectiveAction.verified_by),
                     selectinload(CorrectiveAction.due_changes),
                     selectinload(CorrectiveAction.attachments),
+                    selectinload(CorrectiveAction.done_by),
+                    selectinload(CorrectiveAction.extensions).options(
+                        selectinload(ActionExtension.requested_by),
+                        selectinload(ActionExtension.decided_by),
+                    ),
+                    selectinload(CorrectiveAction.returns).options(
+                        selectinload(ActionReturn.returned_by)
+                    ),
                 ),
             ),
             selectinload(Drill.attachments).options(

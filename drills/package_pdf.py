@@ -254,6 +254,38 @@ def _due_history(action: CorrectiveAction, users: dict[int, User]) -> str:
     return "\n".join(lines) or _("未改期")
 
 
+def _requests_and_returns(action: CorrectiveAction) -> str:
+    """Extension requests not granted (waiting or refused; a granted one is a date change
+    above) and every time the action was sent back for rework: the inspector sees what
+    was asked, refused and returned, not only what was granted."""
+    lines = []
+    for e in action.extensions:
+        if e.status == "approved":
+            continue
+        asked = _("申请延期至 {new}，原因：{reason}（{who}，{when}）").format(
+            new=e.due_on.isoformat(),
+            reason=e.reason,
+            who=_person(e.requested_by),
+            when=_when(e.requested_at),
+        )
+        if e.status == "pending":
+            lines.append(asked + _("：待审批"))
+        else:
+            lines.append(
+                asked
+                + _("：已驳回，理由：{reason}（{who}，{when}）").format(
+                    reason=e.decision_reason, who=_person(e.decided_by), when=_when(e.decided_at)
+                )
+            )
+    for r in action.returns:
+        lines.append(
+            _("退回整改，理由：{reason}（{who}，{when}）").format(
+                reason=r.reason, who=_person(r.returned_by), when=_when(r.returned_at)
+            )
+        )
+    return "\n".join(lines) or "—"
+
+
 def _drill_blocks(
     data: PackageData, n: int, drill: Drill, kinds: dict[str, tuple[str, str]]
 ) -> list[PdfBlock]:
@@ -358,8 +390,10 @@ def _drill_blocks(
                         (_("责任单位"), _unit_name(a.unit)),
                         (_("完成期限"), a.due_on.isoformat()),
                         (_("期限调整记录"), _due_history(a, data.users)),
+                        (_("延期申请与退回"), _requests_and_returns(a)),
                         (_("状态"), _status(a, data.today)),
                         (_("报告完成时间"), _when(a.done_at) or "—"),
+                        (_("报告完成人"), _person(a.done_by) if a.done_by else "—"),
                         (_("整改证据"), a.evidence or _("（无）")),
                         (_("证据附件"), evidence_files or _("（无）")),
                         (_("验证人"), _person(a.verified_by) if a.verified_by else "—"),

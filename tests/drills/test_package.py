@@ -535,3 +535,23 @@ def test_the_api_answers_json_pdf_and_zip(app, world, make_token, api):
     assert (
         "application/zip" in (paths["/reports/drill-package"]["get"]["responses"]["200"]["content"])
     )
+
+
+def test_the_pdf_shows_refused_extensions_returns_and_who_reported_done(session, world):
+    """An inspector reading the package sees what was asked and refused and what was sent
+    back, not only the dates that moved."""
+    overdue = world["actions"]["overdue"]
+    owner = overdue.owner
+    actions.request_extension(
+        session, overdue, date(2022, 12, 31), "物资未到", actor=owner, today=TODAY
+    )
+    actions.reject_extension(session, overdue, "物资已到货", actor=world["cmd"])
+    actions.mark_done(session, overdue, "已组织复训", actor=owner)
+    actions.return_action(session, overdue, "只开了会，未见训练记录", actor=world["insp"])
+    actions.mark_done(session, overdue, "补充训练签到表", actor=owner)
+    session.commit()
+    text = pdf_text(build(session, world)[1])
+    assert "申请延期至2022-12-31，原因：物资未到" in text
+    assert "已驳回，理由：物资已到货" in text
+    assert "退回整改，理由：只开了会，未见训练记录" in text
+    assert "报告完成人" in text and owner.username in text
