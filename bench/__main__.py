@@ -223,7 +223,12 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 today=today,
             )
             figures += shelter_figures(
-                app, db, runs=args.runs, headers=headers, username="bench", password="measure-9-Readiness"
+                app,
+                db,
+                runs=args.runs,
+                headers=headers,
+                username="bench",
+                password="measure-9-Readiness",
             )
             figures += dashboard_figures(app, db, bench_user_id, today, args.runs)
             from bench.labels import label_figures

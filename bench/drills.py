@@ -397,8 +397,9 @@ def drill_figures(
 ) -> list[tuple[str, str]]:
     """Compliance, overdue actions and the actions page, each against hand-written SQL.
     Every request and service call starts from an empty session, as in production."""
-    from drills import actions, requirements
+    from drills import requirements
     from drills.models import DrillRequirement
+    from rectification import actions
 
     year = today.year
     dates = [bindparam(name, type_=Date) for name in ("year_start", "year_end", "today")]

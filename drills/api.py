@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 
-from drills import actions as act
 from drills import records as rec
 from drills import requirements as req
 from drills.models import CorrectiveAction, Drill
@@ -45,6 +44,7 @@ from readiness.openapi import (
 )
 from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
+from rectification import actions as act
 
 bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
 
@@ -499,6 +499,7 @@ def list_actions(query: ActionQuery):
         owner=owner,
         unit_ids=report_scope(query.unit),
         overdue_on=date.today() if query.overdue else None,
+        options=rec.WITH_DRILL,
     )
     return CorrectiveActionList(actions=list(db.session.scalars(stmt)))
 

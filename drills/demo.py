@@ -13,7 +13,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from drills import actions as act
 from drills import records as rec
 from drills import requirements as req
 from drills import training as trn
@@ -24,6 +23,7 @@ from readiness import services as core
 from readiness.models import User
 from readiness.pdf import pdf_table
 from readiness.permissions import SYSTEM
+from rectification import actions as act
 
 
 def _sheet(title: str, unit: str, names: list[str]) -> bytes:

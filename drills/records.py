@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from drills.checks import TITLE_MAX, check_count, check_kind, check_text
 from drills.models import (
@@ -30,6 +30,9 @@ from readiness import audit
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit, User
 from readiness.permissions import in_scope, require, same_bureau
+
+# What a list of corrective actions loads to show each one's drill.
+WITH_DRILL = (joinedload(CorrectiveAction.finding).joinedload(Finding.drill),)
 
 
 class AlreadyRecorded(Conflict):

@@ -20,7 +20,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from drills import actions as act
 from drills import attachments_views as files
 from drills import records as rec
 from drills import requirements as req
@@ -61,6 +60,7 @@ from readiness.pages import (
 )
 from readiness.params import year_arg
 from readiness.permissions import can, in_scope
+from rectification import actions as act
 
 bp = Blueprint("drills", __name__)
 FINDING_ROWS = 3
@@ -451,6 +451,7 @@ def actions():
         owner=owner,
         unit_ids=unit_ids,
         overdue_on=today if request.args.get("overdue") else None,
+        options=rec.WITH_DRILL,
     )
     if request.args.get("owner") and owner is None:
         stmt = stmt.where(False)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from drills import actions, requirements
+from drills import requirements
 from inventory import counts
 from inventory.models import Allocation, Lot, Position
 from inventory.shortfall import shortfall
@@ -22,6 +22,7 @@ from readiness import cache
 from readiness.models import AuditEntry, User
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
+from rectification import actions
 from shelters import coverage, sites
 from shelters.models import Shelter
 from shelters.reports import percent, target_percent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("inventory", "labels", "drills", "shelters", "overview")
+FEATURES = ("rectification", "inventory", "labels", "drills", "shelters", "overview")
 # The only core modules that may name a feature: they wire the house together.
 WIRING = {"readiness/__init__.py", "readiness/cli.py", "readiness/demo.py"}
 
@@ -68,7 +68,7 @@ def test_every_wiring_module_exists():
         assert (ROOT / name).is_file(), name
 
 
-@pytest.mark.parametrize("feature", ["inventory", "labels", "drills", "shelters"])
+@pytest.mark.parametrize("feature", ["rectification", "inventory", "labels", "drills", "shelters"])
 def test_features_do_not_import_the_overview(feature):
     offending = {
         _rel(path): sorted(n for n in _imported(path) if _top(n) == "overview")
@@ -77,13 +77,16 @@ def test_features_do_not_import_the_overview(feature):
     assert {path: names for path, names in offending.items() if names} == {}
 
 
-# What each feature package may use besides the core: inventory is the floor the others
-# stand on (their stock is on its ledger); labels, drills and shelters stand side by side.
+# What each feature package may use besides the core: the register of corrective actions
+# (rectification) is the lowest floor — drill findings, shelter defects, stocktake variances
+# and inspection visits all feed it; inventory stands on it (their stock is on its ledger);
+# labels, drills and shelters stand side by side above inventory.
 MAY_USE = {
-    "inventory": set(),
-    "labels": {"inventory"},
-    "drills": {"inventory"},
-    "shelters": {"inventory"},
+    "rectification": set(),
+    "inventory": {"rectification"},
+    "labels": {"inventory", "rectification"},
+    "drills": {"inventory", "rectification"},
+    "shelters": {"inventory", "rectification"},
 }
 
 

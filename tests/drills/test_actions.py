@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from drills import actions, records
+from drills import records
 from drills.models import ActionExtension, ActionReturn, CorrectiveAction, DueDateChange
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import AuditEntry
+from rectification import actions
 
 TODAY = date(2022, 10, 1)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from drills import actions, package_pdf, package_zip, records, requirements
 from drills import package as pkg
+from drills import package_pdf, package_zip, records, requirements
 from drills.attachments import attachment_path
 from drills.models import Attachment
 from readiness.db import utcnow
@@ -24,6 +24,7 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM
+from rectification import actions
 from tests import pdfcheck
 from tests.conftest import PASSWORD, post_form
 

@@ -6,10 +6,11 @@ from datetime import date, time
 import pytest
 from sqlalchemy import func, select
 
-from drills import actions, records, requirements
+from drills import records, requirements
 from drills.models import Drill, DrillRequirement
 from readiness.audit import AuditEntry
 from readiness.errors import Conflict, DomainError, PermissionDenied
+from rectification import actions
 from tests.drills.test_services import TODAY, flood_drill
 
 

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from drills import actions, records, requirements
+from drills import records, requirements
 from drills.models import CorrectiveAction, Drill
 from readiness import services as core
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.permissions import SYSTEM
+from rectification import actions
 
 TODAY = date(2022, 10, 1)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from drills import actions, records, requirements
+from drills import records, requirements
 from inventory import allocations as alloc
 from inventory import catalog, counts, standard
 from inventory.shortfall import shortfall
@@ -17,6 +17,7 @@ from overview import dashboard
 from readiness import services
 from readiness.extensions import db
 from readiness.permissions import SYSTEM, unit_ids_below
+from rectification import actions
 from shelters import coverage, inspections, places, sites
 from shelters.models import CHECKLIST
 

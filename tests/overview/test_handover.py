@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, text
 
-from drills import actions, records
+from drills import records
 from drills.models import CorrectiveAction
 from inventory import allocations as alloc
 from inventory import counts
@@ -16,6 +16,7 @@ from readiness import services
 from readiness.errors import DomainError, PermissionDenied
 from readiness.models import AuditEntry, Unit, User
 from readiness.permissions import SYSTEM
+from rectification import actions
 from tests.conftest import BACKEND, post_form
 
 

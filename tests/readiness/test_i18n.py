@@ -16,6 +16,7 @@ CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 def _extracted_ids() -> set[str]:
     method_map = [
         ("readiness/**.py", "python"),
+        ("rectification/**.py", "python"),
         ("inventory/**.py", "python"),
         ("labels/**.py", "python"),
         ("drills/**.py", "python"),

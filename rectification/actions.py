@@ -8,24 +8,32 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from drills.checks import check_text
-from drills.models import (
+from readiness import audit
+from readiness import checks as core
+from readiness.db import utcnow
+from readiness.errors import Conflict, DomainError, PermissionDenied
+from readiness.models import Unit, User
+from readiness.permissions import require
+from rectification.models import (
     ACTION_STATUSES,
     ActionExtension,
     ActionReturn,
     CorrectiveAction,
     DueDateChange,
-    Finding,
 )
-from readiness import audit
-from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError, PermissionDenied
-from readiness.models import Unit, User
-from readiness.permissions import require
+
+TEXT_MAX = 5000
+_LABELS = {"evidence": _l("整改证据"), "reason": _l("原因")}
+
+
+def check_text(value, field: str, *, limit: int = TEXT_MAX) -> str:
+    """Required text up to ``limit``, named as the forms name the field."""
+    return core.check_text(value, field, limit=limit, required=True, label=str(_LABELS[field]))
 
 
 def _action_snapshot(a: CorrectiveAction) -> dict:
@@ -391,9 +399,11 @@ def actions_query(
     owner: User | None = None,
     unit_ids: set[int] | None = None,
     overdue_on: date | None = None,
+    options: tuple = (),
 ):
     """Corrective actions by status, owner, unit (subtree) or overdue on a date, with what
-    every list shows (owner, unit, verifier, the drill) loaded in the same few queries."""
+    every list shows (owner, unit, verifier) loaded in the same few queries; ``options``
+    loads what a source adds (a drill's list its drill)."""
     stmt = (
         select(CorrectiveAction)
         .order_by(CorrectiveAction.due_on, CorrectiveAction.id)
@@ -402,7 +412,7 @@ def actions_query(
             joinedload(CorrectiveAction.unit),
             joinedload(CorrectiveAction.verified_by),
             selectinload(CorrectiveAction.extensions),
-            joinedload(CorrectiveAction.finding).joinedload(Finding.drill),
+            *options,
         )
     )
     if status:
