@@ -45,6 +45,7 @@ from readiness.openapi import (
 from readiness.params import YEAR_MAX, YEAR_MIN
 from readiness.permissions import in_scope
 from rectification import actions as act
+from rectification.models import SOURCES
 
 bp = Blueprint("drills_api", __name__, url_prefix="/api/v1")
 
@@ -101,6 +102,12 @@ class CorrectiveActionAnswer(Answer):
     cancel_reason: TextOrNull
     # who reported it done (null until then, and again once it is sent back)
     done_by: OptionalUsername = None
+    # the register (issue 17): where the problem was found, the measures planned and the
+    # responsible leader; an inspection visit's action names its visit
+    source: str = "drill"
+    measures: TextOrNull = None
+    leader: TextOrNull = None
+    visit_id: int | None = None
     pending_extension: ActionExtensionAnswer | None = None
 
 
@@ -308,6 +315,11 @@ class ActionQuery(Query):
     owner: str | None = Field(default=None, description="username")
     unit: str | None = Field(default=None, description="unit code (and the units below it)")
     overdue: str | None = Field(default=None, description="any value: only overdue actions")
+    source: str | None = Field(
+        default=None,
+        description="where the problem was found",
+        json_schema_extra={"enum": sorted(SOURCES)},
+    )
 
 
 # --- Checks of the rows, as before ---
@@ -483,7 +495,7 @@ def drill_compliance(query: DrillComplianceQuery):
 
 @bp.route("/actions", methods=["GET"])
 @permission("drills.view")
-@operation(query=ActionQuery, answers={200: CorrectiveActionList}, errors=(401, 403, 404))
+@operation(query=ActionQuery, answers={200: CorrectiveActionList}, errors=(401, 403, 404, 422))
 def list_actions(query: ActionQuery):
     """Corrective actions
 
@@ -494,7 +506,12 @@ def list_actions(query: ActionQuery):
         owner = db.session.scalar(select(User).where(User.username == query.owner))
         if owner is None:
             return CorrectiveActionList(actions=[])
+    if query.source and query.source not in SOURCES:
+        raise DomainError(
+            _("未知的整改来源：{source}。").format(source=query.source[:20]), field="source"
+        )
     stmt = act.actions_query(
+        source=query.source or None,
         status=query.status or None,
         owner=owner,
         unit_ids=report_scope(query.unit),

@@ -61,6 +61,7 @@ from readiness.pages import (
 from readiness.params import year_arg
 from readiness.permissions import can, in_scope
 from rectification import actions as act
+from rectification.models import SOURCES, VISIT_KINDS
 
 bp = Blueprint("drills", __name__)
 FINDING_ROWS = 3
@@ -480,7 +481,7 @@ def actions():
             [
                 a.id,
                 a.text,
-                a.finding.drill.title,
+                a.finding.drill.title if a.finding else str(SOURCES[a.source]),
                 str(ELEMENTS[a.element]),
                 a.owner.display_name,
                 a.unit.name,
@@ -535,6 +536,8 @@ def action_detail(action_id: int):
         a=action,
         form=ConfirmForm(),
         statuses=ACTION_STATUSES,
+        sources=SOURCES,
+        visit_kinds=VISIT_KINDS,
         elements=ELEMENTS,
         extension_statuses=EXTENSION_STATUSES,
         may_work=actor.id == action.owner_id
@@ -576,7 +579,10 @@ def action_done(action_id: int):
     def run(a: CorrectiveAction):
         # One transaction: a refused file or text leaves neither a row nor a stored file.
         done = act.mark_done(db.session, a, request.form.get("evidence", ""), actor=actor)
-        files.attach_upload(a.finding.drill, kind="evidence", action=a, actor=actor, optional=True)
+        if a.finding is not None:  # evidence files are kept with a drill's records
+            files.attach_upload(
+                a.finding.drill, kind="evidence", action=a, actor=actor, optional=True
+            )
         return done
 
     return _act(action_id, run, _("已报告完成，等待他人验证。"))

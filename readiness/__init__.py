@@ -29,6 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     import labels
     import labels.models
     import overview
+    import rectification
+    import rectification.models
     import shelters
     import shelters.models
     from readiness import api, cli, demo, i18n, security, serving, web
@@ -61,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(app)
     cli.init_app(app)
     demo.init_app(app)
+    rectification.init_app(app)
     inventory.init_app(app)
     labels.init_app(app)
     drills.init_app(app)

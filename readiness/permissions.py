@@ -52,6 +52,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "actions.approve_extension": frozenset({"command", "inspector"}),
     # cancelling is how "done on paper" would slip through, so only command staff may
     "actions.cancel": frozenset({"command"}),
+    # inspection visits (督察检查): inspection teams and command staff record what they
+    # found; everyone who reads a unit's work reads the visits to it
+    "visits.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "visits.record": frozenset({"command", "inspector"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
     # shelters: towns' clerks register and inspect their own sites; command everywhere

@@ -1,1 +1,10 @@
-"""The register of corrective actions (整改台账), below the features that feed it."""
+"""The register of corrective actions (整改台账), below the features that feed it, and the
+inspection visits (督察检查) whose findings it records."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from rectification import api
+
+    api.init_app(app)

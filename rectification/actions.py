@@ -399,6 +399,7 @@ def actions_query(
     owner: User | None = None,
     unit_ids: set[int] | None = None,
     overdue_on: date | None = None,
+    source: str | None = None,
     options: tuple = (),
 ):
     """Corrective actions by status, owner, unit (subtree) or overdue on a date, with what
@@ -417,6 +418,8 @@ def actions_query(
     )
     if status:
         stmt = stmt.where(CorrectiveAction.status == status)
+    if source:
+        stmt = stmt.where(CorrectiveAction.source == source)
     if owner is not None:
         stmt = stmt.where(CorrectiveAction.owner_id == owner.id)
     if unit_ids is not None:

@@ -19,6 +19,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from readiness.db import Base, UTCDateTime, utcnow
 from readiness.models import Unit, User
 
+# Where a problem was found: the register's sources (GET /api/v1/actions?source=).
+SOURCES = {
+    "inspection": _l("督察检查"),
+    "drill": _l("演练"),
+    "shelter": _l("避灾场所检查"),
+    "count": _l("盘点差异"),
+    "self": _l("自查"),
+}
+# Kinds of inspection visit (POST /api/v1/inspection-visits "kind").
+VISIT_KINDS = {
+    "inspection_tour": _l("巡察"),
+    "supervision": _l("督察"),
+    "check": _l("检查"),
+    "unannounced": _l("暗访"),
+    "follow_up": _l("回头看"),
+}
+
 ACTION_STATUSES = {
     "open": _l("未开始"),
     "in_progress": _l("整改中"),
@@ -48,11 +65,25 @@ class CorrectiveAction(Base):
             name="verified_by_another",
         ),
         Index("ix_corrective_actions_owner_status", "owner_id", "status"),
+        CheckConstraint(
+            "source IN ('inspection', 'drill', 'shelter', 'count', 'self')", name="source_known"
+        ),
+        # each source names where the problem was found
+        CheckConstraint("source <> 'drill' OR finding_id IS NOT NULL", name="drill_has_finding"),
+        CheckConstraint(
+            "source <> 'inspection' OR visit_id IS NOT NULL", name="inspection_has_visit"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="drill", index=True)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_visits.id"), index=True)
+    # the problem as found
     text: Mapped[str] = mapped_column(Text)
+    # 整改措施: the measures planned, and the responsible leader (责任领导) by name
+    measures: Mapped[str] = mapped_column(Text, default="")
+    leader: Mapped[str] = mapped_column(String(60), default="")
     element: Mapped[str] = mapped_column(String(20), default="planning")
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
@@ -68,6 +99,7 @@ class CorrectiveAction(Base):
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
     unit: Mapped[Unit] = relationship()
+    visit: Mapped[InspectionVisit | None] = relationship(back_populates="actions")
     done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
     due_changes: Mapped[list[DueDateChange]] = relationship(
@@ -174,3 +206,32 @@ class ActionReturn(Base):
     action: Mapped[CorrectiveAction] = relationship(back_populates="returns")
     done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])
     returned_by: Mapped[User] = relationship(foreign_keys=[returned_by_id])
+
+
+class InspectionVisit(Base):
+    """A visit by an inspection team (巡察、督察、检查、暗访、回头看) or a superior unit's
+    check: what it found becomes corrective actions of the units visited."""
+
+    __tablename__ = "inspection_visits"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('inspection_tour', 'supervision', 'check', 'unannounced', 'follow_up')",
+            name="kind_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # the unit visited: its findings belong to it or to units below it
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    visited_on: Mapped[date] = mapped_column(Date, index=True)
+    team: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    actions: Mapped[list[CorrectiveAction]] = relationship(
+        back_populates="visit", order_by="CorrectiveAction.id"
+    )

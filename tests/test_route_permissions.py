@@ -231,6 +231,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("shelters_api.record_inspection", "POST"): REQUESTERS,
     ("shelters_api.resolve_defect", "POST"): REQUESTERS,
     ("shelters_api.shelter_coverage", "GET"): STOCK_READERS,
+    # inspection visits (督察检查)
+    ("visits_api.create_visit", "POST"): frozenset({"command", "inspector"}),
+    ("visits_api.get_visit", "GET"): STOCK_READERS,
     ("shelters_api.accept_shelter", "POST"): COMMAND,
     ("shelters_api.request_acceptance", "POST"): REQUESTERS,
     ("shelters_api.withdraw_acceptance", "POST"): COMMAND,
@@ -349,6 +352,7 @@ def build_world(session) -> dict:
     from labels.services import label_for_asset
     from readiness import services
     from readiness.permissions import SYSTEM
+    from rectification.visits import record_visit
     from shelters.inspections import DefectInput, record_inspection
     from shelters.models import CHECKLIST
     from shelters.places import VillageInput, save_town, villages_of
@@ -487,6 +491,19 @@ def build_world(session) -> dict:
             defects=[DefectInput("标识缺失")],
             actor=SYSTEM,
         ).defects[0]
+    visits = {
+        u.id: record_visit(
+            session,
+            kind="check",
+            unit=u,
+            visited_on=date.today(),
+            team=f"{mark[u.id]}检查组",
+            summary="",
+            findings=[],
+            actor=SYSTEM,
+        )
+        for u in everywhere
+    }
     tokens = {
         role: services.issue_token(session, user, actor=SYSTEM) for role, user in users.items()
     }
@@ -520,6 +537,7 @@ def build_world(session) -> dict:
         "actions": ids(actions),
         "drills": ids(drills),
         "attachments": ids(attachments),
+        "visits": ids(visits),
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -543,6 +561,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:action_id>", str(world["actions"][unit]))
     path = path.replace("<int:drill_id>", str(world["drills"][unit]))
     path = path.replace("<int:attachment_id>", str(world["attachments"][unit]))
+    path = path.replace("<int:visit_id>", str(world["visits"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]
