@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import labels
     import labels.models
     import overview
+    import overview.models
     import rectification
     import rectification.models
     import shelters

@@ -56,6 +56,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # found; everyone who reads a unit's work reads the visits to it
     "visits.view": frozenset({"clerk", "keeper", "command", "inspector"}),
     "visits.record": frozenset({"command", "inspector"}),
+    # weekly ranking and monthly bulletin (每周排名、每月通报): read by command staff and
+    # inspectors; issued (frozen and kept) by command staff
+    "ranking.view": frozenset({"command", "inspector"}),
+    "bulletins.issue": frozenset({"command"}),
     # labels
     "labels.print": frozenset({"clerk", "keeper"}),
     # shelters: towns' clerks register and inspect their own sites; command everywhere

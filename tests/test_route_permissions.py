@@ -198,6 +198,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("handover.reassign", "POST"): frozenset({"admin", "command"}),
     ("handover.set_custodian", "POST"): frozenset({"admin", "command"}),
     ("handover.custodian_report", "GET"): READ_ALL,
+    # weekly ranking and monthly bulletin (每周排名、每月通报)
+    ("ranking.index", "GET"): frozenset({"command", "inspector"}),
+    ("ranking.issue", "POST"): COMMAND,
+    ("ranking.bulletins", "GET"): frozenset({"command", "inspector"}),
+    ("ranking.bulletin_file", "GET"): frozenset({"command", "inspector"}),
     # shelters
     ("shelters.coverage", "GET"): STOCK_READERS,
     ("shelters.sites", "GET"): STOCK_READERS,
@@ -234,6 +239,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     # inspection visits (督察检查)
     ("visits_api.create_visit", "POST"): frozenset({"command", "inspector"}),
     ("visits_api.get_visit", "GET"): STOCK_READERS,
+    # the rectification list (整改清单)
+    ("rectification_reports.rectification_list", "GET"): STOCK_READERS,
+    ("rectification_reports_api.rectification_list", "GET"): STOCK_READERS,
     ("shelters_api.accept_shelter", "POST"): COMMAND,
     ("shelters_api.request_acceptance", "POST"): REQUESTERS,
     ("shelters_api.withdraw_acceptance", "POST"): COMMAND,
@@ -350,6 +358,7 @@ def build_world(session) -> dict:
     from inventory.ledger import record_movement
     from inventory.models import Asset
     from labels.services import label_for_asset
+    from overview.ranking import issue_bulletin, period_of
     from readiness import services
     from readiness.permissions import SYSTEM
     from rectification.visits import record_visit
@@ -504,6 +513,10 @@ def build_world(session) -> dict:
         )
         for u in everywhere
     }
+    week = period_of("week", date.today())
+    bulletins = {
+        u.id: issue_bulletin(session, u, week, actor=SYSTEM, today=date.today()) for u in everywhere
+    }
     tokens = {
         role: services.issue_token(session, user, actor=SYSTEM) for role, user in users.items()
     }
@@ -538,6 +551,7 @@ def build_world(session) -> dict:
         "drills": ids(drills),
         "attachments": ids(attachments),
         "visits": ids(visits),
+        "bulletins": ids(bulletins),
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -562,6 +576,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:drill_id>", str(world["drills"][unit]))
     path = path.replace("<int:attachment_id>", str(world["attachments"][unit]))
     path = path.replace("<int:visit_id>", str(world["visits"][unit]))
+    path = path.replace("<int:bulletin_id>", str(world["bulletins"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]
