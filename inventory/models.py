@@ -282,6 +282,27 @@ class CountInterval(Base):
     blind: Mapped[bool] = mapped_column(default=True)
 
 
+class CountVarianceThreshold(Base):
+    """When an approved count's variance becomes a corrective action (source ``count``):
+    a line whose variance is beyond ``min_qty`` pieces or ``min_pct`` percent of the book
+    quantity (either, when both are set). Kept by command staff for their unit and applying
+    below it, the nearest one winning; a row without a unit applies everywhere."""
+
+    __tablename__ = "count_variance_thresholds"
+    __table_args__ = (
+        CheckConstraint("min_qty IS NULL OR min_qty >= 0", name="qty_not_negative"),
+        CheckConstraint("min_pct IS NULL OR (min_pct >= 0 AND min_pct <= 100)", name="pct_range"),
+        CheckConstraint("min_qty IS NOT NULL OR min_pct IS NOT NULL", name="something_set"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), unique=True)
+    min_qty: Mapped[int | None]
+    min_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Count(Base):
     """A stocktake (盘库清点) of one unit."""
 

@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "actions.approve_extension": frozenset({"command", "inspector"}),
     # cancelling is how "done on paper" would slip through, so only command staff may
     "actions.cancel": frozenset({"command"}),
+    # self-inspection (自查): a unit's own people put what they found in the register
+    "actions.self": frozenset({"clerk", "keeper", "command"}),
     # inspection visits (督察检查): inspection teams and command staff record what they
     # found; everyone who reads a unit's work reads the visits to it
     "visits.view": frozenset({"clerk", "keeper", "command", "inspector"}),

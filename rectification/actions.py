@@ -478,3 +478,164 @@ def orphaned_actions(session: Session) -> list[CorrectiveAction]:
             .order_by(CorrectiveAction.due_on)
         )
     )
+
+
+# ---------------------------------------------------------------- other sources, self-inspection
+
+WRITER_ROLES = ("clerk", "keeper")
+SELF_ROLES = ("clerk", "keeper", "command")
+LEADER_MAX = 60
+
+
+def default_owner(session: Session, unit: Unit, actor=None) -> User:
+    """Who owns a problem found at a unit when nobody was named (a shelter defect, a count
+    variance): whoever found it if they work in the unit, else its custodian (保管责任人),
+    else its first active clerk or keeper, else an active command user of the nearest unit
+    above it. Refused, naming the unit, when nobody fits."""
+    from readiness.permissions import unit_ids_above, unit_ids_below
+
+    below = unit_ids_below(session, unit.id)
+    if (
+        isinstance(actor, User)
+        and actor.is_active
+        and actor.role in SELF_ROLES
+        and actor.unit_id in below
+    ):
+        return actor
+    custodian = unit.custodian
+    if custodian is not None and custodian.is_active:
+        return custodian
+    clerk = session.scalar(
+        select(User)
+        .where(User.unit_id.in_(below), User.role.in_(WRITER_ROLES), User.is_active.is_(True))
+        .order_by(User.unit_id != unit.id, User.id)
+        .limit(1)
+    )
+    if clerk is not None:
+        return clerk
+    above = unit_ids_above(session, unit.id)
+    commanders = session.scalars(
+        select(User)
+        .where(User.unit_id.in_(above), User.role == "command", User.is_active.is_(True))
+        .order_by(User.id)
+    ).all()
+    if commanders:
+        nearest = {u: n for n, u in enumerate(above)}
+        return min(commanders, key=lambda u: (nearest[u.unit_id], u.id))
+    raise DomainError(
+        _("请先为{unit}指定责任人（保管责任人）。").format(unit=unit.name), field="owner"
+    )
+
+
+def add_action(
+    session: Session,
+    *,
+    source: str,
+    text: str,
+    unit: Unit,
+    owner: User,
+    due_on: date,
+    actor,
+    measures: str = "",
+    leader: str = "",
+    evidence: str = "",
+    audit_after: dict | None = None,
+) -> CorrectiveAction:
+    """Put a checked problem in the register (audited ``action.create``); with ``evidence``
+    it is born done (fixed on the spot), waiting for a second person to verify it."""
+    action = CorrectiveAction(
+        source=source,
+        text=text,
+        measures=measures,
+        leader=leader,
+        owner=owner,
+        unit_id=unit.id,
+        due_on=due_on,
+        status="done" if evidence else "open",
+        evidence=evidence,
+        done_at=utcnow() if evidence else None,
+        done_by_id=getattr(actor, "id", None) if evidence else None,
+    )
+    session.add(action)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "action.create",
+        action,
+        unit_id=unit.id,
+        after={
+            "source": source,
+            "text": text[:200],
+            "owner": owner.username,
+            "due_on": due_on.isoformat(),
+            "status": action.status,
+            **(audit_after or {}),
+        },
+    )
+    return action
+
+
+_SELF_LABELS = {
+    "text": _l("问题"),
+    "measures": _l("整改措施"),
+    "leader": _l("责任领导"),
+}
+
+
+def record_self_inspection(
+    session: Session,
+    *,
+    text: str,
+    unit: Unit | None,
+    owner: User | None,
+    due_on,
+    measures: str = "",
+    leader: str = "",
+    actor,
+    today: date | None = None,
+) -> CorrectiveAction:
+    """A unit's own people (clerk, keeper, command staff of the unit) put a problem they found
+    themselves (自查) in the register, for a responsible person of the unit, with a due date.
+    Everything is checked before anything is written."""
+    from readiness.permissions import unit_ids_below
+
+    today = today or date.today()
+    if unit is None:
+        raise DomainError(_("请选择责任单位。"), field="unit")
+    require(session, actor, "actions.self", unit)
+    text = core.check_text(
+        text, "text", limit=TEXT_MAX, required=True, label=str(_SELF_LABELS["text"])
+    )
+    measures = core.check_text(
+        measures, "measures", limit=TEXT_MAX, label=str(_SELF_LABELS["measures"])
+    )
+    leader = core.check_text(leader, "leader", limit=LEADER_MAX, label=str(_SELF_LABELS["leader"]))
+    if owner is None:
+        raise DomainError(_("请指定责任人。"), field="owner")
+    if not owner.is_active:
+        raise DomainError(
+            _("责任人 {name} 的账号已停用。").format(name=owner.display_name), field="owner"
+        )
+    if owner.unit_id is None or owner.unit_id not in unit_ids_below(session, unit.id):
+        raise DomainError(
+            _("责任人 {name} 不属于责任单位 {unit}。").format(
+                name=owner.display_name, unit=unit.name
+            ),
+            field="owner",
+        )
+    if not isinstance(due_on, date):
+        raise DomainError(_("请填写完成时限。"), field="due_on")
+    if due_on < today:
+        raise DomainError(_("完成时限不能早于今天。"), field="due_on")
+    return add_action(
+        session,
+        source="self",
+        text=text,
+        unit=unit,
+        owner=owner,
+        due_on=due_on,
+        measures=measures,
+        leader=leader,
+        actor=actor,
+    )

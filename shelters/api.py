@@ -126,6 +126,8 @@ class DefectRow(Body):
 
     text: str
     resolved: bool | None = None
+    # the corrective action's due date (the inspection date + 30 days unless given)
+    due_on: OptionalDateText = None
 
 
 ShelterChecklist = create_model(
@@ -420,11 +422,17 @@ class CreatedShelter(ShelterAnswer):
 
 
 class ShelterDefect(Answer):
+    """A defect: ``is_resolved`` says it was reported fixed; its corrective action
+    (``action``, ``action_status``) closes when a second person verifies the fix."""
+
     id: int
     text: str
     is_resolved: bool
     resolved_on: OptionalIsoDate
     resolution: str
+    action: int | None = Field(None, validation_alias="action_id")
+    action_status: str | None = None
+    action_due_on: OptionalIsoDate = None
 
 
 class ShelterInspection(Answer):
@@ -772,7 +780,13 @@ def _defect_input(n: int, raw) -> inspections.DefectInput:
     if not isinstance(raw, dict):
         raise DomainError(_("第 {n} 个问题格式不正确。").format(n=n), field="defects")
     resolved = raw.get("resolved", raw.get("is_resolved", False))
-    return inspections.DefectInput(text=raw.get("text"), is_resolved=resolved)
+    try:
+        due_on = date_field(raw.get("due_on"), "due_on")
+    except DomainError as err:
+        raise DomainError(
+            _("第 {n} 个问题：{message}").format(n=n, message=err.message), field="defects"
+        ) from None
+    return inspections.DefectInput(text=raw.get("text"), is_resolved=resolved, due_on=due_on)
 
 
 @bp.route("/shelters/<int:shelter_id>/inspections", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -16,12 +16,15 @@ from readiness import audit
 from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError
 from readiness.permissions import require
+from rectification import actions as register
 from shelters.checks import PERSON_MAX, TEXT_MAX, _decimal, _text, _whole
 from shelters.models import CHECK_RESULTS, CHECKLIST, Defect, Inspection, Shelter
 
 SUBSIDY_MAX = Decimal("100000000")
 SUPPLY_QTY_MAX = 1_000_000
 DEFECTS_MAX = 50
+# a defect's action is due this many days after the inspection unless a date is given
+DEFECT_DUE_DAYS = 30
 
 INSPECTION_FIELDS = (
     "shelter_id",
@@ -47,6 +50,7 @@ class AlreadyRecorded(Conflict):
 class DefectInput:
     text: str
     is_resolved: bool = False
+    due_on: date | None = None
 
 
 def registration_date(shelter: Shelter, today: date | None = None) -> date | None:
@@ -138,7 +142,17 @@ def record_inspection(
             raise DomainError(
                 _("第 {n} 个问题：{message}").format(n=n, message=err.message), field="defects"
             ) from None
-        checked_defects.append((text, d.is_resolved))
+        due_on = d.due_on
+        if due_on is not None:
+            if not isinstance(due_on, date):
+                raise DomainError(_("第 {n} 个问题：请填写完成时限。").format(n=n), field="defects")
+            if due_on < today:
+                raise DomainError(
+                    _("第 {n} 个问题：完成时限不能早于今天。").format(n=n), field="defects"
+                )
+        checked_defects.append((text, d.is_resolved, due_on))
+    # each defect is a corrective action of the town: who owns it is settled before writing
+    owner = register.default_owner(session, shelter.town, actor) if checked_defects else None
     inspection = Inspection(
         shelter=shelter,
         inspected_on=inspected_on,
@@ -157,7 +171,19 @@ def record_inspection(
         session.flush()
     except IntegrityError:  # the same form, submitted at the same moment
         raise AlreadyRecorded(None) from None
-    for text, resolved in checked_defects:
+    for text, resolved, due_on in checked_defects:
+        action = register.add_action(
+            session,
+            source="shelter",
+            text=text,
+            unit=shelter.town,
+            owner=owner,
+            due_on=due_on or inspected_on + timedelta(days=DEFECT_DUE_DAYS),
+            # repaired on the spot: reported done at once, a second person still verifies it
+            evidence=_("检查时当场整改") if resolved else "",
+            actor=actor,
+            audit_after={"shelter": shelter.id, "inspection": inspection.id},
+        )
         inspection.defects.append(
             Defect(
                 shelter=shelter,
@@ -167,11 +193,12 @@ def record_inspection(
                 # no text: the page says "repaired on the spot" in the reader's language
                 resolution="",
                 resolved_by_id=getattr(actor, "id", None) if resolved else None,
+                action=action,
             )
         )
     session.flush()
     after = audit.snapshot(inspection, INSPECTION_FIELDS)
-    after["defects"] = [{"text": t, "is_resolved": r} for t, r in checked_defects]
+    after["defects"] = [{"text": t, "is_resolved": r} for t, r, _due in checked_defects]
     audit.record(
         session,
         actor,
@@ -193,17 +220,27 @@ def resolve_defect(
     actor,
     today: date | None = None,
 ) -> Defect:
-    """Mark a defect as repaired, saying what was done."""
+    """Report a defect repaired, saying what was done: its corrective action is reported done
+    with that as evidence, and the site needs attention until a second person verifies it."""
     require(session, actor, "shelters.write", defect.shelter.town_id)
     today = today or date.today()
     if defect.is_resolved:
         raise Conflict(_("该问题已于 {on} 整改。").format(on=defect.resolved_on.isoformat()))
+    action = defect.action
+    if action is not None and action.status not in ("open", "in_progress"):
+        raise Conflict(
+            _("该问题的整改事项当前为“{status}”，不能再报告整改。").format(
+                status=register._status(action)
+            )
+        )
     resolution = _text(resolution, "resolution", TEXT_MAX, required=True)
     resolved_on = check_past_date(
         resolved_on or today, "resolved_on", today=today, label=_("整改日期")
     )
     if resolved_on < defect.inspection.inspected_on:
         raise DomainError(_("整改日期不能早于发现问题的检查日期。"), field="resolved_on")
+    if action is not None:
+        register.mark_done(session, action, resolution, actor=actor)
     before = audit.snapshot(defect, ("is_resolved", "resolved_on", "resolution"))
     defect.is_resolved = True
     defect.resolved_on = resolved_on

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from readiness.db import Base, UTCDateTime, utcnow
 from readiness.models import Unit, User
+from rectification.models import CorrectiveAction
 
 VILLAGE_KINDS = {"village": _l("村"), "community": _l("社区")}
 
@@ -229,7 +230,9 @@ class Inspection(Base):
 
 
 class Defect(Base):
-    """A problem found at an inspection; the site needs attention until it is resolved."""
+    """A problem found at an inspection. It is a corrective action in the register (source
+    ``shelter``): reported fixed (``is_resolved``) is the action reported done; the site needs
+    attention until the action is closed (verified by a second person, or cancelled)."""
 
     __tablename__ = "shelter_defects"
     __table_args__ = (
@@ -244,10 +247,30 @@ class Defect(Base):
     resolved_on: Mapped[date | None] = mapped_column(Date)
     resolution: Mapped[str] = mapped_column(Text, default="")
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # the defect's corrective action (every defect has one, except old ones whose town had
+    # nobody to own it when migration 0018 ran)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("corrective_actions.id"), unique=True)
 
     shelter: Mapped[Shelter] = relationship(back_populates="defects")
     inspection: Mapped[Inspection] = relationship(back_populates="defects")
     resolved_by: Mapped[User | None] = relationship()
+    action: Mapped[CorrectiveAction | None] = relationship()
+
+    @property
+    def action_status(self) -> str | None:
+        return self.action.status if self.action is not None else None
+
+    @property
+    def action_due_on(self) -> date | None:
+        return self.action.due_on if self.action is not None else None
+
+    @property
+    def is_open(self) -> bool:
+        """Does the site still need attention for it: its action is not closed (an old defect
+        without an action: not reported fixed)."""
+        if self.action is not None:
+            return self.action.status not in ("verified", "cancelled")
+        return not self.is_resolved
 
 
 class Acceptance(Base):

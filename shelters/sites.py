@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from readiness import audit, services
@@ -16,6 +16,8 @@ from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import Unit
 from readiness.permissions import SystemActor, require
+from rectification.models import CorrectiveAction
+from rectification.visits import CLOSED
 from shelters import acceptance
 from shelters.checks import (
     PERSON_MAX,
@@ -428,7 +430,8 @@ def site_states(
     open_counts = dict(
         session.execute(
             select(Defect.shelter_id, func.count())
-            .where(Defect.shelter_id.in_(ids), Defect.is_resolved.is_(False))
+            .outerjoin(CorrectiveAction, CorrectiveAction.id == Defect.action_id)
+            .where(Defect.shelter_id.in_(ids), defect_is_open())
             .group_by(Defect.shelter_id)
         ).all()
     )
@@ -473,9 +476,22 @@ def shelters_query(
     return stmt
 
 
+def defect_is_open():
+    """SQL form of Defect.is_open (with corrective_actions outer-joined): its action is not
+    closed (verified or cancelled); an old defect without an action: not reported fixed."""
+    return or_(
+        and_(Defect.action_id.is_not(None), CorrectiveAction.status.not_in(CLOSED)),
+        and_(Defect.action_id.is_(None), Defect.is_resolved.is_(False)),
+    )
+
+
 def needs_attention():
-    """SQL form of SiteState.needs_attention: the site has an unresolved defect."""
-    return Shelter.id.in_(select(Defect.shelter_id).where(Defect.is_resolved.is_(False)))
+    """SQL form of SiteState.needs_attention: a defect of the site is still open."""
+    return Shelter.id.in_(
+        select(Defect.shelter_id)
+        .outerjoin(CorrectiveAction, CorrectiveAction.id == Defect.action_id)
+        .where(defect_is_open())
+    )
 
 
 def is_overdue(*, today: date, interval_days: int):

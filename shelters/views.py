@@ -35,6 +35,7 @@ from readiness.pages import (
     paginate,
 )
 from readiness.permissions import can
+from rectification.models import ACTION_STATUSES
 from shelters import acceptance, coverage, inspections, places
 from shelters import places_import as pi
 from shelters import sites as site_rules
@@ -201,6 +202,7 @@ def _detail_page(
         registered_on=inspections.registration_date(shelter, today),
         document_accept=files.ACCEPT,
         today=today,
+        action_statuses=ACTION_STATUSES,
     )
 
 
@@ -406,7 +408,7 @@ def inspection_new(shelter_id: int):
             form_error(form, err, "note")
         else:
             db.session.commit()
-            open_count = sum(1 for d in defects if not d.is_resolved)
+            open_count = sum(1 for d in defects if not d.is_resolved)  # not reported fixed
             if open_count:
                 flash(
                     _("已登记检查，{n} 个问题待整改。").format(n=open_count),

@@ -287,7 +287,9 @@ def test_site_out_of_reach_is_not_found(api, tokens, cmd):
 # ---------------------------------------------------------------- inspections
 
 
-def test_open_defect_makes_the_site_need_attention_until_resolved(cmd, session):
+def test_open_defect_makes_the_site_need_attention_until_its_fix_is_verified(
+    cmd, api, tokens, session
+):
     site_id = cmd.post("/api/v1/shelters", json=site_body()).get_json()["id"]
     backdate(session, session.get(Shelter, site_id))
     found_on = TODAY - timedelta(days=3)
@@ -309,15 +311,23 @@ def test_open_defect_makes_the_site_need_attention_until_resolved(cmd, session):
     body = r.get_json()
     assert body["id"] and body["state"]["needs_attention"] is True
     got = cmd.get(f"/api/v1/shelters/{site_id}").get_json()
-    assert got["needs_attention"] is True and got["open_defects"] == 1
+    # fixed on the spot is reported done: it too waits for a second person to verify it
+    assert got["needs_attention"] is True and got["open_defects"] == 2
     assert got["last_inspected_on"] == found_on.isoformat() and got["is_overdue"] is False
     assert got["failed_items"] == ["signage"]
     [ins] = got["inspections"]
     assert ins["subsidy"] == "1500.00"
     open_defect = next(d for d in ins["defects"] if not d["is_resolved"])
 
+    assert open_defect["action_status"] == "open"
     r = cmd.post(f"/api/v1/defects/{open_defect['id']}/resolve", json={"resolution": "已补装"})
     assert r.status_code == 200, r.get_json()
+    assert r.get_json()["is_resolved"] is True and r.get_json()["action_status"] == "done"
+    got = cmd.get(f"/api/v1/shelters/{site_id}").get_json()
+    assert got["needs_attention"] is True and got["open_defects"] == 2
+    insp = api(tokens["insp"])
+    for d in got["inspections"][0]["defects"]:
+        assert insp.post(f"/api/v1/actions/{d['action']}/verify").status_code == 200
     got = cmd.get(f"/api/v1/shelters/{site_id}").get_json()
     assert got["needs_attention"] is False and got["open_defects"] == 0
     assert_error(

@@ -38,6 +38,8 @@ def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user,
         actor=SYSTEM,
     )
     backdate(session, site)
+    # the town has nobody of its own: its defects' actions go to the bureau's command staff
+    make_user("boss", "command", hq, name="Boss")
     inspections.record_inspection(
         session,
         site,
@@ -49,7 +51,6 @@ def test_shelter_pages_in_english_show_no_chinese(session, make_unit, make_user,
         actor=SYSTEM,
     )
     session.commit()
-    make_user("boss", "command", hq, name="Boss")
     client = login("boss")
     post_form(client, "/language", {"lang": "en", "next": "/"})
     pages = [

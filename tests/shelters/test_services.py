@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import AuditEntry, Unit
+from rectification import actions as register
 from shelters import coverage, inspections, places, sites
 from shelters.models import Defect, Inspection, Shelter, Village
 from tests.shelters.conftest import ALL_PASS
@@ -273,7 +274,7 @@ def test_a_stale_edit_is_refused(session, county, make_site):
 # ---------------------------------------------------------------- inspections
 
 
-def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, make_site):
+def test_an_open_defect_marks_the_site_until_its_fix_is_verified(session, county, make_site):
     site = make_site(county["cb"], "礼堂", is_standardized=True)
     inspection = inspections.record_inspection(
         session,
@@ -292,7 +293,8 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
     )
     session.commit()
     states = sites.site_states(session, [site], today=TODAY, interval_days=180)
-    assert states[site.id].open_defects == 1 and states[site.id].needs_attention
+    # fixed on the spot is reported done, still to be verified by a second person
+    assert states[site.id].open_defects == 2 and states[site.id].needs_attention
     assert states[site.id].failed_items == ("signage",)
     assert inspection.subsidy == Decimal("5078.00")
     assert inspection.checklist["building"] == "na"
@@ -307,9 +309,17 @@ def test_an_open_defect_marks_the_site_until_it_is_resolved(session, county, mak
         today=TODAY,
     )
     session.commit()
+    assert open_defect.action.status == "done" and open_defect.action.evidence == "已更换指示牌"
+    assert sites.site_states(session, [site], today=TODAY, interval_days=180)[
+        site.id
+    ].needs_attention
+    for d in inspection.defects:
+        register.verify_action(session, d.action, actor=county["insp"])
+    session.commit()
     assert not sites.site_states(session, [site], today=TODAY, interval_days=180)[
         site.id
     ].needs_attention
+    assert list(session.scalars(sites.attention_query())) == []
     with pytest.raises(Conflict):
         inspections.resolve_defect(session, open_defect, resolution="再次", actor=county["cmd"])
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from readiness.models import Unit
+from rectification import actions as register
 from shelters.models import CHECKLIST, Defect, Inspection, Shelter, Village
 from tests.conftest import post_form
 
@@ -177,19 +178,29 @@ def test_inspection_with_a_defect_needs_attention_until_resolved(
     assert resolved.status_code == 302
     detail = client.get(f"/shelters/sites/{site.id}").get_data(as_text=True)
     assert "已标记为已整改" in detail and "已补装指示牌" in detail
-    assert "待整改" not in detail
+    assert "待整改" not in detail and "已完成待验证" in detail
+    # reported fixed is not closed: the site needs attention until a second person verifies
+    assert ">礼堂<" in client.get("/shelters/sites?attention=1").get_data(as_text=True)
+    session.expire_all()
+    register.verify_action(session, session.get(Defect, defect.id).action, actor=county["cmd"])
+    session.commit()
     assert ">礼堂<" not in client.get("/shelters/sites?attention=1").get_data(as_text=True)
     assert "小学" in client.get("/shelters/sites?overdue=1").get_data(as_text=True)
 
 
-def test_a_defect_fixed_on_the_spot_does_not_need_attention(
+def test_a_defect_fixed_on_the_spot_needs_attention_until_verified(
     client, login, session, county, make_site
 ):
     site = make_site(county["cb"], "礼堂")
     login("cbclerk")
     _inspect(client, site.id, defect="灯泡损坏", fixed=True)
     detail = client.get(f"/shelters/sites/{site.id}").get_data(as_text=True)
-    assert "已整改" in detail and "需关注" not in detail
+    assert "已整改" in detail and "已完成待验证" in detail and "需关注" in detail
+    defect = session.scalar(select(Defect).where(Defect.shelter_id == site.id))
+    register.verify_action(session, defect.action, actor=county["cmd"])
+    session.commit()
+    detail = client.get(f"/shelters/sites/{site.id}").get_data(as_text=True)
+    assert "已验证销号" in detail and "需关注" not in detail
 
 
 def test_resolve_refusal_is_shown_and_changes_nothing(client, login, session, county, make_site):
