@@ -8,3 +8,7 @@ def init_app(app: Flask) -> None:
     from rectification import api
 
     api.init_app(app)
+    from rectification import reports_api, reports_views
+
+    app.register_blueprint(reports_views.bp)
+    reports_api.init_app(app)

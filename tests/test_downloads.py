@@ -82,6 +82,7 @@ REPORT_PAGES: dict[str, tuple[str, ...]] = {
     "drills_package.package": ("pdf", "zip"),
     "handover.custodian_report": ("csv", "xlsx", "pdf"),
     "shelters.coverage": ("csv", "xlsx", "pdf"),
+    "rectification_reports.rectification_list": ("csv", "xlsx", "pdf"),
 }
 # Files served as they were uploaded (drill sign-in sheets, photos): not made by the app,
 # so only the status is checked.

@@ -239,6 +239,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     # inspection visits (督察检查)
     ("visits_api.create_visit", "POST"): frozenset({"command", "inspector"}),
     ("visits_api.get_visit", "GET"): STOCK_READERS,
+    # the rectification list (整改清单)
+    ("rectification_reports.rectification_list", "GET"): STOCK_READERS,
+    ("rectification_reports_api.rectification_list", "GET"): STOCK_READERS,
     ("shelters_api.accept_shelter", "POST"): COMMAND,
     ("shelters_api.request_acceptance", "POST"): REQUESTERS,
     ("shelters_api.withdraw_acceptance", "POST"): COMMAND,
