@@ -510,7 +510,39 @@ def actions():
         status=status or "",
         overdue=bool(request.args.get("overdue")),
         today=today,
+        may_self=can(db.session, current_actor(), "actions.self"),
     )
+
+
+@bp.route("/actions/self", methods=["POST"])
+@permission("actions.self")
+def action_self():
+    """Record a problem the unit found itself (自查): it becomes an action of the register."""
+
+    def run(_version):
+        f = request.form
+        unit_code, username = (f.get("unit") or "").strip(), (f.get("owner") or "").strip()
+        unit = core.get_unit(db.session, unit_code) if unit_code else None
+        owner = None
+        if username:
+            owner = db.session.scalar(select(User).where(User.username == username))
+            if owner is None:
+                raise DomainError(
+                    _("责任人 {name} 不存在。").format(name=username[:40]), field="owner"
+                )
+        return act.record_self_inspection(
+            db.session,
+            text=f.get("text"),
+            unit=unit,
+            owner=owner,
+            due_on=date_or_none(f.get("due_on")),
+            measures=f.get("measures") or "",
+            leader=f.get("leader") or "",
+            actor=current_actor(),
+        )
+
+    confirmed_action(run, lambda a: _("已登记自查问题（整改第 {id} 号）。").format(id=a.id))
+    return redirect(url_for("drills.actions"))
 
 
 def _action(action_id: int) -> CorrectiveAction:

@@ -176,3 +176,54 @@ def get_visit(visit_id: int):
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
+
+
+# ---------------------------------------------------------------- self-inspection (自查)
+
+
+class NewSelfInspection(Body):
+    """A problem a unit found itself: its responsible person, due date and measures."""
+
+    source: str = Field(json_schema_extra={"enum": ["self"]})
+    text: str
+    unit: str
+    owner: str
+    due_on: DateText
+    measures: str | None = None
+    leader: str | None = None
+
+
+class SelfAction(VisitAction):
+    source: str
+
+
+@bp.route("/actions", methods=["POST"])
+@permission("actions.self")
+@operation(json=NewSelfInspection, answers={201: SelfAction}, errors=(400, 401, 403))
+def create_self_inspection(json: NewSelfInspection):
+    """Record a problem found by self-inspection (自查)
+
+    The unit's own people (clerk, keeper, command staff) put it in the register for a
+    responsible person of the unit, due on the given date.
+    """
+    from rectification import actions as act
+
+    if json.source != "self":
+        raise DomainError(_("这里只能登记自查问题（source 为 self）。"), field="source")
+    owner = db.session.scalar(select(User).where(User.username == str(json.owner)))
+    if owner is None:
+        raise DomainError(
+            _("责任人 {name} 不存在。").format(name=str(json.owner)[:40]), field="owner"
+        )
+    action = act.record_self_inspection(
+        db.session,
+        text=json.text,
+        unit=unit_field(json.unit, "unit"),
+        owner=owner,
+        due_on=date_field(json.due_on, "due_on"),
+        measures=json.measures or "",
+        leader=json.leader or "",
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return SelfAction.model_validate(action), 201

@@ -239,6 +239,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     # inspection visits (督察检查)
     ("visits_api.create_visit", "POST"): frozenset({"command", "inspector"}),
     ("visits_api.get_visit", "GET"): STOCK_READERS,
+    # self-inspection (自查): a unit's own clerks, keepers and command staff
+    ("visits_api.create_self_inspection", "POST"): REQUESTERS,
+    ("drills.action_self", "POST"): REQUESTERS,
+    ("rectification.visits", "GET"): STOCK_READERS,
+    ("rectification.visit", "GET"): STOCK_READERS,
+    ("rectification.visit_new", "GET"): frozenset({"command", "inspector"}),
+    ("rectification.visit_new", "POST"): frozenset({"command", "inspector"}),
     # the rectification list (整改清单)
     ("rectification_reports.rectification_list", "GET"): STOCK_READERS,
     ("rectification_reports_api.rectification_list", "GET"): STOCK_READERS,
