@@ -35,6 +35,7 @@ NAV: list[tuple[str, object, str]] = [
     ("allocations.index", _l("调拨"), "allocations.view"),
     ("drills.index", _l("演练"), "drills.view"),
     ("drills.actions", _l("整改"), "drills.view"),
+    ("rectification.visits", _l("督察检查"), "visits.view"),
     ("rectification_reports.rectification_list", _l("整改清单"), "drills.view"),
     ("ranking.index", _l("排名通报"), "ranking.view"),
     ("drills.training", _l("培训持证"), "drills.view"),

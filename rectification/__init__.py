@@ -5,9 +5,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from rectification import api
+    from rectification import api, views
 
     api.init_app(app)
+    app.register_blueprint(views.bp)
     from rectification import reports_api, reports_views
 
     app.register_blueprint(reports_views.bp)
