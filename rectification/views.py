@@ -182,7 +182,8 @@ def visit_new():
     people = _people(units)
     rows = _rows_posted() if request.method == "POST" else START_ROWS
     values, filled = _form_values(rows) if request.method == "POST" else (MultiDict(), 0)
-    key = request.form.get("request_key") or secrets.token_urlsafe(16)
+    # kept in the session cookie: a tampered, overlong key must not swell it
+    key = (request.form.get("request_key") or "")[:40] or secrets.token_urlsafe(16)
     error = error_field = bad_row = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         if request.form.get("more"):
