@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
@@ -20,6 +21,7 @@ from inventory.models import (
     Count,
     CountInterval,
     CountLine,
+    CountVarianceThreshold,
     Item,
     Lot,
     Movement,
@@ -29,8 +31,9 @@ from readiness import audit
 from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
-from readiness.models import UNIT_KINDS, Unit
-from readiness.permissions import require, unit_ids_above
+from readiness.models import UNIT_KINDS, Unit, User
+from readiness.permissions import require, unit_ids_above, unit_ids_below
+from rectification import actions as register
 
 DEFAULT_COUNT_DAYS = 90
 # Warehouses count monthly (专库储存 with 日周月 checks); a row in count_intervals overrides.
@@ -407,13 +410,19 @@ def _awaiting_decision(count: Count) -> None:
         )
 
 
-def approve_count(session: Session, count: Count, *, actor) -> list[Movement]:
-    """Approve a submitted count: each variance becomes an adjustment movement."""
+def approve_count(
+    session: Session, count: Count, *, actor, today: date | None = None
+) -> list[Movement]:
+    """Approve a submitted count: each variance becomes an adjustment movement, and each one
+    beyond the threshold in force for the unit a corrective action of the unit (source
+    ``count``), owned by whoever counted the line, due 14 days after approval."""
     unit = session.get(Unit, count.unit_id)
     require(session, actor, "counts.approve", unit)
     _awaiting_decision(count)
     if getattr(actor, "id", None) in _counters(count):
         raise PermissionDenied(_("清点人不能审批自己的盘点，请由另一名保管员或指挥部人员审批。"))
+    # who owns each variance beyond the threshold is settled before anything is written
+    beyond = variances_beyond(session, count, unit)
     movements = []
     for line in count.lines:
         if line.counted is None or line.variance == 0:
@@ -438,15 +447,187 @@ def approve_count(session: Session, count: Count, *, actor) -> list[Movement]:
     count.decided_at = utcnow()
     count.decided_by_id = getattr(actor, "id", None)
     session.flush()
+    due_on = (today or date.today()) + timedelta(days=VARIANCE_DUE_DAYS)
+    for line, owner in beyond:
+        register.add_action(
+            session,
+            source="count",
+            text=variance_text(session, line),
+            unit=unit,
+            owner=owner,
+            due_on=due_on,
+            actor=actor,
+            audit_after={"count": count.id, "line": line.id},
+        )
     audit.record(
         session,
         actor,
         "count.approve",
         count,
         unit_id=unit.id,
-        after={"adjustments": len(movements), "partial": count.is_partial},
+        after={
+            "adjustments": len(movements),
+            "partial": count.is_partial,
+            "actions": len(beyond),
+        },
     )
     return movements
+
+
+# ---------------------------------------------------------------- variances into the register
+
+VARIANCE_DUE_DAYS = 14
+PCT_MAX = Decimal("100")
+QTY_MAX = 1_000_000
+
+
+@dataclass(frozen=True)
+class VarianceThreshold:
+    """When a count's variance becomes a corrective action: beyond ``min_qty`` pieces or
+    ``min_pct`` percent of the book quantity (either); none set, no actions."""
+
+    min_qty: int | None = None
+    min_pct: Decimal | None = None
+    # where it was set: a unit's id, None for everywhere
+    set_at_unit_id: int | None = None
+    is_set: bool = False
+
+    def exceeded(self, book: int, variance: int) -> bool:
+        if not self.is_set or variance == 0:
+            return False
+        size = abs(variance)
+        if self.min_qty is not None and size > self.min_qty:
+            return True
+        if self.min_pct is not None:
+            # a variance on nothing in the books is beyond any percentage
+            return book == 0 or Decimal(size) * 100 > self.min_pct * book
+        return False
+
+
+def variance_threshold(session: Session, unit_id: int | None) -> VarianceThreshold:
+    """The threshold in force at a unit: the nearest unit's up the tree wins, then the one for
+    everywhere; none set means no count makes an action."""
+    rows = {r.unit_id: r for r in session.scalars(select(CountVarianceThreshold))}
+    above = unit_ids_above(session, unit_id) if unit_id is not None else []
+    for key in [*above, None]:
+        row = rows.get(key)
+        if row is not None:
+            return VarianceThreshold(row.min_qty, row.min_pct, key, is_set=True)
+    return VarianceThreshold()
+
+
+def _threshold_qty(value) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DomainError(_("差异数量阈值必须是整数。"), field="min_qty")
+    try:
+        qty = int(value)
+    except ValueError:
+        raise DomainError(_("差异数量阈值必须是整数。"), field="min_qty") from None
+    if not 0 <= qty <= QTY_MAX:
+        raise DomainError(_("差异数量阈值须在 0 到 {n} 之间。").format(n=QTY_MAX), field="min_qty")
+    return qty
+
+
+def _threshold_pct(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
+        raise DomainError(_("差异百分比阈值必须是数字。"), field="min_pct")
+    try:
+        pct = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise DomainError(_("差异百分比阈值必须是数字。"), field="min_pct") from None
+    if not pct.is_finite() or not Decimal(0) <= pct <= PCT_MAX:
+        raise DomainError(_("差异百分比阈值须在 0 到 100 之间。"), field="min_pct")
+    return pct
+
+
+def set_variance_threshold(
+    session: Session, *, min_qty=None, min_pct=None, actor
+) -> CountVarianceThreshold | None:
+    """Command staff set, for their own unit and the units below it, when an approved count's
+    variance becomes a corrective action: beyond a number of pieces and/or a percentage of
+    the book quantity. Neither given clears their unit's setting (the one above applies)."""
+    require(session, actor, "standard.manage")
+    min_qty, min_pct = _threshold_qty(min_qty), _threshold_pct(min_pct)
+    owner_id = getattr(actor, "unit_id", None)
+    row = session.scalar(
+        select(CountVarianceThreshold).where(
+            CountVarianceThreshold.unit_id.is_(None)
+            if owner_id is None
+            else CountVarianceThreshold.unit_id == owner_id
+        )
+    )
+    before = (
+        {"min_qty": row.min_qty, "min_pct": str(row.min_pct) if row.min_pct is not None else None}
+        if row
+        else None
+    )
+    if min_qty is None and min_pct is None:
+        if row is not None:
+            session.delete(row)
+        row = None
+    else:
+        if row is None:
+            row = CountVarianceThreshold(unit_id=owner_id)
+            session.add(row)
+        row.min_qty, row.min_pct = min_qty, min_pct
+        row.set_by_id = getattr(actor, "id", None)
+        row.set_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "count_variance_threshold.set",
+        object_type="count_variance_thresholds",
+        object_id=str(owner_id) if owner_id is not None else "everywhere",
+        unit_id=owner_id,
+        before=before,
+        after={"min_qty": min_qty, "min_pct": str(min_pct) if min_pct is not None else None},
+    )
+    return row
+
+
+def _line_owner(session: Session, count: Count, line: CountLine, unit: Unit) -> User:
+    """Whoever counted the line if they still work in the unit, else whoever submitted the
+    count, else the unit's responsible person (custodian, clerk, command above)."""
+    below = unit_ids_below(session, unit.id)
+    for user_id in (line.counted_by_id, count.submitted_by_id, count.started_by_id):
+        user = session.get(User, user_id) if user_id else None
+        if user is not None and user.is_active and user.unit_id in below:
+            return user
+    return register.default_owner(session, unit)
+
+
+def variances_beyond(session: Session, count: Count, unit: Unit) -> list[tuple[CountLine, User]]:
+    """The counted lines whose variance is beyond the threshold in force, with their owner."""
+    threshold = variance_threshold(session, unit.id)
+    if not threshold.is_set:
+        return []
+    return [
+        (line, _line_owner(session, count, line, unit))
+        for line in count.lines
+        if line.counted is not None and threshold.exceeded(line.book, line.variance)
+    ]
+
+
+def variance_text(session: Session, line: CountLine) -> str:
+    """盘点差异：{item}（批次 {lot}）账面 X，实盘 Y，差异 Z"""
+    item = session.get(Item, line.item_id)
+    lot = session.get(Lot, line.lot_id) if line.lot_id else None
+    values = {
+        "item": item.name,
+        "book": line.book,
+        "counted": line.counted,
+        "variance": f"{line.variance:+d}",
+    }
+    if lot is not None:
+        return _(
+            "盘点差异：{item}（批次 {lot}）账面 {book}，实盘 {counted}，差异 {variance}"
+        ).format(lot=lot.code, **values)
+    return _("盘点差异：{item} 账面 {book}，实盘 {counted}，差异 {variance}").format(**values)
 
 
 def return_count(session: Session, count: Count, reason, *, actor) -> Count:

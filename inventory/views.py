@@ -26,9 +26,11 @@ from inventory.counts import (
     position_name,
     return_count,
     set_count_policy,
+    set_variance_threshold,
     shows_book,
     start_count,
     submit_count,
+    variance_threshold,
 )
 from inventory.forms import (
     WRITE_OFF_REASON_LABELS,
@@ -890,7 +892,27 @@ def count_intervals():
         current=current,
         kinds=UNIT_KINDS,
         owner=db.session.get(Unit, owner) if owner else None,
+        threshold=variance_threshold(db.session, owner),
+        confirm=ConfirmForm(),
     )
+
+
+@bp.route("/counts/variance-threshold", methods=["POST"])
+@permission("standard.manage")
+def count_variance_threshold():
+    """When an approved count's variance becomes a corrective action: beyond a number of
+    pieces and/or a percentage of the book (command staff's own unit and the units below)."""
+
+    def run(_version):
+        return set_variance_threshold(
+            db.session,
+            min_qty=(request.form.get("min_qty") or "").strip(),
+            min_pct=(request.form.get("min_pct") or "").strip(),
+            actor=current_actor(),
+        )
+
+    confirmed_action(run, lambda _row: _("已保存盘点差异阈值。"))
+    return redirect(url_for("inventory.count_intervals"))
 
 
 # ---------------------------------------------------------------- reports

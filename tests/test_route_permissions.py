@@ -242,6 +242,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     # self-inspection (自查): a unit's own clerks, keepers and command staff
     ("visits_api.create_self_inspection", "POST"): REQUESTERS,
     ("drills.action_self", "POST"): REQUESTERS,
+    ("inventory.count_variance_threshold", "POST"): COMMAND,
     ("rectification.visits", "GET"): STOCK_READERS,
     ("rectification.visit", "GET"): STOCK_READERS,
     ("rectification.visit_new", "GET"): frozenset({"command", "inspector"}),
