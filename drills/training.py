@@ -118,7 +118,8 @@ class Rate:
 def certification_rates(
     session: Session, unit_ids: set[int] | None, *, today: date, kind: str | None = None
 ) -> list[Rate]:
-    """Per unit: members holding a valid certificate ÷ team size (the unit's headcount)."""
+    """Per unit: members holding a valid certificate ÷ team size (the unit's headcount).
+    Shelter sites have no team: their headcount is the number of people they take."""
     stmt = (
         select(Certificate.unit_id, func.count(func.distinct(Certificate.person_name)))
         .where(or_(Certificate.valid_until.is_(None), Certificate.valid_until >= today))
@@ -127,7 +128,11 @@ def certification_rates(
     if kind:
         stmt = stmt.where(Certificate.kind == kind)
     certified = dict(session.execute(stmt).all())
-    units = select(Unit).where(Unit.is_active, Unit.id.in_(list(certified)) | (Unit.headcount > 0))
+    units = select(Unit).where(
+        Unit.is_active,
+        Unit.kind != "shelter",
+        Unit.id.in_(list(certified)) | (Unit.headcount > 0),
+    )
     if unit_ids is not None:
         units = units.where(Unit.id.in_(unit_ids))
     rows = [

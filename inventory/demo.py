@@ -41,7 +41,8 @@ ITEMS = [
     ("DRONE", "无人机", "侦察", "架", "26000.00", None, "serial"),
 ]
 
-# unit kind, item, base, per officer  (应急装备现代化, as the bureau adopted it)
+# unit kind, item, base, per officer: a basic flood-equipment edition (life jackets, ropes,
+# sandbags, lights), not the modernization standard (应急装备现代化) the report calls for
 STANDARD = [
     ("station", "LJ", "2", "1"),
     ("station", "LB", "2", "0.2"),
@@ -251,15 +252,15 @@ def load(session: Session, today: date | None = None) -> bool:
     # Each bureau keeps its own edition, in force for its own tree only.
     publish_standard(
         session,
-        effective_from=date(2022, 7, 1),
+        effective_from=today - timedelta(days=520),
         lines=[StandardLineInput(*line) for line in STANDARD],
-        note="依据《应急装备现代化》要求，按单位类型和警力核定",
+        note="防汛基本装备配备标准（演示）：按单位类型和警力核定基层防汛装备",
         actor=SYSTEM,
         unit=core.get_unit(session, "DF"),
     )
     publish_standard(
         session,
-        effective_from=date(2023, 5, 1),
+        effective_from=today - timedelta(days=400),
         lines=[StandardLineInput(*line) for line in WL_STANDARD],
         note="依据《温岭市应急管理局应急物资调拨内部审批制度》整改要求，核定各镇（街道）储备",
         actor=SYSTEM,
@@ -287,7 +288,7 @@ def load(session: Session, today: date | None = None) -> bool:
                     item=items[item_code],
                     kind="receipt",
                     qty=qty,
-                    note="2022年清查建账",
+                    note="清查建账",
                     actor=actor_for(unit_code),
                 )
     for unit_code, by_item in SERIALS.items():
@@ -300,7 +301,7 @@ def load(session: Session, today: date | None = None) -> bool:
                 kind="receipt",
                 qty=len(serials),
                 serials=serials,
-                note="2022年清查建账",
+                note="清查建账",
                 actor=actor_for(unit_code),
             )
 
@@ -383,7 +384,7 @@ def _allocations(session: Session, users: dict) -> None:
         from_unit=wh,
         to_unit=core.get_unit(session, "DF-DAYE"),
         lines=[alloc.LineInput("LJ", 24), alloc.LineInput("WHISTLE", 8)],
-        reason="汛前补齐救生衣和口哨，达到《应急装备现代化》标准",
+        reason="汛前补齐救生衣和口哨，达到防汛基本装备配备标准",
         actor=users["clerk"],
     )
     emergency = alloc.create_allocation(

@@ -6,6 +6,7 @@ also fills the audit log the way real use would.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -38,13 +39,16 @@ DEMO_UNITS = [
     ("DF-GAOCHENG", "告成派出所", "station", "DF", 24),
     ("DF-SHAOLIN", "少林派出所", "station", "DF", 30),
     # the Wenling emergency-management bureau and the towns its report names (shelters)
-    ("WL", "温岭市应急管理局", "bureau", None, 62),
-    ("WL-CB", "城北街道", "town", "WL", 0),
-    ("WL-ST", "石塘镇", "town", "WL", 0),
-    ("WL-CN", "城南镇", "town", "WL", 0),
-    ("WL-BH", "滨海镇", "town", "WL", 0),
-    ("WL-SQT", "石桥头镇", "town", "WL", 0),
-    ("WL-XH", "新河镇", "town", "WL", 0),
+    # a town's headcount is its rescue team's roster (综合应急救援队, 317 in all): the
+    # training page's certification rate counts over it; the bureau's own office staff
+    # are no rescue team
+    ("WL", "温岭市应急管理局", "bureau", None, 0),
+    ("WL-CB", "城北街道", "town", "WL", 55),
+    ("WL-ST", "石塘镇", "town", "WL", 66),
+    ("WL-CN", "城南镇", "town", "WL", 60),
+    ("WL-BH", "滨海镇", "town", "WL", 52),
+    ("WL-SQT", "石桥头镇", "town", "WL", 36),
+    ("WL-XH", "新河镇", "town", "WL", 48),
 ]
 
 # (username, role, unit code, name)
@@ -56,6 +60,9 @@ DEMO_USERS = [
     ("clerk", "clerk", "DF-DAYE", "陈刚（大冶派出所）"),
     ("wenling", "command", "WL", "周敏（温岭市应急管理局减灾救灾科）"),
     ("shitang", "clerk", "WL-ST", "林洁（石塘镇应急管理办公室）"),
+    ("wl-inspector", "inspector", "WL", "郑涛（温岭市委第三巡察组）"),
+    ("wl-law", "clerk", "WL", "叶青（温岭市应急管理局政策法规科）"),
+    ("wl-office", "clerk", "WL", "潘虹（温岭市应急管理局办公室）"),
 ]
 
 
@@ -63,11 +70,13 @@ def database_is_empty(session: Session) -> bool:
     return not session.scalar(select(func.count()).select_from(Unit))
 
 
-def load(session: Session, attachment_dir: Path | None = None) -> None:
+def load(session: Session, attachment_dir: Path | None = None, today: date | None = None) -> None:
     """Create whatever of the demo data is missing; existing records are left alone.
-    With ``attachment_dir`` the drills also get their sign-in sheets and evidence files."""
+    With ``attachment_dir`` the drills also get their sign-in sheets and evidence files.
+    Dates count back from ``today`` (by default the real one)."""
     from drills import demo as drills_demo
     from inventory import demo as inventory_demo
+    from rectification import demo as rectification_demo
     from shelters import demo as shelters_demo
 
     for code, name, kind, parent_code, headcount in DEMO_UNITS:
@@ -96,9 +105,10 @@ def load(session: Session, attachment_dir: Path | None = None) -> None:
             actor=SYSTEM,
             password_policy=False,  # published on purpose; the banner says so
         )
-    inventory_demo.load(session)
-    drills_demo.load(session, attachment_dir)
-    shelters_demo.load(session, attachment_dir=attachment_dir)
+    inventory_demo.load(session, today)
+    drills_demo.load(session, attachment_dir, today)
+    shelters_demo.load(session, today, attachment_dir=attachment_dir)
+    rectification_demo.load(session, today)
     audit.record(session, SYSTEM, LOADED, summary="demo data loaded")
 
 

@@ -249,7 +249,7 @@ def _ensure_shelter_standard(session: Session, today: date) -> None:
                 select(StandardLine).where(StandardLine.version_id == current.id)
             )
         ]
-    effective = max(date(2023, 1, 1), current.effective_from if current else date(2023, 1, 1))
+    effective = current.effective_from if current else today - timedelta(days=365)
     standard.publish_standard(
         session,
         effective_from=effective,

@@ -260,7 +260,8 @@ def counterparts(session, visible: set[int]) -> dict[str, set[int]]:
         if a.from_unit_id in visible or a.to_unit_id in visible:
             allocation_parties |= {a.from_unit_id, a.to_unit_id}
     # A drill the role's unit led or took part in names its lead unit and every unit that
-    # took part (the drill list's 组织单位 and 参演单位 columns).
+    # took part (the drill list's 组织单位 and 参演单位 columns, and the inspection package
+    # of the drills the unit took part in).
     drill_parties: set[int] = set()
     for drill in session.scalars(select(Drill)):
         units = {drill.lead_unit_id} | set(
@@ -272,6 +273,8 @@ def counterparts(session, visible: set[int]) -> dict[str, set[int]]:
         "allocations.slip": allocation_parties - visible,
         "inventory.ledger": allocation_parties - visible,
         "drills.index": drill_parties - visible,
+        "drills_package.package": drill_parties - visible,
+        "drills_package_api.drill_package": drill_parties - visible,
     }
 
 

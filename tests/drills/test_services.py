@@ -190,11 +190,14 @@ def test_requirements_and_compliance(session, bureau):
     assert session.scalar(select(func.count()).select_from(CorrectiveAction)) == 0
 
 
-def test_demo_drills_tell_the_2022_story(session, tmp_path):
+def test_demo_drills_tell_the_reports_story(session, tmp_path):
+    """One large flood drill some five months ago, findings in every state; then the three
+    field exercises, three flood training drills and the minimum-combat-unit drill."""
     from drills.attachments import attachment_path
     from drills.models import Attachment
     from readiness import demo
 
+    today = date.today()
     demo.load(session, tmp_path)
     session.commit()
     files = session.scalars(select(Attachment).order_by(Attachment.id)).all()
@@ -206,14 +209,57 @@ def test_demo_drills_tell_the_2022_story(session, tmp_path):
     kinds = sorted(d.kind for d in session.scalars(select(Drill)))
     assert kinds.count("flood_drill") == 1 and kinds.count("field_exercise") == 3
     assert kinds.count("training_drill") == 3 and kinds.count("combat_unit_drill") == 1
-    statuses = sorted(a.status for a in session.scalars(select(CorrectiveAction)))
-    assert statuses == ["cancelled", "done", "in_progress", "open", "verified"]
-    drills = {d.title: d for d in session.scalars(select(Drill))}
-    flood = drills["2022年大型防汛抢险救灾演练"]
+    drill_actions = select(CorrectiveAction).where(CorrectiveAction.source == "drill")
+    actions = session.scalars(drill_actions.order_by(CorrectiveAction.id)).all()
+    assert sorted(a.status for a in actions) == [
+        "cancelled",
+        "done",
+        "in_progress",
+        "open",
+        "verified",
+    ]
+    # the one still open is overdue; the one moved is due after today
+    [still_open] = [a for a in actions if a.status == "open"]
+    assert still_open.due_on < today
+    [moved] = [a for a in actions if a.status == "in_progress"]
+    assert moved.due_on > today and len(moved.due_changes) == 1
+    drills = {d.kind: d for d in session.scalars(select(Drill))}
+    flood = drills["flood_drill"]
+    assert flood.held_on == today - timedelta(days=160)
+    assert flood.title == f"{flood.held_on.year}年大型防汛抢险救灾演练"
     assert flood.status == "evaluated" and [o.rating for o in flood.objectives] == ["S", "P", "M"]
-    assert drills["实战大练兵（第1次）"].status == "closed"
-    rows = requirements.compliance(session, 2022, today=date(2023, 1, 1))
-    assert {r.status for r in rows} == {"ok", "overdue"}
+    assert all(d.held_on < today for d in drills.values())
+    field = session.scalars(select(Drill).where(Drill.title == "实战大练兵（第1次）")).one()
+    assert field.status == "closed"
+
+
+@pytest.mark.parametrize("today", [date.today(), date(2031, 1, 5), date(2031, 9, 30)])
+def test_demo_drills_are_bureau_wide_so_most_stations_comply(session, today):
+    """The follow-up drills are led by the command centre with the stations taking part:
+    at least two thirds of the stations' compliance rows are met or not yet due, today, at
+    the turn of a year and late in one; 君召派出所, which missed the field exercises, is the
+    only row that may be late."""
+    from readiness import demo
+
+    demo.load(session, today=today)
+    session.commit()
+    combat = session.scalars(select(Drill).where(Drill.kind == "combat_unit_drill")).one()
+    assert combat.lead_unit.code == "DF-CMD"
+    assert {u.code for u in combat.units} >= {"DF-DAYE", "DF-JUNZHAO", "DF-TRAFFIC-7"}
+    for kind in ("field_exercise", "training_drill"):
+        for d in session.scalars(select(Drill).where(Drill.kind == kind)):
+            assert d.lead_unit.code == "DF-CMD"
+            assert {u.code for u in d.units} >= {"DF-DAYE", "DF-BAIPING", "DF-SHAOLIN"}
+    rows = [
+        r
+        for r in requirements.compliance(session, today.year, today=today)
+        if r.unit.kind == "station"
+    ]
+    assert len(rows) == 24  # 8 stations × flood drill, field exercise, training drill
+    fine = [r for r in rows if r.status in ("ok", "due")]
+    assert len(fine) * 3 >= len(rows) * 2
+    late = {(r.unit.code, r.drill_kind) for r in rows if r.status == "overdue"}
+    assert late <= {("DF-JUNZHAO", "field_exercise")}
 
 
 def test_objective_ratings_are_p_s_m_or_u(session, bureau):
