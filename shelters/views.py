@@ -383,7 +383,13 @@ def inspection_new(shelter_id: int):
         for n in range(DEFECT_ROWS):
             text = (request.form.get(f"defect-{n}") or "").strip()
             if text:
-                defects.append(inspections.DefectInput(text, bool(request.form.get(f"fixed-{n}"))))
+                defects.append(
+                    inspections.DefectInput(
+                        text,
+                        bool(request.form.get(f"fixed-{n}")),
+                        date_or_none(request.form.get(f"due-{n}")),
+                    )
+                )
         try:
             inspections.record_inspection(
                 db.session,

@@ -305,3 +305,33 @@ def test_migration_0018_carries_shelter_defects_over_as_actions(empty_url):
         assert db.session.scalar(text("SELECT COUNT(*) FROM count_variance_thresholds")) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_inspection_form_takes_a_due_date_per_defect(client, login, session, county, make_site):
+    from tests.conftest import csrf_token, post_form
+
+    site = make_site(county["cb"], "礼堂")
+    login("cbclerk")
+    url = f"/shelters/sites/{site.id}/inspections/new"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="due-0"' in page and "直到整改经他人验证销号" in page
+    due = TODAY + timedelta(days=7)
+    data = {f"check-{k}": v for k, v in ALL_PASS.items()}
+    data.update(
+        {
+            "inspected_on": TODAY.isoformat(),
+            "defect-0": "应急灯损坏",
+            "due-0": due.isoformat(),
+            "defect-1": "标识褪色",
+            "request_key": "due-form",
+            "replenished_qty": "0",
+            "rotated_qty": "0",
+            "subsidy": "0",
+        }
+    )
+    assert csrf_token(client, url)
+    r = post_form(client, url, data)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    session.expire_all()
+    dues = [d.action.due_on for d in session.scalars(select(Defect).order_by(Defect.id))]
+    assert dues == [due, TODAY + timedelta(days=30)]
