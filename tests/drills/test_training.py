@@ -115,3 +115,25 @@ def test_training_page(make_unit, make_user, login):
         {"unit": "DAYE", "person_name": "", "kind": "first_aid", "number": "FA-002"},
     )
     assert "请填写姓名。" in client.get(r.location).get_data(as_text=True)
+
+
+def test_a_shelter_site_is_no_team_in_the_certification_rate(session, make_unit, make_user):
+    """A shelter site's headcount is the number of people it takes, not members to certify:
+    it stays out of the rates (Wenling's towns would otherwise fall from 86.75 % to 9 %)."""
+    wl = make_unit("WL", name="温岭市应急管理局", kind="bureau", headcount=0, parent=None)
+    town = make_unit("CHENGBEI", name="城北街道", kind="town", headcount=12, parent=wl)
+    make_unit("CB-S1", name="城北小学", kind="shelter", headcount=400, parent=town)
+    cmd = make_user("cmd1", "command", wl)
+    for n in range(6):
+        trn.add_certificate(
+            session,
+            town,
+            person_name=f"队员{n}",
+            kind="first_aid",
+            number=f"FA-{n}",
+            valid_until=None,
+            actor=cmd,
+        )
+    session.commit()
+    rates = trn.certification_rates(session, None, today=TODAY)
+    assert [(r.unit.code, r.certified, r.team_size) for r in rates] == [("CHENGBEI", 6, 12)]

@@ -125,3 +125,25 @@ def test_wenling_training_page_shows_the_reports_certification_rate(session, cli
     page = client.get("/training").get_data(as_text=True)
     assert "86.75%" in page
     assert ">275<" in page
+
+
+def test_the_visit_and_its_rectification_list_read_as_the_report_does(session, client):
+    """The inspection team opens the Wenling visit and its list: 33 problems, 26 closed,
+    7 open, 3 of them overdue — the report's own sentence."""
+    demo.load(session)
+    session.commit()
+    wenling = visits(session)["WL"]
+    post_form(client, "/login", {"username": "wl-inspector", "password": demo.DEMO_PASSWORD})
+    page = client.get(f"/visits/{wenling.id}").get_data(as_text=True)
+    assert "反馈的问题 33 个，已完成整改 26 个，未完成 7 个" in page
+    assert "其中逾期 3 个" in page
+    listing = client.get(f"/rectification?visit={wenling.id}").get_data(as_text=True)
+    assert "共 33 个问题，已完成整改 26 个，未完成 7 个，其中逾期 3 个，整改完成率 78.8%" in listing
+
+
+def test_the_clerk_sees_the_task_sent_back_among_their_actions(session, client):
+    demo.load(session)
+    session.commit()
+    post_form(client, "/login", {"username": "clerk", "password": demo.DEMO_PASSWORD})
+    page = client.get("/actions").get_data(as_text=True)
+    assert "大冶派出所防汛应急预案未按局新修订的预案重新制订" in page
