@@ -327,7 +327,7 @@ def test_the_demo_dashboard_renders_for_every_demo_user(session, client):
 
     demo.load(session)
     session.commit()
-    for username in ("command", "inspector", "keeper", "clerk", "wenling", "shitang", "admin"):
+    for username, *_ in demo.DEMO_USERS:
         post_form(client, "/login", {"username": username, "password": demo.DEMO_PASSWORD})
         page = page_of(client)
         user = services.get_user(session, username)
