@@ -17,6 +17,7 @@ from readiness.errors import DomainError, NotFound
 from readiness.extensions import csrf, db
 from readiness.models import User
 from readiness.openapi import Answer, Body, DateText, IsoDate, OptionalDateText, Rows
+from readiness.services import visible_unit_ids
 from rectification import visits as vis
 from rectification.models import VISIT_KINDS, InspectionVisit
 
@@ -120,7 +121,10 @@ def _finding(n: int, raw) -> vis.VisitFinding:
 
 
 def _answer(visit: InspectionVisit) -> VisitAnswer:
-    p = vis.progress(visit, date.today())
+    # a reader sees the problems of the units they reach (a station: its own, not its
+    # neighbours' of a bureau-wide visit), and the progress of those
+    actions = vis.actions_in(visit, visible_unit_ids(db.session, current_actor()))
+    p = vis.progress(visit, date.today(), actions)
     return VisitAnswer(
         id=visit.id,
         kind=visit.kind,
@@ -128,7 +132,7 @@ def _answer(visit: InspectionVisit) -> VisitAnswer:
         visited_on=visit.visited_on,
         team=visit.team,
         summary=visit.summary,
-        actions=[VisitAction.model_validate(a) for a in visit.actions],
+        actions=[VisitAction.model_validate(a) for a in actions],
         progress=VisitProgress(
             total=p.total, closed=p.closed, open=p.open, overdue=p.overdue, rate=p.rate
         ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
-from typing import NamedTuple
 
 from flask import (
     Blueprint,
@@ -48,18 +47,6 @@ OWNER_ROLES = ("clerk", "keeper", "command")
 # a second submit of the same form (double click, back and submit again) records nothing.
 RECORDED = "recorded_visits"
 RECORDED_KEPT = 20
-
-
-class _Shown(NamedTuple):
-    """The actions of a visit a reader may see, for ``vis.progress``."""
-
-    actions: list[CorrectiveAction]
-
-
-def _shown(visit: InspectionVisit, unit_ids: set[int] | None) -> list[CorrectiveAction]:
-    """The visit's actions in these units (None: all): a station reads its own problems of
-    a bureau-wide visit, not its neighbours'."""
-    return [a for a in visit.actions if unit_ids is None or a.unit_id in unit_ids]
 
 
 def _in_reach(actor) -> list[tuple[Unit, int]]:
@@ -118,7 +105,7 @@ def visits():
     return render_template(
         "rectification/visits.html",
         listing=listing,
-        rows=[(v, vis.progress(_Shown(_shown(v, unit_ids)), today)) for v in listing.rows],
+        rows=[(v, vis.progress(v, today, vis.actions_in(v, unit_ids))) for v in listing.rows],
         kinds=VISIT_KINDS,
         may_record=can(db.session, current_actor(), "visits.record"),
     )
@@ -247,14 +234,14 @@ def visit(visit_id: int):
     if found is None or not vis.visit_visible(db.session, actor, found):
         abort(404)
     reach = core.visible_unit_ids(db.session, actor)
-    actions = _shown(found, reach)
+    actions = vis.actions_in(found, reach)
     today = date.today()
     return render_template(
         "rectification/visit.html",
         visit=found,
         actions=actions,
         partial=len(actions) < len(found.actions),
-        progress=vis.progress(_Shown(actions), today),
+        progress=vis.progress(found, today, actions),
         kinds=VISIT_KINDS,
         statuses=ACTION_STATUSES,
         closed=vis.CLOSED,

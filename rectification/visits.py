@@ -68,10 +68,18 @@ class Progress:
         return round(self.closed / self.total, 3) if self.total else 0.0
 
 
-def progress(visit: InspectionVisit, today: date) -> Progress:
+def actions_in(visit: InspectionVisit, unit_ids: set[int] | None) -> list[CorrectiveAction]:
+    """The visit's actions in these units (None: all): a station reads its own problems of
+    a bureau-wide visit, not its neighbours'."""
+    return [a for a in visit.actions if unit_ids is None or a.unit_id in unit_ids]
+
+
+def progress(
+    visit: InspectionVisit, today: date, actions: list[CorrectiveAction] | None = None
+) -> Progress:
     """Closed means verified, or cancelled by command staff; done and awaiting verification
-    is still open."""
-    actions = visit.actions
+    is still open. ``actions``: those a reader may see (all of the visit's by default)."""
+    actions = visit.actions if actions is None else actions
     closed = sum(a.status in CLOSED for a in actions)
     overdue = sum(a.status not in CLOSED and a.due_on < today for a in actions)
     return Progress(len(actions), closed, len(actions) - closed, overdue)

@@ -264,3 +264,17 @@ def test_the_responsible_person_opens_the_action_and_the_api_filters_by_source(
     assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "source"
     csv = client.get("/actions?format=csv").get_data(as_text=True)
     assert "应急物资台账缺失" in csv and "督察检查" in csv
+
+
+def test_api_a_station_reads_only_its_own_problems_of_a_bureau_wide_visit(
+    session, bureau, api, make_token
+):
+    v = visit(
+        session,
+        bureau,
+        [finding(bureau), finding(bureau, unit=bureau["ludian"], owner=bureau["ludian_clerk"])],
+    )
+    mine = api(make_token(bureau["owner"])).get(f"/api/v1/inspection-visits/{v.id}").get_json()
+    assert [a["unit"] for a in mine["actions"]] == ["DAYE"] and mine["progress"]["total"] == 1
+    whole = api(make_token(bureau["insp"])).get(f"/api/v1/inspection-visits/{v.id}").get_json()
+    assert sorted(a["unit"] for a in whole["actions"]) == ["DAYE", "LUDIAN"]
