@@ -140,6 +140,19 @@ def _type_formulas(session) -> None:
     session.commit()
 
 
+def _issue_bulletins(session) -> None:
+    """Each bureau's command staff issue this month's bulletin (每月通报), so the crawl meets
+    its PDF; the demo issues none."""
+    from overview.ranking import issue_bulletin, period_of
+
+    for username in ("command", "wenling"):
+        user = session.scalar(select(User).where(User.username == username))
+        issue_bulletin(
+            session, user.unit, period_of("month", date.today()), actor=user, today=date.today()
+        )
+    session.commit()
+
+
 @pytest.fixture(scope="module")
 def demo_app(database_template, tmp_path_factory):
     """The app on one database holding the demo data, shared by every test of this module."""
@@ -160,6 +173,7 @@ def demo_app(database_template, tmp_path_factory):
             demo.load(db.session, attachments)
             db.session.commit()
             _type_formulas(db.session)
+            _issue_bulletins(db.session)
             yield app
             db.session.remove()
             db.engine.dispose()
