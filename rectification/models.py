@@ -27,6 +27,9 @@ SOURCES = {
     "count": _l("盘点差异"),
     "self": _l("自查"),
 }
+# A problem is rectified (销号) when a second person verified it or command staff cancelled
+# it; "done, awaiting verification" is still open.
+CLOSED_STATUSES = ("verified", "cancelled")
 # Kinds of inspection visit (POST /api/v1/inspection-visits "kind").
 VISIT_KINDS = {
     "inspection_tour": _l("巡察"),

@@ -13,7 +13,7 @@ records its cancellation (``action.cancel``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from flask_babel import gettext as _
@@ -24,9 +24,16 @@ from readiness.errors import DomainError
 from readiness.exports import table_response
 from readiness.models import AuditEntry
 from readiness.pdf import PdfSpace, PdfTable, PdfText, pdf_document
-from rectification.models import ACTION_STATUSES, SOURCES, CorrectiveAction, InspectionVisit
+from rectification.models import (
+    ACTION_STATUSES,
+    CLOSED_STATUSES,
+    SOURCES,
+    CorrectiveAction,
+    InspectionVisit,
+)
+from rectification.visits import Progress
 
-CLOSED = ("verified", "cancelled")
+CLOSED = CLOSED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -44,17 +51,11 @@ class ListRow:
 
 
 @dataclass(frozen=True)
-class RectificationList:
-    rows: list[ListRow]
-    total: int
-    closed: int
-    open: int
-    overdue: int
+class RectificationList(Progress):
+    """The totals of a visit's progress (closed, open, overdue, rate = closed ÷ total to
+    three places), over the rows listed."""
 
-    @property
-    def rate(self) -> float:
-        """Closed ÷ total as a fraction to three places (0.788); 0 with no problems."""
-        return round(self.closed / self.total, 3) if self.total else 0.0
+    rows: list[ListRow] = field(default_factory=list)
 
 
 def check_source(source: str | None) -> str | None:

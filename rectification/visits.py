@@ -17,13 +17,13 @@ from readiness import checks as core
 from readiness.errors import DomainError
 from readiness.models import Unit, User
 from readiness.permissions import can, require, unit_ids_below
-from rectification.models import VISIT_KINDS, CorrectiveAction, InspectionVisit
+from rectification.models import CLOSED_STATUSES, VISIT_KINDS, CorrectiveAction, InspectionVisit
 
 TEXT_MAX = 5000
 TEAM_MAX = 500
 LEADER_MAX = 60
 FINDINGS_MAX = 200
-CLOSED = ("verified", "cancelled")
+CLOSED = CLOSED_STATUSES
 _LABELS = {
     "kind": _l("检查类型"),
     "visited_on": _l("检查日期"),
