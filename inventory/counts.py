@@ -590,10 +590,12 @@ def set_variance_threshold(
     return row
 
 
-def _line_owner(session: Session, count: Count, line: CountLine, unit: Unit) -> User:
-    """Whoever counted the line if they still work in the unit, else whoever submitted the
-    count, else the unit's responsible person (custodian, clerk, command above)."""
-    below = unit_ids_below(session, unit.id)
+def _line_owner(
+    session: Session, count: Count, line: CountLine, unit: Unit, below: set[int]
+) -> User:
+    """Whoever counted the line if they still work in the unit (``below``: its subtree),
+    else whoever submitted the count, else the unit's responsible person (custodian, clerk,
+    command above)."""
     for user_id in (line.counted_by_id, count.submitted_by_id, count.started_by_id):
         user = session.get(User, user_id) if user_id else None
         if user is not None and user.is_active and user.unit_id in below:
@@ -606,8 +608,9 @@ def variances_beyond(session: Session, count: Count, unit: Unit) -> list[tuple[C
     threshold = variance_threshold(session, unit.id)
     if not threshold.is_set:
         return []
+    below = unit_ids_below(session, unit.id)
     return [
-        (line, _line_owner(session, count, line, unit))
+        (line, _line_owner(session, count, line, unit, below))
         for line in count.lines
         if line.counted is not None and threshold.exceeded(line.book, line.variance)
     ]

@@ -5,11 +5,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from rectification import api, views
+    from rectification import api, reports_api, reports_views, views
 
     api.init_app(app)
-    app.register_blueprint(views.bp)
-    from rectification import reports_api, reports_views
-
-    app.register_blueprint(reports_views.bp)
     reports_api.init_app(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(reports_views.bp)

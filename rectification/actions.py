@@ -18,7 +18,7 @@ from readiness import checks as core
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import Unit, User
-from readiness.permissions import require
+from readiness.permissions import require, unit_ids_above, unit_ids_below
 from rectification.models import (
     ACTION_STATUSES,
     ActionExtension,
@@ -492,8 +492,6 @@ def default_owner(session: Session, unit: Unit, actor=None) -> User:
     variance): whoever found it if they work in the unit, else its custodian (保管责任人),
     else its first active clerk or keeper, else an active command user of the nearest unit
     above it. Refused, naming the unit, when nobody fits."""
-    from readiness.permissions import unit_ids_above, unit_ids_below
-
     below = unit_ids_below(session, unit.id)
     if (
         isinstance(actor, User)
@@ -598,8 +596,6 @@ def record_self_inspection(
     """A unit's own people (clerk, keeper, command staff of the unit) put a problem they found
     themselves (自查) in the register, for a responsible person of the unit, with a due date.
     Everything is checked before anything is written."""
-    from readiness.permissions import unit_ids_below
-
     today = today or date.today()
     if unit is None:
         raise DomainError(_("请选择责任单位。"), field="unit")

@@ -18,6 +18,7 @@ from readiness.extensions import csrf, db
 from readiness.models import User
 from readiness.openapi import Answer, Body, DateText, IsoDate, OptionalDateText, Rows
 from readiness.services import visible_unit_ids
+from rectification import actions as act
 from rectification import visits as vis
 from rectification.models import VISIT_KINDS, InspectionVisit
 
@@ -210,8 +211,6 @@ def create_self_inspection(json: NewSelfInspection):
     The unit's own people (clerk, keeper, command staff) put it in the register for a
     responsible person of the unit, due on the given date.
     """
-    from rectification import actions as act
-
     if json.source != "self":
         raise DomainError(_("这里只能登记自查问题（source 为 self）。"), field="source")
     owner = db.session.scalar(select(User).where(User.username == str(json.owner)))
