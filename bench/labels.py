@@ -91,6 +91,7 @@ def label_figures(session, base_url: str, runs: int = 3) -> list[tuple[str, str]
         plain = plain_reportlab_sheet(urls, texts)
         plain_times.append(time.perf_counter() - t0)
     app_s, plain_s = statistics.median(app_times), statistics.median(plain_times)
+    thermal = thermal_figures(lab.label_contents(targets, base_url), runs)
     return [
         ("1,000-label A4 3×8 sheet, first print (codes issued, QR encoded)", f"{first_s:.2f} s"),
         (
@@ -102,4 +103,33 @@ def label_figures(session, base_url: str, runs: int = 3) -> list[tuple[str, str]
             f"median {plain_s:.2f} s, {len(plain) / 1e6:.1f} MB",
         ),
         ("ratio service / plain", f"{app_s / plain_s:.2f}"),
+        *thermal,
     ]
+
+
+def thermal_figures(contents, runs: int = 3) -> list[tuple[str, str]]:
+    """ZPL and TSPL for the same labels on a 50×30 mm thermal roll at 203 and 300 dpi: the
+    median time of ``runs`` runs, each with no text drawn before, and the size of what is
+    sent to the printer."""
+    from labels import thermal
+    from labels.layouts import LAYOUTS
+
+    layout = LAYOUTS["thermal-50x30"]
+    figures = []
+    for name, render in (("ZPL", thermal.zpl), ("TSPL", thermal.tspl)):
+        for dpi in (203, 300):
+            times = []
+            for _ in range(runs):
+                # Each run draws every text afresh, as a new process would.
+                for cached in (thermal._glyph, thermal._ink, thermal._packed, thermal._acs):
+                    cached.cache_clear()
+                t0 = time.perf_counter()
+                data = render(contents, layout, dpi=dpi)
+                times.append(time.perf_counter() - t0)
+            figures.append(
+                (
+                    f"{len(contents):,} thermal labels 50×30 mm as {name}, {dpi} dpi",
+                    f"median {statistics.median(times):.2f} s, {len(data) / 1e6:.1f} MB",
+                )
+            )
+    return figures

@@ -1,15 +1,19 @@
-"""Label API: print a sheet, look a code up."""
+"""Label API: print labels (PDF, ZPL, TSPL or their data), look a code up, printer profiles."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
 from pydantic import Field
 
 from labels import services as lab
+from labels.layouts import LAYOUTS
+from labels.views import check_print_address, label_download
+from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import PermissionDenied
+from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.openapi import Answer, Body, Code, OptionalCode, OptionalIsoDate, Rows
 from readiness.permissions import in_scope
@@ -31,12 +35,34 @@ class LabelTarget(Body):
 Targets = Rows(LabelTarget, max_items=lab.MAX_TARGETS)
 
 
+LAYOUT_CODES = [*LAYOUTS, None]
+FORMATS = [*lab.OUTPUTS, *lab.EXPORTS, None]
+
+
 class LabelSheet(Body):
     targets: Targets
     layout: str | None = Field(
-        default=None, json_schema_extra={"enum": ["a4-3x8", "a4-2x5", "thermal-50x30", None]}
+        default=None,
+        json_schema_extra={"enum": LAYOUT_CODES},
+        description="The label stock (default: the printer profile's, else a4-3x8)",
     )
-    skip: int | None = Field(default=None, json_schema_extra={"minimum": 0})
+    skip: int | None = Field(
+        default=None,
+        json_schema_extra={"minimum": 0},
+        description="Places of a used sheet to leave empty: 0 to the layout's labels per sheet − 1",
+    )
+    format: str | None = Field(
+        default=None,
+        json_schema_extra={"enum": FORMATS},
+        description=(
+            "pdf (any layout), zpl or tspl (thermal layouts: the printer's own language), or "
+            "csv / xlsx (the labels' data for BarTender or 中琅); default: the printer "
+            "profile's language, else pdf"
+        ),
+    )
+    profile: int | None = Field(
+        default=None, description="A printer profile's id: its stock, language and correction"
+    )
 
 
 class LabelAnswer(Answer):
@@ -57,24 +83,115 @@ class LabelAnswer(Answer):
 
 @bp.route("/labels", methods=["POST"])
 @permission("labels.print")
-@operation(json=LabelSheet, errors=(400, 401, 403, 409), files=("application/pdf",))
+@operation(
+    json=LabelSheet,
+    errors=(400, 401, 403, 404, 409),
+    files=("application/pdf", "application/octet-stream", "text/csv", XLSX_MIMETYPE),
+)
 def create_labels(json: LabelSheet):
-    """Label sheet PDF
+    """Labels to print
 
-    A PDF label sheet for the named positions and serial pieces.
+    The labels of the named positions and serial pieces: a PDF sheet, the commands of a
+    thermal printer (ZPL or TSPL), or their data as CSV/XLSX. Refused with 409 when the
+    server's BASE_URL would print an address the caller's phones cannot open.
     """
-    layout = json.layout if json.layout is not None else "a4-3x8"
-    skip = json.skip if json.skip is not None else 0
-    targets = lab.targets_from_spec(db.session, json.targets, actor=current_actor())
-    pdf = lab.sheet_pdf(
-        db.session, targets, layout, skip=skip, base_url=current_app.config["BASE_URL"]
+    check_print_address()
+    actor = current_actor()
+    profile = lab.get_profile(db.session, json.profile, actor) if json.profile is not None else None
+    targets = lab.targets_from_spec(db.session, json.targets, actor=actor)
+    response = label_download(
+        targets,
+        layout=json.layout,
+        output=json.format,
+        skip=json.skip if json.skip is not None else 0,
+        profile=profile,
+        filename="labels",
     )
     db.session.commit()
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": "attachment; filename=labels.pdf"},
+    return response
+
+
+class PrinterProfileAnswer(Answer):
+    """A unit's printer: the stock it is loaded with, its language and its correction."""
+
+    id: int
+    unit: Code
+    name: str
+    layout: str = Field(json_schema_extra={"enum": list(LAYOUTS)})
+    format: str = Field(json_schema_extra={"enum": list(lab.OUTPUTS)})
+    dpi: int
+    offset_x_mm: float
+    offset_y_mm: float
+    scale_pct: float
+
+
+class PrinterProfileList(Answer):
+    profiles: list[PrinterProfileAnswer]
+
+
+def _profile_answer(p) -> PrinterProfileAnswer:
+    return PrinterProfileAnswer(
+        id=p.id,
+        unit=p.unit,
+        name=p.name,
+        layout=p.layout,
+        format=p.output,
+        dpi=p.dpi,
+        offset_x_mm=float(p.offset_x_mm),
+        offset_y_mm=float(p.offset_y_mm),
+        scale_pct=float(p.scale_pct),
     )
+
+
+@bp.route("/printer-profiles", methods=["GET"])
+@permission("labels.print")
+@operation(answers={200: PrinterProfileList})
+def list_printer_profiles():
+    """Printer profiles
+
+    The printers the caller may print with: their own units' and those of the units above.
+    """
+    profiles = lab.usable_profiles(db.session, current_actor())
+    return PrinterProfileList(profiles=[_profile_answer(p) for p in profiles])
+
+
+class NewPrinterProfile(Body):
+    unit: str
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 60})
+    layout: str = Field(json_schema_extra={"enum": list(LAYOUTS)})
+    format: str | None = Field(default=None, json_schema_extra={"enum": [*lab.OUTPUTS, None]})
+    dpi: int | None = Field(default=None, json_schema_extra={"enum": [203, 300, None]})
+    offset_x_mm: float | None = Field(
+        default=None, json_schema_extra={"minimum": -15, "maximum": 15}
+    )
+    offset_y_mm: float | None = Field(
+        default=None, json_schema_extra={"minimum": -15, "maximum": 15}
+    )
+    scale_pct: float | None = Field(default=None, json_schema_extra={"minimum": 90, "maximum": 110})
+
+
+@bp.route("/printer-profiles", methods=["POST"])
+@permission("labels.print")
+@operation(json=NewPrinterProfile, answers={201: PrinterProfileAnswer}, errors=(400, 401, 403, 404))
+def create_printer_profile(json: NewPrinterProfile):
+    """Add a printer profile"""
+    unit = core.get_unit(db.session, json.unit)
+    profile = lab.save_profile(
+        db.session,
+        unit,
+        {
+            "name": json.name,
+            "layout": json.layout,
+            "output": json.format,
+            "dpi": json.dpi,
+            "offset_x_mm": json.offset_x_mm,
+            "offset_y_mm": json.offset_y_mm,
+            "scale_pct": json.scale_pct,
+        },
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return _profile_answer(profile), 201
 
 
 @bp.route("/labels/<code>", methods=["GET"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 import qrcode
 from flask_babel import gettext as _
@@ -22,18 +25,26 @@ from inventory.models import (
     Lot,
     Position,
 )
-from labels.models import LabelCode, LabelLayoutSetting
+from labels.layouts import LAYOUTS, THERMAL_DPIS, LabelContent, printed_code
+from labels.models import LabelCode, PrinterProfile
+from labels.pdf import Correction, crosshair_points, render, ruler_length
+from labels.pdf import test_page as draw_test_page
 from readiness import audit
+from readiness import services as core
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.models import Unit
-from readiness.permissions import require
+from readiness.permissions import require, unit_ids_above
+from readiness.text import first_unsafe, unsafe_message
 
 # Crockford's base32: no I, L, O, U, so a code read aloud or typed is unambiguous.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 bits: unguessable, short enough to type
 MAX_TARGETS = 5000
 MAX_OFFSET_MM = Decimal("15")
+MIN_SCALE, MAX_SCALE = Decimal("90"), Decimal("110")
+OUTPUTS = ("pdf", "zpl", "tspl")  # the printer's language
+EXPORTS = ("csv", "xlsx")  # the label data, for label programs
 # A fixed mask: automatic mask selection costs ~4 ms a code for no gain on a label.
 QR_MASK = 2
 
@@ -42,13 +53,19 @@ def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# What people type in place of a code: spaces and hyphens between its groups (the label
+# prints it as "S9V0S Q8RAV"), and the look-alikes Crockford's alphabet leaves out.
+_TYPED = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "-": None, "\u3000": None})
+
+
 def normalize_code(raw: str) -> str:
-    """Accept a bare code or a full label URL, in any case, with Crockford's look-alikes."""
+    """Accept a bare code or a full label URL, in any case, with spaces or hyphens between
+    its groups and Crockford's look-alikes (O for 0, I or L for 1)."""
     raw = (raw or "").strip()
     if "/l/" in raw:
         raw = raw.rsplit("/l/", 1)[1]
     raw = raw.split("?", 1)[0].strip("/ ").upper()
-    return raw.replace("O", "0").replace("I", "1").replace("L", "1")
+    return raw.translate(_TYPED)
 
 
 def _issue(session: Session, **target) -> LabelCode:
@@ -306,54 +323,277 @@ def _serial_target(session: Session, spec: dict, n: int, actor) -> Target:
     return Target(label_for_asset(session, asset), asset.unit, asset.item, None, asset.serial)
 
 
-# ---------------------------------------------------------------- calibration
+# ---------------------------------------------------------------- printer profiles
 
 
-def calibration(session: Session, layout: str) -> tuple[Decimal, Decimal]:
-    row = session.get(LabelLayoutSetting, layout)
-    return (row.offset_x_mm, row.offset_y_mm) if row else (Decimal("0"), Decimal("0"))
+class Invalid(DomainError):
+    """Several fields refused at once: ``errors`` maps each field to its message (the first
+    is the error's own message and field, for the API)."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = errors
 
 
-def set_calibration(session: Session, layout: str, x_mm, y_mm, *, actor) -> LabelLayoutSetting:
-    """Save where this printer really puts a layout's origin, so every sheet lines up."""
-    from labels.pdf import LAYOUTS
+def _decimal(raw, field: str, errors: dict[str, str], low: Decimal, high: Decimal, message: str):
+    try:
+        value = Decimal(str(raw if raw is not None else "").strip() or "0")
+    except (InvalidOperation, ValueError):
+        errors[field] = _("{field}必须是数字。").format(field=FIELD_NAMES[field]())
+        return None
+    if not value.is_finite() or not low <= value <= high:
+        errors[field] = message
+        return None
+    return value.quantize(Decimal("0.1"))
 
-    require(session, actor, "labels.print")
+
+FIELD_NAMES = {
+    "name": lambda: _("名称"),
+    "layout": lambda: _("版式"),
+    "output": lambda: _("打印语言"),
+    "dpi": lambda: _("分辨率"),
+    "offset_x_mm": lambda: _("X 偏移"),
+    "offset_y_mm": lambda: _("Y 偏移"),
+    "scale_pct": lambda: _("缩放"),
+}
+
+
+def usable_profiles(session: Session, actor, *, unit_id: int | None = None) -> list[PrinterProfile]:
+    """The printer profiles this user may print with: their own units' (their subtree) and
+    those of the units above them (a station prints on the bureau office's printer too)."""
+    stmt = select(PrinterProfile).where(PrinterProfile.is_active).order_by(PrinterProfile.name)
+    visible = core.visible_unit_ids(session, actor)
+    if visible is not None:
+        above = unit_ids_above(session, actor.unit_id) if actor.unit_id else []
+        stmt = stmt.where(PrinterProfile.unit_id.in_(visible | set(above)))
+    if unit_id is not None:
+        stmt = stmt.where(PrinterProfile.unit_id == unit_id)
+    return list(session.scalars(stmt.options(joinedload(PrinterProfile.unit))))
+
+
+def get_profile(session: Session, profile_id, actor) -> PrinterProfile:
+    """A profile this user may print with, or NotFound (another bureau's printers are not
+    named to them)."""
+    try:
+        wanted = int(profile_id)
+    except (TypeError, ValueError):
+        wanted = None
+    for profile in usable_profiles(session, actor):
+        if profile.id == wanted:
+            return profile
+    raise NotFound(_("打印机配置 {id} 不存在。").format(id=str(profile_id)[:20]), field="profile")
+
+
+def save_profile(
+    session: Session,
+    unit: Unit,
+    values: dict,
+    *,
+    actor,
+    profile: PrinterProfile | None = None,
+) -> PrinterProfile:
+    """Create a printer profile for a unit, or change one; every field is checked and every
+    refusal reported at once."""
+    require(session, actor, "labels.print", unit)
+    if profile is not None:
+        require(session, actor, "labels.print", profile.unit_id)
+    errors: dict[str, str] = {}
+    name = str(values.get("name") or "").strip()
+    if not name:
+        errors["name"] = _("请填写打印机名称，如“一楼办公室激光打印机”。")
+    elif len(name) > 60:
+        errors["name"] = _("名称最多 60 个字。")
+    elif (char := first_unsafe(name)) is not None:
+        errors["name"] = unsafe_message(_("名称"), char)
+    layout = str(values.get("layout") or "")
     if layout not in LAYOUTS:
-        raise DomainError(_("未知的版式：{layout}。").format(layout=layout), field="layout")
-    values = []
-    for name, raw in (("offset_x_mm", x_mm), ("offset_y_mm", y_mm)):
-        try:
-            value = Decimal(str(raw).strip())
-        except (InvalidOperation, ValueError):
-            raise DomainError(_("偏移量必须是数字（毫米）。"), field=name) from None
-        if not value.is_finite() or abs(value) > MAX_OFFSET_MM:
-            raise DomainError(
-                _("偏移量应在 −{max} 到 {max} 毫米之间，否则标签会印到纸外。").format(
-                    max=MAX_OFFSET_MM
-                ),
-                field=name,
-            )
-        values.append(value.quantize(Decimal("0.1")))
-    row = session.get(LabelLayoutSetting, layout)
-    before = {"x": str(row.offset_x_mm), "y": str(row.offset_y_mm)} if row else None
-    if row is None:
-        row = LabelLayoutSetting(layout=layout)
-        session.add(row)
-    row.offset_x_mm, row.offset_y_mm = values
-    row.updated_at = utcnow()
-    row.updated_by_id = getattr(actor, "id", None)
+        errors["layout"] = _("未知的版式：{layout}。").format(layout=layout[:20])
+    output = str(values.get("output") or "pdf")
+    if output not in OUTPUTS:
+        errors["output"] = _("打印语言只能是 PDF、ZPL 或 TSPL。")
+    elif output != "pdf" and layout in LAYOUTS and not LAYOUTS[layout].thermal:
+        errors["output"] = _("ZPL 和 TSPL 只用于热敏标签打印机，A4 标签纸请选 PDF。")
+    dpi = str(values.get("dpi") or 203).strip()
+    dpi = int(dpi) if dpi.isdigit() else None
+    if dpi not in THERMAL_DPIS:
+        errors["dpi"] = _("分辨率只能是 203 或 300 dpi。")
+    off = _("偏移量应在 −{max} 到 {max} 毫米之间，否则标签会印到纸外。").format(max=MAX_OFFSET_MM)
+    x = _decimal(
+        values.get("offset_x_mm"), "offset_x_mm", errors, -MAX_OFFSET_MM, MAX_OFFSET_MM, off
+    )
+    y = _decimal(
+        values.get("offset_y_mm"), "offset_y_mm", errors, -MAX_OFFSET_MM, MAX_OFFSET_MM, off
+    )
+    scale = _decimal(
+        values.get("scale_pct") if values.get("scale_pct") not in (None, "") else "100",
+        "scale_pct",
+        errors,
+        MIN_SCALE,
+        MAX_SCALE,
+        _("缩放应在 {low}% 到 {high}% 之间；偏差更大时请检查打印设置是否为“实际大小”。").format(
+            low=MIN_SCALE, high=MAX_SCALE
+        ),
+    )
+    clash = session.scalar(
+        select(PrinterProfile.id).where(
+            PrinterProfile.unit_id == unit.id,
+            PrinterProfile.name == name,
+            PrinterProfile.id != (profile.id if profile else -1),
+        )
+    )
+    if clash and "name" not in errors:
+        errors["name"] = _("本单位已有名为“{name}”的打印机。").format(name=name)
+    if errors:
+        raise Invalid(errors)
+    before = _profile_json(profile) if profile else None
+    if profile is None:
+        profile = PrinterProfile(unit_id=unit.id)
+        session.add(profile)
+    profile.name, profile.layout, profile.output, profile.dpi = name, layout, output, dpi
+    profile.offset_x_mm, profile.offset_y_mm, profile.scale_pct = x, y, scale
+    profile.is_active = True
+    profile.updated_at = utcnow()
+    profile.updated_by_id = getattr(actor, "id", None)
     session.flush()
     audit.record(
         session,
         actor,
-        "labels.calibrate",
-        object_type="label_layout_settings",
-        object_id=layout,
+        "labels.profile_save",
+        object_type="printer_profiles",
+        object_id=str(profile.id),
+        unit_id=unit.id,
         before=before,
-        after={"x": str(values[0]), "y": str(values[1])},
+        after=_profile_json(profile),
     )
-    return row
+    return profile
+
+
+PROFILE_FIELDS = ("name", "layout", "output", "dpi", "offset_x_mm", "offset_y_mm", "scale_pct")
+
+
+def profile_values(profile: PrinterProfile) -> dict:
+    """A profile's fields as a form shows them."""
+    return _profile_json(profile)
+
+
+def _profile_json(profile: PrinterProfile) -> dict:
+    return {
+        "name": profile.name,
+        "layout": profile.layout,
+        "output": profile.output,
+        "dpi": profile.dpi,
+        "offset_x_mm": str(profile.offset_x_mm),
+        "offset_y_mm": str(profile.offset_y_mm),
+        "scale_pct": str(profile.scale_pct),
+    }
+
+
+def correct_from_measurement(
+    session: Session, profile: PrinterProfile, ruler_mm, cross_x_mm, cross_y_mm, *, actor
+) -> PrinterProfile:
+    """Save the correction that puts the test page right, from what the keeper measured on
+    the test page printed with the profile's current correction: the length of the ruler
+    and where the first crosshair's centre is from the sheet's left and top edges.
+
+    The printer is taken to scale by k and shift by e: a point drawn at p prints at
+    k·p + e. The page was drawn at s·p + o, so the ruler of R mm measures L = k·s·R, and the
+    crosshair at c measures m = k·(s·c + o) + e. The new correction (s', o') makes
+    k·(s'·p + o') + e = p: s' = 1/k and o' = o + s·c − m/k."""
+    layout = LAYOUTS[profile.layout]
+    errors: dict[str, str] = {}
+    measured = {}
+    for field, raw, label in (
+        ("ruler_mm", ruler_mm, _("标尺实际长度")),
+        ("cross_x_mm", cross_x_mm, _("十字中心到纸左边的距离")),
+        ("cross_y_mm", cross_y_mm, _("十字中心到纸上边的距离")),
+    ):
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            errors[field] = _("请填写{what}（毫米，可带一位小数）。").format(what=label)
+            continue
+        if not math.isfinite(value) or value <= 0 or value > 400:
+            errors[field] = _("{what}应为正数（毫米）。").format(what=label)
+            continue
+        measured[field] = value
+    if errors:
+        raise Invalid(errors)
+    length = ruler_length(layout)
+    s = float(profile.scale_pct) / 100
+    k = measured["ruler_mm"] / (length * s)
+    cx, cy = crosshair_points(layout)[0]
+    values = {
+        **_profile_json(profile),
+        "scale_pct": f"{100 / k:.1f}",
+        "offset_x_mm": f"{float(profile.offset_x_mm) + s * cx - measured['cross_x_mm'] / k:.1f}",
+        "offset_y_mm": f"{float(profile.offset_y_mm) + s * cy - measured['cross_y_mm'] / k:.1f}",
+    }
+    return save_profile(session, profile.unit, values, actor=actor, profile=profile)
+
+
+def retire_profile(session: Session, profile: PrinterProfile, *, actor) -> None:
+    """Take a printer out of the choice (kept for the audit trail)."""
+    require(session, actor, "labels.print", profile.unit_id)
+    profile.is_active = False
+    profile.updated_at = utcnow()
+    profile.updated_by_id = getattr(actor, "id", None)
+    audit.record(
+        session,
+        actor,
+        "labels.profile_retire",
+        object_type="printer_profiles",
+        object_id=str(profile.id),
+        unit_id=profile.unit_id,
+        before=_profile_json(profile),
+    )
+
+
+def correction(profile: PrinterProfile | None) -> Correction:
+    if profile is None:
+        return Correction()
+    return Correction(
+        float(profile.offset_x_mm), float(profile.offset_y_mm), float(profile.scale_pct)
+    )
+
+
+# ---------------------------------------------------------------- the address printed
+
+
+def _is_loopback(hostname: str | None) -> bool:
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def print_refusal(base_url: str, used_url: str, remote_addr: str | None) -> str | None:
+    """Why labels must not be printed from this request, or None. A QR code printed with the
+    wrong address points there for the life of the label: when BASE_URL is a loopback
+    address but the user reaches the server by another address (or from another machine),
+    or names another host than the one the user is using, phones could not open it."""
+    base_host = urlsplit(base_url).hostname
+    used = urlsplit(used_url)
+    used_host = used.hostname
+    if _is_loopback(used_host) and _is_loopback(remote_addr):
+        return None  # at the server itself: whatever BASE_URL says is deliberate
+    if _is_loopback(base_host) or (base_host or "").lower() != (used_host or "").lower():
+        return _(
+            "不能打印：标签上的二维码将指向 {url}，但您是通过 {host} 访问本系统的，"
+            "手机扫码将打不开，且标签一经粘贴无法更改。请系统管理员把环境变量 "
+            "READINESS_BASE_URL 设为手机能访问的地址（例如 {suggest}），重启服务后再打印。"
+        ).format(url=base_url, host=used.netloc, suggest=f"{used.scheme}://{used.netloc}")
+    return None
+
+
+def check_print_address(base_url: str, used_url: str, remote_addr: str | None) -> None:
+    refusal = print_refusal(base_url, used_url, remote_addr)
+    if refusal:
+        raise Conflict(refusal, field="BASE_URL")
 
 
 # ---------------------------------------------------------------- spot counts
@@ -411,19 +651,11 @@ def last_count_line(session: Session, position: Position) -> CountLine | None:
     )
 
 
-def sheet_pdf(
-    session: Session, targets: Sequence[Target], layout: str, *, skip: int, base_url: str
-) -> bytes:
-    """The printable sheet for these targets, with this layout's saved calibration."""
-    from labels.pdf import LAYOUTS, LabelContent, render
+# ---------------------------------------------------------------- what is printed
 
-    if layout not in LAYOUTS:
-        raise DomainError(_("未知的版式：{layout}。").format(layout=layout), field="layout")
-    per_page = LAYOUTS[layout].cols * LAYOUTS[layout].rows
-    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip < max(per_page, 1):
-        raise DomainError(
-            _("跳过的标签数应在 0 到 {n} 之间。").format(n=max(per_page - 1, 0)), field="skip"
-        )
+
+def label_contents(targets: Sequence[Target], base_url: str) -> list[LabelContent]:
+    """What each label says, in the order given."""
     contents = []
     for t in targets:
         details = []
@@ -435,11 +667,172 @@ def sheet_pdf(
                 details.append(_("有效期至 {date}").format(date=t.lot.expires_on.isoformat()))
         contents.append(
             LabelContent(
-                modules=qr_modules(t.label, base_url),
+                url=label_url(base_url, t.label.code),
+                modules=tuple(qr_modules(t.label, base_url)),
                 code=t.label.code,
                 unit=t.unit.name if t.unit else "",
                 item=t.item.name,
-                details=details,
+                details=tuple(details),
             )
         )
-    return render(contents, layout, skip=skip, offset_mm=calibration(session, layout))
+    return contents
+
+
+def label_rows(targets: Sequence[Target], base_url: str) -> tuple[list[str], list[list]]:
+    """The same selection as a table for label programs (BarTender, 中琅): one row a label."""
+    header = [
+        _("标签码"),
+        _("打印码"),
+        _("网址"),
+        _("单位代码"),
+        _("单位"),
+        _("物资代码"),
+        _("物资"),
+        _("批次"),
+        _("有效期至"),
+        _("序列号"),
+    ]
+    rows = [
+        [
+            t.label.code,
+            printed_code(t.label.code),
+            label_url(base_url, t.label.code),
+            t.unit.code if t.unit else "",
+            t.unit.name if t.unit else "",
+            t.item.code,
+            t.item.name,
+            t.lot.code if t.lot else "",
+            t.lot.expires_on if t.lot and t.lot.expires_on else None,
+            t.serial or "",
+        ]
+        for t in targets
+    ]
+    return header, rows
+
+
+@dataclass(frozen=True)
+class Printout:
+    data: bytes
+    mimetype: str
+    extension: str
+
+
+MIMETYPES = {
+    "pdf": ("application/pdf", "pdf"),
+    # Both are plain command streams sent to the printer as they are (raw).
+    "zpl": ("application/octet-stream", "zpl"),
+    "tspl": ("application/octet-stream", "prn"),
+}
+
+
+def check_skip(layout: str, skip) -> int:
+    per_page = LAYOUTS[layout].per_page
+    if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip < per_page:
+        if per_page == 1:
+            message = _("热敏标签一张一枚，不能跳过。")
+        else:
+            message = _("跳过的标签数应在 0 到 {n} 之间（{layout} 每张 {per} 枚）。").format(
+                n=per_page - 1, layout=layout, per=per_page
+            )
+        raise DomainError(message, field="skip")
+    return skip
+
+
+def resolve_choice(
+    layout: str | None, output: str | None, profile: PrinterProfile | None
+) -> tuple[str, str]:
+    """The layout and language to print with: as asked, else the printer profile's, else
+    A4 3×8 as PDF; a layout that differs from the chosen printer's stock is refused."""
+    layout = layout or (profile.layout if profile else "a4-3x8")
+    if layout not in LAYOUTS:
+        raise DomainError(_("未知的版式：{layout}。").format(layout=layout[:20]), field="layout")
+    if profile is not None and layout != profile.layout:
+        raise DomainError(
+            _("打印机“{name}”装的是 {loaded} 标签纸，与所选版式 {layout} 不符。").format(
+                name=profile.name, loaded=profile.layout, layout=layout
+            ),
+            field="layout",
+        )
+    output = output or (profile.output if profile else "pdf")
+    if output not in OUTPUTS:
+        raise DomainError(_("打印语言只能是 PDF、ZPL 或 TSPL。"), field="format")
+    if output != "pdf" and not LAYOUTS[layout].thermal:
+        raise DomainError(
+            _("ZPL 和 TSPL 只用于热敏标签打印机，A4 标签纸请选 PDF。"), field="format"
+        )
+    return layout, output
+
+
+def printout(
+    session: Session,
+    targets: Sequence[Target],
+    layout: str | None = None,
+    *,
+    output: str | None = None,
+    skip: int = 0,
+    base_url: str,
+    profile: PrinterProfile | None = None,
+) -> Printout:
+    """The labels for these targets in the printer's language, with its correction."""
+    layout, output = resolve_choice(layout, output, profile)
+    skip = check_skip(layout, skip)
+    contents = label_contents(targets, base_url)
+    fix = correction(profile)
+    mimetype, extension = MIMETYPES[output]
+    if output == "pdf":
+        data = render(contents, layout, skip=skip, correction=fix)
+    else:
+        from labels import thermal
+
+        dpi = profile.dpi if profile else 203
+        emit = thermal.zpl if output == "zpl" else thermal.tspl
+        data = emit(contents, LAYOUTS[layout], dpi=dpi, offset_mm=(fix.x_mm, fix.y_mm))
+    return Printout(data, mimetype, extension)
+
+
+def sheet_pdf(
+    session: Session,
+    targets: Sequence[Target],
+    layout: str,
+    *,
+    skip: int,
+    base_url: str,
+    profile: PrinterProfile | None = None,
+) -> bytes:
+    """The printable PDF sheet for these targets."""
+    return printout(
+        session, targets, layout, output="pdf", skip=skip, base_url=base_url, profile=profile
+    ).data
+
+
+def test_page(layout: str, profile: PrinterProfile | None = None) -> bytes:
+    """The alignment test page of a layout, drawn with the profile's correction."""
+    if layout not in LAYOUTS:
+        raise DomainError(_("未知的版式：{layout}。").format(layout=layout[:20]), field="layout")
+    shape = LAYOUTS[layout]
+    cx, cy = crosshair_points(shape)[0]
+    fix = correction(profile)
+    if shape.thermal:
+        lines = [
+            _("十字应在 X {x} / Y {y} mm").format(x=f"{cx:g}", y=f"{cy:g}"),
+            _("标尺应长 {n} mm").format(n=f"{ruler_length(shape):g}"),
+        ]
+    else:
+        lines = [
+            _("打印机校准测试页 · {layout}").format(layout=layout)
+            + (_(" · 打印机“{name}”").format(name=profile.name) if profile else ""),
+            _("请按“实际大小 / 100%”打印，不要选“适合页面”。"),
+            _("1. 量上方标尺：应长 {n} mm。").format(n=f"{ruler_length(shape):g}"),
+            _("2. 量左上十字中心到纸左边、纸上边的距离：应为 {x} mm、{y} mm。").format(
+                x=f"{cx:g}", y=f"{cy:g}"
+            ),
+            _("3. 在“打印机配置”里填入量得的三个数，系统算出校正值。"),
+            _("当前校正：X {x} mm，Y {y} mm，缩放 {s}%。").format(
+                x=f"{fix.x_mm:g}", y=f"{fix.y_mm:g}", s=f"{fix.scale_pct:g}"
+            ),
+            _("虚线为标签纸上各枚标签的位置。"),
+        ]
+    return draw_test_page(layout, lines, correction=fix)
+
+
+test_page.__test__ = False  # not a pytest test, whatever its name

@@ -1,4 +1,5 @@
-"""The phone-first scan page, the scan box for handheld scanners, label sheets, calibration."""
+"""The phone-first scan page, the scan box for handheld scanners, printing labels, and the
+units' printer profiles with their alignment test pages."""
 
 from __future__ import annotations
 
@@ -23,24 +24,20 @@ from inventory import ledger
 from inventory.counts import shows_book
 from inventory.models import ASSET_STATUSES, EDITABLE_COUNT_STATUSES, Count, Item
 from labels import services as lab
-from labels.pdf import LAYOUTS
+from labels.layouts import LAYOUTS
+from labels.pdf import crosshair_points, ruler_length
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, NotFound
+from readiness.exports import csv_response, xlsx_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import Unit, User
-from readiness.pages import int_or_none
+from readiness.pages import confirmed_action, int_or_none
 from readiness.params import int_arg
 from readiness.permissions import can, in_scope, same_bureau
 
 bp = Blueprint("labels", __name__)
-
-LAYOUT_LABELS = {
-    "a4-3x8": "A4 3×8 (70×37 mm)",
-    "a4-2x5": "A4 2×5 (105×59 mm)",
-    "thermal-50x30": "50×30 mm",
-}
 
 
 def _resolve_or_page(code: str):
@@ -216,6 +213,65 @@ def scan_box():
 
 # ---------------------------------------------------------------- printing
 
+LAYOUT_LABELS = {
+    "a4-3x8": "A4 3×8 (70×37 mm)",
+    "a4-2x5": "A4 2×5 (105×57 mm)",
+    "a4-3x7": "A4 3×7 (70×42.4 mm)",
+    "thermal-40x30": "热敏 40×30 mm",
+    "thermal-50x30": "热敏 50×30 mm",
+    "thermal-60x40": "热敏 60×40 mm",
+    "thermal-70x50": "热敏 70×50 mm",
+}
+
+
+def layout_label(code: str) -> str:
+    label = LAYOUT_LABELS.get(code, code)
+    return label.replace("热敏", _("热敏"))
+
+
+def output_labels() -> dict[str, str]:
+    return {
+        "pdf": _("PDF（A4 标签纸或任何打印机）"),
+        "zpl": _("ZPL（斑马 Zebra 等热敏打印机）"),
+        "tspl": _("TSPL（TSC、佳博 Gprinter、芯烨 Xprinter 等）"),
+        "csv": _("CSV 数据（供 BarTender、中琅等标签软件）"),
+        "xlsx": _("XLSX 数据（供 BarTender、中琅等标签软件）"),
+    }
+
+
+def print_refusal() -> str | None:
+    """Why this request must not print labels (the address they would carry), or None."""
+    return lab.print_refusal(current_app.config["BASE_URL"], request.host_url, request.remote_addr)
+
+
+def check_print_address() -> None:
+    lab.check_print_address(current_app.config["BASE_URL"], request.host_url, request.remote_addr)
+
+
+def label_download(targets, *, layout, output, skip, profile, filename: str) -> Response:
+    """The labels as the printer's file (PDF, ZPL, TSPL) or as data (CSV, XLSX)."""
+    base_url = current_app.config["BASE_URL"]
+    if output in lab.EXPORTS:
+        header, rows = lab.label_rows(targets, base_url)
+        # The codes just issued are kept before the download takes the session away.
+        db.session.commit()
+        make = csv_response if output == "csv" else xlsx_response
+        return make(filename, header, rows)
+    out = lab.printout(
+        db.session,
+        targets,
+        layout or None,
+        output=output or None,
+        skip=skip,
+        base_url=base_url,
+        profile=profile,
+    )
+    return Response(
+        out.data,
+        mimetype=out.mimetype,
+        headers={"Content-Disposition": f"attachment; filename={filename}.{out.extension}"},
+    )
+
 
 def _print_units() -> list[tuple[Unit, int]]:
     actor = current_actor()
@@ -227,12 +283,14 @@ def _print_units() -> list[tuple[Unit, int]]:
 @bp.route("/labels", methods=["GET", "POST"])
 @permission("labels.print")
 def print_labels():
-    """Choose what to print and on which sheet; the PDF downloads."""
+    """Choose what to print, on which printer and in which language; the file downloads."""
     units = _print_units()
     items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
+    profiles = lab.usable_profiles(db.session, current_actor())
     error = None
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         try:
+            check_print_address()
             unit = core.get_unit(db.session, request.form.get("unit", ""))
             if not in_scope(db.session, current_actor(), unit):
                 raise DomainError(_("您只能为本单位及下级单位打印标签。"))
@@ -245,6 +303,9 @@ def print_labels():
                 item_codes = [i.code for i in items if i.category == category]
                 if not item_codes:
                     raise DomainError(_("该类别下没有物资。"), field="category")
+            profile = None
+            if request.form.get("profile"):
+                profile = lab.get_profile(db.session, request.form["profile"], current_actor())
             targets = lab.targets_for_unit(
                 db.session,
                 unit,
@@ -252,62 +313,182 @@ def print_labels():
                 item_codes=item_codes,
                 serial_only=what == "serial",
             )
-            pdf = lab.sheet_pdf(
-                db.session,
+            response = label_download(
                 targets,
-                request.form.get("layout", ""),
+                layout=request.form.get("layout", ""),
+                output=request.form.get("output", ""),
                 skip=int_or_none(request.form.get("skip")) or 0,
-                base_url=current_app.config["BASE_URL"],
+                profile=profile,
+                filename=f"labels-{unit.code}",
             )
         except DomainError as err:
             db.session.rollback()
             error = err.message
         else:
             db.session.commit()
-            return Response(
-                pdf,
-                mimetype="application/pdf",
-                headers={"Content-Disposition": f"attachment; filename=labels-{unit.code}.pdf"},
-            )
+            return response
+    base_url = current_app.config["BASE_URL"]
     return render_template(
         "labels/print.html",
         units=units,
         items=items,
-        layouts=LAYOUT_LABELS,
+        layouts={code: (layout_label(code), LAYOUTS[code].per_page) for code in LAYOUTS},
+        outputs=output_labels(),
+        profiles=profiles,
         categories=sorted({i.category for i in items}),
         form=ConfirmForm(),
         error=error,
+        refusal=print_refusal(),
+        example_url=lab.label_url(base_url, "XXXXXXXXXX"),
         chosen=request.form,
     )
 
 
-@bp.route("/labels/calibration", methods=["GET", "POST"])
+# ---------------------------------------------------------------- printer profiles
+
+
+def _profile_units() -> list[tuple[Unit, int]]:
+    return _print_units()
+
+
+def _profile_values() -> dict:
+    return {k: request.form.get(k, "") for k in lab.PROFILE_FIELDS}
+
+
+@bp.route("/labels/printers", methods=["GET", "POST"])
 @permission("labels.print")
-def calibration():
-    """Shift a layout on the page once, so a misaligned printer is fixed for good."""
+def printers():
+    """A unit's printers: each with its label stock, language and correction."""
+    actor = current_actor()
     errors: dict[str, str] = {}
+    values: dict = {}
     if request.method == "POST" and ConfirmForm().validate_on_submit():
-        layout = request.form.get("layout", "")
+        values = _profile_values()
         try:
-            lab.set_calibration(
-                db.session,
-                layout,
-                request.form.get("offset_x_mm", ""),
-                request.form.get("offset_y_mm", ""),
-                actor=current_actor(),
-            )
+            unit = core.get_unit(db.session, request.form.get("unit", ""))
+            profile = lab.save_profile(db.session, unit, values, actor=actor)
+        except lab.Invalid as err:
+            db.session.rollback()
+            errors = err.errors
         except DomainError as err:
             db.session.rollback()
-            errors[layout] = err.message
+            errors = {err.field or "unit": err.message}
         else:
             db.session.commit()
-            flash(_("已保存 {layout} 的打印偏移。").format(layout=LAYOUT_LABELS[layout]), "success")
-            return redirect(url_for("labels.calibration"))
-    current = {name: lab.calibration(db.session, name) for name in LAYOUTS}
+            flash(
+                _("已添加打印机“{name}”。先打印一张校准测试页。").format(name=profile.name),
+                "success",
+            )
+            return redirect(url_for("labels.printer", profile_id=profile.id))
     return render_template(
-        "labels/calibration.html",
-        layouts=LAYOUT_LABELS,
-        current=current,
+        "labels/printers.html",
+        profiles=lab.usable_profiles(db.session, actor),
+        editable={
+            p.id
+            for p in lab.usable_profiles(db.session, actor)
+            if in_scope(db.session, actor, p.unit_id)
+        },
+        units=_profile_units(),
+        layouts={code: layout_label(code) for code in LAYOUTS},
+        outputs={k: v for k, v in output_labels().items() if k in lab.OUTPUTS},
         errors=errors,
+        values=values,
         form=ConfirmForm(),
+    )
+
+
+def _editable_profile(profile_id: int):
+    actor = current_actor()
+    profile = db.session.get(lab.PrinterProfile, profile_id)
+    if profile is None or not profile.is_active:
+        abort(404)
+    if not in_scope(db.session, actor, profile.unit_id):
+        abort(403)
+    return profile
+
+
+@bp.route("/labels/printers/<int:profile_id>", methods=["GET", "POST"])
+@permission("labels.print")
+def printer(profile_id: int):
+    """One printer: change it, print its test page, enter what was measured on it."""
+    profile = _editable_profile(profile_id)
+    errors: dict[str, str] = {}
+    values: dict = {}
+    if request.method == "POST" and ConfirmForm().validate_on_submit():
+        values = _profile_values()
+        try:
+            if request.form.get("measure"):
+                lab.correct_from_measurement(
+                    db.session,
+                    profile,
+                    request.form.get("ruler_mm", ""),
+                    request.form.get("cross_x_mm", ""),
+                    request.form.get("cross_y_mm", ""),
+                    actor=current_actor(),
+                )
+            else:
+                lab.save_profile(
+                    db.session, profile.unit, values, actor=current_actor(), profile=profile
+                )
+        except lab.Invalid as err:
+            db.session.rollback()
+            errors = err.errors
+        except DomainError as err:
+            db.session.rollback()
+            errors = {err.field or "name": err.message}
+        else:
+            db.session.commit()
+            flash(
+                _("已保存：X {x} mm，Y {y} mm，缩放 {s}%。请再打印一张测试页核对。").format(
+                    x=profile.offset_x_mm, y=profile.offset_y_mm, s=profile.scale_pct
+                ),
+                "success",
+            )
+            return redirect(url_for("labels.printer", profile_id=profile.id))
+    shape = LAYOUTS[profile.layout]
+    cross = crosshair_points(shape)[0]
+    return render_template(
+        "labels/printer.html",
+        profile=profile,
+        layouts={code: layout_label(code) for code in LAYOUTS},
+        outputs={k: v for k, v in output_labels().items() if k in lab.OUTPUTS},
+        errors=errors,
+        values=values or lab.profile_values(profile),
+        measured={k: request.form.get(k, "") for k in ("ruler_mm", "cross_x_mm", "cross_y_mm")},
+        ruler=f"{ruler_length(shape):g}",
+        cross=(f"{cross[0]:g}", f"{cross[1]:g}"),
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/labels/printers/<int:profile_id>/retire", methods=["POST"])
+@permission("labels.print")
+def printer_retire(profile_id: int):
+    profile = _editable_profile(profile_id)
+    if confirmed_action(
+        lambda _version: lab.retire_profile(db.session, profile, actor=current_actor()),
+        lambda _result: _("已停用打印机“{name}”。").format(name=profile.name),
+    ):
+        return redirect(url_for("labels.printers"))
+    return redirect(url_for("labels.printer", profile_id=profile.id))
+
+
+@bp.route("/labels/test-page.pdf")
+@permission("labels.print")
+def test_page():
+    """The alignment test page of a layout, or of a printer with its current correction."""
+    profile = None
+    if request.args.get("profile"):
+        try:
+            profile = lab.get_profile(db.session, request.args["profile"], current_actor())
+        except NotFound:
+            abort(404)
+    layout = profile.layout if profile else request.args.get("layout", "a4-3x8")
+    if layout not in LAYOUTS:
+        abort(404)
+    pdf = lab.test_page(layout, profile)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename=test-page-{layout}.pdf"},
     )

@@ -76,6 +76,7 @@ def load(session: Session, attachment_dir: Path | None = None, today: date | Non
     Dates count back from ``today`` (by default the real one)."""
     from drills import demo as drills_demo
     from inventory import demo as inventory_demo
+    from labels import demo as labels_demo
     from rectification import demo as rectification_demo
     from shelters import demo as shelters_demo
 
@@ -109,6 +110,7 @@ def load(session: Session, attachment_dir: Path | None = None, today: date | Non
     drills_demo.load(session, attachment_dir, today)
     shelters_demo.load(session, today, attachment_dir=attachment_dir)
     rectification_demo.load(session, today)
+    labels_demo.load(session)
     audit.record(session, SYSTEM, LOADED, summary="demo data loaded")
 
 

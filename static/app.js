@@ -27,4 +27,33 @@
     select.addEventListener("change", show);
     show();
   });
+
+  // <select data-skip-target="ID">: the chosen option's data-per (labels on one sheet) bounds
+  // the skip field ID (0 to per - 1; a one-label thermal page allows none).
+  document.querySelectorAll("select[data-skip-target]").forEach(function (select) {
+    var target = document.getElementById(select.dataset.skipTarget);
+    if (!target) return;
+    function bound() {
+      var per = parseInt(select.options[select.selectedIndex].dataset.per || "1", 10);
+      target.max = String(per - 1);
+      target.disabled = per <= 1;
+      if (parseInt(target.value || "0", 10) > per - 1) target.value = "0";
+    }
+    select.addEventListener("change", bound);
+    bound();
+  });
+
+  // <select data-fills="ID ID2">: a chosen option's data-layout / data-output preset the
+  // selects named (a printer profile brings the stock and the language it is loaded with).
+  document.querySelectorAll("select[data-fills]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var chosen = select.options[select.selectedIndex].dataset;
+      select.dataset.fills.split(" ").forEach(function (id) {
+        var target = document.getElementById(id);
+        if (!target || !chosen[id]) return;
+        target.value = chosen[id];
+        target.dispatchEvent(new Event("change"));
+      });
+    });
+  });
 })();

@@ -65,6 +65,8 @@ MIMETYPES = {
     "zip": "application/zip",
     "html": "text/html",
     "json": "application/json",
+    "zpl": "application/octet-stream",
+    "tspl": "application/octet-stream",
 }
 DOWNLOADS = ("csv", "xlsx", "pdf", "zip")
 
@@ -419,7 +421,28 @@ def _zip_text(body: bytes) -> tuple[str, list[str]]:
     return "\n".join(parts), problems
 
 
-READERS = {"csv": _csv_text, "xlsx": _xlsx_text, "pdf": _pdf_text, "zip": _zip_text}
+def _zpl_text(body: bytes) -> tuple[str, list[str]]:
+    text = body.decode("utf-8")
+    labels = text.count("^XA")
+    ok = labels and labels == text.count("^XZ") and text.count("^BQ") == labels
+    return text, [] if ok else ["not one ^XA … ^BQ … ^XZ per label"]
+
+
+def _tspl_text(body: bytes) -> tuple[str, list[str]]:
+    text = body.decode("latin-1")  # commands in ASCII, bitmaps in binary
+    labels = text.count("\nPRINT ")
+    ok = text.startswith("SIZE ") and labels and text.count("QRCODE ") == labels
+    return text, [] if ok else ["not one SIZE … QRCODE … PRINT per label"]
+
+
+READERS = {
+    "csv": _csv_text,
+    "xlsx": _xlsx_text,
+    "pdf": _pdf_text,
+    "zip": _zip_text,
+    "zpl": _zpl_text,
+    "tspl": _tspl_text,
+}
 
 
 def check_file(response, fmt: str) -> tuple[str, list[str]]:
@@ -565,8 +588,15 @@ class Crawler:
             select(Position.id).where(Position.unit_id == user.unit_id).limit(1)
         )
         db.session.rollback()  # hold no transaction of the test's own while the app writes
-        for layout in LAYOUT_LABELS:
-            url = f"/labels (layout {layout})"
+        # every layout as PDF; the thermal printers' languages and the data for label programs
+        outputs = [(layout, "pdf") for layout in LAYOUT_LABELS] + [
+            ("thermal-50x30", "zpl"),
+            ("thermal-40x30", "tspl"),
+            ("a4-3x8", "csv"),
+            ("a4-3x8", "xlsx"),
+        ]
+        for layout, fmt in outputs:
+            url = f"/labels (layout {layout}, {fmt})"
             self.result.requests += 1
             response = self.client.post(
                 "/labels",
@@ -576,21 +606,22 @@ class Crawler:
                     "unit": self.unit_code,
                     "what": "positions",
                     "layout": layout,
+                    "output": fmt,
                 },
             )
             if response.status_code != 200:
-                self.problem(url, "pdf", f"answered {response.status_code}: {_excerpt(response)}")
+                self.problem(url, fmt, f"answered {response.status_code}: {_excerpt(response)}")
                 continue
             if not holds_stock and _mimetype(response) == "text/html":
                 if "没有可打印的标签" not in response.get_data(as_text=True):
-                    self.problem(url, "pdf", "a unit without stock: no PDF and no message")
+                    self.problem(url, fmt, "a unit without stock: no PDF and no message")
                 continue
-            content, problems = check_file(response, "pdf")
+            content, problems = check_file(response, fmt)
             for message in problems:
-                self.problem(url, "pdf", message)
+                self.problem(url, fmt, message)
             for leak in self.reach.leaks(content, "labels.print_labels"):
-                self.problem(url, "pdf", f"names {leak}, outside the reach of {self.role}")
-            self.result.downloads[("labels.print_labels", "pdf")] += 1
+                self.problem(url, fmt, f"names {leak}, outside the reach of {self.role}")
+            self.result.downloads[("labels.print_labels", fmt)] += 1
 
     def crawl(self) -> None:
         seen: set[str] = set()

@@ -188,10 +188,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("labels.scan_box", "GET"): STOCK_READERS,
     ("labels.print_labels", "GET"): WRITERS,
     ("labels.print_labels", "POST"): WRITERS,
-    ("labels.calibration", "GET"): WRITERS,
-    ("labels.calibration", "POST"): WRITERS,
+    ("labels.printers", "GET"): WRITERS,
+    ("labels.printers", "POST"): WRITERS,
+    ("labels.printer", "GET"): WRITERS,
+    ("labels.printer", "POST"): WRITERS,
+    ("labels.printer_retire", "POST"): WRITERS,
+    ("labels.test_page", "GET"): WRITERS,
     ("labels_api.create_labels", "POST"): WRITERS,
     ("labels_api.get_label", "GET"): STOCK_READERS,
+    ("labels_api.list_printer_profiles", "GET"): WRITERS,
+    ("labels_api.create_printer_profile", "POST"): WRITERS,
     # handover (人事调整) and custodians
     ("handover.index", "GET"): READ_ALL,
     ("handover.user", "GET"): READ_ALL,
@@ -365,7 +371,7 @@ def build_world(session) -> dict:
     from inventory.counts import start_count
     from inventory.ledger import record_movement
     from inventory.models import Asset
-    from labels.services import label_for_asset
+    from labels.services import label_for_asset, save_profile
     from overview.ranking import issue_bulletin, period_of
     from readiness import services
     from readiness.permissions import SYSTEM
@@ -525,6 +531,12 @@ def build_world(session) -> dict:
     bulletins = {
         u.id: issue_bulletin(session, u, week, actor=SYSTEM, today=date.today()) for u in everywhere
     }
+    printers = {
+        u.id: save_profile(
+            session, u, {"name": f"打印机{mark[u.id]}{u.code}", "layout": "a4-3x8"}, actor=SYSTEM
+        )
+        for u in everywhere
+    }
     tokens = {
         role: services.issue_token(session, user, actor=SYSTEM) for role, user in users.items()
     }
@@ -560,6 +572,7 @@ def build_world(session) -> dict:
         "attachments": ids(attachments),
         "visits": ids(visits),
         "bulletins": ids(bulletins),
+        "printers": ids(printers),
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -585,6 +598,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:attachment_id>", str(world["attachments"][unit]))
     path = path.replace("<int:visit_id>", str(world["visits"][unit]))
     path = path.replace("<int:bulletin_id>", str(world["bulletins"][unit]))
+    path = path.replace("<int:profile_id>", str(world["printers"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]
@@ -684,8 +698,8 @@ def test_nothing_crosses_bureaus(app, route_world, endpoint, method):
                 # nothing of the other bureau is read or written
                 refused.add(422)
             assert response.status_code in refused, (role, url, response.status_code)
-        body = response.get_data(as_text=True) if response.status_code == 200 else ""
         if response.mimetype == "application/pdf" or response.mimetype.endswith("zip"):
             continue  # read by tests/test_downloads.py, which opens each file
+        body = response.get_data(as_text=True) if response.status_code == 200 else ""
         crossed = [m for m in FOREIGN_MARKS if m in body]
         assert not crossed, (role, url, crossed)

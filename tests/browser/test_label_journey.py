@@ -21,10 +21,33 @@ def test_keeper_prints_labels_then_scans_one_on_a_phone(
     stock(wh, jackets, 40)
     stock(wh, tape, 12)
     make_user("keeper1", "keeper", wh, name="赵磊")
+    from labels.services import save_profile
+    from readiness.permissions import SYSTEM
+
+    save_profile(
+        session,
+        wh,
+        {"name": "库区热敏机", "layout": "thermal-50x30", "output": "tspl"},
+        actor=SYSTEM,
+    )
+    session.commit()
     sign_in(page, live_server.url, "keeper1")
     page.goto(live_server.url + "/labels")
+    # the skip box follows the layout: 0 to 23 on a 3×8 sheet, none on a thermal roll
+    expect(page.locator("#skip")).to_have_attribute("max", "23")
+    page.select_option("#layout", "a4-3x7")
+    expect(page.locator("#skip")).to_have_attribute("max", "20")
+    # choosing the thermal printer brings its stock and its language
+    page.select_option("#profile", label="库区热敏机 · 应急物资中心仓库")
+    expect(page.locator("#layout")).to_have_value("thermal-50x30")
+    expect(page.locator("#output")).to_have_value("tspl")
+    expect(page.locator("#skip")).to_be_disabled()
+    # back to no printer, A4 3×8 as PDF
+    page.select_option("#profile", "")
+    page.select_option("#layout", "a4-3x8")
+    page.select_option("#output", "pdf")
     with page.expect_download() as download:
-        page.click("text=生成 PDF")
+        page.click("button:has-text('生成')")
     pdf = Path(download.value.path()).read_bytes()
     [codes] = decode_pages(pdf)
     urls = sorted(text for text, _x, _y in codes)

@@ -87,25 +87,44 @@ def test_skip_leaves_used_places_empty_and_thermal_is_one_per_page(session, shel
     assert [len(p) for p in decode_pages(pdf)] == [5]
 
 
-def test_calibration_moves_every_label(session, shelf, make_user):
+def test_a_printer_profiles_correction_moves_every_label(session, shelf, make_user):
     keeper = make_user("keeper1", "keeper", shelf)
     targets = lab.targets_for_unit(session, shelf, actor=keeper)[:1]
     before = decode_pages(lab.sheet_pdf(session, targets, "a4-3x8", skip=0, base_url=BASE))[0][0]
-    lab.set_calibration(session, "a4-3x8", "5", "-2.5", actor=keeper)
-    after = decode_pages(lab.sheet_pdf(session, targets, "a4-3x8", skip=0, base_url=BASE))[0][0]
+    profile = lab.save_profile(
+        session,
+        shelf,
+        {"name": "办公室激光", "layout": "a4-3x8", "offset_x_mm": "5", "offset_y_mm": "-2.5"},
+        actor=keeper,
+    )
+    after = decode_pages(
+        lab.sheet_pdf(session, targets, "a4-3x8", skip=0, base_url=BASE, profile=profile)
+    )[0][0]
     px_per_mm = 3 * 72 / 25.4
     assert after[1] - before[1] == pytest.approx(5 * px_per_mm, abs=3)
     assert after[2] - before[2] == pytest.approx(-2.5 * px_per_mm, abs=3)
-    assert lab.calibration(session, "a4-3x8") == (Decimal("5.0"), Decimal("-2.5"))
+    assert (profile.offset_x_mm, profile.offset_y_mm) == (Decimal("5.0"), Decimal("-2.5"))
 
 
-@pytest.mark.parametrize(("x", "y"), [("40", "0"), ("0", "-16"), ("abc", "0"), ("nan", "0")])
-def test_offsets_off_the_sheet_are_refused(session, make_user, make_unit, x, y):
-    keeper = make_user("keeper1", "keeper", make_unit("WH", kind="warehouse"))
-    with pytest.raises(DomainError):
-        lab.set_calibration(session, "a4-3x8", x, y, actor=keeper)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("offset_x_mm", "40"),
+        ("offset_y_mm", "-16"),
+        ("offset_x_mm", "abc"),
+        ("offset_x_mm", "nan"),
+        ("scale_pct", "80"),
+        ("scale_pct", "120"),
+    ],
+)
+def test_corrections_off_the_sheet_are_refused(session, make_user, make_unit, field, value):
+    wh = make_unit("WH", kind="warehouse")
+    keeper = make_user("keeper1", "keeper", wh)
+    with pytest.raises(DomainError) as err:
+        lab.save_profile(session, wh, {"name": "P", "layout": "a4-3x8", field: value}, actor=keeper)
+    assert err.value.field == field
     session.rollback()
-    assert lab.calibration(session, "a4-3x8") == (0, 0)
+    assert lab.usable_profiles(session, keeper) == []
 
 
 def test_too_many_targets_and_bad_skip_are_refused(session, shelf):
@@ -113,7 +132,7 @@ def test_too_many_targets_and_bad_skip_are_refused(session, shelf):
         lab.targets_from_spec(session, [{"unit": "WH", "item": "SB"}] * 50_000, actor=SYSTEM)
     assert "一次最多打印 5000 张标签" in err.value.message
     targets = lab.targets_for_unit(session, shelf, actor=SYSTEM)[:1]
-    for skip in (-1, 24, True):
+    for skip in (-1, 24, True):  # a 3×8 sheet has places 0 to 23
         with pytest.raises(DomainError):
             lab.sheet_pdf(session, targets, "a4-3x8", skip=skip, base_url=BASE)
     with pytest.raises(DomainError):

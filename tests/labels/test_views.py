@@ -135,9 +135,13 @@ def test_print_a_sheet_from_the_page(login, shelf):
     )
     assert "该类别下没有物资" in text(r)
     r = post_form(
-        client, "/labels/calibration", {"layout": "a4-3x8", "offset_x_mm": "99", "offset_y_mm": "0"}
+        client,
+        "/labels/printers",
+        {"unit": "WH", "name": "", "layout": "a4-3x8", "offset_x_mm": "99", "scale_pct": "200"},
     )
-    assert "偏移量应在" in text(r)
+    page = text(r)  # every refusal at once, and what was typed stays
+    assert "请填写打印机名称" in page and "偏移量应在" in page and "缩放应在" in page
+    assert 'value="99"' in r.get_data(as_text=True)
 
 
 def test_label_api(api, make_token, shelf, session):

@@ -32,11 +32,12 @@ def _report() -> bytes:
 
 def _label_sheet(layout: str = "a4-3x8") -> bytes:
     content = label_pdf.LabelContent(
-        modules=["1" * 21] * 21,
+        url="https://readiness.example.gov.cn/l/AB12CDEF34",
+        modules=("1" * 21,) * 21,
         code="AB12CDEF34",
         unit="大冶派出所",
         item="救生衣（成人）",
-        details=["批次 2024-03", "有效期至 2029-03-01"],
+        details=("批次 2024-03", "有效期至 2029-03-01"),
     )
     return label_pdf.render([content] * 3, layout)
 
