@@ -196,6 +196,7 @@ def build_drills(conn: Connection, *, drills: int = 10_000, seed: int = 7, today
                     action_rows.append(
                         _action(rng, action_id, finding_id, words, owner, owner_unit, due_on)
                         + _progress(rng, status, due_on, today, inspectors, now)
+                        + ("drill", "", "")  # the register's source, measures, leader
                     )
                     action_id += 1
                 finding_id += 1
@@ -254,6 +255,9 @@ def build_drills(conn: Connection, *, drills: int = 10_000, seed: int = 7, today
             "verified_at",
             "verified_by_id",
             "cancel_reason",
+            "source",
+            "measures",
+            "leader",
         ],
         action_rows,
     )

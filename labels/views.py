@@ -273,6 +273,14 @@ def label_download(targets, *, layout, output, skip, profile, filename: str) -> 
     )
 
 
+def _skip(raw: str | None) -> int:
+    raw = (raw or "").strip()
+    skip = int_or_none(raw) if raw else 0
+    if skip is None:
+        raise DomainError(_("跳过的标签数必须是整数。"), field="skip")
+    return skip
+
+
 def _print_units() -> list[tuple[Unit, int]]:
     actor = current_actor()
     visible = core.visible_unit_ids(db.session, actor)
@@ -317,7 +325,7 @@ def print_labels():
                 targets,
                 layout=request.form.get("layout", ""),
                 output=request.form.get("output", ""),
-                skip=int_or_none(request.form.get("skip")) or 0,
+                skip=_skip(request.form.get("skip")),
                 profile=profile,
                 filename=f"labels-{unit.code}",
             )

@@ -154,6 +154,30 @@ def test_a_keeper_sets_up_a_printer_measures_its_test_page_and_prints_with_it(
     assert "a4-2x5" in text(r) and "a4-3x8" in text(r)
 
 
+def test_a_skip_outside_the_sheet_is_refused_naming_the_layout(login, shelf):
+    client = login("keeper1")
+    assert "0 到 20 之间" in text(_print(client, layout="a4-3x7", skip="21"))
+    assert "跳过的标签数必须是整数" in text(_print(client, skip="三"))
+    assert "热敏标签一张一枚" in text(_print(client, layout="thermal-70x50", skip="1"))
+    assert _print(client, layout="a4-3x7", skip="20").mimetype == "application/pdf"
+
+
+def test_another_bureaus_printer_is_not_named_to_a_keeper(login, shelf, session, make_unit):
+    from readiness.permissions import SYSTEM
+
+    other = make_unit("WL", kind="bureau", parent=None)
+    foreign = lab.save_profile(
+        session, other, {"name": "温岭打印机", "layout": "a4-3x8"}, actor=SYSTEM
+    )
+    session.commit()
+    client = login("keeper1")
+    assert "温岭打印机" not in text(client.get("/labels")) + text(client.get("/labels/printers"))
+    assert client.get(f"/labels/test-page.pdf?profile={foreign.id}").status_code == 404
+    assert client.get(f"/labels/printers/{foreign.id}").status_code == 403
+    r = _print(client, profile=str(foreign.id))
+    assert r.mimetype == "text/html" and "打印机配置" in text(r)
+
+
 def test_every_printer_field_is_checked_at_once_and_kept(login, shelf, session):
     client = login("keeper1")
     r = post_form(
