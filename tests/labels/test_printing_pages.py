@@ -306,3 +306,30 @@ def test_the_scan_box_and_the_label_url_take_the_code_as_printed(login, shelf, s
     assert r.status_code == 302 and r.location.startswith(f"/l/{code}")
     r = client.get(f"/l/{code[:5]}-{code[5:]}")
     assert r.status_code == 200 and "救生衣" in text(r)
+
+
+def test_the_printing_pages_are_complete_in_english(
+    login, session, make_unit, make_user, make_item, stock
+):
+    import re
+
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    wh = make_unit("WH", name="Warehouse", kind="warehouse")
+    stock(wh, make_item("LJ", name="Jacket", category="Flood", uom="pc"), 3)
+    keeper = make_user("keeper2", "keeper", wh, name="K")
+    profile = lab.save_profile(
+        session, wh, {"name": "Laser", "layout": "thermal-40x30", "output": "zpl"}, actor=keeper
+    )
+    session.commit()
+    client = login("keeper2")
+    post_form(client, "/language", {"lang": "en", "next": "/"})
+    refused = {"unit": "WH", "name": "", "layout": "a4-3x8", "scale_pct": "5", "offset_x_mm": "x"}
+    pages = [
+        client.get(url) for url in ("/labels", "/labels/printers", f"/labels/printers/{profile.id}")
+    ]
+    pages.append(post_form(client, "/labels/printers", refused))
+    pages.append(_print(client, layout="a4-3x7", skip="30"))
+    for r in pages:
+        html = text(r).replace('lang="zh-CN">中文<', "")
+        assert r.status_code == 200 and not cjk.findall(html), "".join(cjk.findall(html))[:80]
+    assert "Printers and calibration" in text(pages[0])
