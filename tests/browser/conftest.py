@@ -130,3 +130,45 @@ def screenshot(artifacts_dir, request):
         page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)
 
     return shoot
+
+
+# ---------------------------------------------------------------- a phone with a fake camera
+
+FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "zh-CN",
+}
+
+
+@pytest.fixture
+def camera_phone(browser, csp_violations):
+    """A factory: ``camera_phone(clip)`` opens a phone page in a Chromium of its own whose camera
+    plays the Y4M clip (written before the launch: Chromium reads it when it starts). The
+    browser is closed after the test; its pages are watched for CSP violations like the rest."""
+    launched = []
+
+    def open_phone(clip: Path):
+        if not Path(clip).is_file():
+            raise FileNotFoundError(clip)
+        camera_browser = browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={clip}"],
+        )
+        launched.append(camera_browser)
+        context = camera_browser.new_context(**PHONE)
+
+        def on_console(message):
+            if "Content Security Policy" in message.text:
+                csp_violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+        context.on("console", on_console)
+        return context.new_page()
+
+    yield open_phone
+    for camera_browser in launched:
+        camera_browser.close()
