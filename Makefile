@@ -48,11 +48,17 @@ install-test: $(VENV)/.installed-test translations
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile -d readiness/translations
 
+# HOST=0.0.0.0 serves the local network (phones); CERT and KEY (PEM files) serve HTTPS, which
+# phones need for the scan page's camera (see "The phone in the field" in the README).
+HOST ?= 127.0.0.1
+SCHEME := $(if $(CERT),https,http)
+TLS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY),)
+
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo load --first-start
-	@echo "Readiness: http://127.0.0.1:$(PORT)"
-	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
+	@echo "Readiness: $(SCHEME)://$(HOST):$(PORT)"
+	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) $(TLS) \
 		--timeout $(TIMEOUT) --access-logfile - wsgi:app
 
 # Test workers (pytest-xdist), one per core by default; each has its own databases and, on

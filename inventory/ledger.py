@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -32,7 +32,7 @@ from inventory.models import (
 from readiness import audit
 from readiness.checks import check_note
 from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError
+from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import Unit
 from readiness.permissions import require
 
@@ -216,6 +216,8 @@ def post_movement(
     serials: Sequence[str] = (),
     request_key: str | None = None,
     may_use_reserved: bool = False,
+    device_at: datetime | None = None,
+    reverses_id: int | None = None,
 ) -> Movement:
     """Write one ledger line and move the balance with it, or raise InsufficientStock.
 
@@ -266,6 +268,8 @@ def post_movement(
         document=document,
         serials=",".join(serials),
         request_key=request_key,
+        device_at=device_at,
+        reverses_id=reverses_id,
     )
     session.add(movement)
     session.flush()
@@ -337,6 +341,7 @@ def record_movement(
     request_key: str | None = None,
     today: date | None = None,
     lot_only: bool = False,
+    device_at: datetime | None = None,
 ) -> Posted:
     """Record a receipt, issue or write-off for a unit; the balance never goes below zero.
 
@@ -427,6 +432,7 @@ def record_movement(
                 document=f"{SPLIT_DOCUMENT}{first.id}" if first else "",
                 serials=serial_list,
                 request_key=None if first else request_key,
+                device_at=device_at,
             )
         except IntegrityError:
             # The same one-time key was written by a concurrent submit of the same form.
@@ -464,6 +470,60 @@ def record_movement(
 
 # The document of the second and later ledger lines of one issue or write-off split over lots.
 SPLIT_DOCUMENT = "movement:"
+
+# How long after recording an issue or receipt its author may undo it (a slip of the thumb).
+UNDO_WINDOW = timedelta(minutes=1)
+
+
+def undo_movement(session: Session, request_key: str, *, actor, now: datetime | None = None):
+    """Undo an issue or receipt the same user recorded less than a minute ago: one reversing
+    ledger line for each line it wrote (nothing is deleted or changed), audited. Returns the
+    unit's total of the item afterwards."""
+    first = session.scalar(
+        select(Movement).where(Movement.request_key == str(request_key or "")[:64])
+    )
+    if first is None:
+        raise NotFound(_("没有找到要撤销的这笔登记。"), field="request_key")
+    if getattr(actor, "id", None) != first.actor_id:
+        raise PermissionDenied(_("只能撤销您本人刚登记的一笔。"))
+    require(session, actor, "stock.write", first.unit)
+    if first.kind not in ("issue", "receipt") or first.serials:
+        raise DomainError(_("只有按数量管理的出库和入库可以撤销。"), field="request_key")
+    if session.scalar(select(Movement.id).where(Movement.reverses_id == first.id)):
+        raise Conflict(_("这笔登记已经撤销过。"))
+    now = now or utcnow()
+    if now - first.at > UNDO_WINDOW:
+        raise Conflict(_("登记已超过 1 分钟，不能撤销；如有错误，请另行登记一笔更正（注明原因）。"))
+    parts = [first, *_replayed(session, first).movements[1:]]
+    for part in parts:
+        try:
+            post_movement(
+                session,
+                unit=first.unit,
+                item=first.item,
+                lot=part.lot,
+                kind="reversal",
+                delta=-part.qty,
+                actor=actor,
+                note=_("撤销第 {id} 笔（{kind} {qty}）").format(
+                    id=part.id, kind=MOVEMENT_KINDS[part.kind], qty=abs(part.qty)
+                ),
+                document=f"undo:{part.id}",
+                reverses_id=part.id,
+            )
+        except IntegrityError:
+            raise Conflict(_("这笔登记已经撤销过。")) from None
+    total = unit_total(session, first.unit_id, first.item_id)
+    audit.record(
+        session,
+        actor,
+        "movement.undo",
+        first,
+        unit_id=first.unit_id,
+        before={"kind": first.kind, "qty": sum(p.qty for p in parts)},
+        after={"unit_total": total},
+    )
+    return total
 
 
 def _replayed(session: Session, earlier: Movement) -> Posted:

@@ -31,6 +31,7 @@ MOVEMENT_KINDS = {
     "adjustment": _l("盘点调整"),
     "transfer_out": _l("调拨出库"),
     "transfer_in": _l("调拨入库"),
+    "reversal": _l("撤销更正"),
 }
 # Kinds a person records by hand; the others come from counts and allocations.
 MANUAL_KINDS = ("receipt", "issue", "write_off")
@@ -226,6 +227,11 @@ class Movement(Base):
     serials: Mapped[str] = mapped_column(Text, default="")
     # The one-time key of the form or API call that wrote it: a second submit finds it.
     request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the user tapped, by the phone's clock, for a movement sent later from a phone's
+    # outbox (``at`` is when the server received it).
+    device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An undo: the movement this one reverses (once; never deleted, never updated).
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("movements.id"), unique=True)
 
     position: Mapped[Position] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -251,6 +257,9 @@ class Asset(Base):
     status: Mapped[str] = mapped_column(String(20), default="in_service")
     note: Mapped[str] = mapped_column(Text, default="")
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last time someone confirmed the piece is there, by scanning its label.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     item: Mapped[Item] = relationship()
     unit: Mapped[Unit | None] = relationship()
@@ -323,6 +332,8 @@ class Count(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     # A spot count of one position (from a scanned label) does not block a full stocktake.
     is_spot: Mapped[bool] = mapped_column(default=False)
+    # A spot count sent from a phone: its one-time key, so a resend records it once.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     note: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -370,6 +381,8 @@ class CountLine(Base):
     counted: Mapped[int | None]
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the counter entered it, by the phone's clock (sent later from an outbox).
+    counted_on_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     not_counted_reason: Mapped[str | None] = mapped_column(Text)
 
     count: Mapped[Count] = relationship(back_populates="lines")

@@ -149,8 +149,9 @@ def ledger_export_rows(
 ) -> Iterable[tuple]:
     """The ledger of the given units and days for a download, oldest first, as finished rows
     (id, time "YYYY-MM-DD HH:MM" UTC, unit, item, lot, kind label, qty, balance of the lot,
-    the unit's total of the item, actor, reason label, document, note), streamed from the
-    database a batch at a time."""
+    the unit's total of the item, actor, reason label, document, note, and the time on the
+    phone for a line sent from a phone's outbox), streamed from the database a batch at a
+    time."""
     # The running total needs every earlier line of the unit, not only the period's: it is
     # summed over the units' whole ledger up to the period's end, then the period is cut.
     running = _ledger_where(
@@ -163,8 +164,10 @@ def ledger_export_rows(
     # and a Python datetime or label lookup per line costs more than the query itself.
     if session.get_bind().dialect.name == "postgresql":
         at = func.to_char(Movement.at, "YYYY-MM-DD HH24:MI")
+        device_at = func.coalesce(func.to_char(Movement.device_at, "YYYY-MM-DD HH24:MI"), "")
     else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
         at = func.substr(type_coerce(Movement.at, String()), 1, 16)
+        device_at = func.coalesce(func.substr(type_coerce(Movement.device_at, String()), 1, 16), "")
     stmt = (
         select(
             Movement.id,
@@ -180,6 +183,7 @@ def ledger_export_rows(
             case(reasons, value=Movement.reason, else_="") if reasons else literal(""),
             Movement.document,
             Movement.note,
+            device_at,
         )
         .join(running, running.c.id == Movement.id)
         .join(Unit, Unit.id == Movement.unit_id)

@@ -4,7 +4,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from labels import api, views
+    from labels import api, phone, views
+
+    del phone  # its routes are on the pages' blueprint
 
     app.register_blueprint(views.bp)
     api.init_app(app)

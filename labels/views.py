@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,12 +23,15 @@ from sqlalchemy import select
 
 from inventory import ledger
 from inventory.counts import shows_book
-from inventory.models import ASSET_STATUSES, EDITABLE_COUNT_STATUSES, Count, Item
+from inventory.ledger import UNDO_WINDOW
+from inventory.models import ASSET_STATUSES, EDITABLE_COUNT_STATUSES, Count, Item, Movement
+from labels import scanning
 from labels import services as lab
 from labels.layouts import LAYOUTS
 from labels.pdf import crosshair_points, ruler_length
 from readiness import services as core
 from readiness.auth import current_actor, permission
+from readiness.db import utcnow
 from readiness.errors import DomainError, NotFound
 from readiness.exports import csv_response, xlsx_response
 from readiness.extensions import db
@@ -93,7 +97,29 @@ def scan(code: str):
         # The count box starts empty (a number shown there would be confirmed unread); after
         # a refusal it holds what was typed.
         typed_count=request.args.get("counted", "")[:12],
+        undo=_pending_undo(found.label.code),
+        may_act_on_piece=holds
+        and found.asset is not None
+        and not found.is_retired
+        and can(db.session, actor, "stock.write", unit),
     )
+
+
+def _pending_undo(code: str) -> dict | None:
+    """The issue or receipt just recorded from this label, while it may still be undone."""
+    pending = session.get("undo")
+    if not pending or pending.get("code") != code:
+        return None
+    movement = db.session.scalar(select(Movement).where(Movement.request_key == pending["key"]))
+    if movement is None or movement.actor_id != current_actor().id:
+        return None
+    until = movement.at + UNDO_WINDOW
+    if until <= utcnow() or db.session.scalar(
+        select(Movement.id).where(Movement.reverses_id == movement.id)
+    ):
+        session.pop("undo", None)
+        return None
+    return {"key": pending["key"], "until": until}
 
 
 def _same_bureau(actor, unit) -> bool:
@@ -172,12 +198,42 @@ def scan_move(code: str):
         if result.replayed:
             flash(_("这张表单已经登记过，未重复记账。"), "warning")
         else:
+            moved = abs(sum(m.qty for m in result.movements))
+            lot = found.lot.code if found.lot else None
             flash(
-                _("已登记，{item} 现有 {balance} {uom}。").format(
-                    item=found.item.name, balance=result.balance, uom=found.item.uom
-                ),
+                scanning.movement_message(kind, moved, found.item, lot, result.unit_total),
                 "success",
             )
+            # one minute to take a slip of the thumb back
+            session["undo"] = {"key": result.movement.request_key, "code": found.label.code}
+    return _after_scan(found.label.code)
+
+
+@bp.route("/l/<code>/piece", methods=["POST"])
+@permission("stock.write")
+def scan_piece(code: str):
+    """A serial piece's actions from its label: issue, send for repair, back in service, or
+    confirm it is there."""
+    found = _found_in_reach(code)
+    if found.asset is None:
+        raise DomainError(_("按数量管理的物资请用出库、入库或点数。"))
+    if ConfirmForm().validate_on_submit():
+        try:
+            result = scanning.act(
+                db.session,
+                found.label.code,
+                request.form.get("action"),
+                1,
+                request_key=request.form.get("request_key"),
+                device_at=None,
+                actor=current_actor(),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(result.message, "success" if result.result == "recorded" else "warning")
     return _after_scan(found.label.code)
 
 
@@ -203,11 +259,18 @@ def scan_box():
     if count is not None:
         lines = [ln for ln in count.lines if ln.counted is not None]
         lines.sort(key=lambda ln: ln.counted_at, reverse=True)
+    actor = current_actor()
+    unit = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
     return render_template(
         "labels/scan_box.html",
         count=count,
         lines=lines,
         shows_book=count is None or shows_book(count),
+        unit=unit,
+        may_write=unit is not None and can(db.session, actor, "stock.write", unit),
+        start_count_url=url_for("labels.scan_count_start")
+        if unit is not None and can(db.session, actor, "counts.write", unit)
+        else None,
     )
 
 

@@ -11,9 +11,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self'",
+        # The scan page's QR decoder is WebAssembly (compiled, never eval'd from text).
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "worker-src 'self'",
+        "connect-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self'",
+        "img-src 'self' data: blob:",
+        # The camera's picture on the scan page.
+        "media-src 'self' blob: mediastream:",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

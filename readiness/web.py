@@ -74,9 +74,15 @@ def actor_can(permission_name: str, unit=None) -> bool:
     return actor is not None and can(db.session, actor, permission_name, unit)
 
 
+def wants_json() -> bool:
+    """The API, or a page's script posting JSON (the phone's scan page): refusals in the
+    API's error shape, not an HTML page."""
+    return is_api_request() or request.is_json
+
+
 def _error(status: int, message: str | None = None):
     text = message or str(ERROR_TEXT.get(status, ERROR_TEXT[500]))
-    if is_api_request():
+    if wants_json():
         return error_response(status, text)
     return render_template("error.html", status=status, message=text), status
 
@@ -134,7 +140,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):
         db.session.rollback()
-        if is_api_request():
+        if wants_json():
             return error_response(err.status, err.message, err.code, err.field)
         return _error(err.status, err.message)
 
@@ -142,6 +148,10 @@ def init_app(app: Flask) -> None:
     def csrf_error(err):
         if is_api_request():
             return _error(400, str(err.description))
+        if wants_json():
+            return error_response(
+                400, _("页面已过期，请刷新页面后重试；未做任何修改。"), "csrf_error"
+            )
         flash(_("表单已过期或来源无效，未做任何修改。请重新填写后提交。"), "error")
         back = urlsplit(request.referrer or "")
         if back.netloc == request.host and back.path:

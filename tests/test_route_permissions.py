@@ -194,6 +194,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("labels.printer", "POST"): WRITERS,
     ("labels.printer_retire", "POST"): WRITERS,
     ("labels.test_page", "GET"): WRITERS,
+    ("labels.scan_piece", "POST"): WRITERS,
+    ("labels.scan_lookup", "GET"): STOCK_READERS,
+    ("labels.scan_act", "POST"): STOCK_READERS,
+    ("labels.scan_undo", "POST"): WRITERS,
+    ("labels.scan_offline", "GET"): STOCK_READERS,
+    ("labels.scan_count_progress", "GET"): STOCK_READERS,
+    ("labels.scan_count_start", "POST"): WRITERS,
+    ("labels.scan_count_submit", "POST"): WRITERS,
+    ("labels.service_worker", "GET"): PUBLIC,
+    ("labels.manifest", "GET"): PUBLIC,
     ("labels_api.create_labels", "POST"): WRITERS,
     ("labels_api.get_label", "GET"): STOCK_READERS,
     ("labels_api.list_printer_profiles", "GET"): WRITERS,
@@ -586,7 +596,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     if foreign:
         unit = world["foreign"][unit]
         target = world["foreign_target"]
-    if path.startswith(("/l/", "/api/v1/labels/")):
+    if path.startswith(("/l/", "/api/v1/labels/", "/scan/lookup/")):
         path = path.replace("<code>", world["labels"][unit])
     if path.startswith(("/shelters/towns/", "/api/v1/towns/")):
         path = path.replace("<code>", world["towns"][unit])

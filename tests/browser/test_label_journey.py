@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from inventory.models import Movement
 from tests.browser.test_drill_journey import sign_in
@@ -63,10 +63,22 @@ def test_keeper_prints_labels_then_scans_one_on_a_phone(
     expect(phone.locator(".scan-qty")).to_have_text("12 盘")
     phone.fill("#qty", "3")
     phone.click("button[name=kind][value=issue]")
-    expect(phone.locator(".flash-success")).to_be_visible()
+    # the message says which way stock moved and the unit's total, with an undo for a minute
+    expect(phone.locator(".flash-success")).to_have_text("出库 3 盘警戒带，本单位现有 9 盘。")
     expect(phone.locator(".scan-qty")).to_have_text("9 盘")
     screenshot(phone)
-    assert (
-        session.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "issue"))
-        == 1
-    )
+    # made for a thumb on a 360 px screen: nothing scrolls sideways, buttons are 56 px high
+    # and 8 px apart, the header is one row
+    phone.set_viewport_size({"width": 360, "height": 740})
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    boxes = [phone.locator(sel).bounding_box() for sel in (".move-out", ".move-in", "#undo")]
+    assert all(box["height"] >= 56 for box in boxes), boxes
+    out, into = boxes[0], boxes[1]
+    apart = max(into["x"] - (out["x"] + out["width"]), into["y"] - (out["y"] + out["height"]))
+    assert apart >= 8, (out, into)
+    assert phone.locator(".topbar").bounding_box()["height"] <= 64
+    phone.click("#undo")
+    expect(phone.locator(".flash-success")).to_contain_text("已撤销出库 3 盘警戒带")
+    expect(phone.locator(".scan-qty")).to_have_text("12 盘")
+    kinds = session.scalars(select(Movement.kind).order_by(Movement.id)).all()
+    assert kinds[-2:] == ["issue", "reversal"] and kinds.count("issue") == 1
