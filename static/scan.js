@@ -223,14 +223,19 @@
       if (err instanceof Refused) {
         throw err.status === 404 ? new Refused(fmt(T.unknown_code, { code: shown }), 404) : err;
       }
+      // not in the offline copy either: say why the server could not be asked
+      var notFound = new Refused(
+        err.message === T.network_error ? fmt(T.not_in_pack, { code: shown })
+          : err.message === T.relogin ? T.signed_out
+            : fmt(T.lookup_failed, { reason: err.message }));
       return packsAll().then(function (packs) {
         for (var i = 0; i < packs.length; i++) {
           var hit = packs[i].data.labels[code];
           if (hit) return { found: hit, offline: packs[i] };
         }
-        throw new Refused(fmt(T.not_in_pack, { code: shown }));
+        throw notFound;
       }, function () {
-        throw new Refused(fmt(T.not_in_pack, { code: shown }));
+        throw notFound;
       });
     });
   }
@@ -361,9 +366,15 @@
     try { sessionStorage.setItem("scan-log:" + (countId || ""), JSON.stringify(log.slice(-200))); } catch (e) { /* full: the list on screen stays */ }
   }
 
+  // without network, the usual words; kept for another reason (a lost sign-in, a server
+  // error), that reason
+  function queuedText(e) {
+    return !e.reason || e.reason === T.network_error ? T.queued : fmt(T.waiting, { reason: e.reason });
+  }
+
   var STATE_TEXT = {
     sending: function () { return T.sending; },
-    queued: function (e) { return T.queued + (e.reason ? "（" + e.reason + "）" : ""); },
+    queued: function (e) { return queuedText(e); },
     recorded: function () { return T.recorded; },
     already: function () { return T.already; },
     refused: function (e) { return fmt(T.refused, { reason: e.reason || "" }); },
@@ -518,7 +529,7 @@
       entry.state = "queued";
       entry.reason = err.message;
       logUpdate(entry);
-      if (live) say(describeEntry(entry) + " · " + T.queued, "queued");
+      if (live) say(describeEntry(entry) + " · " + queuedText(entry), "queued");
       return outboxPut(entry);
     }).catch(function () {}).then(function () {
       delete inflight[entry.request_key];
