@@ -436,7 +436,7 @@ def record_movement(
             )
         except IntegrityError:
             # The same one-time key was written by a concurrent submit of the same form.
-            raise Conflict(_("该表单已经提交过，请勿重复提交。")) from None
+            raise DuplicateSubmit(_("该表单已经提交过，请勿重复提交。")) from None
         except InsufficientStock:
             # Someone took the stock between the check and the write (SQLite locks nothing
             # on read): the refusal says the unit's total as it is now.
@@ -470,6 +470,12 @@ def record_movement(
 
 # The document of the second and later ledger lines of one issue or write-off split over lots.
 SPLIT_DOCUMENT = "movement:"
+
+
+class DuplicateSubmit(Conflict):
+    """The same one-time key was written at this very moment by a concurrent request: after
+    a rollback, the request finds the other's line and is answered as a retry."""
+
 
 # How long after recording an issue or receipt its author may undo it (a slip of the thumb).
 UNDO_WINDOW = timedelta(minutes=1)

@@ -381,8 +381,10 @@ class CountLine(Base):
     counted: Mapped[int | None]
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # When the counter entered it, by the phone's clock (sent later from an outbox).
+    # When the counter entered it, by the phone's clock (sent later from an outbox), and the
+    # phone's one-time key of that entry (the same entry resent is recognised).
     counted_on_device_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_key: Mapped[str | None] = mapped_column(String(64))
     not_counted_reason: Mapped[str | None] = mapped_column(Text)
 
     count: Mapped[Count] = relationship(back_populates="lines")

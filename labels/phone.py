@@ -13,9 +13,11 @@ phone's clock then: sent twice, it is recorded once.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from flask import flash, jsonify, redirect, request, send_file, session, url_for
+from flask import current_app, flash, jsonify, redirect, request, send_file, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from labels import scanning
@@ -176,5 +178,31 @@ def service_worker():
 @bp.route("/manifest.webmanifest")
 @permission(PUBLIC)
 def manifest():
-    """The installable app's manifest (name, icons, start page)."""
-    return _static_file("manifest.webmanifest", "application/manifest+json")
+    """The installable app's manifest (name, icons, start page), in the user's language."""
+    icons = [
+        {
+            "src": url_for("static", filename=f"icons/icon-{size}.png"),
+            "sizes": f"{size}x{size}",
+            "type": "image/png",
+            "purpose": "any maskable",
+        }
+        for size in (192, 512)
+    ]
+    body = {
+        "name": _("应急装备战备管理"),
+        "short_name": _("战备扫码"),
+        "description": _("扫描物资标签：盘点、出库、入库，断网也能用。"),
+        "lang": "zh-CN" if str(get_locale()).startswith("zh") else "en",
+        "start_url": url_for("labels.scan_box"),
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "theme_color": "#a4262c",
+        "background_color": "#f4f6f8",
+        "icons": icons,
+    }
+    response = current_app.response_class(
+        json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response

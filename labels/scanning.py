@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from inventory import counts, ledger
@@ -177,7 +178,19 @@ def act(
     count_id=None,
     actor,
 ) -> ScanResult:
-    """Do what the phone asks with the scanned label, once per request key."""
+    """Do what the phone asks with the scanned label, once per request key: the same key
+    sent again — even at the same moment, from two tabs — is answered "already"."""
+    arguments = (code, action, qty, request_key, device_at, count_id, actor)
+    try:
+        return _act(session, *arguments)
+    except (ledger.DuplicateSubmit, IntegrityError):
+        # Another request wrote this key between our check and our write: start again,
+        # and the check finds what it wrote.
+        session.rollback()
+        return _act(session, *arguments)
+
+
+def _act(session, code, action, qty, request_key, device_at, count_id, actor) -> ScanResult:
     key = _request_key(request_key)
     when = _device_time(device_at)
     found = found_for(session, code, actor)
@@ -256,6 +269,16 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
         )
         return ScanResult("recorded", message, "count", counted, None, None, key)
     line = next((ln for ln in running.lines if ln.position_id == position.id), None)
+    if line is not None and line.request_key == key:
+        return ScanResult(
+            "already",
+            _("这次点数已经记录过（盘点第 {id} 号），未重复记录。").format(id=running.id),
+            "count",
+            line.counted,
+            None,
+            None,
+            key,
+        )
     if line is not None and line.counted is not None and when is not None:
         entered = line.counted_on_device_at or line.counted_at
         if entered is not None and entered > when:
@@ -280,6 +303,7 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
             )
     line = counts.enter_count(session, running, found.item, found.lot, counted, actor=actor)
     line.counted_on_device_at = when
+    line.request_key = key
     session.flush()
     message = _("已计入盘点第 {id} 号：{n} {uom}。").format(
         id=running.id, n=counted, uom=found.item.uom

@@ -42,6 +42,14 @@ def is_api_request() -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def wants_json() -> bool:
+    """The API, or a page's script that posts JSON or asks for it (the phone's scan page):
+    refusals in the API's error shape, not an HTML page or a redirect to sign in."""
+    if is_api_request() or request.is_json:
+        return True
+    return request.accept_mimetypes.best == "application/json"
+
+
 def current_actor():
     """The signed-in user (page session or API token), or None."""
     if "actor" not in g:
@@ -77,7 +85,7 @@ def _enforce_route_permission():
         return None
     actor = current_actor()
     if actor is None:
-        if is_api_request():
+        if wants_json():
             abort(401)
         flash(_("请先登录。"), "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

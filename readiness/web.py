@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from readiness.api import error_response
-from readiness.auth import current_actor, is_api_request
+from readiness.auth import current_actor, is_api_request, wants_json
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.models import LANGUAGES
@@ -72,12 +72,6 @@ def actor_can(permission_name: str, unit=None) -> bool:
     """In templates: may the signed-in user do this (on this unit)?"""
     actor = current_actor()
     return actor is not None and can(db.session, actor, permission_name, unit)
-
-
-def wants_json() -> bool:
-    """The API, or a page's script posting JSON (the phone's scan page): refusals in the
-    API's error shape, not an HTML page."""
-    return is_api_request() or request.is_json
 
 
 def _error(status: int, message: str | None = None):

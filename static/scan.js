@@ -542,6 +542,15 @@
   function flushOutbox() {
     if (flushing) return Promise.resolve();
     flushing = true;
+    // One tab sends at a time (two open tabs both hear "online"): the server would record
+    // each entry once anyway, this only spares it the race.
+    if (navigator.locks && navigator.locks.request) {
+      return navigator.locks.request("readiness-outbox", sendWaiting);
+    }
+    return sendWaiting();
+  }
+
+  function sendWaiting() {
     return outboxAll().then(function (entries) {
       entries.sort(function (a, b) { return a.tapped_at - b.tapped_at; });
       var waiting = entries.filter(function (e) { return e.state === "queued" || e.state === "sending"; });

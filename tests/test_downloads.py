@@ -97,6 +97,13 @@ USER_FILES = {
 # Pages no link leads to, with the reason (test_the_crawl_reaches_every_download_and_every_page).
 NOT_LINKED = {
     "auth.login",  # a signed-in user sees no link to it; the test signs in through it
+    # the scan page's script and the browser fetch these, no link leads to them
+    # (tests/labels/test_phone.py and tests/browser/test_phone_journeys.py reach each)
+    "labels.scan_lookup",
+    "labels.scan_offline",
+    "labels.scan_count_progress",
+    "labels.service_worker",
+    "labels.manifest",
 }
 # Distinct URLs visited per route (different ids or filters): enough to meet every kind of
 # page without walking every record of the demo.

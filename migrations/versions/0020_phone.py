@@ -5,7 +5,8 @@ serial pieces confirmed by scanning.
   time the server received it); ``movements.reverses_id``: an undo names the movement it
   reverses, once.
 - ``counts.request_key``: a spot count sent from a phone is recorded once however often
-  it is resent; ``count_lines.counted_on_device_at``: the phone's time of a count entry.
+  it is resent; ``count_lines.counted_on_device_at`` and ``request_key``: the phone's time
+  and one-time key of a count entry.
 - ``assets.last_seen_at`` / ``last_seen_by_id``: a serial piece confirmed there by
   scanning its label.
 
@@ -56,6 +57,7 @@ def upgrade():
         batch.create_unique_constraint(op.f("uq_counts_request_key"), ["request_key"])
     with op.batch_alter_table("count_lines") as batch:
         batch.add_column(sa.Column("counted_on_device_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("request_key", sa.String(length=64), nullable=True))
     with op.batch_alter_table("assets") as batch:
         batch.add_column(sa.Column("last_seen_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("last_seen_by_id", sa.Integer(), nullable=True))
@@ -72,6 +74,7 @@ def downgrade():
         batch.drop_column("last_seen_by_id")
         batch.drop_column("last_seen_at")
     with op.batch_alter_table("count_lines") as batch:
+        batch.drop_column("request_key")
         batch.drop_column("counted_on_device_at")
     with op.batch_alter_table("counts") as batch:
         batch.drop_constraint(op.f("uq_counts_request_key"), type_="unique")

@@ -297,3 +297,58 @@ def test_the_ledger_shows_the_phones_time_beside_the_time_received(phone, shelf,
     )
     assert rows[0][-1] == "手机记录时间"
     assert rows[-1][-1] == "2026-12-01 02:30" and rows[-1][1] != rows[-1][-1]
+
+
+def test_a_scripts_refusals_are_json_even_for_a_lookup_or_when_signed_out(phone, shelf, app):
+    wanted = {"Accept": "application/json"}
+    r = phone.client.get("/scan/lookup/ZZZZZZZZZZ", headers=wanted)
+    assert r.status_code == 404 and "不存在" in r.get_json()["error"]["message"]
+    client = app.test_client()  # nobody signed in
+    signed_out = client.get(f"/scan/lookup/{shelf['codes']['kit']}", headers=wanted)
+    assert signed_out.status_code == 401 and signed_out.get_json()["error"]["code"]
+    # a browser that asks for a page still gets the sign-in page
+    assert client.get("/scan").status_code == 302
+
+
+def test_the_same_action_sent_at_the_same_moment_from_two_tabs_is_recorded_once(
+    app, shelf, session, login
+):
+    """Two tabs (or a retry racing the first try) post one key at once: every answer says
+    recorded or already, never a refusal, and the ledger holds one line."""
+    import threading
+
+    phone = Phone(login("keeper1"))
+    cookie = phone.client.get_cookie("session")
+    body = {
+        "code": shelf["codes"]["kit"],
+        "action": "issue",
+        "qty": 2,
+        "request_key": key(50),
+        "device_at": datetime.now(UTC).isoformat(),
+    }
+    count_body = {**body, "action": "count", "qty": 38, "request_key": key(51)}
+    answers = []
+
+    def send(payload):
+        client = app.test_client()
+        client.set_cookie("session", cookie.value)
+        answers.append(client.post("/scan/act", json=payload, headers={"X-CSRFToken": phone.token}))
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in [body] * 4 + [count_body] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted({r.status_code for r in answers}) == [200], [r.get_json() for r in answers]
+    results = [r.get_json()["result"] for r in answers]
+    assert results.count("recorded") == 2 and results.count("already") == 6
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Movement).where(Movement.request_key == key(50))
+        )
+        == 1
+    )
+    assert (
+        session.scalar(select(func.count()).select_from(Count).where(Count.request_key == key(51)))
+        == 1
+    )
