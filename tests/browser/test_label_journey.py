@@ -80,5 +80,11 @@ def test_keeper_prints_labels_then_scans_one_on_a_phone(
     phone.click("#undo")
     expect(phone.locator(".flash-success")).to_contain_text("已撤销出库 3 盘警戒带")
     expect(phone.locator(".scan-qty")).to_have_text("12 盘")
+    # the scan page too: no sideways scrolling, every visible button a thumb's size
+    phone.goto(live_server.url + "/scan")
+    expect(phone.locator("#offline-download")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    for button in phone.locator("main button:visible").all():
+        assert button.bounding_box()["height"] >= 48, button.inner_text()
     kinds = session.scalars(select(Movement.kind).order_by(Movement.id)).all()
     assert kinds[-2:] == ["issue", "reversal"] and kinds.count("issue") == 1
