@@ -435,17 +435,16 @@ def printers():
     values: dict = {}
     if request.method == "POST" and ConfirmForm().validate_on_submit():
         values = _profile_values()
-        try:
-            unit = core.get_unit(db.session, request.form.get("unit", ""))
-            profile = lab.save_profile(db.session, unit, values, actor=actor)
-        except lab.Invalid as err:
-            db.session.rollback()
-            errors = err.errors
-        except DomainError as err:
-            db.session.rollback()
-            errors = {err.field or "unit": err.message}
-        else:
-            db.session.commit()
+        profile, errors = _save(
+            lambda: lab.save_profile(
+                db.session,
+                core.get_unit(db.session, request.form.get("unit", "")),
+                values,
+                actor=actor,
+            ),
+            "unit",
+        )
+        if not errors:
             flash(
                 _("已添加打印机“{name}”。先打印一张校准测试页。").format(name=profile.name),
                 "success",
@@ -468,6 +467,21 @@ def printers():
     )
 
 
+def _save(call, default_field: str):
+    """Run a printer form's service call: commit and return (result, {}), or roll back and
+    return (None, every refused field with its message)."""
+    try:
+        result = call()
+    except lab.Invalid as err:
+        db.session.rollback()
+        return None, err.errors
+    except DomainError as err:
+        db.session.rollback()
+        return None, {err.field or default_field: err.message}
+    db.session.commit()
+    return result, {}
+
+
 def _editable_profile(profile_id: int):
     actor = current_actor()
     profile = db.session.get(lab.PrinterProfile, profile_id)
@@ -486,29 +500,27 @@ def printer(profile_id: int):
     errors: dict[str, str] = {}
     values: dict = {}
     if request.method == "POST" and ConfirmForm().validate_on_submit():
-        values = _profile_values()
-        try:
-            if request.form.get("measure"):
-                lab.correct_from_measurement(
+        if request.form.get("measure"):
+            _result, errors = _save(
+                lambda: lab.correct_from_measurement(
                     db.session,
                     profile,
                     request.form.get("ruler_mm", ""),
                     request.form.get("cross_x_mm", ""),
                     request.form.get("cross_y_mm", ""),
                     actor=current_actor(),
-                )
-            else:
-                lab.save_profile(
-                    db.session, profile.unit, values, actor=current_actor(), profile=profile
-                )
-        except lab.Invalid as err:
-            db.session.rollback()
-            errors = err.errors
-        except DomainError as err:
-            db.session.rollback()
-            errors = {err.field or "name": err.message}
+                ),
+                "ruler_mm",
+            )
         else:
-            db.session.commit()
+            values = _profile_values()
+            _result, errors = _save(
+                lambda: lab.save_profile(
+                    db.session, profile.unit, values, actor=current_actor(), profile=profile
+                ),
+                "name",
+            )
+        if not errors:
             flash(
                 _("已保存：X {x} mm，Y {y} mm，缩放 {s}%。请再打印一张测试页核对。").format(
                     x=profile.offset_x_mm, y=profile.offset_y_mm, s=profile.scale_pct
