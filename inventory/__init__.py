@@ -4,9 +4,18 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory import allocations_api, allocations_views, api, views
+    from inventory import (
+        allocations_api,
+        allocations_views,
+        api,
+        maintenance_api,
+        maintenance_views,
+        views,
+    )
 
     app.register_blueprint(views.bp)
     app.register_blueprint(allocations_views.bp)
+    app.register_blueprint(maintenance_views.bp)
     api.init_app(app)
     allocations_api.init_app(app)
+    maintenance_api.init_app(app)

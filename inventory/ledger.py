@@ -703,6 +703,11 @@ def set_asset_status(
         raise DomainError(_("只能设为在用或维修中；报废请走报损核销。"), field="status")
     if asset.unit_id is None:
         raise Conflict(_("该设备已不在任何单位账上。"))
+    if asset.status == "out_of_service" and status == "in_service":
+        # a failed function test is answered by a repair, not by a change of label
+        raise DomainError(
+            _("该设备功能测试不合格已停用：请记录维修（结果合格）后才恢复在用。"), field="status"
+        )
     before = {"status": asset.status}
     asset.status = status
     asset.note = check_note(note)

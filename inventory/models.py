@@ -40,6 +40,8 @@ OUTBOUND_KINDS = frozenset({"issue", "write_off", "transfer_out"})
 ASSET_STATUSES = {
     "in_service": _l("在用"),
     "under_repair": _l("维修中"),
+    # A failed function test: not on hand (shortfall) until a repair is recorded.
+    "out_of_service": _l("故障停用"),
     "retired": _l("已报废"),
 }
 
@@ -59,6 +61,11 @@ class Item(Base):
     __table_args__ = (
         CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
         CheckConstraint("tracking IN ('bulk', 'serial')", name="tracking_known"),
+        CheckConstraint(
+            "(service_interval_days IS NULL OR service_interval_days > 0)"
+            " AND (test_interval_days IS NULL OR test_interval_days > 0)",
+            name="intervals_positive",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +76,10 @@ class Item(Base):
     unit_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     shelf_life_days: Mapped[int | None]
     tracking: Mapped[str] = mapped_column(String(10), default="bulk")
+    # Serial equipment only: service every N days, and a function test (start and run it)
+    # every N days; none = not scheduled.
+    service_interval_days: Mapped[int | None]
+    test_interval_days: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -245,7 +256,10 @@ class Asset(Base):
     __tablename__ = "assets"
     __table_args__ = (
         UniqueConstraint("item_id", "serial"),
-        CheckConstraint("status IN ('in_service', 'under_repair', 'retired')", name="status_known"),
+        CheckConstraint(
+            "status IN ('in_service', 'under_repair', 'out_of_service', 'retired')",
+            name="status_known",
+        ),
         Index("ix_assets_unit_item", "unit_id", "item_id"),
     )
 
@@ -505,3 +519,40 @@ class AllocationApproval(Base):
 
     allocation: Mapped[Allocation] = relationship(back_populates="approvals")
     approver: Mapped[User] = relationship()
+
+
+MAINTENANCE_KINDS = {
+    "service": _l("保养"),
+    "function_test": _l("功能测试"),
+    "repair": _l("维修"),
+}
+MAINTENANCE_RESULTS = {"pass": _l("正常"), "fail": _l("故障")}
+
+
+class MaintenanceRecord(Base):
+    """A service, a function test or a repair of one serial piece. Never updated: a wrong
+    record is followed by a right one."""
+
+    __tablename__ = "maintenance_records"
+    __table_args__ = (
+        CheckConstraint("kind IN ('service', 'function_test', 'repair')", name="kind_known"),
+        CheckConstraint("result IN ('pass', 'fail')", name="result_known"),
+        CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),
+        Index("ix_maintenance_records_asset_kind", "asset_id", "kind", "done_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    done_on: Mapped[date]
+    result: Mapped[str] = mapped_column(String(10))
+    readings: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    vendor: Mapped[str] = mapped_column(String(100), default="")
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    asset: Mapped[Asset] = relationship()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from inventory import counts, ledger
+from inventory import counts, ledger, maintenance
 from inventory.counts import shows_book
 from inventory.models import (
     ASSET_STATUSES,
@@ -21,6 +21,7 @@ from inventory.models import (
     Asset,
     Count,
     Item,
+    MaintenanceRecord,
     Movement,
     Position,
 )
@@ -35,7 +36,7 @@ from readiness.models import Unit
 from readiness.permissions import can, in_scope, require
 
 POSITION_ACTIONS = ("count", "issue", "receipt")
-ASSET_ACTIONS = ("issue", "repair", "in_service", "seen")
+ASSET_ACTIONS = ("test_pass", "test_fail", "issue", "repair", "in_service", "seen")
 REQUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # A phone whose clock runs ahead is believed up to this much; beyond, the time is refused.
 CLOCK_SLACK = timedelta(minutes=10)
@@ -314,6 +315,30 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
 def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
     asset: Asset = found.asset
     item = found.item
+    if action in ("test_pass", "test_fail"):
+        # a function test (start it and run it) recorded from the piece's label
+        earlier = session.scalar(
+            select(MaintenanceRecord.id).where(MaintenanceRecord.request_key == key)
+        )
+        entry = maintenance.record(
+            session,
+            asset,
+            kind="function_test",
+            done_on=when.date() if when else date.today(),
+            result="pass" if action == "test_pass" else "fail",
+            request_key=key,
+            actor=actor,
+        )
+        if entry.result == "pass":
+            message = _("{item} {serial} 功能测试正常，已记录。").format(
+                item=item.name, serial=asset.serial
+            )
+        else:
+            message = _(
+                "{item} {serial} 功能测试故障：已停用，不计入在库数量，修好后请记录维修。"
+            ).format(item=item.name, serial=asset.serial)
+        result = "already" if earlier else "recorded"
+        return ScanResult(result, message, action, 1, None, None, key)
     if action == "issue":
         posted = ledger.record_movement(
             session,
@@ -331,6 +356,21 @@ def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
         )
         result = "already" if posted.replayed else "recorded"
         return ScanResult(result, message, action, 1, posted.unit_total, None, key)
+    if action == "in_service" and asset.status == "out_of_service":
+        # back from a failed test only through a repair that passed
+        maintenance.record(
+            session,
+            asset,
+            kind="repair",
+            done_on=when.date() if when else date.today(),
+            result="pass",
+            request_key=key,
+            actor=actor,
+        )
+        message = _("已记录维修合格，{item} {serial} 恢复在用。").format(
+            item=item.name, serial=asset.serial
+        )
+        return ScanResult("recorded", message, action, 1, None, None, key)
     if action in ("repair", "in_service"):
         status = "under_repair" if action == "repair" else "in_service"
         if asset.status == status:

@@ -15,8 +15,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from drills import requirements
-from inventory import counts
-from inventory.models import Allocation, Lot, Position
+from inventory import counts, maintenance
+from inventory.models import Allocation, Asset, Lot, Position
 from inventory.shortfall import shortfall
 from readiness import cache
 from readiness.models import AuditEntry, User
@@ -64,6 +64,12 @@ class StockFigures:
 class AllocationFigures:
     awaiting: int  # submitted, waiting for command's approval
     emergency_unapproved: int  # emergency requests sent before approval, still not approved
+
+
+@dataclass(frozen=True)
+class MaintenanceFigures:
+    overdue: int  # services and function tests past their date
+    out_of_service: int  # pieces that failed a function test and are not repaired yet
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class Dashboard:
     stock: StockFigures | None = None
     allocations: AllocationFigures | None = None
     counts: CountFigures | None = None
+    maintenance: MaintenanceFigures | None = None
     expiry: ExpiryFigures | None = None
     drills: DrillFigures | None = None
     shelters: ShelterFigures | None = None
@@ -144,7 +151,15 @@ class Dashboard:
     @property
     def is_empty(self) -> bool:
         return not any(
-            (self.stock, self.allocations, self.counts, self.expiry, self.drills, self.shelters)
+            (
+                self.stock,
+                self.allocations,
+                self.counts,
+                self.maintenance,
+                self.expiry,
+                self.drills,
+                self.shelters,
+            )
         )
 
 
@@ -208,6 +223,18 @@ def allocation_figures(session: Session, unit_ids: set[int] | None) -> Allocatio
 def count_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> CountFigures:
     due = counts.counts_due(session, unit_ids, today=today)
     return CountFigures(overdue=sum(1 for d in due if d.overdue), holders=len(due))
+
+
+def maintenance_figures(
+    session: Session, unit_ids: set[int] | None, *, today: date
+) -> MaintenanceFigures:
+    due = maintenance.due_rows(session, unit_ids, today=today)
+    stopped = select(func.count()).select_from(Asset).where(Asset.status == "out_of_service")
+    if unit_ids is not None:
+        stopped = stopped.where(Asset.unit_id.in_(unit_ids))
+    return MaintenanceFigures(
+        overdue=sum(1 for d in due if d.overdue), out_of_service=session.scalar(stopped) or 0
+    )
 
 
 def expiry_figures(
@@ -356,6 +383,7 @@ def _gather(session: Session, actor, scope, today: date, shelter_target: Decimal
         board.allocations = allocation_figures(session, scope)
     if board.may["stock.view"]:
         board.counts = count_figures(session, scope, today=today)
+        board.maintenance = maintenance_figures(session, scope, today=today)
     if board.may["drills.view"]:
         board.drills = drill_figures(session, scope, today=today)
     if board.may["shelters.view"]:

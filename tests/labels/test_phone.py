@@ -173,7 +173,7 @@ def test_a_serial_piece_has_its_actions_on_its_own_label(phone, shelf, session, 
     code = shelf["codes"]["pump"]
     found = phone.client.get(f"/scan/lookup/{code}").get_json()
     assert found["kind"] == "asset" and found["serial"] == "PUMP-2021-01"
-    assert found["actions"] == ["issue", "repair", "in_service", "seen"]
+    assert found["actions"] == ["test_pass", "test_fail", "issue", "repair", "in_service", "seen"]
     page = phone.client.get(f"/l/{code}").get_data(as_text=True)
     assert "不在您的单位账上" not in page and "确认在位" in page and "送修" in page
     assert (

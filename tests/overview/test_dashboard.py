@@ -248,6 +248,7 @@ def test_every_tile_links_to_the_report_behind_it(area, login):
         "awaiting": "/allocations",
         "emergency": "/allocations",
         "counts": "/counts",
+        "maintenance": "/maintenance",
         "expiry": "/reports/expiry?days=90",
         "drills": f"/drills/compliance?year={year}",
         "actions": "/actions?overdue=1",
