@@ -10,10 +10,12 @@ never had one — and which are overdue.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -30,6 +32,15 @@ from inventory.models import (
 from readiness import audit
 from readiness.checks import check_note
 from readiness.errors import Conflict, DomainError, NotFound
+from readiness.files import (
+    FILE_TYPES,
+    FILENAME_MAX,
+    base_name,
+    content_path,
+    detect_type,
+    megabytes,
+    store,
+)
 from readiness.models import Unit
 from readiness.permissions import require
 
@@ -100,6 +111,9 @@ def record(
     cost=None,
     request_key: str | None = None,
     today: date | None = None,
+    photo: tuple[str, bytes] | None = None,
+    storage_dir: Path | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
 ) -> MaintenanceRecord:
     """Record a service, a function test or a repair of a piece in the user's reach.
 
@@ -140,6 +154,12 @@ def record(
         recorded_by_id=getattr(actor, "id", None),
         request_key=request_key,
     )
+    if photo is not None and photo[1]:
+        name, data, content_type, sha = _checked_photo(photo, max_bytes)
+        if storage_dir is None:
+            raise DomainError(_("照片无法保存：未配置附件目录。"), field="photo")
+        store(session, content_path(storage_dir, sha), data)
+        entry.photo_sha256, entry.photo_type, entry.photo_name = sha, content_type, name
     session.add(entry)
     before = asset.status
     if kind == "function_test" and result == "fail":
@@ -168,6 +188,28 @@ def record(
         },
     )
     return entry
+
+
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+
+def _checked_photo(photo: tuple[str, bytes], max_bytes: int) -> tuple[str, bytes, str, str]:
+    """A photo's name, bytes, type (from its content: JPG, PNG or WebP) and SHA-256."""
+    filename, data = photo
+    name = base_name(filename)[:FILENAME_MAX] or "photo"
+    if len(data) > max_bytes:
+        raise DomainError(
+            _("照片太大：不能超过 {mb} MB。").format(mb=megabytes(max_bytes)), field="photo"
+        )
+    detected = detect_type(data)
+    content_type = FILE_TYPES[detected][0] if detected else None
+    if content_type not in PHOTO_TYPES:
+        raise DomainError(_("照片只能是 JPG、PNG 或 WebP 图片。"), field="photo")
+    return name, data, content_type, hashlib.sha256(data).hexdigest()
+
+
+def photo_path(storage_dir: Path, entry: MaintenanceRecord) -> Path:
+    return content_path(storage_dir, entry.photo_sha256)
 
 
 def set_intervals(session: Session, item: Item, service_days, test_days, *, actor) -> Item:

@@ -3,17 +3,36 @@ to record a service, a test or a repair, and the items' intervals."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from inventory import maintenance
-from inventory.models import ASSET_STATUSES, MAINTENANCE_KINDS, MAINTENANCE_RESULTS, Asset, Item
+from inventory.models import (
+    ASSET_STATUSES,
+    MAINTENANCE_KINDS,
+    MAINTENANCE_RESULTS,
+    Asset,
+    Item,
+    MaintenanceRecord,
+)
 from readiness import services as core
 from readiness.auth import current_actor, permission
+from readiness.config import storage_dir
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
@@ -62,12 +81,18 @@ def asset(asset_id: int):
             abort(403)
         values = {k: request.form.get(k, "") for k in FIELDS}
         if ConfirmForm().validate_on_submit():
+            upload = request.files.get("photo")
+            limit = int(current_app.config["ATTACHMENT_MAX_BYTES"])
+            photo = (upload.filename or "", upload.stream.read(limit + 1)) if upload else None
             try:
                 entry = maintenance.record(
                     db.session,
                     piece,
                     request_key=request.form.get("request_key") or None,
                     actor=actor,
+                    photo=photo,
+                    storage_dir=storage_dir(),
+                    max_bytes=limit,
                     **values,
                 )
             except DomainError as err:
@@ -102,6 +127,31 @@ def asset(asset_id: int):
         request_key=secrets.token_urlsafe(16),
         form=ConfirmForm(),
     )
+
+
+@bp.route("/maintenance/records/<int:record_id>/photo")
+@permission("stock.view")
+def photo(record_id: int):
+    """A record's photo, to whoever may see the piece's unit."""
+    entry = db.session.get(MaintenanceRecord, record_id)
+    if entry is None or entry.photo_sha256 is None:
+        abort(404)
+    if not in_scope(db.session, current_actor(), entry.unit_id):
+        abort(403)
+    path = maintenance.photo_path(storage_dir(), entry)
+    if not path.is_file():
+        current_app.logger.error("maintenance photo %s: file %s is missing", entry.id, path)
+        abort(404)
+    response = send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=entry.photo_type,
+        download_name=entry.photo_name or "photo",
+        etag=entry.photo_sha256,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True
+    return response
 
 
 @bp.route("/maintenance/intervals", methods=["GET", "POST"])

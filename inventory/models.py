@@ -554,5 +554,9 @@ class MaintenanceRecord(Base):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A photo of the piece or its nameplate reading (stored once under its SHA-256).
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_type: Mapped[str | None] = mapped_column(String(100))
+    photo_name: Mapped[str | None] = mapped_column(String(200))
 
     asset: Mapped[Asset] = relationship()

@@ -198,6 +198,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("maintenance.due", "GET"): STOCK_READERS,
     ("maintenance.asset", "GET"): STOCK_READERS,
     ("maintenance.asset", "POST"): WRITERS,
+    ("maintenance.photo", "GET"): STOCK_READERS,
     ("maintenance.intervals", "GET"): ADMIN,
     ("maintenance.intervals", "POST"): ADMIN,
     ("maintenance_api.create_maintenance", "POST"): WRITERS,
@@ -549,6 +550,14 @@ def build_world(session) -> dict:
     bulletins = {
         u.id: issue_bulletin(session, u, week, actor=SYSTEM, today=date.today()) for u in everywhere
     }
+    from inventory.maintenance import record as record_maintenance
+
+    maintenance_records = {
+        uid: record_maintenance(
+            session, a, kind="service", done_on=date.today(), result="pass", actor=SYSTEM
+        )
+        for uid, a in assets.items()
+    }
     printers = {
         u.id: save_profile(
             session, u, {"name": f"打印机{mark[u.id]}{u.code}", "layout": "a4-3x8"}, actor=SYSTEM
@@ -591,6 +600,7 @@ def build_world(session) -> dict:
         "visits": ids(visits),
         "bulletins": ids(bulletins),
         "printers": ids(printers),
+        "maintenance_records": ids(maintenance_records),
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -617,6 +627,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:visit_id>", str(world["visits"][unit]))
     path = path.replace("<int:bulletin_id>", str(world["bulletins"][unit]))
     path = path.replace("<int:profile_id>", str(world["printers"][unit]))
+    path = path.replace("<int:record_id>", str(world["maintenance_records"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]

@@ -3,7 +3,7 @@ on a schedule, and a failed test takes a piece out of service until it is repair
 
 - ``items.service_interval_days`` / ``test_interval_days``: the schedule of a serial item.
 - ``maintenance_records``: each service, function test and repair (date, result, readings,
-  vendor, cost, who), once per request key.
+  vendor, cost, who, a photo), once per request key.
 - ``assets.status`` may be ``out_of_service`` (a failed test; not on hand).
 
 Revision ID: 0021
@@ -70,6 +70,9 @@ def upgrade():
         sa.Column("recorded_by_id", sa.Integer(), nullable=True),
         sa.Column("recorded_at", UTCDateTime(), nullable=False),
         sa.Column("request_key", sa.String(length=64), nullable=True),
+        sa.Column("photo_sha256", sa.String(length=64), nullable=True),
+        sa.Column("photo_type", sa.String(length=100), nullable=True),
+        sa.Column("photo_name", sa.String(length=200), nullable=True),
         sa.CheckConstraint(
             "kind IN ('service', 'function_test', 'repair')",
             name=op.f("ck_maintenance_records_kind_known"),

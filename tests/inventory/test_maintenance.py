@@ -263,3 +263,40 @@ def test_intervals_are_set_by_the_administrator_for_serial_items_only(
     session.expire_all()
     item = session.get(type(pumps["item"]), pumps["item"].id)
     assert (item.service_interval_days, item.test_interval_days) == (90, 15)
+
+
+def test_a_photo_goes_with_the_record_and_only_to_those_who_may_see_it(
+    login, session, pumps, make_unit, make_user
+):
+    import io
+
+    from PIL import Image
+
+    client = login("keeper1")
+    pump = _asset(session, "PUMP-01")
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(picture, format="PNG")
+    form = {"kind": "function_test", "done_on": date.today().isoformat(), "result": "pass"}
+    refused = post_form(
+        client,
+        f"/maintenance/assets/{pump.id}",
+        {**form, "photo": (io.BytesIO(b"not a picture"), "nameplate.png")},
+        content_type="multipart/form-data",
+    )
+    assert "照片只能是 JPG、PNG 或 WebP 图片" in refused.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(MaintenanceRecord)) == 0
+    r = post_form(
+        client,
+        f"/maintenance/assets/{pump.id}",
+        {**form, "photo": (io.BytesIO(picture.getvalue()), "铭牌.png")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    entry = session.scalar(select(MaintenanceRecord))
+    assert entry.photo_type == "image/png" and entry.photo_name == "铭牌.png"
+    shown = client.get(f"/maintenance/records/{entry.id}/photo")
+    assert shown.status_code == 200 and shown.data == picture.getvalue()
+    assert f"/maintenance/records/{entry.id}/photo" in client.get(r.location).get_data(as_text=True)
+    make_user("keeper9", "keeper", make_unit("OTHER", kind="warehouse"))
+    other = login("keeper9")
+    assert other.get(f"/maintenance/records/{entry.id}/photo").status_code == 403
