@@ -108,6 +108,7 @@ def record(
     readings: str = "",
     note: str = "",
     vendor: str = "",
+    sent_on=None,
     cost=None,
     request_key: str | None = None,
     today: date | None = None,
@@ -141,6 +142,11 @@ def record(
     when = _day(done_on, "done_on", today)
     if when < asset.registered_at.date():
         raise DomainError(_("日期早于该设备登记入账的日期。"), field="done_on")
+    sent = None
+    if sent_on not in (None, "") and kind == "repair":
+        sent = _day(sent_on, "sent_on", today)
+        if sent > when:
+            raise DomainError(_("送修日期不能晚于修回日期。"), field="sent_on")
     entry = MaintenanceRecord(
         asset_id=asset.id,
         unit_id=asset.unit_id,
@@ -150,6 +156,7 @@ def record(
         readings=check_note(readings, "readings"),
         note=check_note(note, "note"),
         vendor=check_note(vendor, "vendor")[:100],
+        sent_on=sent,
         cost=_cost(cost),
         recorded_by_id=getattr(actor, "id", None),
         request_key=request_key,

@@ -28,6 +28,7 @@ class NewMaintenance(Body):
     note: str | None = None
     readings: str | None = None
     vendor: str | None = None
+    sent_on: str | None = Field(default=None, description="A repair: the day it was sent")
     cost: str | float | None = Field(default=None, description="Yuan, two decimals at most")
     request_key: str | None = Field(
         default=None, description="A one-time key: the same record sent again is kept once"
@@ -45,6 +46,7 @@ class MaintenanceAnswer(Answer):
     note: str
     readings: str
     vendor: str
+    sent_on: IsoDate | None
     cost: str | None
     status: str = Field(description="The piece's status after the record")
 
@@ -62,6 +64,7 @@ def _answer(entry) -> MaintenanceAnswer:
         note=entry.note,
         readings=entry.readings,
         vendor=entry.vendor,
+        sent_on=entry.sent_on,
         cost=str(entry.cost) if entry.cost is not None else None,
         status=asset.status,
     )
@@ -88,6 +91,7 @@ def create_maintenance(json: NewMaintenance):
         note=json.note or "",
         readings=json.readings or "",
         vendor=json.vendor or "",
+        sent_on=json.sent_on,
         cost=json.cost,
         request_key=json.request_key,
         actor=current_actor(),

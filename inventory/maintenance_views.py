@@ -40,7 +40,7 @@ from readiness.permissions import can, in_scope
 
 bp = Blueprint("maintenance", __name__)
 
-FIELDS = ("kind", "done_on", "result", "readings", "note", "vendor", "cost")
+FIELDS = ("kind", "done_on", "result", "readings", "note", "vendor", "sent_on", "cost")
 
 
 @bp.route("/maintenance")

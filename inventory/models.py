@@ -550,6 +550,8 @@ class MaintenanceRecord(Base):
     readings: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
     vendor: Mapped[str] = mapped_column(String(100), default="")
+    # A repair: when the piece was sent (``done_on`` is when it came back).
+    sent_on: Mapped[date | None]
     cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -66,6 +66,7 @@ def upgrade():
         sa.Column("readings", sa.Text(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("vendor", sa.String(length=100), nullable=False),
+        sa.Column("sent_on", sa.Date(), nullable=True),
         sa.Column("cost", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("recorded_by_id", sa.Integer(), nullable=True),
         sa.Column("recorded_at", UTCDateTime(), nullable=False),

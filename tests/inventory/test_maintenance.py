@@ -78,10 +78,13 @@ def test_a_failed_test_takes_the_pump_off_hand_until_a_repair_passes(session, pu
         done_on=date.today(),
         result="pass",
         vendor="登封水泵厂",
+        sent_on=date.today() - timedelta(days=3),
         cost="380.50",
         actor=keeper,
     )
     session.commit()
+    repair = session.scalar(select(MaintenanceRecord).where(MaintenanceRecord.kind == "repair"))
+    assert repair.sent_on == date.today() - timedelta(days=3) and str(repair.cost) == "380.50"
     assert pump.status == "in_service" and _on_hand(session, pumps["unit"], pumps["item"]) == before
     actions = session.scalars(select(AuditEntry.action)).all()
     assert "maintenance.function_test" in actions and "maintenance.repair" in actions
@@ -122,6 +125,10 @@ def test_what_is_due_counts_from_the_last_test_or_from_registration(session, pum
         ({"done_on": "yesterday"}, "done_on"),
         ({"cost": "-5"}, "cost"),
         ({"cost": "12.345"}, "cost"),
+        (
+            {"kind": "repair", "sent_on": (date.today() + timedelta(days=1)).isoformat()},
+            "sent_on",
+        ),
     ],
 )
 def test_bad_records_are_refused_naming_the_field(session, pumps, changes, field):
