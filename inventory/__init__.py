@@ -10,12 +10,16 @@ def init_app(app: Flask) -> None:
         api,
         maintenance_api,
         maintenance_views,
+        rounds_api,
+        rounds_views,
         views,
     )
 
     app.register_blueprint(views.bp)
     app.register_blueprint(allocations_views.bp)
     app.register_blueprint(maintenance_views.bp)
+    app.register_blueprint(rounds_views.bp)
     api.init_app(app)
     allocations_api.init_app(app)
     maintenance_api.init_app(app)
+    rounds_api.init_app(app)

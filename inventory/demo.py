@@ -370,6 +370,9 @@ def load(session: Session, today: date | None = None) -> bool:
         approve_count(session, count, actor=users["command"])
     _allocations(session, users)
     _maintenance(session, items, today, actor_for("DF-WH"))
+    from inventory import rounds_demo
+
+    rounds_demo.load(session, today)
     return True
 
 

@@ -30,6 +30,7 @@ NAV: list[tuple[str, object, str]] = [
     ("inventory.stock_index", _l("库存"), "stock.view"),
     ("inventory.counts", _l("盘库"), "stock.view"),
     ("maintenance.due", _l("保养试机"), "stock.view"),
+    ("rounds.index", _l("库区排查"), "stock.view"),
     ("labels.scan_box", _l("扫码"), "stock.view"),
     ("labels.print_labels", _l("标签"), "labels.print"),
     ("inventory.shortfall_report", _l("缺口"), "reports.view"),

@@ -26,6 +26,7 @@ SOURCES = {
     "shelter": _l("避灾场所检查"),
     "count": _l("盘点差异"),
     "self": _l("自查"),
+    "round": _l("库区排查"),
 }
 # A problem is rectified (销号) when a second person verified it or command staff cancelled
 # it; "done, awaiting verification" is still open.
@@ -69,7 +70,8 @@ class CorrectiveAction(Base):
         ),
         Index("ix_corrective_actions_owner_status", "owner_id", "status"),
         CheckConstraint(
-            "source IN ('inspection', 'drill', 'shelter', 'count', 'self')", name="source_known"
+            "source IN ('inspection', 'drill', 'shelter', 'count', 'self', 'round')",
+            name="source_known",
         ),
         # each source names where the problem was found
         CheckConstraint("source <> 'drill' OR finding_id IS NOT NULL", name="drill_has_finding"),

@@ -204,6 +204,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("maintenance_api.create_maintenance", "POST"): WRITERS,
     ("maintenance_api.list_maintenance", "GET"): STOCK_READERS,
     ("maintenance_api.due_maintenance", "GET"): STOCK_READERS,
+    # warehouse safety rounds (库区排查)
+    ("rounds.index", "GET"): STOCK_READERS,
+    ("rounds.new", "GET"): WRITERS,
+    ("rounds.new", "POST"): WRITERS,
+    ("rounds.detail", "GET"): STOCK_READERS,
+    ("rounds.templates", "GET"): COMMAND,
+    ("rounds.templates", "POST"): COMMAND,
+    ("rounds_api.create_round", "POST"): WRITERS,
+    ("rounds_api.list_rounds", "GET"): STOCK_READERS,
     ("labels.scan_lookup", "GET"): STOCK_READERS,
     ("labels.scan_act", "POST"): STOCK_READERS,
     ("labels.scan_undo", "POST"): WRITERS,
@@ -558,6 +567,21 @@ def build_world(session) -> dict:
         )
         for uid, a in assets.items()
     }
+    from inventory import rounds as safety_rounds
+
+    for top in (bureau, other):
+        safety_rounds.set_template(session, top, "daily", "门窗锁具完好", actor=SYSTEM)
+    round_records = {
+        u.id: safety_rounds.record_round(
+            session,
+            u,
+            frequency="daily",
+            done_on=date.today(),
+            answers=[safety_rounds.Answer("门窗锁具完好", True)],
+            actor=SYSTEM,
+        )
+        for u in everywhere
+    }
     printers = {
         u.id: save_profile(
             session, u, {"name": f"打印机{mark[u.id]}{u.code}", "layout": "a4-3x8"}, actor=SYSTEM
@@ -601,6 +625,7 @@ def build_world(session) -> dict:
         "bulletins": ids(bulletins),
         "printers": ids(printers),
         "maintenance_records": ids(maintenance_records),
+        "rounds": ids(round_records),
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -628,6 +653,7 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:bulletin_id>", str(world["bulletins"][unit]))
     path = path.replace("<int:profile_id>", str(world["printers"][unit]))
     path = path.replace("<int:record_id>", str(world["maintenance_records"][unit]))
+    path = path.replace("<int:round_id>", str(world["rounds"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]
