@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from readiness.db import UTCDateTime
+from readiness.migration_helpers import check_foreign_keys, foreign_keys_off
 
 revision = "0020"
 down_revision = "0019"
@@ -27,24 +28,8 @@ branch_labels = None
 depends_on = None
 
 
-def _foreign_keys_off() -> bool:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        # Batch mode rebuilds movements, counts and assets, which other tables reference.
-        op.execute("PRAGMA foreign_keys=OFF")
-    return sqlite
-
-
-def _check_foreign_keys(sqlite: bool) -> None:
-    if sqlite:
-        problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
-        if problems:
-            raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
-        op.execute("PRAGMA foreign_keys=ON")
-
-
 def upgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     with op.batch_alter_table("movements") as batch:
         batch.add_column(sa.Column("device_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("reverses_id", sa.Integer(), nullable=True))
@@ -64,11 +49,11 @@ def upgrade():
         batch.create_foreign_key(
             op.f("fk_assets_last_seen_by_id_users"), "users", ["last_seen_by_id"], ["id"]
         )
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)
 
 
 def downgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     with op.batch_alter_table("assets") as batch:
         batch.drop_constraint(op.f("fk_assets_last_seen_by_id_users"), type_="foreignkey")
         batch.drop_column("last_seen_by_id")
@@ -84,4 +69,4 @@ def downgrade():
         batch.drop_constraint(op.f("fk_movements_reverses_id_movements"), type_="foreignkey")
         batch.drop_column("reverses_id")
         batch.drop_column("device_at")
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from readiness.db import UTCDateTime
+from readiness.migration_helpers import check_foreign_keys, foreign_keys_off
 
 revision = "0021"
 down_revision = "0020"
@@ -26,24 +27,8 @@ OLD_STATUSES = "status IN ('in_service', 'under_repair', 'retired')"
 NEW_STATUSES = "status IN ('in_service', 'under_repair', 'out_of_service', 'retired')"
 
 
-def _foreign_keys_off() -> bool:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        # Batch mode rebuilds items and assets, which other tables reference.
-        op.execute("PRAGMA foreign_keys=OFF")
-    return sqlite
-
-
-def _check_foreign_keys(sqlite: bool) -> None:
-    if sqlite:
-        problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
-        if problems:
-            raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
-        op.execute("PRAGMA foreign_keys=ON")
-
-
 def upgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     with op.batch_alter_table("items") as batch:
         batch.add_column(sa.Column("service_interval_days", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("test_interval_days", sa.Integer(), nullable=True))
@@ -107,11 +92,11 @@ def upgrade():
     op.create_index(
         op.f("ix_maintenance_records_unit_id"), "maintenance_records", ["unit_id"], unique=False
     )
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)
 
 
 def downgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     op.drop_index(op.f("ix_maintenance_records_unit_id"), table_name="maintenance_records")
     op.drop_index("ix_maintenance_records_asset_kind", table_name="maintenance_records")
     op.drop_table("maintenance_records")
@@ -124,4 +109,4 @@ def downgrade():
         batch.drop_constraint(op.f("ck_items_intervals_positive"), type_="check")
         batch.drop_column("test_interval_days")
         batch.drop_column("service_interval_days")
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from readiness.db import UTCDateTime
+from readiness.migration_helpers import check_foreign_keys, foreign_keys_off
 
 revision = "0022"
 down_revision = "0021"
@@ -28,24 +29,8 @@ NEW_SOURCES = "source IN ('inspection', 'drill', 'shelter', 'count', 'self', 'ro
 FREQUENCY = "frequency IN ('daily', 'weekly', 'monthly')"
 
 
-def _foreign_keys_off() -> bool:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        # Batch mode rebuilds corrective_actions, which other tables reference.
-        op.execute("PRAGMA foreign_keys=OFF")
-    return sqlite
-
-
-def _check_foreign_keys(sqlite: bool) -> None:
-    if sqlite:
-        problems = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
-        if problems:
-            raise RuntimeError(f"foreign keys broken by the rebuild: {problems[:5]}")
-        op.execute("PRAGMA foreign_keys=ON")
-
-
 def upgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     with op.batch_alter_table("corrective_actions") as batch:
         batch.drop_constraint(op.f("ck_corrective_actions_source_known"), type_="check")
         batch.create_check_constraint("source_known", NEW_SOURCES)
@@ -124,11 +109,11 @@ def upgrade():
         ["action_id"],
         unique=False,
     )
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)
 
 
 def downgrade():
-    sqlite = _foreign_keys_off()
+    sqlite = foreign_keys_off()
     op.drop_index(op.f("ix_safety_round_answers_action_id"), table_name="safety_round_answers")
     op.drop_table("safety_round_answers")
     op.drop_index(op.f("ix_safety_rounds_done_on"), table_name="safety_rounds")
@@ -148,4 +133,4 @@ def downgrade():
     with op.batch_alter_table("corrective_actions") as batch:
         batch.drop_constraint(op.f("ck_corrective_actions_source_known"), type_="check")
         batch.create_check_constraint("source_known", OLD_SOURCES)
-    _check_foreign_keys(sqlite)
+    check_foreign_keys(sqlite)
