@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import _base_config
+from tests.migration_rows import insert_item, insert_warehouse
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
 
@@ -30,22 +31,8 @@ def test_pieces_keep_their_status_and_may_be_out_of_service(empty_url):
     with app.app_context():
         upgrade(revision="0020")
         run = db.session.execute
-        run(
-            text(
-                "INSERT INTO units (id, code, name, kind, parent_id, headcount, is_active,"
-                " created_at, version) VALUES (1, 'WH', '中心仓库', 'warehouse', NULL, 5, :t,"
-                " '2022-01-01 00:00:00', 1)"
-            ),
-            {"t": True},
-        )
-        run(
-            text(
-                "INSERT INTO items (id, code, name, category, uom, unit_cost, shelf_life_days,"
-                " tracking, is_active, created_at) VALUES (1, 'PUMP', '排水泵', '排涝', '台',"
-                " 4800, NULL, 'serial', :t, '2022-01-01 00:00:00')"
-            ),
-            {"t": True},
-        )
+        insert_warehouse()
+        insert_item("PUMP", "排水泵", tracking="serial")
         run(text(ASSET.format(id=1, serial="P-1", status="in_service")))
         run(text(ASSET.format(id=2, serial="P-2", status="under_repair")))
         db.session.commit()

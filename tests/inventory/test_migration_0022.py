@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import _base_config
+from tests.migration_rows import insert_warehouse
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
 
@@ -36,14 +37,7 @@ def test_actions_are_kept_and_rounds_come_and_go(empty_url):
     with app.app_context():
         upgrade(revision="0021")
         run = db.session.execute
-        run(
-            text(
-                "INSERT INTO units (id, code, name, kind, parent_id, headcount, is_active,"
-                " created_at, version) VALUES (1, 'WH', '中心仓库', 'warehouse', NULL, 5, :t,"
-                " '2022-01-01 00:00:00', 1)"
-            ),
-            {"t": True},
-        )
+        insert_warehouse()
         run(
             text(
                 "INSERT INTO users (id, username, name, role, unit_id, password_hash, language,"

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import _base_config
+from tests.migration_rows import insert_item, insert_warehouse
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
 
@@ -41,22 +42,8 @@ def test_the_ledger_keeps_its_lines_and_a_line_is_reversed_once(empty_url):
     with app.app_context():
         upgrade(revision="0019")
         run = db.session.execute
-        run(
-            text(
-                "INSERT INTO units (id, code, name, kind, parent_id, headcount, is_active,"
-                " created_at, version) VALUES (1, 'WH', '中心仓库', 'warehouse', NULL, 5, :t,"
-                " '2022-01-01 00:00:00', 1)"
-            ),
-            {"t": True},
-        )
-        run(
-            text(
-                "INSERT INTO items (id, code, name, category, uom, unit_cost, shelf_life_days,"
-                " tracking, is_active, created_at) VALUES (1, 'KIT', '急救包', '医疗', '个',"
-                " 50, NULL, 'bulk', :t, '2022-01-01 00:00:00')"
-            ),
-            {"t": True},
-        )
+        insert_warehouse()
+        insert_item("KIT", "急救包")
         run(
             text(
                 "INSERT INTO positions (id, unit_id, item_id, lot_id, qty, reserved, updated_at)"
