@@ -276,23 +276,12 @@ def due_rows(
     today: date | None = None,
     within_days: int = 14,
     only_due: bool = True,
+    piece: Asset | None = None,
 ) -> list[Due]:
     """Each scheduled piece's next service and function test in these units (None: all),
-    overdue first, then by date; with ``only_due`` only those due within ``within_days``."""
+    or of one ``piece``; overdue first, then by date; with ``only_due`` only those due
+    within ``within_days``."""
     today = today or date.today()
-    last = (
-        select(
-            MaintenanceRecord.asset_id,
-            MaintenanceRecord.kind,
-            func.max(MaintenanceRecord.done_on).label("last_on"),
-        )
-        .group_by(MaintenanceRecord.asset_id, MaintenanceRecord.kind)
-        .subquery()
-    )
-    latest = {
-        (row.asset_id, row.kind): row.last_on
-        for row in session.execute(select(last.c.asset_id, last.c.kind, last.c.last_on))
-    }
     stmt = (
         select(Asset)
         .join(Item, Item.id == Asset.item_id)
@@ -305,8 +294,24 @@ def due_rows(
     )
     if unit_ids is not None:
         stmt = stmt.where(Asset.unit_id.in_(unit_ids))
+    if piece is not None:
+        stmt = stmt.where(Asset.id == piece.id)
+    assets = session.scalars(stmt).unique().all()
+    # the last record of each kind, of these pieces only
+    latest = {
+        (row.asset_id, row.kind): row.last_on
+        for row in session.execute(
+            select(
+                MaintenanceRecord.asset_id,
+                MaintenanceRecord.kind,
+                func.max(MaintenanceRecord.done_on).label("last_on"),
+            )
+            .where(MaintenanceRecord.asset_id.in_([a.id for a in assets]))
+            .group_by(MaintenanceRecord.asset_id, MaintenanceRecord.kind)
+        )
+    }
     rows: list[Due] = []
-    for asset in session.scalars(stmt):
+    for asset in assets:
         for kind, column in SCHEDULED.items():
             days = getattr(asset.item, column)
             if days is None:

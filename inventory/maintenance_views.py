@@ -111,11 +111,7 @@ def asset(asset_id: int):
         "inventory/maintenance_asset.html",
         piece=piece,
         records=maintenance.history(db.session, piece),
-        due=[
-            d
-            for d in maintenance.due_rows(db.session, None, only_due=False)
-            if d.asset.id == piece.id
-        ],
+        due=maintenance.due_rows(db.session, None, only_due=False, piece=piece),
         may_record=may_record,
         kinds=MAINTENANCE_KINDS,
         results=MAINTENANCE_RESULTS,

@@ -450,14 +450,11 @@ def printers():
                 "success",
             )
             return redirect(url_for("labels.printer", profile_id=profile.id))
+    profiles = lab.usable_profiles(db.session, actor)
     return render_template(
         "labels/printers.html",
-        profiles=lab.usable_profiles(db.session, actor),
-        editable={
-            p.id
-            for p in lab.usable_profiles(db.session, actor)
-            if in_scope(db.session, actor, p.unit_id)
-        },
+        profiles=profiles,
+        editable={p.id for p in profiles if in_scope(db.session, actor, p.unit_id)},
         units=_profile_units(),
         layouts={code: layout_label(code) for code in LAYOUTS},
         outputs={k: v for k, v in output_labels().items() if k in lab.OUTPUTS},
