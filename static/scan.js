@@ -741,11 +741,37 @@
       $("offline-status").textContent = T.offline_loading;
       call(cfg.offlineUrl + "?unit=" + encodeURIComponent(cfg.unit)).then(function (answer) {
         var pack = { unit: cfg.unit, saved_at: new Date().toISOString(), data: answer.data };
-        return packPut(pack).then(function () { renderPack(pack); });
+        // "saved" only once the phone can also open this page without network
+        return packPut(pack).then(keepPageForOffline).then(function () { renderPack(pack); });
       }).catch(function (err) {
         $("offline-status").textContent = fmt(T.offline_failed, { reason: (err && err.message) || String(err) });
       }).then(function () { download.disabled = false; });
     });
+  }
+
+  // The service worker keeps the scan page when it installs; a phone that went offline
+  // before that finished would have the labels but no page. So the download waits for the
+  // worker and keeps the page itself (the same cache as static/sw.js), never a sign-in page.
+  var PAGE_CACHE = "readiness-scan-v1";
+  function keepPageForOffline() {
+    if (!("serviceWorker" in navigator) || !window.isSecureContext || !window.caches) {
+      return Promise.resolve();
+    }
+    var page = new URL(cfg.boxUrl, location.href).href;
+    // a worker that could not install is not waited for (the labels are kept anyway)
+    var waited = new Promise(function (resolve) { setTimeout(resolve, 8000, false); });
+    return Promise.race([navigator.serviceWorker.ready.then(function () { return true; }), waited])
+      .then(function (ready) { return ready ? caches.open(PAGE_CACHE) : null; })
+      .then(function (cache) {
+        if (!cache) return null;
+        return cache.match(page).then(function (kept) {
+          if (kept) return null;
+          return fetch(page, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+            if (r.ok && !r.redirected) return cache.put(page, r);
+            return null;
+          });
+        });
+      });
   }
 
   // ------------------------------------------------------------ stocktake progress
