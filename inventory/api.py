@@ -504,6 +504,9 @@ class ShortfallRow(Answer):
     gap: int
     uncovered: int
     coverage: Annotated[float, BeforeValidator(_coverage)]
+    on_order: int = Field(
+        description="Approved purchase requests not yet delivered (uncovered is net of it)"
+    )
 
 
 class ShortfallItem(Answer):

@@ -373,6 +373,9 @@ def load(session: Session, today: date | None = None) -> bool:
     from inventory import rounds_demo
 
     rounds_demo.load(session, today)
+    from inventory import preseason_demo
+
+    preseason_demo.load(session, today)
     return True
 
 

@@ -1,8 +1,9 @@
 """The shortfall report: required vs on hand per unit and item, ranked, priced, with transfers.
 
 Definitions (DESIGN.md): on hand excludes expired lots (shown apart); inbound is
-what approved allocations will still bring; ``gap = max(0, required − on_hand)``,
-``uncovered = max(0, gap − inbound)``, ``coverage = on_hand / required``.
+what approved allocations will still bring; on order is what approved purchase requests
+will still bring (issue 20); ``gap = max(0, required − on_hand)``,
+``uncovered = max(0, gap − inbound − on_order)``, ``coverage = on_hand / required``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from readiness.permissions import bureau_map
 
 # Filled in by the allocations feature: (session, unit_ids, as_of) -> {(unit_id, item_id): qty}.
 INBOUND_SOURCES: list[Callable[[Session, set[int] | None, date], dict[tuple[int, int], int]]] = []
+# Filled in by the purchase requests (funding): approved and not yet delivered, the same shape.
+ON_ORDER_SOURCES: list[Callable[[Session, set[int] | None, date], dict[tuple[int, int], int]]] = []
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,17 @@ class Row:
     gap: int
     uncovered: int
     coverage: float
+    on_order: int = 0
 
     @classmethod
-    def of(cls, unit, item, required, on_hand, expired, inbound) -> Row:
+    def of(cls, unit, item, required, on_hand, expired, inbound, on_order=0) -> Row:
         gap = required - on_hand if required > on_hand else 0
-        uncovered = gap - inbound if gap > inbound else 0
+        coming = inbound + on_order
+        uncovered = gap - coming if gap > coming else 0
         coverage = on_hand / required if required > 0 else 1.0
-        return cls(unit, item, required, on_hand, expired, inbound, gap, uncovered, coverage)
+        return cls(
+            unit, item, required, on_hand, expired, inbound, gap, uncovered, coverage, on_order
+        )
 
     @property
     def band(self) -> str:
@@ -293,6 +300,10 @@ def _shortfall(
     for source in INBOUND_SOURCES:
         for key, qty in source(session, set(units) if unit_ids else None, as_of).items():
             inbound[key] += qty
+    on_order: dict[tuple[int, int], int] = defaultdict(int)
+    for source in ON_ORDER_SOURCES:
+        for key, qty in source(session, set(units) if unit_ids else None, as_of).items():
+            on_order[key] += qty
 
     required: dict[tuple[int, int], int] = {}
     for unit in units.values():
@@ -309,6 +320,7 @@ def _shortfall(
             on_hand.get((u, i), 0),
             expired.get((u, i), 0),
             inbound.get((u, i), 0),
+            on_order.get((u, i), 0),
         )
         for (u, i), req in required.items()
         if req > 0

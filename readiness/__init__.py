@@ -24,6 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Feature packages; importing their models makes their tables known to migrations.
     import drills
     import drills.models
+    import funding
+    import funding.models
     import inventory
     import inventory.models
     import labels
@@ -70,4 +72,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     drills.init_app(app)
     shelters.init_app(app)
     overview.init_app(app)
+    funding.init_app(app)
     return app

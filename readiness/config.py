@@ -28,7 +28,11 @@ DEFAULTS = {
     # Reverse proxies in front of the app whose X-Forwarded-For is believed (0: none, the
     # client address is the connection's).
     "TRUSTED_PROXIES": 0,
+    # Spending of this many yuan or more needs a collective decision (三重一大): an
+    # allocation two approvers, a purchase, subsidy or repair a recorded decision.
     "COLLECTIVE_DECISION_THRESHOLD": 50000,
+    # The share of a bureau's leadership group that must sit for a decision to stand.
+    "DECISION_QUORUM": "2/3",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

@@ -63,6 +63,14 @@ DEMO_USERS = [
     ("wl-inspector", "inspector", "WL", "郑涛（温岭市委第三巡察组）"),
     ("wl-law", "clerk", "WL", "叶青（温岭市应急管理局政策法规科）"),
     ("wl-office", "clerk", "WL", "潘虹（温岭市应急管理局办公室）"),
+    # the two leadership groups (领导班子) that take collective decisions on spending (三重一大)
+    ("df-chief", "command", "DF", "张建军（局长）"),
+    ("df-deputy", "command", "DF", "刘强（副局长，分管装备）"),
+    ("df-deputy2", "command", "DF", "孙丽（副局长）"),
+    ("df-zhengwei", "command", "DF", "马涛（政委）"),
+    ("wl-chief", "command", "WL", "陈国华（局长）"),
+    ("wl-deputy", "command", "WL", "吴晓东（副局长）"),
+    ("wl-deputy2", "command", "WL", "许静（副局长）"),
 ]
 
 
@@ -75,6 +83,7 @@ def load(session: Session, attachment_dir: Path | None = None, today: date | Non
     With ``attachment_dir`` the drills also get their sign-in sheets and evidence files.
     Dates count back from ``today`` (by default the real one)."""
     from drills import demo as drills_demo
+    from funding import demo as funding_demo
     from inventory import demo as inventory_demo
     from labels import demo as labels_demo
     from rectification import demo as rectification_demo
@@ -111,6 +120,7 @@ def load(session: Session, attachment_dir: Path | None = None, today: date | Non
     shelters_demo.load(session, today, attachment_dir=attachment_dir)
     rectification_demo.load(session, today)
     labels_demo.load(session)
+    funding_demo.load(session, today, attachment_dir)
     audit.record(session, SYSTEM, LOADED, summary="demo data loaded")
 
 

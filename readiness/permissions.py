@@ -73,6 +73,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # they also keep their unit's coverage target
     "shelters.accept": frozenset({"command"}),
     "shelters.target": frozenset({"command"}),
+    # money (issue 20): the leadership group and its collective decisions (三重一大), the
+    # reserve fund, purchase requests; inspectors read all of it, command staff keep it.
+    # Whoever approves spending is never whoever asked for it (checked in the services).
+    "decisions.view": frozenset({"command", "inspector"}),
+    "decisions.record": frozenset({"command"}),
+    "funds.view": frozenset({"command", "inspector"}),
+    "funds.manage": frozenset({"command"}),
+    "purchases.view": frozenset({"command", "inspector"}),
+    "purchases.request": frozenset({"command"}),
+    "purchases.approve": frozenset({"command"}),
+    # a subsidy is proposed by whoever inspects the site and approved by command staff
+    "subsidies.view": frozenset({"clerk", "keeper", "command", "inspector"}),
+    "subsidies.propose": frozenset({"clerk", "keeper", "command"}),
+    "subsidies.approve": frozenset({"command"}),
 }
 
 

@@ -27,6 +27,7 @@ SOURCES = {
     "count": _l("盘点差异"),
     "self": _l("自查"),
     "round": _l("库区排查"),
+    "preseason": _l("汛前检查"),
 }
 # A problem is rectified (销号) when a second person verified it or command staff cancelled
 # it; "done, awaiting verification" is still open.
@@ -70,7 +71,7 @@ class CorrectiveAction(Base):
         ),
         Index("ix_corrective_actions_owner_status", "owner_id", "status"),
         CheckConstraint(
-            "source IN ('inspection', 'drill', 'shelter', 'count', 'self', 'round')",
+            "source IN ('inspection', 'drill', 'shelter', 'count', 'self', 'round', 'preseason')",
             name="source_known",
         ),
         # each source names where the problem was found

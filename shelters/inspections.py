@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from decimal import Decimal
@@ -25,6 +25,10 @@ SUPPLY_QTY_MAX = 1_000_000
 DEFECTS_MAX = 50
 # a defect's action is due this many days after the inspection unless a date is given
 DEFECT_DUE_DAYS = 30
+# What features above this one do with a recorded inspection, in the same transaction, as
+# hook(session, inspection, actor=...): the money feature proposes the subsidy it writes
+# (funding registers it; shelters does not import the features above it).
+ON_RECORDED: list[Callable[..., object]] = []
 
 INSPECTION_FIELDS = (
     "shelter_id",
@@ -208,6 +212,8 @@ def record_inspection(
         after=after,
         summary=shelter.name,
     )
+    for hook in ON_RECORDED:
+        hook(session, inspection, actor=actor)
     return inspection
 
 

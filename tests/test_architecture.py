@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("rectification", "inventory", "labels", "drills", "shelters", "overview")
+FEATURES = ("rectification", "inventory", "labels", "drills", "shelters", "funding", "overview")
 # The only core modules that may name a feature: they wire the house together.
 WIRING = {"readiness/__init__.py", "readiness/cli.py", "readiness/demo.py"}
 
@@ -68,7 +68,9 @@ def test_every_wiring_module_exists():
         assert (ROOT / name).is_file(), name
 
 
-@pytest.mark.parametrize("feature", ["rectification", "inventory", "labels", "drills", "shelters"])
+@pytest.mark.parametrize(
+    "feature", ["rectification", "inventory", "labels", "drills", "shelters", "funding"]
+)
 def test_features_do_not_import_the_overview(feature):
     offending = {
         _rel(path): sorted(n for n in _imported(path) if _top(n) == "overview")
@@ -80,13 +82,15 @@ def test_features_do_not_import_the_overview(feature):
 # What each feature package may use besides the core: the register of corrective actions
 # (rectification) is the lowest floor — drill findings, shelter defects, stocktake variances
 # and inspection visits all feed it; inventory stands on it (their stock is on its ledger);
-# labels, drills and shelters stand side by side above inventory.
+# labels, drills and shelters stand side by side above inventory; the money (funding) stands
+# on inventory (the gap, deliveries on the ledger) and shelters (subsidies on inspections).
 MAY_USE = {
     "rectification": set(),
     "inventory": {"rectification"},
     "labels": {"inventory", "rectification"},
     "drills": {"inventory", "rectification"},
     "shelters": {"inventory", "rectification"},
+    "funding": {"inventory", "shelters", "rectification"},
 }
 
 

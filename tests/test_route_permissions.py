@@ -31,6 +31,7 @@ STOCK_READERS = frozenset({"clerk", "keeper", "command", "inspector"})
 WRITERS = frozenset({"clerk", "keeper"})
 APPROVERS = frozenset({"keeper", "command"})
 COMMAND = frozenset({"command"})
+READERS = frozenset({"command", "inspector"})
 REQUESTERS = frozenset({"clerk", "keeper", "command"})
 PUBLIC = "public"
 
@@ -213,6 +214,51 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("rounds.templates", "POST"): COMMAND,
     ("rounds_api.create_round", "POST"): WRITERS,
     ("rounds_api.list_rounds", "GET"): STOCK_READERS,
+    # money (issue 20): purchase requests, collective decisions, the reserve fund
+    ("funding.purchases_index", "GET"): READERS,
+    ("funding.purchase_new", "POST"): COMMAND,
+    ("funding.purchase_detail", "GET"): READERS,
+    ("funding.purchase_pdf", "GET"): READERS,
+    ("funding.purchase_edit", "POST"): COMMAND,
+    ("funding.purchase_submit", "POST"): COMMAND,
+    ("funding.purchase_approve", "POST"): COMMAND,
+    ("funding.purchase_reject", "POST"): COMMAND,
+    ("funding.deliveries", "GET"): STOCK_READERS,
+    ("funding.deliveries_receive", "POST"): WRITERS,
+    ("funding.decisions_index", "GET"): READERS,
+    ("funding.decisions_index", "POST"): COMMAND,
+    ("funding.decision_detail", "GET"): READERS,
+    ("funding.decision_detail", "POST"): COMMAND,
+    ("funding.decision_minutes", "GET"): READERS,
+    ("funding.leadership", "GET"): READERS,
+    ("funding.leadership", "POST"): COMMAND,
+    ("funding.funds", "GET"): READERS,
+    ("funding.funds", "POST"): COMMAND,
+    ("funding_api.create_decision", "POST"): COMMAND,
+    ("funding_api.list_decisions", "GET"): READERS,
+    ("funding_api.get_decision", "GET"): READERS,
+    ("funding_api.get_fund", "GET"): READERS,
+    ("funding_api.create_appropriation", "POST"): COMMAND,
+    ("funding_api.create_payment", "POST"): COMMAND,
+    ("funding_api.create_purchase", "POST"): COMMAND,
+    ("funding_api.list_purchases", "GET"): READERS,
+    ("funding_api.get_purchase", "GET"): READERS,
+    ("funding_api.edit_purchase", "PUT"): COMMAND,
+    ("funding_api.submit_purchase", "POST"): COMMAND,
+    ("funding_api.approve_purchase", "POST"): COMMAND,
+    ("funding_api.reject_purchase", "POST"): COMMAND,
+    ("funding_api.create_delivery", "POST"): WRITERS,
+    # pre-season check (汛前检查)
+    ("preseason.index", "GET"): STOCK_READERS,
+    ("preseason.check", "GET"): STOCK_READERS,
+    ("preseason.answer", "POST"): WRITERS,
+    ("preseason.season", "GET"): COMMAND,
+    ("preseason.season", "POST"): COMMAND,
+    ("preseason_api.progress", "GET"): STOCK_READERS,
+    ("preseason_api.get_check", "GET"): STOCK_READERS,
+    ("preseason_api.answer", "POST"): WRITERS,
+    ("preseason_api.set_season", "POST"): COMMAND,
+    ("preseason_api.set_checklist", "POST"): COMMAND,
     ("labels.scan_lookup", "GET"): STOCK_READERS,
     ("labels.scan_act", "POST"): STOCK_READERS,
     ("labels.scan_undo", "POST"): WRITERS,
@@ -289,6 +335,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("shelters_api.withdraw_acceptance", "POST"): COMMAND,
     ("shelters_api.acceptance_document", "GET"): STOCK_READERS,
     ("shelters_api.put_coverage_target", "PUT"): COMMAND,
+    # shelter subsidies (避灾安置场所补助)
+    ("subsidies.index", "GET"): STOCK_READERS,
+    ("subsidies.approve", "POST"): COMMAND,
+    ("subsidies.refuse", "POST"): COMMAND,
+    ("subsidies_api.list_subsidies", "GET"): STOCK_READERS,
+    ("subsidies_api.approve_subsidy", "POST"): COMMAND,
+    ("subsidies_api.refuse_subsidy", "POST"): COMMAND,
 }
 
 
@@ -389,11 +442,12 @@ def build_world(session) -> dict:
     Returns ids, codes, session ids and API tokens, never objects: they stay true in every
     copy of the database.
     """
-    from datetime import date
+    from datetime import date, timedelta
 
     from drills.attachments import add_attachment
     from drills.attachments_views import storage_dir
     from drills.records import FindingInput, create_drill
+    from funding.models import Subsidy
     from inventory import allocations as alloc
     from inventory.catalog import create_item
     from inventory.counts import start_count
@@ -540,6 +594,8 @@ def build_world(session) -> dict:
             inspected_on=date.today(),
             checklist=dict.fromkeys(CHECKLIST, "pass"),
             defects=[DefectInput("标识缺失")],
+            # proposes a subsidy to the town (shelter subsidies)
+            subsidy="1000.00",
             actor=SYSTEM,
         ).defects[0]
     visits = {
@@ -582,12 +638,53 @@ def build_world(session) -> dict:
         )
         for u in everywhere
     }
+    from inventory import preseason
+
+    for top in (bureau, other):
+        preseason.set_season(session, top, date.today() + timedelta(days=10), 30, actor=SYSTEM)
+        preseason.set_template(session, top, "专人负责", actor=SYSTEM)
+    preseason.open_checks(session, None, today=date.today())
+    preseason_checks = {
+        c.unit_id: c for c in session.scalars(preseason.checks_query(None)).unique()
+    }
     printers = {
         u.id: save_profile(
             session, u, {"name": f"打印机{mark[u.id]}{u.code}", "layout": "a4-3x8"}, actor=SYSTEM
         )
         for u in everywhere
     }
+    from funding import decisions as money_decisions
+    from funding import purchases as money_purchases
+
+    heads = {bureau.id: target, other.id: target2}
+    for top in (bureau, other):
+        money_decisions.set_leadership(
+            session,
+            top,
+            [money_decisions.MemberInput(heads[top.id].username, "局长", True)],
+            actor=SYSTEM,
+        )
+    purchase_requests, decision_records = {}, {}
+    for u in everywhere:
+        top = bureau if u in (home, warehouse) else other
+        purchase_requests[u.id] = money_purchases.create_request(
+            session,
+            top,
+            title=f"{mark[u.id]}购置",
+            lines=[money_purchases.LineInput(u.code, "ITEM1", 1, "100")],
+            actor=SYSTEM,
+        )
+        decision_records[u.id] = money_decisions.record_decision(
+            session,
+            top,
+            met_on=date.today(),
+            attendees=[heads[top.id].username],
+            subject=f"{mark[u.id]}决策",
+            decision="同意",
+            amount="100",
+            policy=money_decisions.Policy.of(50000, "2/3"),
+            actor=SYSTEM,
+        )
     tokens = {
         role: services.issue_token(session, user, actor=SYSTEM) for role, user in users.items()
     }
@@ -626,6 +723,15 @@ def build_world(session) -> dict:
         "printers": ids(printers),
         "maintenance_records": ids(maintenance_records),
         "rounds": ids(round_records),
+        "purchases": ids(purchase_requests),
+        "decisions": ids(decision_records),
+        "preseason": ids(preseason_checks),
+        "subsidies": {
+            u.id: session.scalar(
+                select(Subsidy.id).where(Subsidy.inspection_id == defects[u.id].inspection_id)
+            )
+            for u in everywhere
+        },
         "sessions": {role: user.get_id() for role, user in users.items()},
         "tokens": tokens,
     }
@@ -654,6 +760,10 @@ def url_for_role(path: str, role: str | None, world, foreign: bool = False) -> s
     path = path.replace("<int:profile_id>", str(world["printers"][unit]))
     path = path.replace("<int:record_id>", str(world["maintenance_records"][unit]))
     path = path.replace("<int:round_id>", str(world["rounds"][unit]))
+    path = path.replace("<int:request_id>", str(world["purchases"][unit]))
+    path = path.replace("<int:decision_id>", str(world["decisions"][unit]))
+    path = path.replace("<int:check_id>", str(world["preseason"][unit]))
+    path = path.replace("<int:subsidy_id>", str(world["subsidies"][unit]))
     if "<int:allocation_id>" in path:
         # Dispatching is done by the source; everything else by (or for) the destination.
         other = world["other_unit"][unit]

@@ -22,6 +22,7 @@ def _extracted_ids() -> set[str]:
         ("drills/**.py", "python"),
         ("shelters/**.py", "python"),
         ("overview/**.py", "python"),
+        ("funding/**.py", "python"),
         ("templates/**.html", "jinja2"),
     ]
     keywords = {
