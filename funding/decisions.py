@@ -36,7 +36,7 @@ from funding.models import (
 from funding.money import check_money, yuan
 from readiness import audit
 from readiness.checks import check_text
-from readiness.errors import Conflict, DomainError, NotFound
+from readiness.errors import Conflict, DomainError, NotFound, Refusals
 from readiness.models import Unit, User
 from readiness.permissions import bureau_of, require
 
@@ -63,13 +63,8 @@ class Policy:
         return max(1, math.ceil(members * self.quorum))
 
 
-class Refused(DomainError):
-    """Refused for one or more reasons, each with the field it concerns: a page shows every
-    one at once; the API's message says them all, its field is the first one's."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__(" ".join(m for _f, m in problems), field=problems[0][0])
-        self.problems = problems
+# Refused for one or more reasons at once (the core's, named for this package's callers).
+Refused = Refusals
 
 
 class Problems:
@@ -196,18 +191,21 @@ def set_leadership(
 # ---------------------------------------------------------------- decisions
 
 
-def _met_on(value, today: date) -> date:
+def past_day(value, field: str, *, label: str, today: date) -> date:
+    """A day given as a date or as YYYY-MM-DD text, from 2000 to today."""
     if isinstance(value, str):
         try:
             value = date.fromisoformat(value.strip())
         except ValueError:
-            raise DomainError(_("会议日期格式应为 YYYY-MM-DD。"), field="met_on") from None
+            raise DomainError(
+                _("{field}格式应为 YYYY-MM-DD。").format(field=label), field=field
+            ) from None
     if not isinstance(value, date):
-        raise DomainError(_("请填写会议日期。"), field="met_on")
+        raise DomainError(_("请填写{field}。").format(field=label), field=field)
     if value > today:
-        raise DomainError(_("会议日期不能晚于今天。"), field="met_on")
+        raise DomainError(_("{field}不能晚于今天。").format(field=label), field=field)
     if value.year < 2000:
-        raise DomainError(_("会议日期不能早于 2000 年。"), field="met_on")
+        raise DomainError(_("{field}不能早于 2000 年。").format(field=label), field=field)
     return value
 
 
@@ -241,7 +239,7 @@ def record_decision(
         if earlier is not None:
             return earlier
     problems = Problems()
-    met = problems.check(_met_on, met_on, today)
+    met = problems.check(past_day, met_on, "met_on", label=_("会议日期"), today=today)
     subject = problems.check(
         check_text, subject, "subject", limit=SUBJECT_MAX, required=True, label=_("决策事项")
     )

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from funding.decisions import Policy, Problems, bureau_for, check_spending
+from funding.decisions import Policy, Problems, bureau_for, check_spending, past_day
 from funding.models import FUND_KINDS, SPENDING_KINDS, Fund, FundEntry
 from funding.money import check_money, yuan
 from readiness import audit
@@ -41,20 +41,10 @@ def balance(session: Session, bureau_id: int) -> Decimal:
 
 
 def booked_on_date(value, today: date) -> date:
+    """The booking date: today when not given."""
     if value in (None, ""):
         return today
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value.strip())
-        except ValueError:
-            raise DomainError(_("记账日期格式应为 YYYY-MM-DD。"), field="booked_on") from None
-    if not isinstance(value, date):
-        raise DomainError(_("记账日期格式应为 YYYY-MM-DD。"), field="booked_on")
-    if value > today:
-        raise DomainError(_("记账日期不能晚于今天。"), field="booked_on")
-    if value.year < 2000:
-        raise DomainError(_("记账日期不能早于 2000 年。"), field="booked_on")
-    return value
+    return past_day(value, "booked_on", label=_("记账日期"), today=today)
 
 
 def too_low(bureau: Unit, amount: Decimal, left: Decimal) -> FundTooLow:

@@ -45,7 +45,7 @@ from inventory.rounds import ITEM_MAX, parse_items
 from inventory.rounds import ITEMS_MAX as ITEMS_MAX
 from readiness import audit
 from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError
+from readiness.errors import Conflict, DomainError, Refusals
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM, require, unit_ids_above
 from rectification.actions import add_action, default_owner
@@ -67,14 +67,8 @@ DEFAULT_ITEMS = [
 ]
 
 
-class PreseasonRefused(DomainError):
-    """Answers refused for one or more reasons, each with the field it concerns, so that a
-    page shows every one at once; ``message`` and ``field`` are the first."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        field, message = problems[0]
-        super().__init__(message, field=field)
-        self.problems = problems
+class PreseasonRefused(Refusals):
+    """Answers refused, every problem with its field (``readiness.errors.Refusals``)."""
 
 
 # ---------------------------------------------------------------- seasons and checklists

@@ -8,7 +8,6 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from inventory import preseason
@@ -19,30 +18,11 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import Unit
+from readiness.pages import active_units_in_reach, unit_in_reach
 from readiness.permissions import can, in_scope, unit_ids_above, unit_ids_below
 from rectification.models import ACTION_STATUSES
 
 bp = Blueprint("preseason", __name__, url_prefix="/preseason")
-
-
-def _unit_in_reach(code: str | None) -> Unit | None:
-    """The unit a page names (404 unknown, 403 out of reach), else None."""
-    if not code:
-        return None
-    unit = db.session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None:
-        abort(404)
-    if not in_scope(db.session, current_actor(), unit):
-        abort(403)
-    return unit
-
-
-def _units_in_reach() -> list[Unit]:
-    stmt = select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)
-    visible = core.visible_unit_ids(db.session, current_actor())
-    if visible is not None:
-        stmt = stmt.where(Unit.id.in_(visible))
-    return list(db.session.scalars(stmt))
 
 
 def _year(raw, today: date) -> int:
@@ -71,7 +51,7 @@ def index():
     not, overdue when the season has started."""
     actor = current_actor()
     today = date.today()
-    unit = _unit_in_reach(request.args.get("unit"))
+    unit = unit_in_reach(request.args.get("unit"))
     scope = (
         unit_ids_below(db.session, unit.id)
         if unit is not None
@@ -203,7 +183,7 @@ def season():
     actor = current_actor()
     today = date.today()
     source = request.form if request.method == "POST" else request.args
-    unit = _unit_in_reach(source.get("unit")) or (
+    unit = unit_in_reach(source.get("unit")) or (
         db.session.get(Unit, actor.unit_id) if actor.unit_id else None
     )
     errors: dict[str, str] = {}
@@ -248,7 +228,7 @@ def season():
     return render_template(
         "inventory/preseason_season.html",
         unit=unit,
-        units=_units_in_reach(),
+        units=active_units_in_reach(),
         in_force=in_force,
         own=own,
         template=template,

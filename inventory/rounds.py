@@ -22,7 +22,7 @@ from inventory.rounds_models import FREQUENCIES, RoundAnswer, RoundTemplate, Saf
 from readiness import audit
 from readiness.checks import check_note
 from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError
+from readiness.errors import Conflict, DomainError, Refusals
 from readiness.models import Unit
 from readiness.permissions import require, unit_ids_above
 from rectification.actions import add_action, default_owner
@@ -38,14 +38,8 @@ DEFAULT_ITEMS = {
 }
 
 
-class RoundRefused(DomainError):
-    """A round refused for one or more reasons, each with the field it concerns, so that a
-    page shows every one at once; ``message`` and ``field`` are the first."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        field, message = problems[0]
-        super().__init__(message, field=field)
-        self.problems = problems
+class RoundRefused(Refusals):
+    """A round refused, every problem with its field (``readiness.errors.Refusals``)."""
 
 
 # ---------------------------------------------------------------- periods

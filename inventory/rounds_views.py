@@ -8,7 +8,6 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from inventory import rounds
 from inventory.rounds_models import FREQUENCIES, RoundTemplate, SafetyRound
@@ -18,32 +17,11 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import Unit
+from readiness.pages import active_units_in_reach, unit_in_reach
 from readiness.permissions import can, in_scope, unit_ids_below
 from rectification.models import ACTION_STATUSES
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
-
-
-def _unit_in_reach(code: str | None) -> Unit | None:
-    """The unit a page names (404 unknown, 403 out of reach), else None."""
-    if not code:
-        return None
-    unit = db.session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None:
-        abort(404)
-    if not in_scope(db.session, current_actor(), unit):
-        abort(403)
-    return unit
-
-
-def _units_in_reach(*, warehouses_only: bool) -> list[Unit]:
-    stmt = select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)
-    visible = core.visible_unit_ids(db.session, current_actor())
-    if visible is not None:
-        stmt = stmt.where(Unit.id.in_(visible))
-    if warehouses_only:
-        stmt = stmt.where(Unit.kind == "warehouse")
-    return list(db.session.scalars(stmt))
 
 
 @bp.route("")
@@ -52,7 +30,7 @@ def index():
     """Per warehouse and frequency: overdue first, today's (this week's, this month's) round
     not yet done, and the recent rounds."""
     actor = current_actor()
-    unit = _unit_in_reach(request.args.get("unit"))
+    unit = unit_in_reach(request.args.get("unit"))
     scope = (
         unit_ids_below(db.session, unit.id)
         if unit is not None
@@ -92,7 +70,7 @@ def new():
     """The checklist a keeper or clerk fills in for their unit: 合格 or 不合格 for each item."""
     actor = current_actor()
     source = request.form if request.method == "POST" else request.args
-    unit = _unit_in_reach(source.get("unit")) or (
+    unit = unit_in_reach(source.get("unit")) or (
         db.session.get(Unit, actor.unit_id) if actor.unit_id else None
     )
     frequency = source.get("frequency", "daily")
@@ -153,7 +131,7 @@ def new():
     return render_template(
         "inventory/rounds_new.html",
         unit=unit,
-        units=_units_in_reach(warehouses_only=False),
+        units=active_units_in_reach(),
         frequency=frequency,
         frequencies=FREQUENCIES,
         template=template,
@@ -192,7 +170,7 @@ def templates():
     """The daily, weekly and monthly checklists a unit keeps for the warehouses below it."""
     actor = current_actor()
     source = request.form if request.method == "POST" else request.args
-    unit = _unit_in_reach(source.get("unit")) or (
+    unit = unit_in_reach(source.get("unit")) or (
         db.session.get(Unit, actor.unit_id) if actor.unit_id else None
     )
     errors: dict[str, str] = {}
@@ -226,7 +204,7 @@ def templates():
     return render_template(
         "inventory/rounds_templates.html",
         unit=unit,
-        units=_units_in_reach(warehouses_only=False),
+        units=active_units_in_reach(),
         frequencies=FREQUENCIES,
         own=own,
         inherited=inherited,

@@ -30,3 +30,13 @@ class Conflict(DomainError):
 class PermissionDenied(DomainError):
     status = 403
     code = "forbidden"
+
+
+class Refusals(DomainError):
+    """Refused for one or more reasons, each with the field it concerns, so that a form shows
+    every one at once. ``field`` is the first one's; ``message`` says them all, as an API
+    answer does."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__(" ".join(m for _f, m in problems), field=problems[0][0])
+        self.problems = problems

@@ -115,3 +115,38 @@ def paginate_rows(rows: list, size: int) -> Page:
     page = min(page, pages)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return Page(rows[(page - 1) * size : page * size], page, pages, total, args)
+
+
+def unit_in_reach(code: str | None):
+    """The unit a page names by code (404 unknown, 403 out of the user's reach), or None when
+    the page names none."""
+    from flask import abort
+
+    from readiness.auth import current_actor
+    from readiness.models import Unit
+    from readiness.permissions import in_scope
+
+    if not code:
+        return None
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        abort(404)
+    if not in_scope(db.session, current_actor(), unit):
+        abort(403)
+    return unit
+
+
+def active_units_in_reach(kind: str | None = None) -> list:
+    """The active units the signed-in user reaches (of one kind if given), by code: the
+    choices of a unit picker."""
+    from readiness.auth import current_actor
+    from readiness.models import Unit
+    from readiness.services import visible_unit_ids
+
+    stmt = select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)
+    visible = visible_unit_ids(db.session, current_actor())
+    if visible is not None:
+        stmt = stmt.where(Unit.id.in_(visible))
+    if kind is not None:
+        stmt = stmt.where(Unit.kind == kind)
+    return list(db.session.scalars(stmt))
