@@ -166,6 +166,40 @@ def _peak_rss_mb(pids: list[int]) -> float:
     return peak / 1024
 
 
+@contextlib.contextmanager
+def data_changing(database_url: str, every: float = 0.5) -> Iterator[None]:
+    """Something written every ``every`` seconds while the block runs, as clerks write all day:
+    each write is a new state of the data, so a cached report is computed again (and every
+    request arriving meanwhile would compute it too, without one computation per key)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from readiness.config import database_url as driver_url
+    from readiness.models import AuditEntry
+
+    engine = create_engine(driver_url(database_url))
+    stop = threading.Event()
+
+    def write():
+        while not stop.wait(every):
+            with Session(engine) as session:
+                session.add(
+                    AuditEntry(
+                        actor_name="bench", action="bench.tick", object_type="", object_id=""
+                    )
+                )
+                session.commit()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
+        engine.dispose()
+
+
 def load_figures(
     database_url: str, codes: list[str], username: str, password: str
 ) -> list[tuple[str, str]]:
@@ -189,6 +223,13 @@ def load_figures(
         ]
         for name, path, n in pages:
             figures.append((f"{name}, {shape}", hammer(port, path, cookie=cookie, requests_each=n)))
+        with data_changing(database_url):
+            figures.append(
+                (
+                    f"dashboard /, {shape}, a write every 0.5 s",
+                    hammer(port, lambda rng: "/", cookie=cookie, requests_each=20),
+                )
+            )
         pids = _children(proc.pid)
         before = _peak_rss_mb(pids)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)

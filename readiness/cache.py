@@ -13,6 +13,11 @@ A transaction that has written and not yet committed sees data nobody else sees:
 key and always computes afresh. The cache lives in each process (no server state is shared),
 holds a few results, and hands out the same objects to every caller: results must be plain
 values (dataclasses, no ORM objects) that callers do not modify.
+
+One computation per key at a time (issue 21): when the result is missing, the first caller
+computes it and every other caller asking for the same key and the same data waits for that
+result instead of computing it again — sixteen clients opening the dashboard after a write
+cost one computation, not sixteen. A computation that fails lets the next waiter try.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ SIZE = 16
 
 _results: OrderedDict[Hashable, object] = OrderedDict()
 _lock = threading.Lock()
+# keys being computed now, each with the event set when its computation ends
+_computing: dict[Hashable, threading.Event] = {}
+# how long a caller waits for another's computation before computing itself (a stuck
+# computation must not hold every request for the same report)
+WAIT_SECONDS = 30.0
 
 
 def data_version(session: Session) -> Hashable | None:
@@ -58,16 +68,30 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
         return compute()
     # the database too: tests and tools open many databases in one process
     full_key = (str(session.get_bind().url), version, key)
-    with _lock:
-        if full_key in _results:
-            _results.move_to_end(full_key)
-            return _results[full_key]  # type: ignore[return-value]
-    result = compute()
-    with _lock:
-        _results[full_key] = result
-        while len(_results) > SIZE:
-            _results.popitem(last=False)
-    return result
+    while True:
+        with _lock:
+            if full_key in _results:
+                _results.move_to_end(full_key)
+                return _results[full_key]  # type: ignore[return-value]
+            running = _computing.get(full_key)
+            if running is None:
+                done = _computing[full_key] = threading.Event()
+                break
+        # someone else computes this very result: wait for it, then read it (or, if their
+        # computation failed or takes too long, compute it here)
+        if not running.wait(WAIT_SECONDS):
+            return compute()
+    try:
+        result = compute()
+        with _lock:
+            _results[full_key] = result
+            while len(_results) > SIZE:
+                _results.popitem(last=False)
+        return result
+    finally:
+        with _lock:
+            _computing.pop(full_key, None)
+        done.set()
 
 
 def clear() -> None:

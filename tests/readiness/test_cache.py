@@ -132,3 +132,70 @@ def test_an_older_write_committing_after_a_newer_one_is_seen(
         a.commit()
     session.commit()
     assert _on_hand(shortfall(session), "DAYE", "LJ") == 13
+
+
+def _ask_at_once(app, n: int, compute) -> list:
+    """``n`` requests asking for the same report at the same moment, each on its own
+    connection, as gunicorn's threads would."""
+    import threading
+
+    results: list = []
+    errors: list = []
+    gate = threading.Barrier(n)
+
+    def ask():
+        with app.app_context():
+            own = Session(db.engine)
+            try:
+                gate.wait()
+                results.append(cache.cached(own, ("stampede",), compute))
+            except Exception as err:  # collected for the assertion
+                errors.append(err)
+            finally:
+                own.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results + errors
+
+
+def test_callers_asking_at_once_for_a_missing_report_wait_for_one_computation(
+    app, session, make_unit
+):
+    import time
+
+    make_unit("DAYE")  # data, and an audit entry: a version of it
+    cache.clear()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every other caller to arrive meanwhile
+        return object()
+
+    answers = _ask_at_once(app, 8, compute)
+    assert len(calls) == 1
+    assert len(answers) == 8 and all(a is answers[0] for a in answers)
+
+
+def test_when_the_computation_fails_a_waiting_caller_computes_it(app, session, make_unit):
+    import time
+
+    make_unit("DAYE")
+    cache.clear()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        if len(calls) == 1:
+            raise RuntimeError("the first computation fails")
+        return "report"
+
+    answers = _ask_at_once(app, 4, compute)
+    failures = [a for a in answers if isinstance(a, RuntimeError)]
+    assert len(failures) == 1 and answers.count("report") == 3
+    assert len(calls) == 2  # the failed one, then one more for everybody else
