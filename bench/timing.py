@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -31,15 +32,50 @@ def get_ok(app, client, path: str, **kwargs):
     return run
 
 
+# The figures a script compares between runs (bench/results/latest.json): key → a regular
+# expression matching the measure's label, and what to read from its figure. The keys stay
+# as they are; add others freely.
+NUMBERS = {
+    "shortfall_service_over_sql": (r"^ratio service / SQL$", "number"),
+    "shortfall_api_over_sql": (r"^ratio API / SQL$", "number"),
+    "dashboard_computed_ms": (r"^dashboard: service, computed", "median"),
+    "dashboard_p95_ms": (r"^dashboard /, 16 clients, gunicorn [^,]*$", "p95"),
+    "dashboard_p95_under_writes_ms": (r"^dashboard /, 16 clients, .*a write every", "p95"),
+    "scan_p95_ms": (r"^scan page /l/<code>, 16 clients", "p95"),
+    "bare_p95_ms": (r"^bare Flask endpoint, 16 clients", "p95"),
+    # a page of 100 overdue actions through the API over the SQL for that page: null until
+    # the actions API is paged (issue 21, item 2); the whole list's ratio is kept apart
+    "overdue_page_api_over_sql": (None, None),
+    "overdue_list_api_over_sql": (r"^overdue list: ratio API / SQL$", "number"),
+}
+_READ = {"number": r"^([0-9.]+)", "median": r"median ([0-9.]+) ms", "p95": r"p95 ([0-9.]+) ms"}
+
+
+def numbers(figures: list[tuple[str, str]]) -> dict[str, float | None]:
+    """The figures of ``NUMBERS`` read from one backend's (measure, figure) pairs."""
+    out: dict[str, float | None] = {}
+    for key, (label, kind) in NUMBERS.items():
+        found = None
+        if label is not None:
+            value = next((v for name, v in figures if re.search(label, name)), "")
+            found = re.search(_READ[kind], value)
+        out[key] = float(found.group(1)) if found else None
+    return out
+
+
 def report(title: str, backends: list[str], run, path, *, echo: bool = True) -> None:
     """Run ``run(backend)`` for each backend, print its (measure, figure) pairs (unless it
-    printed them itself: ``echo=False``) and write them all as a Markdown table to ``path``."""
+    printed them itself: ``echo=False``) and write them all as a Markdown table to ``path``
+    and the figures a script compares (``NUMBERS``) as JSON beside it."""
+    import json
     from datetime import date
 
     lines = [f"# {title}, {date.today().isoformat()}", ""]
+    compared: dict[str, dict] = {}
     for backend in backends:
         print(f"== {backend}", flush=True)
         figures = run(backend)
+        compared[backend] = numbers(figures)
         lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
         for name, value in figures:
             if echo:
@@ -49,3 +85,6 @@ def report(title: str, backends: list[str], run, path, *, echo: bool = True) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     print(f"written to {path}")
+    if path.name == "latest.md":
+        path.with_suffix(".json").write_text(json.dumps(compared, indent=2) + "\n")
+        print(f"written to {path.with_suffix('.json')}")
