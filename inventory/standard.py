@@ -235,10 +235,15 @@ def editions_for(session: Session, actor) -> list[StandardVersion]:
     """Every edition a user may read, newest first (see ``may_see_edition``)."""
     versions = session.scalars(
         select(StandardVersion)
-        .options(joinedload(StandardVersion.unit))
+        .options(joinedload(StandardVersion.unit), joinedload(StandardVersion.published_by))
         .order_by(StandardVersion.effective_from.desc(), StandardVersion.id.desc())
     ).all()
-    return [v for v in versions if may_see_edition(session, actor, v)]
+    unit_id = getattr(actor, "unit_id", None)
+    if unit_id is None:
+        return [v for v in versions if may_see_edition(session, actor, v)]
+    # the user's reach and the units above them, read once (not once per edition)
+    seen = unit_ids_below(session, unit_id) | set(unit_ids_above(session, unit_id))
+    return [v for v in versions if v.unit_id is None or v.unit_id in seen]
 
 
 def set_override(

@@ -58,6 +58,7 @@ from inventory.models import (
     Lot,
     Movement,
     Position,
+    StandardLine,
     StandardVersion,
 )
 from inventory.shortfall import shortfall
@@ -253,12 +254,28 @@ def standard():
         abort(404)
     by_kind: dict[str, list] = {}
     if version is not None:
-        for line in version.lines:
+        # the lines with their items in one query (one query per line before: issue 21)
+        lines = db.session.scalars(
+            select(StandardLine)
+            .where(StandardLine.version_id == version.id)
+            .options(joinedload(StandardLine.item))
+            .order_by(StandardLine.id)
+        )
+        for line in lines:
             by_kind.setdefault(line.unit_kind, []).append(line)
+    versions = editions_for(db.session, actor)
+    line_counts = dict(
+        db.session.execute(
+            select(StandardLine.version_id, func.count())
+            .where(StandardLine.version_id.in_([v.id for v in versions]))
+            .group_by(StandardLine.version_id)
+        ).all()
+    )
     return render_template(
         "inventory/standard.html",
         version=version,
-        versions=editions_for(db.session, actor),
+        versions=versions,
+        line_counts=line_counts,
         by_kind=by_kind,
         kinds=UNIT_KINDS,
         as_of=on,
