@@ -29,7 +29,7 @@ from inventory.models import Allocation, Count
 from readiness import audit
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_SCOPED_ROLES, AuditEntry, Unit, User
-from readiness.permissions import PERMISSIONS, require, unit_ids_below
+from readiness.permissions import PERMISSIONS, require
 from readiness.services import visible_unit_ids
 
 OPEN_ACTION_STATUSES = ("open", "in_progress", "done")  # not verified, not cancelled
@@ -63,6 +63,22 @@ class _Reach:
     def __init__(self, session: Session):
         self.session = session
         self._below: dict[int, set[int]] = {}
+        self._children: dict[int | None, list[int]] | None = None
+
+    def _subtree(self, unit_id: int) -> set[int]:
+        """The unit and every unit under it, from the unit tree read once (a recursive query
+        per unit made the handover page's query count grow with the units: issue 21)."""
+        if self._children is None:
+            self._children = {}
+            for uid, parent_id in self.session.execute(select(Unit.id, Unit.parent_id)):
+                self._children.setdefault(parent_id, []).append(uid)
+        out, todo = set(), [unit_id]
+        while todo:
+            current = todo.pop()
+            if current not in out:
+                out.add(current)
+                todo.extend(self._children.get(current, ()))
+        return out
 
     def covers(self, user: User, unit_id: int) -> bool:
         if user.role not in UNIT_SCOPED_ROLES:
@@ -70,7 +86,7 @@ class _Reach:
         if user.unit_id is None:
             return False
         if user.unit_id not in self._below:
-            self._below[user.unit_id] = unit_ids_below(self.session, user.unit_id)
+            self._below[user.unit_id] = self._subtree(user.unit_id)
         return unit_id in self._below[user.unit_id]
 
     def may(self, user: User, permission: str, unit_id: int) -> bool:

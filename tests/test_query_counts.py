@@ -33,11 +33,14 @@ def _queries(app, client, path: str) -> int:
 
 
 def _grow(session, make_unit, make_user, make_item, bureau, n: int, start: int) -> None:
-    """``n`` more stations with a clerk each, ``n`` more items, and a standard edition of the
-    bureau that names every item."""
+    """``n`` more stations with a clerk each (its custodian), ``n`` more items, and a standard
+    edition of the bureau that names every item."""
+    from overview.handover import set_custodian
+
     for k in range(start, start + n):
         station = make_unit(f"S{k:03d}", parent=bureau)
-        make_user(f"clerk{k:03d}", "clerk", station)
+        clerk = make_user(f"clerk{k:03d}", "clerk", station)
+        set_custodian(session, station, clerk, actor=SYSTEM)  # each station's 专人负责
         make_item(f"I{k:03d}")
     items = [f"I{k:03d}" for k in range(start + n)]
     standard.publish_standard(
@@ -50,12 +53,13 @@ def _grow(session, make_unit, make_user, make_item, bureau, n: int, start: int) 
     session.commit()
 
 
-@pytest.mark.parametrize("path", ["/users", "/standard"])
+@pytest.mark.parametrize("path", ["/users", "/standard", "/handover", "/users/{boss}/handover"])
 def test_the_page_costs_the_same_queries_for_a_small_and_a_larger_bureau(
     app, session, make_unit, make_user, make_item, login, path
 ):
     bureau = make_unit("DF", kind="bureau")
-    make_user("boss", "command", bureau)
+    boss = make_user("boss", "command", bureau)
+    path = path.format(boss=boss.id)
     _grow(session, make_unit, make_user, make_item, bureau, 3, 0)
     client = login("boss")
     small = _queries(app, client, path)
