@@ -111,12 +111,20 @@ def unit_ids_below(session: Session, unit_id: int) -> set[int]:
     return set(session.scalars(select(tree.c.id)))
 
 
-def unit_ids_above(session: Session, unit_id: int) -> list[int]:
+def parent_map(session: Session) -> dict[int, int | None]:
+    """Every unit's parent, in one query: for callers walking up from many units."""
+    return {row.id: row.parent_id for row in session.execute(select(Unit.id, Unit.parent_id))}
+
+
+def unit_ids_above(
+    session: Session, unit_id: int, parents: dict[int, int | None] | None = None
+) -> list[int]:
     """The unit and its ancestors, nearest first: the order in which settings kept per
     unit (standard editions, count policies, drill requirements, coverage targets) apply,
     the nearest one winning. A setting with no unit (kept before bureaus were separated,
     or by the server's command line) applies everywhere, after all of these."""
-    parents = {row.id: row.parent_id for row in session.execute(select(Unit.id, Unit.parent_id))}
+    if parents is None:
+        parents = parent_map(session)
     out: list[int] = []
     current: int | None = unit_id
     while current is not None and current not in out:

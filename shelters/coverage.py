@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from readiness import audit, services
 from readiness.errors import DomainError
 from readiness.models import Unit
-from readiness.permissions import require, unit_ids_above, unit_ids_below
+from readiness.permissions import parent_map, require, unit_ids_above, unit_ids_below
 from shelters.models import Acceptance, CoverageTarget, Shelter, Village, shelter_villages
 
 # How a target is written, for the page's hints (the refusal says the same).
@@ -81,10 +81,12 @@ def town_targets(session: Session, town_ids: Sequence[int], default) -> dict[int
     """The target in force for each town (nearest setting up the tree, else the default)."""
     rows = {row.unit_id: Decimal(row.target) for row in session.scalars(select(CoverageTarget))}
     fallback = parse_target(None, default)
+    parents = parent_map(session)  # read once for every town (once per town before: issue 21)
     out = {}
     for town_id in town_ids:
         out[town_id] = next(
-            (rows[uid] for uid in unit_ids_above(session, town_id) if uid in rows), fallback
+            (rows[uid] for uid in unit_ids_above(session, town_id, parents) if uid in rows),
+            fallback,
         )
     return out
 

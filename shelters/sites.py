@@ -462,6 +462,8 @@ def shelters_query(
             selectinload(Shelter.villages),
             selectinload(Shelter.town),
             selectinload(Shelter.unit),
+            # a site's state reads its acceptances: with the sites, not one query each
+            selectinload(Shelter.acceptances),
         )
         .order_by(Unit.code, Shelter.name)
     )
