@@ -104,10 +104,7 @@ ID_TABLES = {
 
 # Routes whose query count still grows with the data, each to be fixed (issue 21, item 3):
 # the test fails when one of them stops growing (take it off) or another starts.
-STILL_GROWING: dict[str, str] = {
-    # one more "units WHERE id IN (…)" in the larger city: a unit met lazily, not one a row
-    "drills.compliance": "11 → 12 queries",
-}
+STILL_GROWING: dict[str, str] = {}
 
 
 def _city(url: str, size: dict, more: dict) -> None:
