@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from funding.decisions import Policy
-from funding.models import Decision, PurchaseRequest, Subsidy
+from funding.models import Decision, PurchaseLine, PurchaseRequest, Subsidy
 from readiness import services as core
 from readiness.auth import current_actor
 from readiness.errors import DomainError, NotFound
@@ -29,7 +30,15 @@ def _in_reach(obj, unit_id: int | None, message: str):
 
 
 def purchase_in_reach(request_id: int) -> PurchaseRequest:
-    found = db.session.get(PurchaseRequest, request_id)
+    # its lines with their units and items in two reads (two per line otherwise: issue 21)
+    found = db.session.get(
+        PurchaseRequest,
+        request_id,
+        options=[
+            selectinload(PurchaseRequest.lines).selectinload(PurchaseLine.unit),
+            selectinload(PurchaseRequest.lines).selectinload(PurchaseLine.item),
+        ],
+    )
     return _in_reach(
         found,
         found.unit_id if found else None,

@@ -9,9 +9,16 @@ from decimal import Decimal
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from inventory import allocations as alloc
-from inventory.models import ALLOCATION_STATUSES, Allocation, Item
+from inventory.models import (
+    ALLOCATION_STATUSES,
+    Allocation,
+    AllocationApproval,
+    AllocationLine,
+    Item,
+)
 from inventory.shortfall import shortfall
 from readiness import services as core
 from readiness.auth import current_actor, permission
@@ -59,7 +66,19 @@ def index():
     """Requests involving my units; for command staff, the approval queue first."""
     actor = current_actor()
     visible = core.visible_unit_ids(db.session, actor)
-    stmt = select(Allocation).order_by(Allocation.id.desc()).limit(200)
+    # each request with its units, lines (and their items) and approvals: a handful of
+    # queries for the whole list, not four for every request (issue 21)
+    stmt = (
+        select(Allocation)
+        .options(
+            selectinload(Allocation.from_unit),
+            selectinload(Allocation.to_unit),
+            selectinload(Allocation.lines).selectinload(AllocationLine.item),
+            selectinload(Allocation.approvals).selectinload(AllocationApproval.approver),
+        )
+        .order_by(Allocation.id.desc())
+        .limit(200)
+    )
     if visible is not None:
         stmt = stmt.where(
             or_(Allocation.from_unit_id.in_(visible), Allocation.to_unit_id.in_(visible))

@@ -404,7 +404,7 @@ class CountReturn(Body):
 
 
 def _api_count(count_id: int) -> Count:
-    count = db.session.get(Count, count_id)
+    count = counts.count_with_lines(db.session, count_id)
     if count is None or not in_scope(db.session, current_actor(), count.unit_id):
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
     return count

@@ -6,6 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Flask
 from pydantic import Field
+from sqlalchemy import select
 
 from inventory import maintenance
 from readiness import services as core
@@ -13,6 +14,7 @@ from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import PermissionDenied
 from readiness.extensions import csrf, db
+from readiness.models import Unit
 from readiness.openapi import Answer, Body, Code, IsoDate, Query
 from readiness.permissions import in_scope, unit_ids_below
 
@@ -137,7 +139,12 @@ def list_maintenance(query: MaintenanceFilter):
     ):
         raise PermissionDenied(maintenance.out_of_reach())
     entries = db.session.scalars(maintenance.records_query(scope, asset).limit(1000)).all()
-    return MaintenanceList(rows=[_answer(e) for e in entries])
+    # the records' units in one read, held while the rows are written so that naming each
+    # one finds it loaded (the session keeps only weak references): issue 21
+    units = db.session.scalars(select(Unit).where(Unit.id.in_({e.unit_id for e in entries}))).all()
+    answer = MaintenanceList(rows=[_answer(e) for e in entries])
+    del units
+    return answer
 
 
 class DueFilter(Query):

@@ -18,6 +18,7 @@ from inventory.counts import (
     cancel_count,
     clear_count_line,
     count_policy,
+    count_with_lines,
     counts_due,
     enter_count,
     mark_not_counted,
@@ -677,7 +678,7 @@ def count_start(code: str):
 
 
 def _count(count_id: int) -> Count:
-    count = db.session.get(Count, count_id)
+    count = count_with_lines(db.session, count_id)
     if count is None:
         abort(404)
     if not in_scope(db.session, current_actor(), count.unit_id):

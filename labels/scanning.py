@@ -475,7 +475,7 @@ def submit(session: Session, count_id: int, *, actor) -> Count:
 
 def count_progress(session: Session, count_id: int, actor) -> dict:
     """A stocktake's lines with their label codes: what is counted and what is still to scan."""
-    count = session.get(Count, count_id)
+    count = counts.count_with_lines(session, count_id)
     if count is None:
         raise NotFound(_("盘点第 {id} 号不存在。").format(id=count_id))
     if not in_scope(session, actor, count.unit_id):
