@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -60,22 +61,45 @@ def _running_count(session: Session, unit_id: int) -> Count | None:
     )
 
 
-def _actions(session: Session, found: lab.Resolved, actor) -> list[str]:
+def _actions(session: Session, found: lab.Resolved, actor, memo: dict | None = None) -> list[str]:
+    """What the reader may do with a scanned code; with ``memo``, worked out once per unit
+    and kind of label (the offline pack describes every label of one unit: issue 21)."""
     unit = found.unit
-    if unit is None or found.is_retired or not in_scope(session, actor, unit):
+    if unit is None or found.is_retired:
         return []
-    writes = can(session, actor, "stock.write", unit)
-    if found.asset is not None:
-        return list(ASSET_ACTIONS) if writes else []
-    out = ["count"] if can(session, actor, "counts.write", unit) else []
-    return out + (["issue", "receipt"] if writes else [])
+    key = (unit.id, found.asset is not None)
+    if memo is not None and key in memo:
+        return list(memo[key])
+    out: list[str] = []
+    if in_scope(session, actor, unit):
+        writes = can(session, actor, "stock.write", unit)
+        if found.asset is not None:
+            out = list(ASSET_ACTIONS) if writes else []
+        else:
+            out = ["count"] if can(session, actor, "counts.write", unit) else []
+            out += ["issue", "receipt"] if writes else []
+    if memo is not None:
+        memo[key] = out
+    return list(out)
 
 
-def describe(session: Session, found: lab.Resolved, actor, *, running: Count | None = None) -> dict:
-    """A scanned code as the phone shows it (the same shape online and in the offline pack)."""
+# ``describe``'s running count when the caller has not looked it up
+_UNKNOWN: Any = object()
+
+
+def describe(
+    session: Session,
+    found: lab.Resolved,
+    actor,
+    *,
+    running: Count | None = _UNKNOWN,
+    memo: dict | None = None,
+) -> dict:
+    """A scanned code as the phone shows it (the same shape online and in the offline pack).
+    ``running``: the unit's running stocktake when the caller knows it (None: there is none)."""
     unit, lot, asset = found.unit, found.lot, found.asset
-    if running is None and unit is not None:
-        running = _running_count(session, unit.id)
+    if running is _UNKNOWN:
+        running = _running_count(session, unit.id) if unit is not None else None
     blind = running is not None and running.is_blind
     book = None
     if found.position is not None and not blind and unit is not None:
@@ -98,7 +122,7 @@ def describe(session: Session, found: lab.Resolved, actor, *, running: Count | N
         "status_label": str(ASSET_STATUSES[asset.status]) if asset else None,
         "last_seen_at": asset.last_seen_at.isoformat() if asset and asset.last_seen_at else None,
         "book": book,
-        "actions": _actions(session, found, actor),
+        "actions": _actions(session, found, actor, memo),
         "page": f"/l/{found.label.code}",
     }
 
@@ -425,25 +449,29 @@ def offline_pack(session: Session, unit_code, actor) -> dict:
         raise PermissionDenied(_("您只能下载本单位及下级单位的标签。"))
     running = _running_count(session, unit.id)
     labels = {}
+    memo: dict = {}
     positions = session.scalars(
         select(LabelCode)
         .join(Position, Position.id == LabelCode.position_id)
         .where(Position.unit_id == unit.id)
-        .options(joinedload(LabelCode.position))
+        .options(
+            joinedload(LabelCode.position).joinedload(Position.item),
+            joinedload(LabelCode.position).joinedload(Position.lot),
+        )
     )
     for label in positions:
         pos = label.position
         found = lab.Resolved(label, unit, pos.item, pos.lot, pos, None)
-        labels[label.code] = describe(session, found, actor, running=running)
+        labels[label.code] = describe(session, found, actor, running=running, memo=memo)
     assets = session.scalars(
         select(LabelCode)
         .join(Asset, Asset.id == LabelCode.asset_id)
         .where(Asset.unit_id == unit.id)
-        .options(joinedload(LabelCode.asset))
+        .options(joinedload(LabelCode.asset).joinedload(Asset.item))
     )
     for label in assets:
         found = lab.Resolved(label, unit, label.asset.item, None, None, label.asset)
-        labels[label.code] = describe(session, found, actor, running=running)
+        labels[label.code] = describe(session, found, actor, running=running, memo=memo)
     return {
         "unit": {"code": unit.code, "name": unit.name},
         "generated_at": utcnow().isoformat(),

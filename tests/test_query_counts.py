@@ -120,10 +120,7 @@ ID_TABLES = {
 
 # Routes whose query count still grows with the data, each to be fixed (issue 21, item 3):
 # the test fails when one of them stops growing (take it off) or another starts.
-STILL_GROWING: dict[str, str] = {
-    # describe() checks the reader's reach and the unit's spot counts once per label
-    "labels.scan_offline": "14 → 20 queries (3 → 12 labels)",
-}
+STILL_GROWING: dict[str, str] = {}
 
 
 def _city(url: str, size: dict, more: dict) -> None:
