@@ -91,7 +91,7 @@ class DecisionOut(Answer):
     recorded_at: IsoDateTime
 
 
-def decision_answer(entry) -> DecisionOut:
+def decision_answer(entry, used=None) -> DecisionOut:
     return DecisionOut(
         id=entry.id,
         unit=entry.unit,
@@ -100,7 +100,7 @@ def decision_answer(entry) -> DecisionOut:
         decision=entry.decision,
         outcome=entry.outcome,
         amount=entry.amount,
-        used=decisions.used_amount(db.session, entry.id),
+        used=decisions.used_amount(db.session, entry.id) if used is None else used,
         members_total=entry.members_total,
         attendees=[
             AttendeeOut(
@@ -164,7 +164,8 @@ class DecisionList(Answer):
 def list_decisions(query: ScopeQuery):
     """Collective decisions of the bureaus in reach, newest meeting first (at most 1,000)"""
     rows = db.session.scalars(decisions.decisions_query(_scope(query.unit)).limit(1000)).all()
-    return DecisionList(rows=[decision_answer(e) for e in rows])
+    used = decisions.used_amounts(db.session, [e.id for e in rows])
+    return DecisionList(rows=[decision_answer(e, used[e.id]) for e in rows])
 
 
 @bp.route("/decisions/<int:decision_id>", methods=["GET"])

@@ -398,26 +398,43 @@ def attach_minutes(
 # ---------------------------------------------------------------- spending against a decision
 
 
+def used_amounts(session: Session, decision_ids) -> dict[int, Decimal]:
+    """What approved spending already drew on each decision: three grouped queries for any
+    number of decisions (a list of decisions would otherwise ask three times a row)."""
+    ids = set(decision_ids)
+    out = dict.fromkeys(ids, Decimal("0"))
+    if not ids:
+        return out
+    for decision_id, total in (
+        *session.execute(
+            select(PurchaseRequest.decision_id, func.sum(PurchaseRequest.approved_amount))
+            .where(
+                PurchaseRequest.decision_id.in_(ids),
+                PurchaseRequest.status.in_(("approved", "partly")),
+            )
+            .group_by(PurchaseRequest.decision_id)
+        ),
+        *session.execute(
+            select(Subsidy.decision_id, func.sum(Subsidy.amount))
+            .where(Subsidy.decision_id.in_(ids), Subsidy.status == "approved")
+            .group_by(Subsidy.decision_id)
+        ),
+        *session.execute(
+            select(FundEntry.decision_id, func.sum(-FundEntry.amount))
+            .where(
+                FundEntry.decision_id.in_(ids),
+                FundEntry.kind.in_(("repair", "allocation_subsidy")),
+            )
+            .group_by(FundEntry.decision_id)
+        ),
+    ):
+        out[decision_id] += Decimal(total or 0)
+    return out
+
+
 def used_amount(session: Session, decision_id: int) -> Decimal:
     """What approved spending already drew on a decision."""
-    purchases = session.scalar(
-        select(func.coalesce(func.sum(PurchaseRequest.approved_amount), 0)).where(
-            PurchaseRequest.decision_id == decision_id,
-            PurchaseRequest.status.in_(("approved", "partly")),
-        )
-    )
-    subsidies = session.scalar(
-        select(func.coalesce(func.sum(Subsidy.amount), 0)).where(
-            Subsidy.decision_id == decision_id, Subsidy.status == "approved"
-        )
-    )
-    others = session.scalar(
-        select(func.coalesce(func.sum(-FundEntry.amount), 0)).where(
-            FundEntry.decision_id == decision_id,
-            FundEntry.kind.in_(("repair", "allocation_subsidy")),
-        )
-    )
-    return Decimal(purchases or 0) + Decimal(subsidies or 0) + Decimal(others or 0)
+    return used_amounts(session, [decision_id])[decision_id]
 
 
 def decision_needed(amount: Decimal, policy: Policy) -> Conflict:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from funding import fund
-from funding.decisions import Policy, bureau_for, check_spending, used_amount
+from funding.decisions import Policy, bureau_for, check_spending, used_amounts
 from funding.models import Decision, Subsidy
 from funding.money import CENT, yuan
 from readiness import audit
@@ -345,9 +345,10 @@ def open_decisions(
         select(Decision)
         .where(Decision.unit_id.in_(bureau_ids), Decision.outcome == "approved")
         .order_by(Decision.met_on.desc(), Decision.id.desc())
-    )
+    ).all()
+    used = used_amounts(session, [e.id for e in rows])
     for entry in rows:
-        left = entry.amount - used_amount(session, entry.id)
+        left = entry.amount - used[entry.id]
         if left > 0:
             out[entry.unit_id].append((entry, left))
     return out

@@ -94,12 +94,9 @@ def _decision_choices(bureau_id: int) -> list[tuple[Decision, object]]:
         .order_by(Decision.met_on.desc(), Decision.id.desc())
         .limit(100)
     )
-    out = []
-    for entry in rows:
-        left = entry.amount - decisions.used_amount(db.session, entry.id)
-        if left > 0:
-            out.append((entry, left))
-    return out
+    rows = list(rows)
+    used = decisions.used_amounts(db.session, [e.id for e in rows])
+    return [(e, e.amount - used[e.id]) for e in rows if e.amount - used[e.id] > 0]
 
 
 # ---------------------------------------------------------------- purchase requests
@@ -534,7 +531,7 @@ def decisions_index():
     return render_template(
         "funding/decisions.html",
         rows=rows,
-        used={e.id: decisions.used_amount(db.session, e.id) for e in rows},
+        used=decisions.used_amounts(db.session, [e.id for e in rows]),
         bureau=bureau,
         group=group,
         needed=policy().needed(len(group)) if group else 0,

@@ -17,8 +17,7 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.models import Unit
-from readiness.pages import active_units_in_reach, unit_in_reach
+from readiness.pages import active_units_in_reach, unit_in_reach, unit_in_reach_or_own
 from readiness.permissions import can, in_scope, unit_ids_above, unit_ids_below
 from rectification.models import ACTION_STATUSES
 
@@ -183,9 +182,7 @@ def season():
     actor = current_actor()
     today = date.today()
     source = request.form if request.method == "POST" else request.args
-    unit = unit_in_reach(source.get("unit")) or (
-        db.session.get(Unit, actor.unit_id) if actor.unit_id else None
-    )
+    unit = unit_in_reach_or_own(source.get("unit"))
     errors: dict[str, str] = {}
     typed: dict[str, str] = {}
     if request.method == "POST" and ConfirmForm().validate_on_submit():

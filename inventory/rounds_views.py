@@ -16,8 +16,7 @@ from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.models import Unit
-from readiness.pages import active_units_in_reach, unit_in_reach
+from readiness.pages import active_units_in_reach, unit_in_reach, unit_in_reach_or_own
 from readiness.permissions import can, in_scope, unit_ids_below
 from rectification.models import ACTION_STATUSES
 
@@ -70,9 +69,7 @@ def new():
     """The checklist a keeper or clerk fills in for their unit: 合格 or 不合格 for each item."""
     actor = current_actor()
     source = request.form if request.method == "POST" else request.args
-    unit = unit_in_reach(source.get("unit")) or (
-        db.session.get(Unit, actor.unit_id) if actor.unit_id else None
-    )
+    unit = unit_in_reach_or_own(source.get("unit"))
     frequency = source.get("frequency", "daily")
     if frequency not in FREQUENCIES:
         frequency = "daily"
@@ -170,9 +167,7 @@ def templates():
     """The daily, weekly and monthly checklists a unit keeps for the warehouses below it."""
     actor = current_actor()
     source = request.form if request.method == "POST" else request.args
-    unit = unit_in_reach(source.get("unit")) or (
-        db.session.get(Unit, actor.unit_id) if actor.unit_id else None
-    )
+    unit = unit_in_reach_or_own(source.get("unit"))
     errors: dict[str, str] = {}
     typed: dict[str, str] = {}
     if request.method == "POST" and ConfirmForm().validate_on_submit():

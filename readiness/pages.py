@@ -136,6 +136,19 @@ def unit_in_reach(code: str | None):
     return unit
 
 
+def unit_in_reach_or_own(code: str | None):
+    """The unit a page names (as ``unit_in_reach``), else the signed-in user's own, else
+    None (a user placed at no unit)."""
+    from readiness.auth import current_actor
+    from readiness.models import Unit
+
+    unit = unit_in_reach(code)
+    if unit is None:
+        actor = current_actor()
+        unit = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
+    return unit
+
+
 def active_units_in_reach(kind: str | None = None) -> list:
     """The active units the signed-in user reaches (of one kind if given), by code: the
     choices of a unit picker."""

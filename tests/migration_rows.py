@@ -30,3 +30,16 @@ def insert_item(code: str, name: str, *, item_id: int = 1, tracking: str = "bulk
         ),
         {"id": item_id, "code": code, "name": name, "tracking": tracking, "t": True},
     )
+
+
+def insert_user(username: str, role: str, *, user_id: int = 1, unit_id: int = 1) -> None:
+    """An account of a unit (the columns every revision since 0015 has)."""
+    db.session.execute(
+        text(
+            "INSERT INTO users (id, username, name, role, unit_id, password_hash, language,"
+            " is_active, session_version, created_at, version, must_change_password)"
+            " VALUES (:id, :username, '', :role, :unit, 'h', 'zh', :t, 1,"
+            " '2022-01-01 00:00:00', 1, :f)"
+        ),
+        {"id": user_id, "username": username, "role": role, "unit": unit_id, "t": True, "f": False},
+    )

@@ -12,17 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import _base_config
+from tests.migration_rows import insert_user
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
 
 TOWN = (
     "INSERT INTO units (id, code, name, kind, parent_id, headcount, is_active, created_at,"
     " version) VALUES (1, 'WL-ST', '石塘镇', 'town', NULL, 66, :t, '2022-01-01 00:00:00', 1)"
-)
-CLERK = (
-    "INSERT INTO users (id, username, name, role, unit_id, password_hash, language, is_active,"
-    " session_version, created_at, version, must_change_password) VALUES (1, 'shitang', '',"
-    " 'clerk', 1, 'h', 'zh', :t, 1, '2022-01-01 00:00:00', 1, :f)"
 )
 SITE = (
     "INSERT INTO shelters (id, name, town_id, address, level, capacity, structure,"
@@ -43,8 +39,9 @@ def test_subsidies_on_inspections_become_proposals_and_come_and_go(empty_url):
         upgrade(revision="0023")
         run = db.session.execute
         flags = {"t": True, "f": False}
-        for statement in (TOWN, CLERK, SITE):
-            run(text(statement), flags)
+        run(text(TOWN), flags)
+        insert_user("shitang", "clerk")
+        run(text(SITE), flags)
         run(text(INSPECTION.format(id=1, day="2022-12-20", subsidy="96000.00")))
         run(text(INSPECTION.format(id=2, day="2023-03-01", subsidy="0")))
         db.session.commit()

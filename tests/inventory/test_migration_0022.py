@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from readiness import create_app
 from readiness.db import db
 from tests.conftest import _base_config
-from tests.migration_rows import insert_warehouse
+from tests.migration_rows import insert_user, insert_warehouse
 
 pytestmark = pytest.mark.slow  # runs the migrations up and down
 
@@ -38,14 +38,7 @@ def test_actions_are_kept_and_rounds_come_and_go(empty_url):
         upgrade(revision="0021")
         run = db.session.execute
         insert_warehouse()
-        run(
-            text(
-                "INSERT INTO users (id, username, name, role, unit_id, password_hash, language,"
-                " is_active, session_version, created_at, version, must_change_password)"
-                " VALUES (1, 'keeper', '', 'keeper', 1, 'h', 'zh', TRUE, 1,"
-                " '2022-01-01 00:00:00', 1, FALSE)"
-            )
-        )
+        insert_user("keeper", "keeper")
         run(text(ACTION.format(id=1, source="self", text="应急灯未按月检测")))
         db.session.commit()
         with pytest.raises(IntegrityError):  # not yet a source
