@@ -17,11 +17,17 @@ from readiness.permissions import SYSTEM
 
 
 @contextlib.contextmanager
-def _no_cycle_collection():
-    """No cycle collection during a measured request: the session keeps weak references, and
-    an object collected at some moment (or not) is read again (or not). Counted with the
-    collector running, a page's query count moved by one from run to run on PostgreSQL.
-    (What earlier requests left behind belongs to their own sessions, gone already.)"""
+def _measured():
+    """A measured request, counted the same way every time:
+    - no cycle collection during it: the session keeps weak references, so an object
+      collected at some moment (or not) is read again (or not); with the collector running
+      a page's count moved by one from run to run on PostgreSQL;
+    - no report computed earlier: a page served from the cache costs fewer queries, and
+      whether it is (PostgreSQL's snapshot moves with any commit on the server) is not the
+      page's doing."""
+    from readiness import cache
+
+    cache.clear()
     gc.disable()
     try:
         yield
@@ -40,7 +46,7 @@ def _queries(app, client, path: str) -> int:
         engine = db.engine
     event.listen(engine, "before_cursor_execute", one)
     try:
-        with _no_cycle_collection():
+        with _measured():
             response = client.get(path)
     finally:
         event.remove(engine, "before_cursor_execute", one)
@@ -298,7 +304,7 @@ def _counts(url: str) -> tuple[dict[str, int], dict[str, str]]:
 
         event.listen(engine, "before_cursor_execute", one)
         try:
-            with _no_cycle_collection():
+            with _measured():
                 response = client.get(path, headers=headers)
         finally:
             event.remove(engine, "before_cursor_execute", one)
