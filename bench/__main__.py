@@ -1,7 +1,11 @@
 """`make bench`: build a city-scale data set and time the reports against hand-written SQL.
 
     python -m bench [--movements N] [--drills N] [--villages N] [--shelters N]
-                    [--backend sqlite|postgresql|both] [--runs N]
+                    [--backend sqlite|postgresql|both] [--runs N] [--scale N]
+
+``--scale N`` (default 4) builds N times the city (units, movements, drills, villages, sites;
+the same catalog) in a second database and measures the shortfall and the dashboard there
+too, printing how much each grew against the city's (linear: at most N).
 
 Figures are printed and written to bench/results/latest.md. The big downloads alone (shortfall
 PDF, drill package PDF and ZIP, a year of the ledger as CSV, each in a fresh process):
@@ -11,6 +15,7 @@ PDF, drill package PDF and ZIP, a year of the ledger as CSV, each in a fresh pro
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from datetime import date
@@ -82,30 +87,76 @@ DIALECT = {
 
 
 def run_backend(backend: str, args) -> list[tuple[str, str]]:
+    """Every figure on the city data set, then (``--scale N``, N > 1) the shortfall and the
+    dashboard again on N times the city, with how much each grew."""
+    server = None
+    if backend == "postgresql":
+        sys.path.insert(0, str(ROOT))
+        from tests import pgserver
+
+        server = pgserver.start({"shared_buffers": "256MB", "work_mem": "64MB"})
+    try:
+        figures = run_city(backend, args, server, scale=1)
+        if args.scale > 1:
+            bigger = run_city(backend, args, server, scale=args.scale)
+            figures += bigger + growth(figures, bigger, args.scale)
+            figures.append(("scale", str(args.scale)))
+    finally:
+        if server:
+            server.stop()
+    return figures
+
+
+# the figures measured again on N times the city, and compared with the city's
+SCALED = (
+    "shortfall: hand-written SQL",
+    "shortfall: service",
+    "shortfall: API call",
+    "dashboard: service, computed",
+)
+
+
+def scaled_label(name: str, scale: int) -> str:
+    return name if scale == 1 else f"{scale}× city: {name}"
+
+
+def growth(city, bigger, scale: int) -> list[tuple[str, str]]:
+    """Each scaled figure's median on N× the city over the city's, beside N (linear)."""
+    out = []
+    for name in SCALED:
+        one = next((v for k, v in city if k.startswith(name)), "")
+        many = next((v for k, v in bigger if k.startswith(scaled_label(name, scale))), "")
+        a, b = re.search(r"median ([0-9.]+) ms", one), re.search(r"median ([0-9.]+) ms", many)
+        if a and b and float(a.group(1)) > 0:
+            ratio = float(b.group(1)) / float(a.group(1))
+            verdict = "linear or better" if ratio <= scale * 1.1 else "worse than linear"
+            out.append((f"growth {scale}× / 1×: {name}", f"{ratio:.2f} ({verdict})"))
+    return out
+
+
+def run_city(backend: str, args, server, *, scale: int) -> list[tuple[str, str]]:
+    """Build ``scale`` × the city in a fresh database and measure it: everything at 1×, only
+    the shortfall and the dashboard on bigger ones."""
     from flask_migrate import upgrade
 
     from bench.dataset import Sizes, build
     from bench.drills import build_drills, drill_figures
     from inventory.ledger import verify_balances
     from inventory.shortfall import shortfall
-    from readiness import cache, create_app, services
+    from readiness import cache, create_app, services, tune_garbage_collector
     from readiness.extensions import db
     from readiness.models import Unit
     from readiness.permissions import SYSTEM
 
-    server = None
+    full = scale == 1
     if backend == "sqlite":
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / "bench.db"
+        path = RESULTS / ("bench.db" if full else f"bench-{scale}x.db")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
-        sys.path.insert(0, str(ROOT))
-        from tests import pgserver
-
-        server = pgserver.start({"shared_buffers": "256MB", "work_mem": "64MB"})
-        url = server.create_database("readiness_bench")
+        url = server.create_database("readiness_bench" if full else f"readiness_bench_{scale}x")
     figures: list[tuple[str, str]] = []
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
@@ -113,20 +164,35 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             upgrade()
             t0 = time.perf_counter()
             with db.engine.begin() as conn:
-                made = build(conn, Sizes(movements=args.movements))
+                made = build(
+                    conn,
+                    Sizes(
+                        brigades=20 * scale,
+                        stations=360 * scale,
+                        squads=20 * scale,
+                        warehouses=10 * scale,
+                        movements=args.movements * scale,
+                    ),
+                )
             build_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             with db.engine.begin() as conn:
-                made |= build_drills(conn, drills=args.drills, today=date.today())
+                made |= build_drills(conn, drills=args.drills * scale, today=date.today())
             drills_s = time.perf_counter() - t0
             from bench.shelters import build_shelters, shelter_figures
 
             with db.engine.begin() as conn:
                 made |= build_shelters(
-                    conn, villages=args.villages, shelters=args.shelters, today=date.today()
+                    conn,
+                    towns=30 * scale,
+                    villages=args.villages * scale,
+                    shelters=args.shelters * scale,
+                    today=date.today(),
                 )
             figures.append(("data set", ", ".join(f"{v:,} {k}" for k, v in made.items())))
             figures.append(("build time", f"{build_s:.1f} s, drills {drills_s:.1f} s"))
+            # from here on this process measures as a worker serves: loaded once, then frozen
+            tune_garbage_collector()
 
             t0 = time.perf_counter()
             diffs = verify_balances(db.session)
@@ -213,6 +279,11 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 ("ratio service / SQL", f"{svc_ms / sql_ms:.2f}"),
             ]
             db.session.rollback()
+            if not full:
+                figures += dashboard_figures(app, db, bench_user_id, today, args.runs)
+                figures = [(scaled_label(k, scale), v) for k, v in figures]
+                db.engine.dispose()
+                return figures
             figures += drill_figures(
                 app,
                 db,
@@ -222,6 +293,9 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
                 password="measure-9-Readiness",
                 today=today,
             )
+            from bench.package import package_figures
+
+            figures += package_figures(app, db, headers, today, args.runs)
             figures += shelter_figures(
                 app,
                 db,
@@ -240,13 +314,13 @@ def run_backend(backend: str, args) -> list[tuple[str, str]]:
             db.session.commit()
             figures += load_figures(url, codes, "bench", "measure-9-Readiness")
             db.engine.dispose()
-        from bench.downloads import download_figures
-
-        # each big download in a fresh process, so its peak memory is its own
-        figures += download_figures(url)
     finally:
-        if server:
-            server.stop()
+        if not full and backend == "sqlite":
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    from bench.downloads import download_figures
+
+    # each big download in a fresh process, so its peak memory is its own
+    figures += download_figures(url)
     return figures
 
 
@@ -294,6 +368,12 @@ def main() -> None:
     parser.add_argument("--drills", type=int, default=10_000)
     parser.add_argument("--villages", type=int, default=600)
     parser.add_argument("--shelters", type=int, default=400)
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=4,
+        help="also measure the shortfall and the dashboard on N times the city (1: only the city)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     report(

@@ -11,12 +11,14 @@ calls ``download_figures`` on the data set it has just built.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -179,15 +181,17 @@ def build_data(url: str, movements: int, drills: int) -> None:
         db.engine.dispose()
 
 
-def run(backend: str, args) -> list[tuple[str, str]]:
+@contextlib.contextmanager
+def built_database(backend: str, path: Path, movements: int, drills: int) -> Iterator[str]:
+    """A database holding the data set: on SQLite the file at ``path`` (reused when it is
+    there), on PostgreSQL a throwaway server, stopped afterwards. Yields its URL."""
     server = None
     try:
         if backend == "sqlite":
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            path = RESULTS / "downloads.db"
+            path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
             if not path.exists():
-                build_data(url, args.movements, args.drills)
+                build_data(url, movements, drills)
             else:
                 print(f"  reusing {path}", flush=True)
         else:
@@ -196,11 +200,16 @@ def run(backend: str, args) -> list[tuple[str, str]]:
 
             server = pgserver.start({"shared_buffers": "256MB", "work_mem": "64MB"})
             url = server.create_database("readiness_bench")
-            build_data(url, args.movements, args.drills)
-        return download_figures(url, args.kinds)
+            build_data(url, movements, drills)
+        yield url
     finally:
         if server:
             server.stop()
+
+
+def run(backend: str, args) -> list[tuple[str, str]]:
+    with built_database(backend, RESULTS / "downloads.db", args.movements, args.drills) as url:
+        return download_figures(url, args.kinds)
 
 
 def main() -> None:

@@ -109,12 +109,12 @@ def hammer(
     errors = 0
     lock = threading.Lock()
 
-    def client(seed: int):
+    def client(seed: int, count: int = requests_each):
         nonlocal errors
         rng = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         mine = []
-        for _ in range(requests_each):
+        for _ in range(count):
             t0 = time.perf_counter()
             conn.request("GET", path(rng), headers={"Cookie": cookie} if cookie else {})
             r = conn.getresponse()
@@ -126,7 +126,15 @@ def hammer(
         with lock:
             latencies.extend(mine)
 
-    client(-1)  # warm-up
+    # Warm-up: every client once, at once, so that each worker has loaded the page (and
+    # computed its reports) before the measured run: the figures are the steady state, as
+    # on a server that has been up for a while. Recomputing after writes is measured apart
+    # (data_changing).
+    warm = [threading.Thread(target=client, args=(-1 - i, 2)) for i in range(clients)]
+    for t in warm:
+        t.start()
+    for t in warm:
+        t.join()
     latencies.clear()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     t0 = time.perf_counter()

@@ -43,11 +43,49 @@ NUMBERS = {
     "dashboard_p95_under_writes_ms": (r"^dashboard /, 16 clients, .*a write every", "p95"),
     "scan_p95_ms": (r"^scan page /l/<code>, 16 clients", "p95"),
     "bare_p95_ms": (r"^bare Flask endpoint, 16 clients", "p95"),
-    # a page of 100 overdue actions through the API over the SQL for that page: null until
-    # the actions API is paged (issue 21, item 2); the whole list's ratio is kept apart
-    "overdue_page_api_over_sql": (None, None),
+    # a page of 100 overdue actions through the API over the SQL for that page (issue 21,
+    # item 2); the whole list's ratio is kept apart
+    "overdue_page_api_over_sql": (r"^overdue page: ratio API / SQL$", "number"),
     "overdue_list_api_over_sql": (r"^overdue list: ratio API / SQL$", "number"),
+    "compliance_api_over_sql": (r"^drill compliance: ratio API / SQL$", "number"),
+    "coverage_api_over_sql": (r"^coverage: ratio API / SQL$", "number"),
+    "package_preview_ms": (r"^drill package preview page, command \(this year\)$", "median"),
+    # --scale N: the same figures on N times the city, over the city's (linear: at most N)
+    "shortfall_service_growth": (r"^growth \d+× / 1×: shortfall: service$", "number"),
+    "shortfall_api_growth": (r"^growth \d+× / 1×: shortfall: API call$", "number"),
+    "dashboard_computed_growth": (r"^growth \d+× / 1×: dashboard: service, computed", "number"),
+    "scale": (r"^scale$", "number"),
 }
+
+# Issue 21's aims, each read from NUMBERS: (what, the figure, at most).
+AIMS = [
+    ("shortfall: service at most 1.5× the hand-written SQL", "shortfall_service_over_sql", 1.5),
+    ("shortfall: API at most 2× the hand-written SQL", "shortfall_api_over_sql", 2),
+    ("dashboard computed in at most 150 ms", "dashboard_computed_ms", 150),
+    ("drill compliance: API at most 2× the hand-written SQL", "compliance_api_over_sql", 2),
+    ("shelter coverage: API at most 2× the hand-written SQL", "coverage_api_over_sql", 2),
+    ("drill package preview in at most 150 ms", "package_preview_ms", 150),
+    ("a page of 100 overdue actions: API at most 3× its SQL", "overdue_page_api_over_sql", 3),
+    ("dashboard p95 at most 2× the scan page's", "dashboard_over_scan_p95", 2),
+    ("shortfall service grows at most linearly (N× city)", "shortfall_service_growth", "scale"),
+    ("dashboard computed grows at most linearly (N× city)", "dashboard_computed_growth", "scale"),
+]
+
+
+def aims(got: dict[str, float | None]) -> list[tuple[str, str, bool]]:
+    """Each aim whose figure was measured: (what, the figure against its bound, met)."""
+    got = dict(got)
+    if got.get("dashboard_p95_ms") and got.get("scan_p95_ms"):
+        got["dashboard_over_scan_p95"] = round(got["dashboard_p95_ms"] / got["scan_p95_ms"], 2)
+    out = []
+    for what, key, bound in AIMS:
+        limit = got.get(bound) if isinstance(bound, str) else bound
+        value = got.get(key)
+        if value is not None and limit is not None:
+            out.append((what, f"{value:g} (at most {limit:g})", value <= limit))
+    return out
+
+
 _READ = {"number": r"^([0-9.]+)", "median": r"median ([0-9.]+) ms", "p95": r"p95 ([0-9.]+) ms"}
 
 
@@ -76,6 +114,13 @@ def report(title: str, backends: list[str], run, path, *, echo: bool = True) -> 
         print(f"== {backend}", flush=True)
         figures = run(backend)
         compared[backend] = numbers(figures)
+        checked = aims(compared[backend])
+        if checked:
+            compared[backend]["aims_met"] = {what: met for what, _, met in checked}
+            figures = figures + [
+                (f"aim {'met' if met else 'NOT met'}: {what}", figure)
+                for what, figure, met in checked
+            ]
         lines += [f"## {backend}", "", "| measure | figure |", "| --- | --- |"]
         for name, value in figures:
             if echo:
@@ -86,5 +131,9 @@ def report(title: str, backends: list[str], run, path, *, echo: bool = True) -> 
     path.write_text("\n".join(lines))
     print(f"written to {path}")
     if path.name == "latest.md":
-        path.with_suffix(".json").write_text(json.dumps(compared, indent=2) + "\n")
+        # a run of one backend keeps the other's figures from an earlier run
+        kept = path.with_suffix(".json")
+        earlier = json.loads(kept.read_text()) if kept.exists() else {}
+        compared = {**{k: v for k, v in earlier.items() if k not in compared}, **compared}
+        kept.write_text(json.dumps(compared, indent=2) + "\n")
         print(f"written to {path.with_suffix('.json')}")

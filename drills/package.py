@@ -4,13 +4,15 @@ stands, loaded once for the PDF (``package_pdf``) and the ZIP (``package_zip``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
+from pathlib import Path
 
 from flask_babel import gettext as _gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from drills.models import (
@@ -25,6 +27,7 @@ from drills.models import (
 )
 from drills.requirements import ComplianceRow, compliance
 from readiness.errors import DomainError
+from readiness.files import content_path
 from readiness.models import Unit, User
 from readiness.permissions import unit_ids_below
 
@@ -61,6 +64,9 @@ def _label(lazy) -> str:
 MAX_YEARS = 3
 OPEN_STATUSES = ("open", "in_progress")
 WEAK_RATINGS = ("U", "M")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+PAGE_SIZE = 50  # drills listed per page of the preview
+MISSING_NAMES = 20  # missing files named on the preview (the ZIP's manifest names them all)
 
 
 @dataclass
@@ -127,13 +133,9 @@ def check_period(start, end) -> None:
         )
 
 
-def package_data(
-    session: Session, unit: Unit, start: date, end: date, *, today: date | None = None
-) -> PackageData:
-    """Every drill held from ``start`` to ``end`` that the unit or a unit below it led or
-    took part in, by date, with all that the package shows loaded in a fixed few queries."""
-    check_period(start, end)
-    today = today or date.today()
+def _in_package(session: Session, unit: Unit, start: date, end: date):
+    """The unit ids below ``unit``, the conditions of a drill of the period that the unit or
+    a unit below it led or took part in, and the condition that it was held."""
     ids = unit_ids_below(session, unit.id)
     involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(ids))
     in_period = (
@@ -143,10 +145,25 @@ def package_data(
     )
     # As on the compliance page: a planned drill has not happened; a real response has.
     held = or_(Drill.status != "planned", Drill.is_real_incident)
+    return ids, in_period, held
+
+
+# The package's order: by date, then start time (a drill without one last that day), then id.
+DRILL_ORDER = (Drill.held_on, Drill.start_time.nulls_last(), Drill.id)
+
+
+def package_data(
+    session: Session, unit: Unit, start: date, end: date, *, today: date | None = None
+) -> PackageData:
+    """Every drill held from ``start`` to ``end`` that the unit or a unit below it led or
+    took part in, by date, with all that the package shows loaded in a fixed few queries."""
+    check_period(start, end)
+    today = today or date.today()
+    ids, in_period, held = _in_package(session, unit, start, end)
     stmt = (
         select(Drill)
         .where(*in_period, held)
-        .order_by(Drill.held_on, Drill.start_time.nulls_last(), Drill.id)
+        .order_by(*DRILL_ORDER)
         .options(
             selectinload(Drill.kind_row),
             selectinload(Drill.lead_unit),
@@ -187,6 +204,201 @@ def package_data(
             u.id: u for u in session.scalars(select(User).where(User.id.in_(changer_ids)))
         }
     return data
+
+
+def file_missing(storage_dir: Path, sha256: str | None) -> bool:
+    """True when the stored bytes of a file with this SHA-256 are gone (or it has none)."""
+    return not SHA256_RE.match(sha256 or "") or not content_path(storage_dir, sha256).is_file()
+
+
+@dataclass
+class PreviewDrill:
+    """One drill as the preview lists it."""
+
+    id: int
+    held_on: date
+    title: str
+    kind: str
+    lead_unit: str
+    participants: int
+    # Corrective actions per status, every status listed
+    actions: dict[str, int]
+
+
+@dataclass
+class PackagePreview:
+    """What the package will hold, counted in the database, and one page of its drills."""
+
+    unit: Unit
+    start: date
+    end: date
+    today: date
+    held: int
+    planned: int
+    participants: int
+    # Corrective actions per status, every status listed, and all of them
+    actions: dict[str, int]
+    action_total: int
+    overdue: int
+    attachments: int
+    missing: int
+    # The first MISSING_NAMES of the missing files' names, in the package's order
+    missing_names: list[str]
+    drills: list[PreviewDrill]
+    # Where the page starts in the whole list (1 for the first page)
+    first: int
+    # The cursor of the next page (the id of this page's last drill), None on the last page
+    next_after: int | None
+
+
+def _after(cursor: tuple[date, time | None, int]):
+    """Drills after ``cursor`` (held on, start time, id) in ``DRILL_ORDER``: a start time
+    that is NULL comes last on its day."""
+    day, at, drill_id = cursor
+    if at is None:
+        same_day = and_(Drill.start_time.is_(None), Drill.id > drill_id)
+    else:
+        same_day = or_(
+            Drill.start_time.is_(None),
+            Drill.start_time > at,
+            and_(Drill.start_time == at, Drill.id > drill_id),
+        )
+    return or_(Drill.held_on > day, and_(Drill.held_on == day, same_day))
+
+
+def package_preview(
+    session: Session,
+    unit: Unit,
+    start: date,
+    end: date,
+    *,
+    storage_dir: Path,
+    after: int | None = None,
+    today: date | None = None,
+    page_size: int | None = None,
+) -> PackagePreview:
+    """What ``package_data`` would hold, counted in SQL (drills, participants, actions per
+    status, overdue actions, files and missing files), and the page of its drills that
+    follows the drill ``after`` (the first page without it): a few queries, however many
+    drills the package holds."""
+    check_period(start, end)
+    today = today or date.today()
+    page_size = page_size or PAGE_SIZE
+    _ids, in_period, held = _in_package(session, unit, start, end)
+    in_package = select(Drill.id).where(*in_period, held)
+
+    n_held, participants, planned = session.execute(
+        select(
+            func.count(case((held, 1))),
+            func.coalesce(func.sum(case((held, Drill.participants))), 0),
+            func.count(case((~held, 1))),
+        ).where(*in_period)
+    ).one()
+
+    per_status: Counter[str] = Counter()
+    overdue = 0
+    for status, n, late in session.execute(
+        select(
+            CorrectiveAction.status,
+            func.count(),
+            func.count(case((CorrectiveAction.due_on < today, 1))),
+        )
+        .join(Finding, CorrectiveAction.finding_id == Finding.id)
+        .where(Finding.drill_id.in_(in_package))
+        .group_by(CorrectiveAction.status)
+    ):
+        per_status[status] = n
+        if status in OPEN_STATUSES:
+            overdue += late
+    actions = {status: per_status.get(status, 0) for status in ACTION_STATUSES}
+
+    # Each stored file is looked for once, however many attachments share it.
+    files = session.execute(
+        select(Attachment.sha256, func.count())
+        .where(Attachment.drill_id.in_(in_package))
+        .group_by(Attachment.sha256)
+    ).all()
+    gone = {sha for sha, _n in files if file_missing(storage_dir, sha)}
+    missing_names: list[str] = []
+    if gone:
+        missing_names = list(
+            session.scalars(
+                select(Attachment.filename)
+                .join(Drill, Drill.id == Attachment.drill_id)
+                .where(Drill.id.in_(in_package), Attachment.sha256.in_(sorted(gone)))
+                .order_by(*DRILL_ORDER, Attachment.id)
+                .limit(MISSING_NAMES)
+            )
+        )
+
+    cursor = None
+    if after is not None:
+        cursor = session.execute(
+            select(Drill.held_on, Drill.start_time, Drill.id).where(Drill.id == after)
+        ).one_or_none()
+    page_filter = [*in_period, held]
+    first = 1
+    if cursor is not None:
+        later = _after(tuple(cursor))
+        page_filter.append(later)
+        first += session.scalar(
+            select(func.count()).select_from(Drill).where(*in_period, held, ~later)
+        )
+    rows = session.execute(
+        select(
+            Drill.id,
+            Drill.held_on,
+            Drill.title,
+            Drill.kind,
+            Unit.name,
+            Drill.participants,
+        )
+        .join(Unit, Unit.id == Drill.lead_unit_id)
+        .where(*page_filter)
+        .order_by(*DRILL_ORDER)
+        .limit(page_size + 1)
+    ).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    by_drill: dict[int, Counter[str]] = {row.id: Counter() for row in rows}
+    if rows:
+        for drill_id, status, n in session.execute(
+            select(Finding.drill_id, CorrectiveAction.status, func.count())
+            .join(Finding, CorrectiveAction.finding_id == Finding.id)
+            .where(Finding.drill_id.in_(list(by_drill)))
+            .group_by(Finding.drill_id, CorrectiveAction.status)
+        ):
+            by_drill[drill_id][status] = n
+    drills = [
+        PreviewDrill(
+            id=row.id,
+            held_on=row.held_on,
+            title=row.title,
+            kind=row.kind,
+            lead_unit=row.name,
+            participants=row.participants,
+            actions={s: by_drill[row.id].get(s, 0) for s in ACTION_STATUSES},
+        )
+        for row in rows
+    ]
+    return PackagePreview(
+        unit=unit,
+        start=start,
+        end=end,
+        today=today,
+        held=n_held,
+        planned=planned,
+        participants=participants,
+        actions=actions,
+        action_total=sum(per_status.values()),
+        overdue=overdue,
+        attachments=sum(n for _sha, n in files),
+        missing=sum(n for sha, n in files if sha in gone),
+        missing_names=missing_names,
+        drills=drills,
+        first=first,
+        next_after=drills[-1].id if more else None,
+    )
 
 
 def package_filename(data: PackageData) -> str:

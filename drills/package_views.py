@@ -24,6 +24,7 @@ from readiness.exports import pdf_response
 from readiness.extensions import csrf, db
 from readiness.models import UNIT_SCOPED_ROLES, Unit
 from readiness.openapi import Answer, Code, IsoDate, Query
+from readiness.params import int_arg
 from readiness.permissions import in_scope
 
 bp = Blueprint("drills_package", __name__)
@@ -34,13 +35,15 @@ OptionalText = str | None
 
 def _default_unit(actor) -> Unit | None:
     """The user's own unit; command staff and inspectors start from the bureau."""
+    # the unit read by id in this request's session, never through the signed-in user
+    own = db.session.get(Unit, actor.unit_id) if actor.unit_id else None
     if actor.role in UNIT_SCOPED_ROLES:
-        return actor.unit
+        return own
     roots = [u for u, depth in core.unit_tree(db.session) if depth == 0]
     for unit in roots:
         if unit.kind == "bureau" and unit.is_active:
             return unit
-    return actor.unit or (roots[0] if roots else None)
+    return own or (roots[0] if roots else None)
 
 
 def _chosen_unit(code: str | None) -> Unit:
@@ -106,18 +109,27 @@ def package():
     visible = core.visible_unit_ids(db.session, actor)
     roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
     units = core.unit_tree(db.session, roots)
-    error, data, unit = None, None, None
+    after = int_arg("after")
+    fmt = request.args.get("format")
+    error, data, preview, unit = None, None, None, None
     start, end = pkg.period_default(date.today())
     try:
         unit = _chosen_unit(request.args.get("unit"))
         start, end = _period()
-        data = pkg.package_data(db.session, unit, start, end)
+        if fmt in FILE_FORMATS:
+            data = pkg.package_data(db.session, unit, start, end)
+        else:
+            # Counted in SQL, a page of drills listed: loading the whole package (every
+            # action's history, every file) only to count it took over a second.
+            preview = pkg.package_preview(
+                db.session, unit, start, end, storage_dir=storage_dir(), after=after
+            )
     except PermissionDenied:
         abort(403)
     except DomainError as err:
         error = err.message
-    if data is not None and request.args.get("format") in FILE_FORMATS:
-        return _file(data, request.args["format"])
+    if data is not None:
+        return _file(data, fmt)
     return render_template(
         "drills/package.html",
         units=units,
@@ -125,15 +137,9 @@ def package():
         start=request.args.get("from") or start.isoformat(),
         end=request.args.get("to") or end.isoformat(),
         error=error,
-        data=data,
+        preview=preview,
         kinds=req.drill_kinds(db.session),
         statuses=ACTION_STATUSES,
-        counts=pkg.action_counts(data.actions) if data else {},
-        overdue=sum(1 for a in data.actions if pkg.is_overdue(a, data.today)) if data else 0,
-        missing=package_zip.missing_files(data, storage_dir()) if data else [],
-        drill_counts={d.id: pkg.action_counts(pkg.drill_actions(d)) for d in data.drills}
-        if data
-        else {},
     )
 
 

@@ -14,10 +14,16 @@ from pathlib import Path
 
 from drills.attachments import attachment_path
 from drills.models import ATTACHMENT_KINDS, Attachment
-from drills.package import PackageData, _, _label, is_evidence, package_filename
+from drills.package import (
+    SHA256_RE,
+    PackageData,
+    _,
+    _label,
+    file_missing,
+    is_evidence,
+    package_filename,
+)
 from readiness.cells import csv_text
-
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # Characters Windows refuses in names, and names it reserves.
 _UNSAFE = re.compile(r'[<>:"/\\|?*]')
@@ -205,9 +211,4 @@ def write_zip(plan: ZipPlan, pdf_bytes: bytes, storage_dir: Path) -> bytes:
 
 def missing_files(data: PackageData, storage_dir: Path) -> list[Attachment]:
     """Attachments whose stored file is gone: shown before anyone hands the package over."""
-    return [
-        att
-        for att in data.attachments
-        if not SHA256_RE.match(att.sha256 or "")
-        or not attachment_path(storage_dir, att.sha256).is_file()
-    ]
+    return [att for att in data.attachments if file_missing(storage_dir, att.sha256)]

@@ -324,18 +324,25 @@ def compliance(
         # the last drill up to the end of that year, for interval requirements
         func.max(counted.c.held_on).filter(counted.c.held_on <= date(year, 12, 31)),
     ).group_by(counted.c.unit_id, counted.c.kind)
-    held = {(u, k): (n, last, last_ever) for u, k, n, last, last_ever in session.execute(held_stmt)}
+    held = {
+        (u, k): (n, last, last_ever)
+        for u, k, n, last, last_ever in session.execute(held_stmt).all()
+    }
+    # each set's requirements per unit kind, read off the ORM objects once, not per unit
+    wanted: dict[tuple[int | None, str], list] = {}
+    for owner, rows in by_unit.items():
+        for r in rows:
+            wanted.setdefault((owner, r.unit_kind), []).append(
+                (r, r.drill_kind, r.required, r.interval_days)
+            )
     out = []
     for unit in units:
-        for r in by_unit.get(owner_of(unit.id), []):
-            if r.unit_kind != unit.kind:
-                continue
-            n, last, last_ever = held.get((unit.id, r.drill_kind), (0, None, None))
-            due = next_due(r, n, last_ever if r.interval_days else last, year)
-            status = compliance_status(due, n, r.required, today, year)
-            out.append(
-                ComplianceRow(unit, r.drill_kind, r.required, n, last, due, status, r.interval_days)
-            )
+        unit_id = unit.id
+        for r, kind, required, interval in wanted.get((owner_of(unit_id), unit.kind), ()):
+            n, last, last_ever = held.get((unit_id, kind), (0, None, None))
+            due = next_due(r, n, last_ever if interval else last, year)
+            status = compliance_status(due, n, required, today, year)
+            out.append(ComplianceRow(unit, kind, required, n, last, due, status, interval))
     order = {"overdue": 0, "due": 1, "ok": 2}
     out.sort(key=lambda row: (order[row.status], row.unit.code, row.drill_kind))
     return out

@@ -9,6 +9,7 @@ from pydantic import Field
 from funding import decisions, documents, fund, purchases
 from funding.models import FUND_KINDS, FUNDING_SOURCES, OUTCOMES, POSITIONS
 from funding.web import bureau_in_reach, decision_in_reach, policy, purchase_in_reach
+from readiness import paging
 from readiness import services as core
 from readiness.api import date_field, operation
 from readiness.auth import current_actor, permission
@@ -25,6 +26,7 @@ from readiness.openapi import (
     OptionalIsoDateTime,
     Query,
 )
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("funding_api", __name__, url_prefix="/api/v1")
@@ -150,11 +152,11 @@ def create_decision(json: NewDecision):
     return decision_answer(entry), 201
 
 
-class ScopeQuery(Query):
+class ScopeQuery(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and those below)")
 
 
-class DecisionList(Answer):
+class DecisionList(PagedAnswer):
     rows: list[DecisionOut]
 
 
@@ -162,10 +164,18 @@ class DecisionList(Answer):
 @permission("decisions.view")
 @operation(query=ScopeQuery, answers={200: DecisionList}, errors=(400, 401, 403, 404))
 def list_decisions(query: ScopeQuery):
-    """Collective decisions of the bureaus in reach, newest meeting first (at most 1,000)"""
-    rows = db.session.scalars(decisions.decisions_query(_scope(query.unit)).limit(1000)).all()
+    """Collective decisions of the bureaus in reach, newest meeting first, a page at a time"""
+    rows, next_cursor = paging.page(
+        db.session,
+        decisions.decisions_query(_scope(query.unit)),
+        decisions.DECISION_ORDER,
+        query.limit,
+        query.cursor,
+    )
     used = decisions.used_amounts(db.session, [e.id for e in rows])
-    return DecisionList(rows=[decision_answer(e, used[e.id]) for e in rows])
+    return DecisionList(
+        rows=[decision_answer(e, used[e.id]) for e in rows], next_cursor=next_cursor
+    )
 
 
 @bp.route("/decisions/<int:decision_id>", methods=["GET"])
@@ -202,14 +212,14 @@ class StatementOut(Answer):
     by_kind: dict[str, DecimalText]
 
 
-class FundOut(Answer):
+class FundOut(PagedAnswer):
     bureau: Code
     balance: DecimalText
     entries: list[FundEntryOut]
     statement: StatementOut | None = Field(description="With ?year=: that year's statement")
 
 
-class FundQuery(Query):
+class FundQuery(Paged):
     year: int | None = Field(default=None, ge=2000, le=2100, description="A year's statement")
 
 
@@ -235,11 +245,12 @@ def entry_answer(e) -> FundEntryOut:
 def get_fund(code: str, query: FundQuery):
     """A bureau's reserve fund (储备金)
 
-    The balance and the ledger (newest first; at most 1,000 lines, or the whole of
-    ``?year=`` with that year's statement).
+    The balance and the ledger: newest first, a page at a time (?limit=, ?cursor=), or the
+    whole of ``?year=`` with that year's statement (then next_cursor is null).
     """
     bureau = bureau_in_reach(code)
     statement = None
+    next_cursor = None
     if query.year:
         st = fund.statement(db.session, bureau.id, query.year)
         entries = list(reversed(st.entries))
@@ -252,12 +263,15 @@ def get_fund(code: str, query: FundQuery):
             by_kind={k: str(v) for k, _label, v in st.rows()},
         )
     else:
-        entries = db.session.scalars(fund.entries_query(bureau.id).limit(1000)).all()
+        entries, next_cursor = paging.page(
+            db.session, fund.entries_query(bureau.id), fund.ENTRY_ORDER, query.limit, query.cursor
+        )
     return FundOut(
         bureau=bureau,
         balance=fund.balance(db.session, bureau.id),
         entries=[entry_answer(e) for e in entries],
         statement=statement,
+        next_cursor=next_cursor,
     )
 
 
@@ -460,7 +474,7 @@ def create_purchase(json: NewPurchase):
     return purchase_answer(request), 201
 
 
-class PurchaseQuery(Query):
+class PurchaseQuery(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and those below)")
     status: str | None = Field(
         default=None,
@@ -468,7 +482,7 @@ class PurchaseQuery(Query):
     )
 
 
-class PurchaseList(Answer):
+class PurchaseList(PagedAnswer):
     rows: list[PurchaseOut]
 
 
@@ -476,9 +490,15 @@ class PurchaseList(Answer):
 @permission("purchases.view")
 @operation(query=PurchaseQuery, answers={200: PurchaseList}, errors=(400, 401, 403, 404))
 def list_purchases(query: PurchaseQuery):
-    """Purchase requests of the bureaus in reach, newest first (at most 1,000)"""
-    stmt = purchases.requests_query(_scope(query.unit), query.status).limit(1000)
-    return PurchaseList(rows=[purchase_answer(r) for r in db.session.scalars(stmt).unique()])
+    """Purchase requests of the bureaus in reach, newest first, a page at a time"""
+    rows, next_cursor = paging.page(
+        db.session,
+        purchases.requests_query(_scope(query.unit), query.status),
+        purchases.REQUEST_ORDER,
+        query.limit,
+        query.cursor,
+    )
+    return PurchaseList(rows=[purchase_answer(r) for r in rows], next_cursor=next_cursor)
 
 
 class OneFormat(Query):

@@ -34,7 +34,7 @@ from funding.models import (
     Subsidy,
 )
 from funding.money import check_money, yuan
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_text
 from readiness.errors import Conflict, DomainError, NotFound, Refusals
 from readiness.models import Unit, User
@@ -478,6 +478,14 @@ def check_spending(
             field="decision",
         )
     return entry
+
+
+# Newest meeting first.
+DECISION_ORDER = paging.Order(
+    "decisions",
+    paging.Key(date, Decision.met_on, descending=True),
+    paging.Key(int, Decision.id, descending=True),
+)
 
 
 def decisions_query(unit_ids: set[int] | None):

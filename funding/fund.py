@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from funding.decisions import Policy, Problems, bureau_for, check_spending, past_day
 from funding.models import FUND_KINDS, SPENDING_KINDS, Fund, FundEntry
 from funding.money import check_money, yuan
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_note, check_text
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit
@@ -256,6 +256,14 @@ def pay_expense(
         note=note,
         decision_id=entry_decision.id if entry_decision else None,
     )
+
+
+# The fund's ledger, newest first.
+ENTRY_ORDER = paging.Order(
+    "fund-entries",
+    paging.Key(date, FundEntry.booked_on, descending=True),
+    paging.Key(int, FundEntry.id, descending=True),
+)
 
 
 def entries_query(bureau_id: int, year: int | None = None):

@@ -37,7 +37,7 @@ from funding.models import (
 )
 from funding.money import check_money, yuan
 from inventory.models import Item, Movement
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_decimal, check_text, check_whole
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -625,6 +625,12 @@ def expected_deliveries(session: Session, unit_ids: set[int] | None) -> list[Pur
     if unit_ids is not None:
         stmt = stmt.where(PurchaseLine.unit_id.in_(unit_ids))
     return list(session.scalars(stmt))
+
+
+# Newest first.
+REQUEST_ORDER = paging.Order(
+    "purchase-requests", paging.Key(int, PurchaseRequest.id, descending=True)
+)
 
 
 def requests_query(unit_ids: set[int] | None, status: str | None = None):

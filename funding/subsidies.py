@@ -23,7 +23,7 @@ from funding import fund
 from funding.decisions import Policy, bureau_for, check_spending, used_amounts
 from funding.models import Decision, Subsidy
 from funding.money import CENT, yuan
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_text
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -233,6 +233,14 @@ def refuse_subsidy(
 
 
 # ---------------------------------------------------------------- reading
+
+
+# Newest inspection first.
+SUBSIDY_ORDER = paging.Order(
+    "subsidies",
+    paging.Key(date, Inspection.inspected_on, descending=True),
+    paging.Key(int, Subsidy.id, descending=True),
+)
 
 
 def subsidies_query(

@@ -9,17 +9,17 @@ from pydantic import Field
 from funding import subsidies
 from funding.models import SUBSIDY_STATUSES
 from funding.web import policy, subsidy_in_reach
+from readiness import paging
 from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import NotFound
 from readiness.extensions import csrf, db
-from readiness.openapi import Answer, Body, Code, DecimalText, IsoDate, Query
+from readiness.openapi import Answer, Body, Code, DecimalText, IsoDate
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("subsidies_api", __name__, url_prefix="/api/v1")
-
-ROWS_MAX = 2000
 
 
 class SubsidyOut(Answer):
@@ -46,9 +46,9 @@ class TotalOut(Answer):
     proposed: DecimalText = Field(description="Yuan still awaiting approval")
 
 
-class SubsidyList(Answer):
-    rows: list[SubsidyOut]
-    totals: list[TotalOut]
+class SubsidyList(PagedAnswer):
+    rows: list[SubsidyOut] = Field(description="A page of subsidies, newest inspection first")
+    totals: list[TotalOut] = Field(description="Every town and year in scope")
 
 
 def subsidy_answer(s, inspection) -> SubsidyOut:
@@ -76,7 +76,7 @@ def _answer(subsidy) -> SubsidyOut:
     )
 
 
-class SubsidyQuery(Query):
+class SubsidyQuery(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and the towns below)")
     year: int | None = Field(default=None, ge=2000, le=2100, description="The subsidies' year")
 
@@ -87,8 +87,8 @@ class SubsidyQuery(Query):
 def list_subsidies(query: SubsidyQuery):
     """Shelter subsidies of the towns in reach, and their totals by town and year
 
-    Rows newest inspection first (at most 2,000); totals count approved (paid) and proposed
-    (awaiting approval) apart, refused ones nowhere.
+    Rows newest inspection first, a page at a time; totals (on every page, whole) count
+    approved (paid) and proposed (awaiting approval) apart, refused ones nowhere.
     """
     actor = current_actor()
     if query.unit:
@@ -98,12 +98,17 @@ def list_subsidies(query: SubsidyQuery):
         scope = unit_ids_below(db.session, unit.id)
     else:
         scope = core.visible_unit_ids(db.session, actor)
-    rows = list(
-        db.session.scalars(subsidies.subsidies_query(scope, year=query.year).limit(ROWS_MAX))
+    rows, next_cursor = paging.page(
+        db.session,
+        subsidies.subsidies_query(scope, year=query.year),
+        subsidies.SUBSIDY_ORDER,
+        query.limit,
+        query.cursor,
     )
     inspections = subsidies.inspections_of(db.session, rows)
     by_town, _by_year = subsidies.totals(db.session, scope, year=query.year)
     return SubsidyList(
+        next_cursor=next_cursor,
         rows=[subsidy_answer(s, inspections[s.inspection_id]) for s in rows],
         totals=[
             TotalOut(unit=t.unit, year=t.year, approved=t.approved, proposed=t.proposed)

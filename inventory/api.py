@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from flask import Blueprint, Flask
+import pydantic_core
+from flask import Blueprint, Flask, Response
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from inventory import catalog, checks, counts, ledger, reports, standard, stock
 from inventory.models import MANUAL_KINDS, Count, Item
 from inventory.shortfall import shortfall
+from readiness import paging
 from readiness.api import (
     REPORT_FILES,
     Day,
@@ -41,6 +43,7 @@ from readiness.openapi import (
     Query,
     Rows,
 )
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
@@ -82,7 +85,7 @@ class ItemAnswer(Answer):
     is_active: bool
 
 
-class ItemList(Answer):
+class ItemList(PagedAnswer):
     items: list[ItemAnswer]
 
 
@@ -97,13 +100,19 @@ class NewItem(Body):
     tracking: str | None = Field(default="bulk", json_schema_extra={"enum": ["bulk", "serial"]})
 
 
+# The catalog by category, then code (unique).
+ITEM_ORDER = paging.Order("items", paging.Key(str, Item.category), paging.Key(str, Item.code))
+
+
 @bp.route("/items", methods=["GET"])
 @permission("items.view")
-@operation(answers={200: ItemList}, errors=(401,))
-def list_items():
-    """The item catalog"""
-    items = db.session.scalars(select(Item).order_by(Item.category, Item.code))
-    return ItemList(items=items.all())
+@operation(query=Paged, answers={200: ItemList}, errors=(401,))
+def list_items(query: Paged):
+    """The item catalog, by category and code, a page at a time"""
+    items, next_cursor = paging.page(
+        db.session, select(Item), ITEM_ORDER, query.limit, query.cursor
+    )
+    return ItemList(items=items, next_cursor=next_cursor)
 
 
 @bp.route("/items", methods=["POST"])
@@ -313,16 +322,24 @@ class StockRow(Answer):
     qty: int
 
 
-class StockList(Answer):
+class StockList(PagedAnswer):
     rows: list[StockRow]
+
+
+class StockQuery(Scope, Paged):
+    pass
 
 
 @bp.route("/stock", methods=["GET"])
 @permission("stock.view")
-@operation(query=Scope, answers={200: StockList}, errors=(401, 403, 404))
-def get_stock(query: Scope):
-    """Balances by unit, item and lot (?unit=CODE for one unit and the units below it)"""
-    return StockList(rows=stock.stock_rows_for_api(db.session, report_scope(query.unit)))
+@operation(query=StockQuery, answers={200: StockList}, errors=(401, 403, 404))
+def get_stock(query: StockQuery):
+    """Balances by unit, item and lot (?unit=CODE for one unit and the units below it), a
+    page at a time"""
+    rows, next_cursor = stock.stock_rows_for_api(
+        db.session, report_scope(query.unit), limit=query.limit, cursor=query.cursor
+    )
+    return StockList(rows=rows, next_cursor=next_cursor)
 
 
 # --- stocktakes ---
@@ -597,7 +614,54 @@ def shortfall_report(query: ShortfallQuery):
     )
     if query.format != "json":
         return reports.shortfall_download(query.format, report)
-    return shortfall_answer(report)
+    return Response(shortfall_json(report), mimetype="application/json")
+
+
+def shortfall_json(report) -> bytes:
+    """``shortfall_answer(report)`` as JSON, the same keys and values, written straight from
+    the report (issue 21): tens of thousands of rows validated as models one by one cost the
+    API more than computing the report. Tests compare the two."""
+    return pydantic_core.to_json(
+        {
+            "as_of": report.as_of.isoformat(),
+            "standard_version": report.version.id if report.version else None,
+            "standard_versions": [v.id for v in report.versions],
+            "rows": [
+                {
+                    "unit": r.unit.code,
+                    "item": r.item.code,
+                    "required": r.required,
+                    "on_hand": r.on_hand,
+                    "expired": r.expired,
+                    "inbound": r.inbound,
+                    "gap": r.gap,
+                    "uncovered": r.uncovered,
+                    "coverage": round(r.coverage, 4),
+                    "on_order": r.on_order,
+                }
+                for r in report.rows
+            ],
+            "items": [
+                {
+                    "item": t.item.code,
+                    "gap": t.gap,
+                    "uncovered": t.uncovered,
+                    "unit_cost": str(t.item.unit_cost),
+                    "cost": str(t.cost),
+                    "transferable": t.transferable,
+                    "to_buy": t.to_buy,
+                    "to_buy_cost": str(t.to_buy_cost),
+                }
+                for t in report.items
+            ],
+            "budget_total": str(report.budget_total),
+            "to_buy_total": str(report.to_buy_total),
+            "transfers": [
+                {"from": t.source.code, "to": t.target.code, "item": t.item.code, "qty": t.qty}
+                for t in report.transfers
+            ],
+        }
+    )
 
 
 class ExpiryRow(Answer):
@@ -609,11 +673,11 @@ class ExpiryRow(Answer):
     qty: int
 
 
-class ExpiryList(Answer):
+class ExpiryList(PagedAnswer):
     rows: list[ExpiryRow]
 
 
-class ExpiryQuery(Query):
+class ExpiryQuery(Paged):
     format: ReportFormat = "json"
     days: Whole(1, 3650) = Field(default=None, description="Expiring within (default 90)")
     unit: str | None = Field(default=None, description=SCOPE)
@@ -628,13 +692,22 @@ class ExpiryQuery(Query):
     files=REPORT_FILES,
 )
 def expiry_report(query: ExpiryQuery):
-    """Lots expiring within ?days= (default 90) and already expired"""
+    """Lots expiring within ?days= (default 90) and already expired
+
+    Soonest first; the JSON answer a page at a time (?limit=, ?cursor=), a download
+    (?format=csv|xlsx|pdf) whole.
+    """
     days = 90 if query.days is None else query.days
     today = date.today()
-    rows = stock.expiring_lots(db.session, report_scope(query.unit), today=today, within_days=days)
+    scope = report_scope(query.unit)
     if query.format != "json":
+        rows = stock.expiring_lots(db.session, scope, today=today, within_days=days)
         return reports.expiry_download(query.format, rows, days, today)
+    rows, next_cursor = stock.expiring_page(
+        db.session, scope, today=today, within_days=days, limit=query.limit, cursor=query.cursor
+    )
     return ExpiryList(
+        next_cursor=next_cursor,
         rows=[
             ExpiryRow(
                 unit=r.position.unit,
@@ -645,7 +718,7 @@ def expiry_report(query: ExpiryQuery):
                 qty=r.position.qty,
             )
             for r in rows
-        ]
+        ],
     )
 
 

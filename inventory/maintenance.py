@@ -29,7 +29,7 @@ from inventory.models import (
     Item,
     MaintenanceRecord,
 )
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_note
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.files import (
@@ -322,8 +322,32 @@ def due_rows(
             if only_due and due_on > today + timedelta(days=within_days):
                 continue
             rows.append(Due(asset, kind, last_on, due_on, due_on < today))
-    rows.sort(key=lambda d: (not d.overdue, d.due_on, d.asset.unit.code, d.asset.serial))
+    rows.sort(key=due_key)
     return rows
+
+
+def due_key(d: Due) -> tuple:
+    """Where a due row sorts: overdue first, then by date, unit and piece (one order, so
+    that a list of them pages by it: see ``DUE_ORDER``)."""
+    return (int(not d.overdue), d.due_on, d.asset.unit.code, d.asset.serial, d.kind, d.asset.id)
+
+
+DUE_ORDER = paging.Order(
+    "maintenance-due",
+    paging.Key(int),
+    paging.Key(date),
+    paging.Key(str),
+    paging.Key(str),
+    paging.Key(str),
+    paging.Key(int),
+)
+
+# Maintenance records, newest first.
+RECORD_ORDER = paging.Order(
+    "maintenance",
+    paging.Key(date, MaintenanceRecord.done_on, descending=True),
+    paging.Key(int, MaintenanceRecord.id, descending=True),
+)
 
 
 def history(session: Session, asset: Asset) -> list[MaintenanceRecord]:

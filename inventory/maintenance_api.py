@@ -9,13 +9,15 @@ from pydantic import Field
 from sqlalchemy import select
 
 from inventory import maintenance
+from readiness import paging
 from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import PermissionDenied
 from readiness.extensions import csrf, db
 from readiness.models import Unit
-from readiness.openapi import Answer, Body, Code, IsoDate, Query
+from readiness.openapi import Answer, Body, Code, IsoDate
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("maintenance_api", __name__, url_prefix="/api/v1")
@@ -102,12 +104,12 @@ def create_maintenance(json: NewMaintenance):
     return _answer(entry), 201
 
 
-class MaintenanceFilter(Query):
+class MaintenanceFilter(Paged):
     asset: str | None = Field(default=None, description="A serial number")
     unit: str | None = Field(default=None, description="A unit's code (and the units below)")
 
 
-class MaintenanceList(Answer):
+class MaintenanceList(PagedAnswer):
     rows: list[MaintenanceAnswer]
 
 
@@ -128,7 +130,7 @@ def _scope(unit_code: str | None) -> set[int] | None:
 def list_maintenance(query: MaintenanceFilter):
     """Maintenance records
 
-    Newest first, of one piece or of the units in reach (at most 1,000).
+    Newest first, of one piece or of the units in reach, a page at a time.
     """
     scope = _scope(query.unit)
     asset = maintenance.find_asset(db.session, query.asset) if query.asset else None
@@ -138,16 +140,22 @@ def list_maintenance(query: MaintenanceFilter):
         and not in_scope(db.session, current_actor(), asset.unit_id)
     ):
         raise PermissionDenied(maintenance.out_of_reach())
-    entries = db.session.scalars(maintenance.records_query(scope, asset).limit(1000)).all()
+    entries, next_cursor = paging.page(
+        db.session,
+        maintenance.records_query(scope, asset),
+        maintenance.RECORD_ORDER,
+        query.limit,
+        query.cursor,
+    )
     # the records' units in one read, held while the rows are written so that naming each
     # one finds it loaded (the session keeps only weak references): issue 21
     units = db.session.scalars(select(Unit).where(Unit.id.in_({e.unit_id for e in entries}))).all()
-    answer = MaintenanceList(rows=[_answer(e) for e in entries])
+    answer = MaintenanceList(rows=[_answer(e) for e in entries], next_cursor=next_cursor)
     del units
     return answer
 
 
-class DueFilter(Query):
+class DueFilter(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and the units below)")
 
 
@@ -162,7 +170,7 @@ class DueRow(Answer):
     status: str
 
 
-class DueList(Answer):
+class DueList(PagedAnswer):
     rows: list[DueRow]
 
 
@@ -173,10 +181,17 @@ def due_maintenance(query: DueFilter):
     """Services and function tests due
 
     Each scheduled piece's next service and function test due within 14 days, overdue
-    first.
+    first, a page at a time.
     """
-    rows = maintenance.due_rows(db.session, _scope(query.unit), today=date.today())
+    rows, next_cursor = paging.page_of_rows(
+        maintenance.due_rows(db.session, _scope(query.unit), today=date.today()),
+        maintenance.DUE_ORDER,
+        maintenance.due_key,
+        query.limit,
+        query.cursor,
+    )
     return DueList(
+        next_cursor=next_cursor,
         rows=[
             DueRow(
                 asset=d.asset.serial,
@@ -189,7 +204,7 @@ def due_maintenance(query: DueFilter):
                 status=d.asset.status,
             )
             for d in rows
-        ]
+        ],
     )
 
 

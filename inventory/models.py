@@ -188,7 +188,8 @@ class Position(Base):
             sqlite_where=text("lot_id IS NOT NULL"),
             postgresql_where=text("lot_id IS NOT NULL"),
         ),
-        Index("ix_positions_item_unit", "item_id", "unit_id"),
+        # covering what the shortfall report sums, so it reads the index alone (issue 21)
+        Index("ix_positions_item_unit", "item_id", "unit_id", "qty", "reserved", "lot_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -43,7 +43,7 @@ from inventory.preseason_models import (
 )
 from inventory.rounds import ITEM_MAX, parse_items
 from inventory.rounds import ITEMS_MAX as ITEMS_MAX
-from readiness import audit
+from readiness import audit, paging
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, Refusals
 from readiness.models import Unit, User
@@ -646,9 +646,20 @@ def progress_rows(
         Progress(c, overdue=bool(c.items) and not c.is_complete and c.season.starts_on <= today)
         for c in checks
     ]
-    order = {"overdue": 0, "open": 1, "empty": 2, "complete": 3}
-    rows.sort(key=lambda r: (order[r.status], r.unit.code))
+    rows.sort(key=progress_key)
     return rows
+
+
+_STATUS_RANK = {"overdue": 0, "open": 1, "empty": 2, "complete": 3}
+
+
+def progress_key(row: Progress) -> tuple:
+    """Where a progress row sorts: overdue first, then open, then complete, by unit (the
+    check's id settles ties, so that the list pages by it: see ``PROGRESS_ORDER``)."""
+    return (_STATUS_RANK[row.status], row.unit.code, row.check.id)
+
+
+PROGRESS_ORDER = paging.Order("preseason", paging.Key(int), paging.Key(str), paging.Key(int))
 
 
 def current_year(session: Session, today: date) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inventory import preseason
 from inventory.preseason_models import ITEM_KINDS, PreseasonCheck
+from readiness import paging
 from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
@@ -21,8 +22,8 @@ from readiness.openapi import (
     Code,
     IsoDate,
     OptionalIsoDateTime,
-    Query,
 )
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("preseason_api", __name__, url_prefix="/api/v1")
@@ -111,12 +112,12 @@ class ProgressOut(Answer):
     overdue: bool = Field(description="The season has started and the check is not complete")
 
 
-class ProgressList(Answer):
+class ProgressList(PagedAnswer):
     year: int
     rows: list[ProgressOut]
 
 
-class ProgressFilter(Query):
+class ProgressFilter(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and the units below)")
     year: int | None = Field(
         default=None,
@@ -224,7 +225,8 @@ def progress(query: ProgressFilter):
 
     Per unit in reach (or one unit and those below it): the check of the season year,
     answered of total, failures, complete, overdue (the season has started and it is not
-    complete). Checks due by today are opened first.
+    complete); overdue first, then open, then complete, a page at a time. Checks due by
+    today are opened first.
     """
     actor = current_actor()
     today = date.today()
@@ -238,9 +240,16 @@ def progress(query: ProgressFilter):
         # opened meanwhile by another request: what it opened is listed
         db.session.rollback()
     year = query.year or preseason.current_year(db.session, today)
-    rows = preseason.progress_rows(db.session, scope, year=year, today=today)
+    rows, next_cursor = paging.page_of_rows(
+        preseason.progress_rows(db.session, scope, year=year, today=today),
+        preseason.PROGRESS_ORDER,
+        preseason.progress_key,
+        query.limit,
+        query.cursor,
+    )
     return ProgressList(
         year=year,
+        next_cursor=next_cursor,
         rows=[
             ProgressOut(
                 id=r.check.id,

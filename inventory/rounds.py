@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.rounds_models import FREQUENCIES, RoundAnswer, RoundTemplate, SafetyRound
-from readiness import audit
+from readiness import audit, paging
 from readiness.checks import check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, Refusals
@@ -435,6 +435,14 @@ def overdue_rows(
     order = list(FREQUENCIES)
     rows.sort(key=lambda r: (not r.overdue, r.done_current, r.unit.code, order.index(r.frequency)))
     return rows
+
+
+# Rounds, newest first.
+ROUND_ORDER = paging.Order(
+    "rounds",
+    paging.Key(date, SafetyRound.done_on, descending=True),
+    paging.Key(int, SafetyRound.id, descending=True),
+)
 
 
 def rounds_query(unit_ids: set[int] | None):

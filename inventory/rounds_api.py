@@ -9,12 +9,14 @@ from pydantic import Field
 
 from inventory import rounds
 from inventory.rounds_models import FREQUENCIES
+from readiness import paging
 from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError, PermissionDenied
 from readiness.extensions import csrf, db
-from readiness.openapi import Answer, Body, Code, IsoDate, Query
+from readiness.openapi import Answer, Body, Code, IsoDate
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope, unit_ids_below
 
 bp = Blueprint("rounds_api", __name__, url_prefix="/api/v1")
@@ -101,7 +103,7 @@ def create_round(json: NewRound):
     return _answer(entry), 201
 
 
-class RoundFilter(Query):
+class RoundFilter(Paged):
     unit: str | None = Field(default=None, description="A unit's code (and the units below)")
 
 
@@ -114,9 +116,9 @@ class RoundStatusOut(Answer):
     overdue: bool = Field(description="The period before the current one has no round")
 
 
-class RoundList(Answer):
-    rows: list[RoundOut]
-    status: list[RoundStatusOut]
+class RoundList(PagedAnswer):
+    rows: list[RoundOut] = Field(description="A page of rounds, newest first")
+    status: list[RoundStatusOut] = Field(description="Every warehouse and frequency in scope")
 
 
 @bp.route("/rounds", methods=["GET"])
@@ -125,8 +127,9 @@ class RoundList(Answer):
 def list_rounds(query: RoundFilter):
     """Safety rounds
 
-    The rounds of the units in reach (or of one unit and those below it), newest first (at
-    most 1,000), and per warehouse and frequency whether it is overdue.
+    The rounds of the units in reach (or of one unit and those below it), newest first, a
+    page at a time, and (on every page, whole) per warehouse and frequency whether it is
+    overdue.
     """
     actor = current_actor()
     scope = core.visible_unit_ids(db.session, actor)
@@ -135,9 +138,12 @@ def list_rounds(query: RoundFilter):
         if not in_scope(db.session, actor, unit):
             raise PermissionDenied(rounds.out_of_reach())
         scope = unit_ids_below(db.session, unit.id)
-    entries = db.session.scalars(rounds.rounds_query(scope).limit(1000)).unique().all()
+    entries, next_cursor = paging.page(
+        db.session, rounds.rounds_query(scope), rounds.ROUND_ORDER, query.limit, query.cursor
+    )
     statuses = rounds.overdue_rows(db.session, scope, today=date.today())
     return RoundList(
+        next_cursor=next_cursor,
         rows=[_answer(e) for e in entries],
         status=[
             RoundStatusOut(

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from inventory.models import (
@@ -27,7 +27,7 @@ from inventory.models import (
     StandardLine,
     StandardVersion,
 )
-from inventory.standard import editions_in_force, required_qty, standard_as_of
+from inventory.standard import editions_in_force, standard_as_of
 from readiness import cache
 from readiness.models import Unit
 from readiness.permissions import bureau_map
@@ -69,16 +69,6 @@ class Row:
     uncovered: int
     coverage: float
     on_order: int = 0
-
-    @classmethod
-    def of(cls, unit, item, required, on_hand, expired, inbound, on_order=0) -> Row:
-        gap = required - on_hand if required > on_hand else 0
-        coming = inbound + on_order
-        uncovered = gap - coming if gap > coming else 0
-        coverage = on_hand / required if required > 0 else 1.0
-        return cls(
-            unit, item, required, on_hand, expired, inbound, gap, uncovered, coverage, on_order
-        )
 
     @property
     def band(self) -> str:
@@ -150,74 +140,68 @@ class Report:
         return sum((t.to_buy_cost for t in self.items), Decimal("0"))
 
 
+# A (unit, item) pair as one integer, ``unit_id << 32 | item_id`` (ids stay below 2³¹): the
+# report's dictionaries hold one entry per pair, a hundred thousand at four times the city,
+# and integer keys keep their lookups twice as fast as tuples there (issue 21: linear growth).
+SHIFT, ITEM = 32, (1 << 32) - 1
+
+
+def _pair(unit_id: int, item_id: int) -> int:
+    return unit_id << SHIFT | item_id
+
+
 def _stock(
     session: Session, unit_ids: set[int] | None, as_of: date, today: date
-) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int], dict[tuple[int, int], int]]:
-    """(on hand, expired, reserved) per (unit, item) on a date.
+) -> dict[int, tuple[int, int, int]]:
+    """(on hand, expired, reserved) per (unit, item) pair on a date, summed by the database.
 
     Today and later: read from the balances. Earlier dates: summed from the ledger.
     Serial items count only pieces in service (today) or held (earlier dates).
     """
-    expired_expr = case((Lot.expires_on <= as_of, 1), else_=0)
+    expired_when = Lot.expires_on <= as_of
     if as_of >= today:
-        qty = Position.qty
-        stmt = (
-            select(
-                Position.unit_id,
-                Position.item_id,
-                expired_expr.label("expired"),
-                func.sum(qty),
-                func.sum(Position.reserved),
-            )
-            .outerjoin(Lot, Lot.id == Position.lot_id)
-            .where(Position.qty > 0)
-            # item, unit: the order of ix_positions_item_unit, so no sort is needed
-            .group_by(Position.item_id, Position.unit_id, expired_expr)
-        )
-        if unit_ids is not None:
-            stmt = stmt.where(Position.unit_id.in_(unit_ids))
+        src, kept, reserved = Position, Position.qty > 0, func.sum(Position.reserved)
     else:
         end = datetime.combine(as_of + timedelta(days=1), time.min, UTC)
-        stmt = (
-            select(
-                Movement.unit_id,
-                Movement.item_id,
-                expired_expr.label("expired"),
-                func.sum(Movement.qty),
-                func.sum(0),
-            )
-            .outerjoin(Lot, Lot.id == Movement.lot_id)
-            .where(Movement.at < end)
-            .group_by(Movement.unit_id, Movement.item_id, expired_expr)
+        src, kept, reserved = Movement, Movement.at < end, literal(0)
+    stmt = (
+        select(
+            src.unit_id,
+            src.item_id,
+            func.sum(case((expired_when, 0), else_=src.qty)),
+            func.sum(case((expired_when, src.qty), else_=0)),
+            reserved,
         )
-        if unit_ids is not None:
-            stmt = stmt.where(Movement.unit_id.in_(unit_ids))
-    on_hand: dict[tuple[int, int], int] = defaultdict(int)
-    expired: dict[tuple[int, int], int] = defaultdict(int)
-    reserved: dict[tuple[int, int], int] = defaultdict(int)
+        .outerjoin(Lot, Lot.id == src.lot_id)
+        .where(kept)
+        # item, unit: the order of ix_positions_item_unit, so no sort is needed
+        .group_by(src.item_id, src.unit_id)
+    )
+    if unit_ids is not None:
+        stmt = stmt.where(src.unit_id.in_(unit_ids))
     # Core execution: these are plain tuples, the ORM layer would only add overhead.
     conn = session.connection()
-    for unit_id, item_id, is_expired, qty_sum, reserved_sum in conn.execute(stmt).all():
-        key = (unit_id, item_id)
-        if is_expired:
-            expired[key] += int(qty_sum or 0)
-        else:
-            on_hand[key] += int(qty_sum or 0)
-        reserved[key] += int(reserved_sum or 0)
+    stock = {
+        u << SHIFT | i: (on_hand, expired, held)
+        for u, i, on_hand, expired, held in conn.execute(stmt).all()
+    }
     if as_of >= today:
-        serial = (
+        serial_items = set(session.scalars(select(Item.id).where(Item.tracking == "serial")))
+        pieces = (
             select(Asset.unit_id, Asset.item_id, func.count())
             .where(Asset.unit_id.is_not(None), Asset.status == "in_service")
             .group_by(Asset.unit_id, Asset.item_id)
         )
         if unit_ids is not None:
-            serial = serial.where(Asset.unit_id.in_(unit_ids))
-        serial_items = set(session.scalars(select(Item.id).where(Item.tracking == "serial")))
-        for key in [k for k in on_hand if k[1] in serial_items]:
-            on_hand[key] = 0
-        for unit_id, item_id, n in conn.execute(serial).all():
-            on_hand[(unit_id, item_id)] = n
-    return on_hand, expired, reserved
+            pieces = pieces.where(Asset.unit_id.in_(unit_ids))
+        in_service = {u << SHIFT | i: n for u, i, n in conn.execute(pieces).all()}
+        for key in {k for k in stock if k & ITEM in serial_items} | set(in_service):
+            _, expired, held = stock.get(key, _NOTHING)
+            stock[key] = (in_service.get(key, 0), expired, held)
+    return stock
+
+
+_NOTHING = (0, 0, 0)
 
 
 def shortfall(
@@ -272,7 +256,9 @@ def _shortfall(
     # Each unit against the edition in force for it (its own or its nearest ancestor's).
     edition_of = editions_in_force(session, list(units), as_of)
     used = {v for v in edition_of.values() if v is not None}
-    lines_by_kind: dict[tuple[int, str], list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
+    # each line as whole thousandths (the columns keep three decimals): the requirement
+    # ceil(base + per_officer × headcount) is then integer arithmetic, exactly
+    lines_by_kind: dict[tuple[int, str], list[tuple[int, int, int]]] = defaultdict(list)
     if used:
         for version_id, kind, item_id, base, per in session.execute(
             select(
@@ -284,9 +270,11 @@ def _shortfall(
             ).where(StandardLine.version_id.in_(used))
         ):
             if item_id in items:
-                lines_by_kind[(version_id, kind)].append((item_id, base, per))
+                lines_by_kind[(version_id, kind)].append(
+                    (item_id, _thousandths(base), _thousandths(per))
+                )
     overrides = {
-        (u, i): q
+        _pair(u, i): q
         for u, i, q in session.execute(
             select(
                 RequirementOverride.unit_id, RequirementOverride.item_id, RequirementOverride.qty
@@ -295,37 +283,41 @@ def _shortfall(
         if u in units and i in items
     }
 
-    on_hand, expired, reserved = _stock(session, set(units) if unit_ids else None, as_of, today)
-    inbound: dict[tuple[int, int], int] = defaultdict(int)
+    stock = _stock(session, set(units) if unit_ids else None, as_of, today)
+    inbound: dict[int, int] = defaultdict(int)
     for source in INBOUND_SOURCES:
-        for key, qty in source(session, set(units) if unit_ids else None, as_of).items():
-            inbound[key] += qty
-    on_order: dict[tuple[int, int], int] = defaultdict(int)
+        for (u, i), qty in source(session, set(units) if unit_ids else None, as_of).items():
+            inbound[_pair(u, i)] += qty
+    on_order: dict[int, int] = defaultdict(int)
     for source in ON_ORDER_SOURCES:
-        for key, qty in source(session, set(units) if unit_ids else None, as_of).items():
-            on_order[key] += qty
+        for (u, i), qty in source(session, set(units) if unit_ids else None, as_of).items():
+            on_order[_pair(u, i)] += qty
 
-    required: dict[tuple[int, int], int] = {}
+    required: dict[int, int] = {}
     for unit in units.values():
         version_id = edition_of.get(unit.id)
+        unit_key, headcount = unit.id << SHIFT, unit.headcount
         for item_id, base, per in lines_by_kind.get((version_id, unit.kind), ()):
-            required[(unit.id, item_id)] = required_qty(base, per, unit.headcount)
+            required[unit_key | item_id] = -(-(base + per * headcount) // 1000)
     required.update(overrides)
 
-    rows = [
-        Row.of(
-            units[u],
-            items[i],
-            req,
-            on_hand.get((u, i), 0),
-            expired.get((u, i), 0),
-            inbound.get((u, i), 0),
-            on_order.get((u, i), 0),
-        )
-        for (u, i), req in required.items()
-        if req > 0
-    ]
-    rows.sort(key=lambda r: (r.coverage, -r.uncovered, r.unit.code, r.item.code))
+    ranked, made = [], []
+    for key, req in required.items():
+        if req <= 0:
+            continue
+        on_hand, expired, _ = stock.get(key, _NOTHING)
+        coming = (inbound.get(key, 0) if inbound else 0), (on_order.get(key, 0) if on_order else 0)
+        gap = req - on_hand if req > on_hand else 0
+        left = gap - coming[0] - coming[1]
+        uncovered = left if left > 0 else 0
+        coverage = on_hand / req
+        unit, item = units[key >> SHIFT], items[key & ITEM]
+        row = Row(unit, item, req, on_hand, expired, coming[0], gap, uncovered, coverage, coming[1])
+        # the rank, then the row's place: tuples compare without a key function
+        ranked.append((coverage, -uncovered, unit.code, item.code, len(made)))
+        made.append(row)
+    ranked.sort()
+    rows = [made[r[4]] for r in ranked]
 
     totals: dict[int, ItemTotal] = {}
     for row in rows:
@@ -335,9 +327,7 @@ def _shortfall(
         t.gap += row.gap
         t.uncovered += row.uncovered
 
-    transfers = _suggest_transfers(
-        rows, units, items, on_hand, reserved, required, inbound, bureau_map(session)
-    )
+    transfers = _suggest_transfers(rows, units, items, stock, required, bureau_map(session))
     for tr in transfers:
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
@@ -359,14 +349,19 @@ def _shortfall(
     return Report(as_of, ref, rows, item_totals, transfers, units_below=below, versions=refs)
 
 
+def _thousandths(value: Decimal) -> int:
+    """A standard line's quantity in whole thousandths (its column keeps three decimals)."""
+    # read back quantized to its scale on both databases; rounding up would only matter for
+    # a value the column cannot hold
+    return int((Decimal(value) * 1000).to_integral_value(rounding=ROUND_CEILING))
+
+
 def _suggest_transfers(
     rows: list[Row],
     units: dict[int, UnitRef],
     items: dict[int, ItemRef],
-    on_hand: dict[tuple[int, int], int],
-    reserved: dict[tuple[int, int], int],
-    required: dict[tuple[int, int], int],
-    inbound: dict[tuple[int, int], int],
+    stock: dict[int, tuple[int, int, int]],
+    required: dict[int, int],
     bureaus: dict[int, int],
 ) -> list[Transfer]:
     """Move surplus to the units that lack most, never taking a donor below its own standard
@@ -375,21 +370,27 @@ def _suggest_transfers(
     for row in rows:  # already worst first
         if row.uncovered > 0:
             needs[row.item.id].append(row)
-    donors_by_item: dict[int, list[list]] = defaultdict(list)
-    for (u, i), qty in on_hand.items():
-        if i not in needs or u not in units:
+    donors_by_item: dict[int, list[tuple[int, str, UnitRef]]] = defaultdict(list)
+    for key, (on_hand, _, reserved) in stock.items():
+        item_id = key & ITEM
+        if item_id not in needs:
             continue
-        spare = qty - reserved.get((u, i), 0) - required.get((u, i), 0)
-        if spare > 0:
-            donors_by_item[i].append([spare, units[u]])
+        unit = units.get(key >> SHIFT)
+        spare = on_hand - reserved - required.get(key, 0)
+        if unit is not None and spare > 0:
+            # sorted as tuples: the largest spare first, then by code (codes are unique)
+            donors_by_item[item_id].append((-spare, unit.code, unit))
     out: list[Transfer] = []
     for item_id, wanting in needs.items():
-        donors = sorted(donors_by_item.get(item_id, ()), key=lambda d: (-d[0], d[1].code))
+        donors = donors_by_item.get(item_id)
+        if not donors:
+            continue  # nobody has any to spare
+        donors.sort()
         # Donors are grouped by bureau and used up in order, largest first. A unit with
         # spare stock has no need of the same item, so donors and receivers never coincide.
         by_bureau: dict[int | None, list[list]] = defaultdict(list)
-        for donor in donors:
-            by_bureau[bureaus.get(donor[1].id)].append(donor)
+        for minus_spare, _code, unit in donors:
+            by_bureau[bureaus.get(unit.id)].append([-minus_spare, unit])
         used: dict[int | None, int] = defaultdict(int)
         for row in wanting:
             bureau = bureaus.get(row.unit.id)

@@ -11,6 +11,7 @@ from sqlalchemy import String, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.models import Item, Lot, Movement, Position
+from readiness import paging
 from readiness.models import Unit
 
 
@@ -48,20 +49,35 @@ def stock_of_unit(
     return out
 
 
-def stock_rows_for_api(session: Session, unit_ids: set[int] | None) -> list[dict]:
+# Balances by unit, item and lot (earliest expiry first, lots that never expire and stock
+# held without a lot last); the position's id settles the rest. Keys never null (paging).
+STOCK_ORDER = paging.Order(
+    "stock",
+    paging.Key(str, Unit.code),
+    paging.Key(str, Item.code),
+    paging.Key(date, func.coalesce(Lot.expires_on, date.max)),
+    paging.Key(str, func.coalesce(Lot.code, "")),
+    paging.Key(int, Position.id),
+)
+
+
+def stock_rows_for_api(
+    session: Session, unit_ids: set[int] | None, *, limit: int, cursor: str | None
+) -> tuple[list[dict], str | None]:
+    """One page of balances by unit, item and lot, and the cursor of the next page."""
     stmt = (
         select(Unit.code, Item.code, Lot.code, Lot.expires_on, Position.qty)
         .join(Unit, Unit.id == Position.unit_id)
         .join(Item, Item.id == Position.item_id)
         .outerjoin(Lot, Lot.id == Position.lot_id)
-        .order_by(Unit.code, Item.code, Lot.expires_on, Lot.code)
     )
     if unit_ids is not None:
         stmt = stmt.where(Position.unit_id.in_(unit_ids))
+    rows, next_cursor = paging.page(session, stmt, STOCK_ORDER, limit, cursor)
     return [
         {"unit": u, "item": i, "lot": lot, "expires_on": e.isoformat() if e else None, "qty": q}
-        for u, i, lot, e, q in session.execute(stmt)
-    ]
+        for u, i, lot, e, q in rows
+    ], next_cursor
 
 
 def item_history(session: Session, unit: Unit, item: Item, limit: int = 500) -> list[Movement]:
@@ -96,6 +112,10 @@ def ledger_query(unit_ids: set[int] | None, date_from: date | None, date_to: dat
         .order_by(Movement.id)
     )
     return _ledger_where(stmt, unit_ids, date_from, date_to)
+
+
+# The ledger page: newest line first (the id is the ledger's order).
+LEDGER_ORDER = paging.Order("ledger", paging.Key(int, Movement.id, descending=True))
 
 
 def ledger_count(
@@ -212,14 +232,47 @@ def expiring_lots(
     session: Session, unit_ids: set[int] | None, *, today: date, within_days: int = 90
 ) -> list[ExpiryRow]:
     """Lots held (qty > 0) that expire within N days or have already expired, soonest first."""
+    stmt = _expiring_query(unit_ids, today=today, within_days=within_days).order_by(
+        *(key.expr for key in EXPIRY_ORDER.keys)
+    )
+    return [ExpiryRow(p, (p.lot.expires_on - today).days) for p in session.scalars(stmt)]
+
+
+# Soonest expiry first, then by unit; the position's id settles the rest.
+EXPIRY_ORDER = paging.Order(
+    "expiry",
+    paging.Key(date, Lot.expires_on),
+    paging.Key(int, Position.unit_id),
+    paging.Key(int, Position.id),
+)
+
+
+def _expiring_query(unit_ids: set[int] | None, *, today: date, within_days: int):
     horizon = today + timedelta(days=within_days)
     stmt = (
         select(Position)
         .join(Lot, Lot.id == Position.lot_id)
         .where(Position.qty > 0, Lot.expires_on.is_not(None), Lot.expires_on <= horizon)
         .options(joinedload(Position.unit), joinedload(Position.item), joinedload(Position.lot))
-        .order_by(Lot.expires_on, Position.unit_id)
     )
     if unit_ids is not None:
         stmt = stmt.where(Position.unit_id.in_(unit_ids))
-    return [ExpiryRow(p, (p.lot.expires_on - today).days) for p in session.scalars(stmt)]
+    return stmt
+
+
+def expiring_page(
+    session: Session,
+    unit_ids: set[int] | None,
+    *,
+    today: date,
+    within_days: int,
+    limit: int,
+    cursor: str | None,
+    cursor_name: str = "cursor",
+) -> tuple[list[ExpiryRow], str | None]:
+    """One page of :func:`expiring_lots` after ``cursor``, and the cursor of the next page."""
+    stmt = _expiring_query(unit_ids, today=today, within_days=within_days)
+    positions, next_cursor = paging.page(
+        session, stmt, EXPIRY_ORDER, limit, cursor, name=cursor_name
+    )
+    return [ExpiryRow(p, (p.lot.expires_on - today).days) for p in positions], next_cursor

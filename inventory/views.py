@@ -57,7 +57,6 @@ from inventory.models import (
     Count,
     Item,
     Lot,
-    Movement,
     Position,
     StandardLine,
     StandardVersion,
@@ -73,7 +72,7 @@ from inventory.standard import (
     set_override,
     standard_as_of,
 )
-from readiness import exports
+from readiness import exports, paging
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import Conflict, DomainError, PermissionDenied
@@ -82,7 +81,7 @@ from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit
 from readiness.pages import confirmed_action, form_error, paginate_rows, submit
-from readiness.params import int_arg, page_arg
+from readiness.params import int_arg
 from readiness.pdf import pdf_table
 from readiness.permissions import can, in_scope, unit_ids_below
 
@@ -542,6 +541,9 @@ def item_history(code: str, item_code: str):
     )
 
 
+# Rows on one page of the ledger and of the expiry report.
+PAGE_ROWS = 100
+
 # A PDF is for printing and signing: longer ledgers are downloaded as CSV or XLSX.
 LEDGER_PDF_MAX_ROWS = 2000
 
@@ -615,22 +617,25 @@ def ledger():
     )
     if response is not None:
         return response
-    page = page_arg()
-    movements = (
-        db.session.scalars(
-            stmt.order_by(None).order_by(Movement.id.desc()).limit(100).offset((page - 1) * 100)
-        )
-        .unique()
-        .all()
+    # A page at a time by keyset (?after= the last line shown), never OFFSET: the last page
+    # costs what the first does. The old ?page= is ignored.
+    movements, next_cursor = paging.page(
+        db.session,
+        stmt,
+        stock.LEDGER_ORDER,
+        PAGE_ROWS,
+        request.args.get("after") or None,
+        name="after",
     )
-    args = {k: v for k, v in request.args.items() if k not in ("page", "format")}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "format", "after")}
     return render_template(
         "inventory/ledger.html",
         form=form,
         movements=movements,
         totals=stock.unit_totals_after(db.session, movements),
         kinds=MOVEMENT_KINDS,
-        page=page,
+        next_cursor=next_cursor,
+        is_first=not request.args.get("after"),
         args=args,
     )
 
@@ -980,16 +985,26 @@ def expiry_report():
     """Lots expiring within N days (default 90) and already expired, soonest first."""
     days = int_arg("days", 90, low=1, high=3650)
     unit_code = request.args.get("unit") or None
-    rows_ = stock.expiring_lots(
-        db.session, _picked_scope(unit_code), today=date.today(), within_days=days
+    scope = _picked_scope(unit_code)
+    if _fmt() in ("csv", "xlsx", "pdf"):
+        # a download is the whole report; the page shows it a hundred lots at a time
+        rows_ = stock.expiring_lots(db.session, scope, today=date.today(), within_days=days)
+        return reports.expiry_download(_fmt(), rows_, days, date.today())
+    rows_, next_cursor = stock.expiring_page(
+        db.session,
+        scope,
+        today=date.today(),
+        within_days=days,
+        limit=PAGE_ROWS,
+        cursor=request.args.get("after") or None,
+        cursor_name="after",
     )
-    response = reports.expiry_download(_fmt(), rows_, days, date.today())
-    if response is not None:
-        return response
     return render_template(
         "inventory/expiry.html",
         rows=rows_,
         days=days,
         unit_code=unit_code or "",
         units=_unit_filter_choices(_("全部单位")),
+        next_cursor=next_cursor,
+        is_first=not request.args.get("after"),
     )

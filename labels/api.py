@@ -9,6 +9,7 @@ from pydantic import Field
 from labels import services as lab
 from labels.layouts import LAYOUTS
 from labels.views import check_print_address, label_download
+from readiness import paging
 from readiness import services as core
 from readiness.api import operation
 from readiness.auth import current_actor, permission
@@ -16,6 +17,7 @@ from readiness.errors import PermissionDenied
 from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.openapi import Answer, Body, Code, OptionalCode, OptionalIsoDate, Rows
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope
 
 bp = Blueprint("labels_api", __name__, url_prefix="/api/v1")
@@ -125,7 +127,7 @@ class PrinterProfileAnswer(Answer):
     scale_pct: float
 
 
-class PrinterProfileList(Answer):
+class PrinterProfileList(PagedAnswer):
     profiles: list[PrinterProfileAnswer]
 
 
@@ -145,14 +147,27 @@ def _profile_answer(p) -> PrinterProfileAnswer:
 
 @bp.route("/printer-profiles", methods=["GET"])
 @permission("labels.print")
-@operation(answers={200: PrinterProfileList})
-def list_printer_profiles():
+@operation(query=Paged, answers={200: PrinterProfileList})
+def list_printer_profiles(query: Paged):
     """Printer profiles
 
-    The printers the caller may print with: their own units' and those of the units above.
+    The printers the caller may print with: their own units' and those of the units above;
+    by name, a page at a time.
     """
-    profiles = lab.usable_profiles(db.session, current_actor())
-    return PrinterProfileList(profiles=[_profile_answer(p) for p in profiles])
+    profiles, next_cursor = paging.page_of_rows(
+        lab.usable_profiles(db.session, current_actor()),
+        PROFILE_ORDER,
+        lambda p: (p.name, p.id),
+        query.limit,
+        query.cursor,
+    )
+    return PrinterProfileList(
+        profiles=[_profile_answer(p) for p in profiles], next_cursor=next_cursor
+    )
+
+
+# By name (as usable_profiles reads them), then id.
+PROFILE_ORDER = paging.Order("printer-profiles", paging.Key(str), paging.Key(int))
 
 
 class NewPrinterProfile(Body):

@@ -362,7 +362,11 @@ FIELD_NAMES = {
 def usable_profiles(session: Session, actor, *, unit_id: int | None = None) -> list[PrinterProfile]:
     """The printer profiles this user may print with: their own units' (their subtree) and
     those of the units above them (a station prints on the bureau office's printer too)."""
-    stmt = select(PrinterProfile).where(PrinterProfile.is_active).order_by(PrinterProfile.name)
+    stmt = (
+        select(PrinterProfile)
+        .where(PrinterProfile.is_active)
+        .order_by(PrinterProfile.name, PrinterProfile.id)
+    )
     visible = core.visible_unit_ids(session, actor)
     if visible is not None:
         above = unit_ids_above(session, actor.unit_id) if actor.unit_id else []

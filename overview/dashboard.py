@@ -146,6 +146,9 @@ class Dashboard:
     drills: DrillFigures | None = None
     shelters: ShelterFigures | None = None
     powers: list[PowerChange] | None = None  # command staff only, never cached
+    # set when the figures are the previous ones, handed out while the current ones are
+    # computed for someone else (readiness.cache.cached_or_previous): when they were computed
+    figures_from: datetime | None = None
     may: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -166,12 +169,11 @@ class Dashboard:
 def stock_figures(session: Session, unit_ids: set[int] | None, *, today: date) -> StockFigures:
     """Units below standard, the worst gaps and the budget, from one run of the shortfall report."""
     report = shortfall(session, unit_ids=unit_ids, today=today)
+    # rows come worst first (lowest coverage), so a unit's first row carries its worst band
     worst_band: dict[int, str] = {}
     for row in report.rows:
-        band = row.band
-        known = worst_band.get(row.unit.id)
-        if known is None or BAND_ORDER.index(band) < BAND_ORDER.index(known):
-            worst_band[row.unit.id] = band
+        if row.unit.id not in worst_band:
+            worst_band[row.unit.id] = row.band
     bands = {b: 0 for b in BAND_ORDER}
     for band in worst_band.values():
         bands[band] += 1
@@ -351,9 +353,11 @@ def gather(
             today,
             Decimal(shelter_target),
         )
-        board = cache.cached(
+        board, figures_from = cache.cached_or_previous(
             session, key, lambda: _gather(session, actor, scope, today, shelter_target)
         )
+        if figures_from is not None:
+            board = replace(board, figures_from=figures_from)
     if actor.role == "command":
         # Read each time (one indexed query): a grant must show at once, whatever the cache.
         board = replace(board, powers=power_changes(session, today=today, scope=scope))

@@ -12,13 +12,14 @@ from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from spectree import Response
 
-from readiness import openapi, services
+from readiness import openapi, paging, services
 from readiness.auth import PUBLIC, current_actor, permission
 from readiness.errors import DomainError, NotFound, PermissionDenied
 from readiness.exports import XLSX_MIMETYPE
 from readiness.extensions import csrf, db
 from readiness.models import Unit
 from readiness.openapi import Answer, Body, Error, OptionalCode, Query, spec
+from readiness.paging import Paged, PagedAnswer
 from readiness.params import whole_number
 from readiness.permissions import in_scope, unit_ids_below
 from readiness.text import find_unsafe, unsafe_message
@@ -267,7 +268,7 @@ class UnitAnswer(Answer):
     is_active: bool
 
 
-class UnitList(Answer):
+class UnitList(PagedAnswer):
     units: list[UnitAnswer]
 
 
@@ -306,13 +307,34 @@ def me():
 
 @bp.route("/units", methods=["GET"])
 @permission("units.view")
-@operation(answers={200: UnitList}, errors=(401,))
-def list_units():
-    """Units the caller may see, in tree order"""
+@operation(query=Paged, answers={200: UnitList}, errors=(401,))
+def list_units(query: Paged):
+    """Units the caller may see, in tree order, a page at a time"""
     actor = current_actor()
     visible = services.visible_unit_ids(db.session, actor)
     roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
-    return UnitList(units=[u for u, _depth in services.unit_tree(db.session, roots)])
+    units, next_cursor = paging.page_of_rows(
+        _tree_paths(services.unit_tree(db.session, roots)),
+        UNIT_ORDER,
+        lambda row: (row[0],),
+        query.limit,
+        query.cursor,
+    )
+    return UnitList(units=[u for _path, u in units], next_cursor=next_cursor)
+
+
+# Tree order is the order of each unit's path of codes from its root (siblings by code).
+UNIT_ORDER = paging.Order("units", paging.Key(tuple))
+
+
+def _tree_paths(tree: list[tuple[Unit, int]]) -> list[tuple[tuple[str, ...], Unit]]:
+    """Each unit of a tree listing with its path of codes from the top."""
+    out: list[tuple[tuple[str, ...], Unit]] = []
+    above: list[str] = []
+    for unit, depth in tree:
+        above[depth:] = [unit.code]
+        out.append((tuple(above), unit))
+    return out
 
 
 @bp.route("/units/<code>", methods=["GET"])

@@ -220,9 +220,18 @@ def unit_tree(session: Session, root_ids: set[int] | None = None) -> list[tuple[
 
 
 def visible_unit_ids(session: Session, user) -> set[int] | None:
-    """Units this user may see: None means all of them."""
+    """Units this user may see: None means all of them.
+
+    A user placed at the one unit everything else is under (a city's own deployment) sees
+    all of them too: None, so that reports read everything instead of filtering by a list
+    of every unit there is (issue 21: that list made the city's reports a third slower)."""
     if user.role in UNIT_SCOPED_ROLES:
-        return unit_ids_below(session, user.unit_id) if user.unit_id else set()
+        if not user.unit_id:
+            return set()
+        reach = unit_ids_below(session, user.unit_id)
+        if len(reach) == session.scalar(select(func.count()).select_from(Unit)):
+            return None
+        return reach
     return None
 
 

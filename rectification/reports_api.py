@@ -7,10 +7,12 @@ from datetime import date
 from flask import Blueprint, Flask
 from pydantic import Field
 
+from readiness import paging
 from readiness.api import REPORT_FILES, Day, ReportFormat, Whole, operation
 from readiness.auth import permission
 from readiness.extensions import csrf
-from readiness.openapi import Answer, IsoDate, Query
+from readiness.openapi import Answer, IsoDate
+from readiness.paging import Paged, PagedAnswer
 from rectification import reports as rep
 from rectification import reports_views as views
 from rectification.models import SOURCES
@@ -18,7 +20,7 @@ from rectification.models import SOURCES
 bp = Blueprint("rectification_reports_api", __name__, url_prefix="/api/v1")
 
 
-class RectificationQuery(Query):
+class RectificationQuery(Paged):
     unit: str | None = Field(default=None, description="unit code (and the units below it)")
     source: str | None = Field(default=None, json_schema_extra={"enum": sorted(SOURCES)})
     visit: Whole(1, views.ID_MAX) = Field(  # type: ignore[valid-type]
@@ -47,8 +49,9 @@ class RectificationRow(Answer):
     visit_id: int | None
 
 
-class RectificationAnswer(Answer):
-    rows: list[RectificationRow]
+class RectificationAnswer(PagedAnswer):
+    rows: list[RectificationRow] = Field(description="A page of the list, by action id")
+    # the totals are the whole list's, on every page
     total: int
     closed: int
     open: int
@@ -77,6 +80,10 @@ def _row(r) -> RectificationRow:
     )
 
 
+# The list's order: by action id (as numbered).
+LIST_ORDER = paging.Order("rectification", paging.Key(int))
+
+
 @bp.route("/reports/rectification", methods=["GET"])
 @permission("drills.view")
 @operation(
@@ -91,15 +98,21 @@ def rectification_list(query: RectificationQuery):
     Every corrective action of a unit subtree within the caller's reach, filtered by
     ?source=, ?visit=, and ?from= / ?to= (the day found: an inspection visit's date, else the
     day it entered the register), with the totals: closed means verified or cancelled;
-    rate = closed ÷ total. ?format=csv|xlsx|pdf gives the list as handed in.
+    rate = closed ÷ total. The rows come a page at a time (?limit=, ?cursor=; ``no`` numbers
+    a row in the whole list), the totals whole; ?format=csv|xlsx|pdf gives the list as
+    handed in, whole.
     """
     start: date | None = query.from_
     filters = views.read_filters(query.unit, query.source, query.visit, start, query.to)
     data, heading = views.build(filters)
     if query.format != "json":
         return rep.list_download(query.format, data, heading)
+    rows, next_cursor = paging.page_of_rows(
+        data.rows, LIST_ORDER, lambda r: (r.action.id,), query.limit, query.cursor
+    )
     return RectificationAnswer(
-        rows=[_row(r) for r in data.rows],
+        next_cursor=next_cursor,
+        rows=[_row(r) for r in rows],
         total=data.total,
         closed=data.closed,
         open=data.open,

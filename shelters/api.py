@@ -25,6 +25,7 @@ from pydantic import (
 )
 from sqlalchemy import func, select
 
+from readiness import paging
 from readiness import services as core
 from readiness.api import (
     REPORT_FILES,
@@ -57,6 +58,7 @@ from readiness.openapi import (
     Query,
     Rows,
 )
+from readiness.paging import Paged, PagedAnswer
 from readiness.permissions import in_scope
 from readiness.text import first_unsafe, unsafe_message
 from shelters import acceptance, coverage, inspections, places, sites
@@ -264,7 +266,7 @@ class DefectRepair(Body):
 # ---------------------------------------------------------------- query parameters
 
 
-class ShelterFilter(Query):
+class ShelterFilter(Paged):
     town: QueryText() = None
     status: QueryText(enum=list(STATUSES)) = None
     standardized: QueryText(enum=["0", "1"]) = None
@@ -321,7 +323,7 @@ class TownRow(Answer):
     to_relocate: int
 
 
-class TownList(Answer):
+class TownList(PagedAnswer):
     towns: list[TownRow]
 
 
@@ -413,7 +415,7 @@ class ShelterRow(ShelterState, ShelterAnswer):
     """A site's facts and its state."""
 
 
-class ShelterList(Answer):
+class ShelterList(PagedAnswer):
     shelters: list[ShelterRow]
 
 
@@ -626,10 +628,12 @@ def save_town(json: TownBody):
 
 @bp.route("/towns", methods=["GET"])
 @permission("shelters.view")
-@operation(answers={200: TownList}, errors=(401, 403))
-def list_towns():
-    """Towns in reach, with how many villages and people each has."""
-    rows = places.towns(db.session, _reach())
+@operation(query=Paged, answers={200: TownList}, errors=(401, 403))
+def list_towns(query: Paged):
+    """Towns in reach, with how many villages and people each has; by code, a page at a time."""
+    rows, next_cursor = paging.page(
+        db.session, places.towns_query(_reach()), places.TOWN_ORDER, query.limit, query.cursor
+    )
     figures = {
         town_id: (n, population or 0, relocate or 0)
         for town_id, n, population, relocate in db.session.execute(
@@ -657,7 +661,7 @@ def list_towns():
                 to_relocate=int(relocate),
             )
         )
-    return TownList(towns=towns)
+    return TownList(towns=towns, next_cursor=next_cursor)
 
 
 @bp.route("/towns/<code>", methods=["GET"])
@@ -722,7 +726,8 @@ def create_shelter(json: ShelterBody):
 @permission("shelters.view")
 @operation(query=ShelterFilter, answers={200: ShelterList}, errors=(400, 401, 403, 404))
 def list_shelters(query: ShelterFilter):
-    """Sites in reach, filtered by ?town=CODE, ?status=, ?standardized=1|0."""
+    """Sites in reach, filtered by ?town=CODE, ?status=, ?standardized=1|0; by town and name,
+    a page at a time."""
     town = _visible_town(query.town) if query.town else None
     status = query.status or None
     if status and status not in STATUSES:
@@ -730,21 +735,24 @@ def list_shelters(query: ShelterFilter):
     raw_std = query.standardized or ""
     if raw_std not in ("", "0", "1"):
         raise BadRequest(_("standardized 只能是 1 或 0。"), field="standardized")
-    rows = list(
-        db.session.scalars(
-            sites.shelters_query(
-                unit_ids=_reach(),
-                town=town,
-                status=status,
-                is_standardized=None if raw_std == "" else raw_std == "1",
-            )
-        )
+    rows, next_cursor = paging.page(
+        db.session,
+        sites.shelters_query(
+            unit_ids=_reach(),
+            town=town,
+            status=status,
+            is_standardized=None if raw_std == "" else raw_std == "1",
+        ),
+        sites.SHELTER_ORDER,
+        query.limit,
+        query.cursor,
     )
     states = _states(rows)
     return ShelterList(
+        next_cursor=next_cursor,
         shelters=[
             _with(ShelterRow, ShelterAnswer.model_validate(s), **dict(states[s.id])) for s in rows
-        ]
+        ],
     )
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from readiness import audit, services
+from readiness import audit, paging, services
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.models import Unit
 from readiness.permissions import require
@@ -32,10 +32,19 @@ def get_town(session: Session, code: str) -> Unit:
 
 def towns(session: Session, unit_ids: set[int] | None = None) -> list[Unit]:
     """Towns in reach, by code."""
-    stmt = select(Unit).where(Unit.kind == "town").order_by(Unit.code)
+    return list(session.scalars(towns_query(unit_ids).order_by(Unit.code)))
+
+
+def towns_query(unit_ids: set[int] | None = None):
+    """Towns in reach (None: all), unordered: see ``TOWN_ORDER``."""
+    stmt = select(Unit).where(Unit.kind == "town")
     if unit_ids is not None:
         stmt = stmt.where(Unit.id.in_(unit_ids))
-    return list(session.scalars(stmt))
+    return stmt
+
+
+# Towns by code (unique).
+TOWN_ORDER = paging.Order("towns", paging.Key(str, Unit.code))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from readiness import audit, services
+from readiness import audit, paging, services
 from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import Unit
@@ -447,6 +447,15 @@ def site_states(
     }
 
 
+# Sites by town, then name; the id settles sites of one name.
+SHELTER_ORDER = paging.Order(
+    "shelters",
+    paging.Key(str, Unit.code),
+    paging.Key(str, Shelter.name),
+    paging.Key(int, Shelter.id),
+)
+
+
 def shelters_query(
     *,
     unit_ids: set[int] | None = None,
@@ -465,7 +474,7 @@ def shelters_query(
             # a site's state reads its acceptances: with the sites, not one query each
             selectinload(Shelter.acceptances),
         )
-        .order_by(Unit.code, Shelter.name)
+        .order_by(Unit.code, Shelter.name, Shelter.id)
     )
     if unit_ids is not None:
         stmt = stmt.where(Shelter.town_id.in_(unit_ids))

@@ -112,6 +112,32 @@ def test_requirements_and_compliance_report(api, tokens):
     assert api(tokens["insp"]).get("/api/v1/reports/drill-compliance?year=abc").status_code == 400
 
 
+def test_the_compliance_api_writes_exactly_what_its_answer_model_describes(api, tokens, session):
+    """Written straight from the rows for speed (issue 21): byte for byte what the documented
+    model gives, dates as text, units by code, in the report's order."""
+    from drills import requirements
+    from drills.api import DrillCompliance
+
+    api(tokens["cmd"]).put(
+        "/api/v1/drill-requirements",
+        json={"lines": [{"unit_kind": "station", "drill_kind": "field_exercise", "per_year": 2}]},
+    )
+    held = api(tokens["clerk"]).post(
+        "/api/v1/drills",
+        json={
+            "title": "演练",
+            "kind": "field_exercise",
+            "held_on": "2022-03-05",
+            "lead_unit": "DAYE",
+        },
+    )
+    assert held.status_code == 201
+    body = api(tokens["cmd"]).get("/api/v1/reports/drill-compliance?year=2022").data
+    rows = requirements.compliance(session, 2022)
+    assert rows and any(r.last_held_on for r in rows)
+    assert body == DrillCompliance(year=2022, rows=rows).model_dump_json(by_alias=True).encode()
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -487,7 +487,11 @@ def test_another_bureau_finds_nothing(session, county, inspect, api, make_token)
         token.post(f"/api/v1/subsidies/{subsidy.id}/refuse", json={"reason": "x"}).status_code
         == 404
     )
-    assert token.get("/api/v1/subsidies").get_json() == {"rows": [], "totals": []}
+    assert token.get("/api/v1/subsidies").get_json() == {
+        "rows": [],
+        "totals": [],
+        "next_cursor": None,
+    }
     assert token.get("/api/v1/subsidies?unit=CB").status_code == 404
     clerk = api(make_token(county["cbclerk"]))
     assert clerk.post(f"/api/v1/subsidies/{subsidy.id}/approve", json={}).status_code == 403

@@ -192,7 +192,8 @@ def test_movements_balance_and_refusals(api, town, session):
     assert (n(session, Movement), n(session, AuditEntry)) == (movements, audits)
     stock = api(town["tokens"]["inspector"]).get("/api/v1/stock?unit=DAYE").get_json()
     assert stock == {
-        "rows": [{"unit": "DAYE", "item": "LJ", "lot": None, "expires_on": None, "qty": 6}]
+        "rows": [{"unit": "DAYE", "item": "LJ", "lot": None, "expires_on": None, "qty": 6}],
+        "next_cursor": None,
     }
 
 

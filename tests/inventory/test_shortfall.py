@@ -186,3 +186,65 @@ def test_transfers_are_suggested_within_a_bureau_only(session, make_unit, make_i
     assert [(t.source.code, t.target.code, t.qty) for t in report.transfers] == [
         ("DF-WH", "DAYE", 4)
     ]
+
+
+def test_the_api_writes_exactly_what_the_answer_model_describes(
+    session, make_unit, make_item, stock
+):
+    """The shortfall API writes its JSON straight from the report (issue 21, for speed): the
+    same keys, order and values as the documented answer model, money as text, coverage
+    rounded, transfers under "from"."""
+    import json
+
+    from inventory.api import shortfall_json
+
+    bureau = make_unit("DF", kind="bureau", headcount=520)
+    daye = make_unit("DAYE", name="大冶派出所", parent=bureau, headcount=28)
+    make_unit("JUNZHAO", name="君召派出所", parent=bureau, headcount=14)
+    warehouse = make_unit("WH", kind="warehouse", parent=bureau, headcount=6)
+    jackets = make_item("LJ", name="救生衣", unit_cost="120.50")
+    make_item("WHISTLE", name="口哨", unit_cost="5.55")
+    publish(
+        session,
+        date(2022, 1, 1),
+        [("station", "LJ", "2", "1.333"), ("station", "WHISTLE", "0", "1")],
+    )
+    stock(daye, jackets, 7)
+    stock(warehouse, jackets, 12)
+    report = shortfall(session, today=TODAY)
+    assert report.rows and report.transfers
+    by_model = shortfall_answer(report).model_dump_json(by_alias=True)
+    assert json.loads(shortfall_json(report)) == json.loads(by_model)
+    assert list(json.loads(shortfall_json(report))["rows"][0]) == list(
+        json.loads(by_model)["rows"][0]
+    )
+
+
+def test_required_quantities_round_up_exactly_as_the_standard_page_does(
+    session, make_unit, make_item
+):
+    """The report counts the standard's quantities in whole thousandths (issue 21, for
+    speed): every requirement is still ceil(base + per officer × headcount), exactly as the
+    standard's own formula gives it, including where binary floating point would not."""
+    cases = [("0", "2.2", 25), ("0.333", "0.333", 3), ("1.5", "0.7", 10), ("2", "0.001", 999)]
+    units = [make_unit(f"U{n}", headcount=hc) for n, (_, _, hc) in enumerate(cases)]
+    for n, _ in enumerate(cases):
+        make_item(f"I{n}")
+    for n in range(len(cases)):
+        # one kind per case, so that each unit is required one item
+        units[n].kind = ("station", "squad", "brigade", "warehouse")[n]
+    session.commit()
+    publish(
+        session,
+        date(2022, 1, 1),
+        [
+            (("station", "squad", "brigade", "warehouse")[n], f"I{n}", base, per)
+            for n, (base, per, _) in enumerate(cases)
+        ],
+    )
+    rows = rows_by_key(shortfall(session, today=TODAY))
+    for n, (base, per, headcount) in enumerate(cases):
+        expected = standard.required_qty(Decimal(base), Decimal(per), headcount)
+        assert rows[(f"U{n}", f"I{n}")].required == expected
+    assert rows[("U0", "I0")].required == 55  # 2.2 × 25 is 55 (floating point: 55.000…01 → 56)
+    assert rows[("U3", "I3")].required == 3  # 2 + 0.999 = 2.999 → 3

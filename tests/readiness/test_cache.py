@@ -199,3 +199,109 @@ def test_when_the_computation_fails_a_waiting_caller_computes_it(app, session, m
     failures = [a for a in answers if isinstance(a, RuntimeError)]
     assert len(failures) == 1 and answers.count("report") == 3
     assert len(calls) == 2  # the failed one, then one more for everybody else
+
+
+def test_while_one_request_computes_after_a_write_the_dashboard_shows_the_previous_figures(
+    app, session, make_unit, make_item, make_user, stock, login, monkeypatch
+):
+    """After a write, the one request computing the dashboard again waits for it; a request
+    arriving meanwhile gets the previous figures at once, saying from when they are. The
+    shortfall report itself (what a keeper opens to check a receipt) always waits."""
+    import threading
+
+    from overview import dashboard
+
+    bureau = make_unit("DF", kind="bureau")
+    station = make_unit("DAYE", parent=bureau)
+    jackets = make_item("LJ")
+    _standard(session)
+    make_user("cmd1", "command", bureau)
+    session.commit()
+    client = login("cmd1")
+    cache.clear()
+    first = client.get("/")
+    assert first.status_code == 200 and "dash-figures-from" not in first.text
+    stock(station, jackets, 5)  # a write: a new state of the data
+    session.commit()
+
+    started, release = threading.Event(), threading.Event()
+    slow = dashboard._gather
+
+    def held_back(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "_gather", held_back)
+
+    def compute_in_another_request():
+        with app.app_context():
+            own = Session(db.engine)
+            try:
+                user = own.scalar(select(User).where(User.username == "cmd1"))
+                gather(own, user, today=date.today(), shelter_target=Decimal("0.6"))
+            finally:
+                own.close()
+
+    other = threading.Thread(target=compute_in_another_request)
+    other.start()
+    try:
+        assert started.wait(10)
+        meanwhile = client.get("/")
+        assert meanwhile.status_code == 200
+        assert "dash-figures-from" in meanwhile.text  # the previous figures, with their time
+        # anything but the dashboard waits for the current data: not served the old report
+        report = shortfall(session)
+        assert _on_hand(report, "DAYE", "LJ") == 5
+    finally:
+        release.set()
+        other.join(10)
+    monkeypatch.setattr(dashboard, "_gather", slow)
+    after = client.get("/")
+    assert "dash-figures-from" not in after.text  # computed: current again
+
+
+def test_the_previous_result_is_handed_out_only_while_the_current_one_is_computed(
+    app, session, make_unit
+):
+    import threading
+
+    make_unit("DAYE")
+    session.commit()
+    cache.clear()
+    value, since = cache.cached_or_previous(session, ("k",), lambda: "old")
+    assert (value, since) == ("old", None)
+    session.commit()
+    make_unit("LUDIAN")  # a new state of the data
+    session.commit()
+    # nobody computes the new one: the caller computes it and waits for it
+    assert cache.cached_or_previous(session, ("k",), lambda: "new") == ("new", None)
+    session.commit()
+    make_unit("QIAOZHUANG")
+    session.commit()
+    gate, release = threading.Event(), threading.Event()
+
+    def slow():
+        gate.set()
+        release.wait(10)
+        return "newest"
+
+    def other():
+        with app.app_context():
+            own = Session(db.engine)
+            try:
+                cache.cached_or_previous(own, ("k",), slow)
+            finally:
+                own.close()
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        assert gate.wait(10)
+        value, since = cache.cached_or_previous(session, ("k",), lambda: "not called")
+        assert value == "new" and since is not None
+    finally:
+        release.set()
+        t.join(10)
+    session.commit()
+    assert cache.cached_or_previous(session, ("k",), lambda: "not called") == ("newest", None)

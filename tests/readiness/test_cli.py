@@ -129,3 +129,32 @@ def test_db_upgrade_builds_an_empty_database_and_models_match_migrations(tmp_pat
     if "SECRET_KEY" not in os.environ:
         assert key_file.exists()
         assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_worker_freezes_what_it_loaded(tmp_path):
+    """gunicorn's workers import ``wsgi``: the app and everything loaded with it is frozen
+    out of the cycle collector, so a big report's allocations do not walk it again and
+    again (issue 21), while objects made afterwards are still collected."""
+    env = {
+        **os.environ,
+        "READINESS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+    }
+    probe = (
+        "import gc, wsgi; frozen = gc.get_freeze_count(); "
+        "after = [[] for _ in range(10)]; "
+        "print(frozen, any(gc.is_tracked(x) for x in after) and gc.isenabled(), "
+        "gc.get_threshold()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    frozen, collected_after, young = out.stdout.split()
+    assert int(frozen) > 10_000 and collected_after == "True"
+    assert int(young) == 50_000  # the youngest generation collected less often
