@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from drills.checks import check_kind, check_text
 from drills.models import FAMILIES, Drill, DrillKind, DrillRequirement, drill_units
-from readiness import audit
+from readiness import audit, collection_paused
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.models import UNIT_KINDS, Unit
 from readiness.permissions import require, unit_ids_above, unit_ids_below
@@ -286,7 +286,13 @@ def compliance(
 ) -> list[ComplianceRow]:
     """Per unit and drill kind: required this year, held (led or took part; real incident
     responses count), last held, next due and whether it is ok, due or overdue."""
-    today = today or date.today()
+    with collection_paused():
+        return _compliance(session, year, unit_ids, today or date.today())
+
+
+def _compliance(
+    session: Session, year: int, unit_ids: set[int] | None, today: date
+) -> list[ComplianceRow]:
     by_unit = _sets(session)
     kinds_required = {r.unit_kind for rows in by_unit.values() for r in rows}
     parents = {uid: pid for uid, pid in session.execute(select(Unit.id, Unit.parent_id))}

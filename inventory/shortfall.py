@@ -28,7 +28,7 @@ from inventory.models import (
     StandardVersion,
 )
 from inventory.standard import editions_in_force, standard_as_of
-from readiness import cache
+from readiness import cache, collection_paused
 from readiness.models import Unit
 from readiness.permissions import bureau_map
 
@@ -221,7 +221,8 @@ def shortfall(
     as_of = as_of or today
 
     def compute() -> Report:
-        return _shortfall(session, unit_ids, category, item_code, as_of, today)
+        with collection_paused():
+            return _shortfall(session, unit_ids, category, item_code, as_of, today)
 
     if not use_cache:
         return compute()

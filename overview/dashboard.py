@@ -18,7 +18,7 @@ from drills import requirements
 from inventory import counts, maintenance
 from inventory.models import Allocation, Asset, Lot, Position
 from inventory.shortfall import shortfall
-from readiness import cache
+from readiness import cache, collection_paused
 from readiness.models import AuditEntry, User
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
@@ -365,6 +365,11 @@ def gather(
 
 
 def _gather(session: Session, actor, scope, today: date, shelter_target: Decimal) -> Dashboard:
+    with collection_paused():
+        return _tiles(session, actor, scope, today, shelter_target)
+
+
+def _tiles(session: Session, actor, scope, today: date, shelter_target: Decimal) -> Dashboard:
     board = Dashboard(
         today=today,
         is_whole_area=scope is None,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Flask
@@ -91,8 +95,6 @@ def tune_garbage_collector() -> None:
       longer to be freed; nothing else changes.
 
     Each gunicorn worker imports ``wsgi`` and calls this once (the bench too)."""
-    import gc
-
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
@@ -100,3 +102,32 @@ def tune_garbage_collector() -> None:
 
 
 YOUNG_COLLECTION_EVERY = 50_000
+
+
+_pause_lock = threading.Lock()
+_pausing = 0  # reports being built now, in this process
+_was_enabled = True
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cycle collection while a report builds its rows (issue 21).
+
+    A report's rows are tens of thousands of long-lived objects made in one go: the
+    collector would walk them at every collection it triggers, with the reports already
+    held in the cache (a fifth to a third of the shortfall report's time on the city data
+    set). Reference counting frees everything as usual; cycles made meanwhile are collected
+    once the last report being built in the process is done."""
+    global _pausing, _was_enabled
+    with _pause_lock:
+        if _pausing == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pausing += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pausing -= 1
+            if _pausing == 0 and _was_enabled:
+                gc.enable()
