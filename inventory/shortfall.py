@@ -284,14 +284,16 @@ def _shortfall(
         if u in units and i in items
     }
 
-    stock = _stock(session, set(units) if unit_ids else None, as_of, today)
+    # the active units in scope, or None for every unit (no filter to write)
+    scope = set(units) if unit_ids else None
+    stock = _stock(session, scope, as_of, today)
     inbound: dict[int, int] = defaultdict(int)
     for source in INBOUND_SOURCES:
-        for (u, i), qty in source(session, set(units) if unit_ids else None, as_of).items():
+        for (u, i), qty in source(session, scope, as_of).items():
             inbound[_pair(u, i)] += qty
     on_order: dict[int, int] = defaultdict(int)
     for source in ON_ORDER_SOURCES:
-        for (u, i), qty in source(session, set(units) if unit_ids else None, as_of).items():
+        for (u, i), qty in source(session, scope, as_of).items():
             on_order[_pair(u, i)] += qty
 
     required: dict[int, int] = {}
