@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from bench.dataset import _insert
 from bench.drills import _fmt, _login
-from bench.timing import get_ok, median_ms
+from bench.timing import get_ok, median_ms, own_work_ratio, request_cost
 
 COVERAGE_SQL = """
 WITH counting AS (
@@ -289,6 +289,7 @@ def shelter_figures(
     if (overall["villages"], overall["covered"]) != (report.villages, report.covered):
         raise SystemExit("shelter coverage: the API and the service disagree")
     sql_ms, svc_ms, api_ms = (median_ms(f, runs) for f in (run_sql, run_service, run_api))
+    cost_ms = request_cost(app, headers, runs)
     command = _login(app, username, password)
     page_ms = median_ms(get(command, "/shelters/"), runs)
     sites_ms = median_ms(get(command, "/shelters/sites"), runs)
@@ -303,6 +304,11 @@ def shelter_figures(
         ("coverage: service", _fmt(svc_ms)),
         ("coverage: API call (JSON)", _fmt(api_ms)),
         ("coverage: ratio API / SQL", f"{api_ms[0] / sql_ms[0]:.2f}"),
+        ("API request's own cost (GET /api/v1/me)", _fmt(cost_ms)),
+        (
+            "coverage: ratio (API − a request's own cost) / SQL",
+            own_work_ratio(api_ms[0], cost_ms[0], sql_ms[0]),
+        ),
         ("coverage page /shelters/, command", _fmt(page_ms)),
         ("site list /shelters/sites, command", _fmt(sites_ms)),
     ]

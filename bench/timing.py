@@ -32,6 +32,18 @@ def get_ok(app, client, path: str, **kwargs):
     return run
 
 
+def request_cost(app, headers: dict, runs: int) -> tuple[float, float]:
+    """What an API request costs before any work of its own: ``GET /api/v1/me`` (the token
+    checked, its owner read, a small answer written) in a fresh app context. No API figure
+    can be below it: a report whose SQL takes less than this cannot be within 2× of it."""
+    return median_ms(get_ok(app, app.test_client(), "/api/v1/me", headers=headers), runs)
+
+
+def own_work_ratio(api_ms: float, cost_ms: float, sql_ms: float) -> str:
+    """(API − a request's own cost) / SQL: what the answer itself costs over its SQL."""
+    return f"{max(api_ms - cost_ms, 0) / sql_ms:.2f}"
+
+
 # The figures a script compares between runs (bench/results/latest.json): key → a regular
 # expression matching the measure's label, and what to read from its figure. The keys stay
 # as they are; add others freely.
@@ -49,6 +61,14 @@ NUMBERS = {
     "overdue_list_api_over_sql": (r"^overdue list: ratio API / SQL$", "number"),
     "compliance_api_over_sql": (r"^drill compliance: ratio API / SQL$", "number"),
     "coverage_api_over_sql": (r"^coverage: ratio API / SQL$", "number"),
+    # an authenticated API request that does nothing (GET /api/v1/me), and the two small
+    # answers' ratios without it (what the report itself costs over its SQL)
+    "api_request_ms": (r"^API request's own cost", "median"),
+    "coverage_own_work_over_sql": (r"^coverage: ratio \(API − a request's own", "number"),
+    "overdue_page_own_work_over_sql": (
+        r"^overdue page: ratio \(API − a request's own",
+        "number",
+    ),
     "package_preview_ms": (r"^drill package preview page, command \(this year\)$", "median"),
     # --scale N: the same figures on N times the city, over the city's (linear: at most N)
     "shortfall_service_growth": (r"^growth \d+× / 1×: shortfall: service$", "number"),

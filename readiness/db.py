@@ -41,6 +41,11 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Each connection keeps up to 32 MiB of pages (filled as read; SQLite's default is
+        # 2 MiB). The city's reports read more than 2 MiB of the balances' index, so every run
+        # read it again from the operating system: the shortfall's SQL took 125-150 ms with
+        # the default, 85 ms with this (issue 21).
+        cur.execute("PRAGMA cache_size=-32768")
         cur.close()
 
 

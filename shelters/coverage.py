@@ -3,6 +3,7 @@ target, per town and overall."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from readiness import audit, services
 from readiness.errors import DomainError
@@ -61,34 +62,44 @@ class TargetInForce:
     unit: Unit | None = None
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Every coverage target set, read once (with the units' parents when any is set), so the
+    target in force at any unit is found without another query."""
+
+    rows: dict[int, CoverageTarget]
+    parents: dict[int, int | None]
+    default: Decimal
+
+    def at(self, unit_id: int | None) -> TargetInForce:
+        """The nearest target set at the unit or above it; else the configured default."""
+        if unit_id is not None and self.rows:
+            for uid in unit_ids_above(None, unit_id, self.parents):
+                row = self.rows.get(uid)
+                if row is not None:
+                    return TargetInForce(Decimal(row.target), row.unit)
+        return TargetInForce(self.default)
+
+
+def read_targets(session: Session, default) -> Targets:
+    """The targets of every unit, and the tree to find the nearest one (not read when no unit
+    has set a target: everything is then measured against the default)."""
+    rows = {
+        row.unit_id: row
+        for row in session.scalars(select(CoverageTarget).options(joinedload(CoverageTarget.unit)))
+    }
+    return Targets(rows, parent_map(session) if rows else {}, parse_target(None, default))
+
+
 def target_in_force(session: Session, unit_id: int | None, default) -> TargetInForce:
     """The nearest target set at the unit or above it; else the configured default."""
-    if unit_id is not None:
-        above = unit_ids_above(session, unit_id)
-        rows = {
-            row.unit_id: row
-            for row in session.scalars(
-                select(CoverageTarget).where(CoverageTarget.unit_id.in_(above))
-            )
-        }
-        for uid in above:
-            if uid in rows:
-                return TargetInForce(Decimal(rows[uid].target), rows[uid].unit)
-    return TargetInForce(parse_target(None, default))
+    return read_targets(session, default).at(unit_id)
 
 
 def town_targets(session: Session, town_ids: Sequence[int], default) -> dict[int, Decimal]:
     """The target in force for each town (nearest setting up the tree, else the default)."""
-    rows = {row.unit_id: Decimal(row.target) for row in session.scalars(select(CoverageTarget))}
-    fallback = parse_target(None, default)
-    parents = parent_map(session)  # read once for every town (once per town before: issue 21)
-    out = {}
-    for town_id in town_ids:
-        out[town_id] = next(
-            (rows[uid] for uid in unit_ids_above(session, town_id, parents) if uid in rows),
-            fallback,
-        )
-    return out
+    targets = read_targets(session, default)
+    return {town_id: targets.at(town_id).target for town_id in town_ids}
 
 
 def set_target(session: Session, unit: Unit | None, raw, *, actor) -> CoverageTarget:
@@ -118,26 +129,6 @@ def set_target(session: Session, unit: Unit | None, raw, *, actor) -> CoverageTa
         summary=unit.name,
     )
     return row
-
-
-@dataclass(frozen=True)
-class SiteFacts:
-    """What coverage needs of a site: pure data, so the rule is testable without a database."""
-
-    id: int
-    town_id: int
-    capacity: int
-    counts: bool  # active and accepted (standardized)
-    village_ids: frozenset[int]
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class VillageFacts:
-    id: int
-    town_id: int
-    name: str
-    to_relocate: int
 
 
 class CoverageFigures:
@@ -211,123 +202,156 @@ def villages_needed(target: Decimal, villages: int, covered: int) -> int:
     return max(0, required - covered)
 
 
-def compute_coverage(
-    town_ids: Sequence[int],
-    villages: Sequence[VillageFacts],
-    sites: Sequence[SiteFacts],
-    target: Decimal,
-    town_targets: dict[int, Decimal] | None = None,
-) -> CoverageReport:
-    """Coverage per town and overall. A village is covered when an active accepted
-    (standardized) site serves it; covered with capacity when such a site also has room for
-    the people to relocate of every village it serves. A town is measured against its own
-    target when ``town_targets`` names one, the whole area against ``target``."""
-    town_targets = town_targets or {}
-    relocate = {v.id: v.to_relocate for v in villages}
-    covered: set[int] = set()
-    with_capacity: set[int] = set()
-    capacity: dict[int, int] = {}
-    for s in sites:
-        if not s.counts:
-            continue
-        capacity[s.town_id] = capacity.get(s.town_id, 0) + s.capacity
-        served = s.village_ids & relocate.keys()
-        covered |= served
-        if s.capacity >= sum(relocate[v] for v in served):
-            with_capacity |= served
-    by_town: dict[int, TownCoverage] = {
-        t: TownCoverage(t, 0, 0, 0, capacity.get(t, 0), 0, [], town_targets.get(t, target))
-        for t in town_ids
-    }
-    for v in sorted(villages, key=lambda v: v.name):
-        row = by_town.get(v.town_id)
-        if row is None:
-            continue
-        row.villages += 1
-        row.to_relocate += v.to_relocate
-        if v.id in covered:
-            row.covered += 1
-            row.covered_with_capacity += v.id in with_capacity
-        else:
-            row.uncovered.append(v.name)
-    report = CoverageReport(target, list(by_town.values()), [])
-    for row in report.towns:
-        report.villages += row.villages
-        report.covered += row.covered
-        report.covered_with_capacity += row.covered_with_capacity
-        report.capacity += row.capacity
-        report.to_relocate += row.to_relocate
-    uncovered_ids = {v.id for v in villages if v.town_id in by_town} - covered
-    for s in sites:
-        if s.counts or s.town_id not in by_town:
-            continue
-        gain = len(s.village_ids & uncovered_ids)
-        if gain:
-            report.candidates.append(Candidate(s.id, s.name, s.town_id, gain))
-    report.candidates.sort(key=lambda c: (-c.would_cover, c.name))
-    return report
-
-
 def coverage(
     session: Session,
     target: Decimal,
     *,
     unit_ids: set[int] | None = None,
     town: Unit | None = None,
-    town_targets: dict[int, Decimal] | None = None,
+    targets: Targets | None = None,
 ) -> CoverageReport:
-    """The coverage report for the towns in reach (or one town), in four queries. Only sites
-    whose acceptance is in force count (``Shelter.is_standardized`` is kept by
-    shelters.acceptance alone)."""
-    stmt = select(Unit).where(Unit.kind == "town", Unit.is_active.is_(True)).order_by(Unit.code)
+    """Coverage per town and overall, for the towns in reach (or one town). A village is
+    covered when a counting site serves it: active, with its acceptance in force
+    (``Shelter.is_standardized`` is kept by shelters.acceptance alone, never trusted here);
+    covered with capacity when such a site also has room for the people to relocate of every
+    village it serves. A town is measured against the target in force for it (``targets``),
+    else ``target``; the whole area against ``target``.
+
+    The database does the counting (issue 21: the report is an aggregate of a few thousand
+    rows, and reading them into Python cost four times the SQL): the towns with their
+    counting sites' capacity, each village's state, and the sites not counting yet that would
+    cover villages no counting site does."""
+    stmt = _towns()
     if unit_ids is not None:
         stmt = stmt.where(Unit.id.in_(unit_ids))
     if town is not None:
         stmt = stmt.where(Unit.id == town.id)
-    town_rows = list(session.scalars(stmt))
-    ids = [t.id for t in town_rows]
-    villages = [
-        VillageFacts(*row)
-        for row in session.execute(
-            select(Village.id, Village.town_id, Village.name, Village.to_relocate).where(
-                Village.town_id.in_(ids)
-            )
-        )
-    ]
-    served: dict[int, set[int]] = {}
-    for shelter_id, village_id in session.execute(
-        select(shelter_villages.c.shelter_id, shelter_villages.c.village_id)
-        .join(Shelter, Shelter.id == shelter_villages.c.shelter_id)
-        .where(Shelter.town_id.in_(ids))
+    report = CoverageReport(target, [], [])
+    by_town: dict[int, TownCoverage] = {}
+    for unit, capacity in session.execute(stmt.order_by(Unit.code)):
+        town_target = targets.at(unit.id).target if targets is not None else target
+        row = TownCoverage(unit.id, 0, 0, 0, int(capacity), 0, [], town_target, unit)
+        by_town[unit.id] = row
+        report.towns.append(row)
+    if not by_town:
+        return report
+    towns = {"towns": list(by_town)}
+    for _vid, town_id, name, to_relocate, covered, roomy in session.execute(
+        _village_states(), towns
     ):
-        served.setdefault(shelter_id, set()).add(village_id)
-    # counted by its acceptance in force, not by a flag someone could set
-    accepted = select(Acceptance.shelter_id).where(Acceptance.status == "accepted")
-    sites = [
-        SiteFacts(
-            sid,
-            town_id,
-            cap,
-            status == "active" and bool(std),
-            frozenset(served.get(sid, ())),
-            name,
-        )
-        for sid, town_id, cap, status, std, name in session.execute(
-            select(
-                Shelter.id,
-                Shelter.town_id,
-                Shelter.capacity,
-                Shelter.status,
-                Shelter.id.in_(accepted),
-                Shelter.name,
-            ).where(Shelter.town_id.in_(ids), Shelter.status != "closed")
-        )
-    ]
-    report = compute_coverage(ids, villages, sites, target, town_targets)
-    towns_by_id = {t.id: t for t in town_rows}
+        row = by_town[town_id]
+        row.villages += 1
+        row.to_relocate += to_relocate
+        if covered:
+            row.covered += 1
+            row.covered_with_capacity += roomy
+        else:
+            row.uncovered.append(name)
     for row in report.towns:
-        row.town = towns_by_id[row.town_id]
+        row.uncovered.sort()
+        report.villages += row.villages
+        report.covered += row.covered
+        report.covered_with_capacity += row.covered_with_capacity
+        report.capacity += row.capacity
+        report.to_relocate += row.to_relocate
+    report.candidates = [Candidate(*row) for row in session.execute(_candidates(), towns)]
+    report.candidates.sort(key=lambda c: (-c.would_cover, c.name))
     return report
+
+
+def _accepted():
+    """Sites whose acceptance is in force."""
+    return select(Acceptance.shelter_id).where(Acceptance.status == "accepted")
+
+
+@functools.cache
+def _towns():
+    """The active towns, each with its places at the sites that count (active, accepted)."""
+    capacity = (
+        select(func.coalesce(func.sum(Shelter.capacity), 0))
+        .where(
+            Shelter.town_id == Unit.id,
+            Shelter.status == "active",
+            Shelter.id.in_(_accepted()),
+        )
+        .scalar_subquery()
+    )
+    return select(Unit, capacity).where(Unit.kind == "town", Unit.is_active.is_(True))
+
+
+# The towns a report covers, bound when it runs: the statements below are built once
+# (building them cost as much as running them, issue 21).
+TOWNS = bindparam("towns", expanding=True)
+
+
+def _counting_sites():
+    """The sites of the towns that count: active, with their acceptance in force."""
+    return (
+        select(Shelter.id, Shelter.capacity)
+        .where(
+            Shelter.town_id.in_(TOWNS),
+            Shelter.status == "active",
+            Shelter.id.in_(_accepted()),
+        )
+        .cte("counting")
+    )
+
+
+@functools.cache
+def _village_states():
+    """Each village of the towns: id, town, name, people to relocate, whether a counting
+    site serves it (1/0), and whether one with room for all it serves does (1/0)."""
+    served, counting = shelter_villages, _counting_sites()
+    # a counting site has room when its places hold everyone of the villages it serves
+    load = (
+        select(
+            counting.c.id,
+            case((counting.c.capacity >= func.sum(Village.to_relocate), 1), else_=0).label("roomy"),
+        )
+        .join(served, served.c.shelter_id == counting.c.id)
+        .join(Village, (Village.id == served.c.village_id) & Village.town_id.in_(TOWNS))
+        .group_by(counting.c.id, counting.c.capacity)
+        .cte("load")
+    )
+    # the villages counting sites serve (a few hundred), each once
+    covered = (
+        select(served.c.village_id, func.max(load.c.roomy).label("roomy"))
+        .join(load, load.c.id == served.c.shelter_id)
+        .group_by(served.c.village_id)
+        .cte("covered")
+    )
+    return (
+        select(
+            Village.id,
+            Village.town_id,
+            Village.name,
+            Village.to_relocate,
+            case((covered.c.village_id.is_(None), 0), else_=1),
+            func.coalesce(covered.c.roomy, 0),
+        )
+        .outerjoin(covered, covered.c.village_id == Village.id)
+        .where(Village.town_id.in_(TOWNS))
+    )
+
+
+@functools.cache
+def _candidates():
+    """Sites of the towns that do not count yet (and are not closed), with how many
+    villages no counting site serves each would cover: id, name, town, that number."""
+    served, counting = shelter_villages, _counting_sites()
+    covered = select(served.c.village_id).join(counting, counting.c.id == served.c.shelter_id)
+    return (
+        select(Shelter.id, Shelter.name, Shelter.town_id, func.count())
+        .join(served, served.c.shelter_id == Shelter.id)
+        .join(Village, (Village.id == served.c.village_id) & Village.town_id.in_(TOWNS))
+        .where(
+            Shelter.town_id.in_(TOWNS),
+            Shelter.status != "closed",
+            Shelter.id.not_in(select(counting.c.id)),
+            Village.id.not_in(covered),
+        )
+        .group_by(Shelter.id, Shelter.name, Shelter.town_id)
+    )
 
 
 def report_for(
@@ -343,12 +367,9 @@ def report_for(
     ``override`` (a "what if" ?target=) replaces them all for this one report."""
     if override is not None:
         return coverage(session, override, unit_ids=unit_ids), TargetInForce(override)
-    in_force = target_in_force(session, unit_id, default)
-    stmt = select(Unit.id).where(Unit.kind == "town")
-    if unit_ids is not None:
-        stmt = stmt.where(Unit.id.in_(unit_ids))
-    towns = town_targets(session, list(session.scalars(stmt)), default)
-    return coverage(session, in_force.target, unit_ids=unit_ids, town_targets=towns), in_force
+    targets = read_targets(session, default)
+    in_force = targets.at(unit_id)
+    return coverage(session, in_force.target, unit_ids=unit_ids, targets=targets), in_force
 
 
 def scope_for(session: Session, actor, unit_code: str | None) -> set[int] | None:

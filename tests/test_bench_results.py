@@ -22,6 +22,9 @@ FIGURES = [
         "median 56 ms, p95 414 ms",
     ),
     ("coverage: ratio API / SQL", "3.10"),
+    ("API request's own cost (GET /api/v1/me)", "median 2 ms (max 3)"),
+    ("coverage: ratio (API − a request's own cost) / SQL", "1.85"),
+    ("overdue page: ratio (API − a request's own cost) / SQL", "2.20"),
     ("drill package preview page, CITY (93 drills, 33 kB)", ""),
     ("drill package preview page, command (this year)", "median 24 ms (max 30)"),
     ("4× city: shortfall: service", "median 300 ms (max 320)"),
@@ -45,6 +48,10 @@ def test_latest_json_holds_each_backends_figures_under_stable_keys(tmp_path):
     assert got["overdue_page_api_over_sql"] == 2.41
     assert got["compliance_api_over_sql"] == 1.57 and got["coverage_api_over_sql"] == 3.1
     assert got["package_preview_ms"] == 24
+    # the small answers beside what any API request costs, and their ratios without it
+    assert got["api_request_ms"] == 2
+    assert got["coverage_own_work_over_sql"] == 1.85
+    assert got["overdue_page_own_work_over_sql"] == 2.2
     # the 4× city's figures never stand in for the city's
     assert got["shortfall_service_growth"] == 3.61 and got["dashboard_computed_growth"] == 3.2
     assert "| ratio service / SQL | 3.28 |" in (tmp_path / "latest.md").read_text()

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import AuditEntry, Unit
+from readiness.permissions import SYSTEM
 from rectification import actions as register
 from shelters import coverage, inspections, places, sites
 from shelters.models import Defect, Inspection, Shelter, Village
@@ -61,35 +62,6 @@ def test_target_is_read_as_a_fraction_or_a_percentage(raw, expected):
 def test_a_target_outside_zero_to_one_is_refused(raw):
     with pytest.raises(DomainError):
         coverage.parse_target(raw, 0.6)
-
-
-def test_coverage_counts_only_active_standardized_sites_and_capacity_for_all_served():
-    villages = [
-        coverage.VillageFacts(1, 10, "甲", 100),
-        coverage.VillageFacts(2, 10, "乙", 100),
-        coverage.VillageFacts(3, 10, "丙", 50),
-        coverage.VillageFacts(4, 20, "丁", 10),
-    ]
-    sites = [
-        # serves 甲 and 乙 (200 to move) with room for 150: covered, but not with capacity
-        coverage.SiteFacts(1, 10, 150, True, frozenset({1, 2}), "礼堂"),
-        # serves 乙 with room for its 100: 乙 is covered with capacity through this one
-        coverage.SiteFacts(2, 10, 100, True, frozenset({2}), "小学"),
-        # not standardized: 丙 stays uncovered, and the site is a candidate
-        coverage.SiteFacts(3, 10, 500, False, frozenset({3}), "祠堂"),
-        coverage.SiteFacts(4, 20, 10, True, frozenset({4}), "村委"),
-    ]
-    report = coverage.compute_coverage([10, 20], villages, sites, Decimal("0.6"))
-    first, second = report.towns
-    assert (first.villages, first.covered, first.covered_with_capacity) == (3, 2, 1)
-    assert first.uncovered == ["丙"]
-    assert first.capacity == 250  # the non-standardized site's 500 does not count
-    assert first.to_relocate == 250
-    assert (second.villages, second.covered, second.covered_with_capacity) == (1, 1, 1)
-    assert (report.villages, report.covered, report.covered_with_capacity) == (4, 3, 2)
-    assert report.needed == 0  # ceil(2.4) = 3 covered already
-    assert first.needed == 0 and second.needed == 0
-    assert [(c.name, c.would_cover) for c in report.candidates] == [("祠堂", 1)]
 
 
 def test_overdue_means_never_inspected_or_older_than_the_interval():
@@ -486,6 +458,46 @@ def test_an_inspection_on_the_day_of_registration_or_today_is_accepted(session, 
 
 
 # ---------------------------------------------------------------- coverage from the database
+
+
+def test_coverage_counts_only_active_standardized_sites_and_capacity_for_all_served(
+    session, make_unit, make_site
+):
+    bureau = make_unit("HB", name="某区应急管理局", kind="bureau")
+
+    def town(code, villages):
+        made = places.save_town(
+            session,
+            code=code,
+            name=f"{code}镇",
+            parent=bureau,
+            villages=[places.VillageInput(name, 1000, people) for name, people in villages],
+            actor=SYSTEM,
+        )
+        session.commit()
+        return made.town
+
+    first_town = town("T10", [("甲", 100), ("乙", 100), ("丙", 50)])
+    second_town = town("T20", [("丁", 10)])
+    # serves 甲 and 乙 (200 to move) with room for 150: covered, but not with capacity
+    make_site(first_town, "礼堂", ["甲", "乙"], capacity=150, is_standardized=True)
+    # serves 乙 with room for its 100: 乙 is covered with capacity through this one
+    make_site(first_town, "小学", ["乙"], capacity=100, is_standardized=True)
+    # not standardized: 丙 stays uncovered, and the site is a candidate; a closed one is not
+    make_site(first_town, "祠堂", ["丙"], capacity=500)
+    make_site(first_town, "旧仓库", ["丙"], capacity=500, status="closed")
+    make_site(second_town, "村委", ["丁"], capacity=10, is_standardized=True)
+    report = coverage.coverage(session, Decimal("0.6"), unit_ids={first_town.id, second_town.id})
+    first, second = report.towns
+    assert (first.villages, first.covered, first.covered_with_capacity) == (3, 2, 1)
+    assert first.uncovered == ["丙"]
+    assert first.capacity == 250  # the non-standardized site's 500 does not count
+    assert first.to_relocate == 250
+    assert (second.villages, second.covered, second.covered_with_capacity) == (1, 1, 1)
+    assert (report.villages, report.covered, report.covered_with_capacity) == (4, 3, 2)
+    assert report.needed == 0  # ceil(2.4) = 3 covered already
+    assert first.needed == 0 and second.needed == 0
+    assert [(c.name, c.would_cover) for c in report.candidates] == [("祠堂", 1)]
 
 
 def test_coverage_from_the_database_matches_the_rule(session, county, make_site):
