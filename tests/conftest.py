@@ -21,6 +21,17 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+# Every feature's models, before any test runs, as create_app imports them: a pure rule test
+# that builds a model object (an Inspection, say) configures the mappers, and a relationship
+# one package adds to another's model (drills adds CorrectiveAction.finding) must be there
+# by then. A test file run alone otherwise failed with "no property 'attachments'".
+import drills.models  # noqa: F401
+import funding.models  # noqa: F401
+import inventory.models  # noqa: F401
+import labels.models  # noqa: F401
+import overview.models  # noqa: F401
+import rectification.models  # noqa: F401
+import shelters.models  # noqa: F401
 from readiness import create_app, services
 from readiness.db import Base, db
 from readiness.permissions import SYSTEM
