@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import replace
 from datetime import date, time, timedelta
@@ -17,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 
 from drills import attachments_views as files
@@ -42,6 +43,7 @@ from drills.models import (
 )
 from drills.reports import compliance_download
 from inventory.models import Item
+from readiness import lists
 from readiness import services as core
 from readiness.api import report_scope as unit_scope
 from readiness.auth import current_actor, permission
@@ -51,6 +53,7 @@ from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import UNIT_KINDS, Unit, User
 from readiness.pages import (
+    active_units_in_reach,
     attempt,
     confirmed_action,
     date_or_none,
@@ -147,11 +150,29 @@ def _scope() -> set[int] | None:
     return core.visible_unit_ids(db.session, current_actor())
 
 
+# The drills list: searched by title or leading unit, sorted by any column (issue 22).
+DRILL_LIST = lists.ListSpec(
+    search=(Drill.title, Unit.name),
+    columns=(
+        lists.Column("date", (Drill.held_on,)),
+        lists.Column("title", (Drill.title,)),
+        lists.Column("kind", (Drill.kind,)),
+        lists.Column("lead", (Unit.name,)),
+        lists.Column("participants", (Drill.participants,)),
+        lists.Column("status", (Drill.status,)),
+    ),
+    tiebreak=Drill.id,
+    default_desc=True,
+)
+
+
 @bp.route("/drills")
 @permission("drills.view")
 def index():
-    """Drills led by or involving my units, newest first."""
-    stmt = select(Drill).order_by(Drill.held_on.desc(), Drill.id.desc())
+    """Drills led by or involving my units, newest first; searched, filtered and sorted as
+    the URL says."""
+    shown = lists.shown(DRILL_LIST)
+    stmt = select(Drill).join(Unit, Unit.id == Drill.lead_unit_id)
     unit_ids = unit_scope(request.args.get("unit"))
     if unit_ids is not None:
         involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(unit_ids))
@@ -162,6 +183,7 @@ def index():
     for name in ("kind", "status"):
         if request.args.get(name):
             stmt = stmt.where(getattr(Drill, name) == request.args[name])
+    stmt = lists.apply(stmt, DRILL_LIST, shown)
     stmt = stmt.options(selectinload(Drill.units), selectinload(Drill.lead_unit))
     fmt = request.args.get("format", "html")
     listing = None if fmt in FILE_FORMATS else paginate(stmt)
@@ -207,6 +229,8 @@ def index():
         kinds=kinds,
         statuses=DRILL_STATUSES,
         listing=listing,
+        shown=shown,
+        units=active_units_in_reach(),
         may_write=can(db.session, current_actor(), "drills.write"),
     )
 
@@ -439,14 +463,18 @@ def finding_add(drill_id: int):
 @bp.route("/actions")
 @permission("drills.view")
 def actions():
-    """Corrective actions: overdue first, by owner and unit; orphaned ones flagged."""
+    """Corrective actions: overdue first, by owner and unit; orphaned ones flagged. Searched,
+    filtered (owner and unit picked by name) and sorted as the URL says."""
     status = request.args.get("status") or None
     today = date.today()
     scope = _scope()
+    people = _people_in_reach(scope)
     owner = None
     if request.args.get("owner"):
-        owner = db.session.scalar(select(User).where(User.username == request.args["owner"]))
+        owner = next((p for p in people if p.username == request.args["owner"]), None)
     unit_ids = unit_scope(request.args.get("unit"))
+    spec, owner_, unit_ = _action_list()
+    shown = lists.shown(spec)
     stmt = act.actions_query(
         status=status,
         owner=owner,
@@ -454,6 +482,10 @@ def actions():
         overdue_on=today if request.args.get("overdue") else None,
         options=rec.WITH_DRILL,
     )
+    stmt = stmt.join(owner_, owner_.id == CorrectiveAction.owner_id).join(
+        unit_, unit_.id == CorrectiveAction.unit_id
+    )
+    stmt = lists.apply(stmt, spec, shown)
     if request.args.get("owner") and owner is None:
         stmt = stmt.where(False)
     fmt = request.args.get("format", "html")
@@ -506,12 +538,42 @@ def actions():
         overdue_units=act.overdue_by(db.session, "unit", unit_ids=scope, today=today),
         owner=request.args.get("owner", ""),
         unit=request.args.get("unit", ""),
+        shown=shown,
+        people=people,
+        units=active_units_in_reach(),
         statuses=ACTION_STATUSES,
         status=status or "",
         overdue=bool(request.args.get("overdue")),
         today=today,
         may_self=can(db.session, current_actor(), "actions.self"),
     )
+
+
+@functools.cache
+def _action_list():
+    """How the actions list searches and sorts, with the owner and unit it joins to do so
+    (built on first use: an alias made at import would configure the mappers too early)."""
+    owner_, unit_ = aliased(User, name="list_owner"), aliased(Unit, name="list_unit")
+    spec = lists.ListSpec(
+        search=(CorrectiveAction.text, owner_.name, owner_.username, unit_.name),
+        columns=(
+            lists.Column("due", (CorrectiveAction.due_on,)),
+            lists.Column("text", (CorrectiveAction.text,)),
+            lists.Column("owner", (owner_.name, owner_.username)),
+            lists.Column("unit", (unit_.name,)),
+            lists.Column("status", (CorrectiveAction.status,)),
+        ),
+        tiebreak=CorrectiveAction.id,
+    )
+    return spec, owner_, unit_
+
+
+def _people_in_reach(scope: set[int] | None) -> list[User]:
+    """Everyone whose actions the reader may see, by name: the owner picker's choices."""
+    stmt = select(User).where(User.unit_id.is_not(None)).order_by(User.name, User.username)
+    if scope is not None:
+        stmt = stmt.where(User.unit_id.in_(scope))
+    return list(db.session.scalars(stmt))
 
 
 @bp.route("/actions/self", methods=["POST"])

@@ -5,17 +5,25 @@ from __future__ import annotations
 from blinker import Namespace
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from readiness import services
+from readiness import lists, services
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
+from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm, PasswordResetForm, UnitForm, UserEditForm, UserForm
-from readiness.models import ROLES, Unit, User
-from readiness.pages import confirmed_action, int_or_none, submit
-from readiness.permissions import can, in_scope
+from readiness.models import ROLES, UNIT_KINDS, Unit, User
+from readiness.pages import (
+    active_units_in_reach,
+    confirmed_action,
+    int_or_none,
+    paginate,
+    submit,
+)
+from readiness.permissions import can, in_scope, unit_ids_below
 
 bp = Blueprint("admin", __name__)
 
@@ -63,16 +71,83 @@ def _picked_unit(field) -> Unit | None:
 # ---------------------------------------------------------------- units
 
 
+# The unit list when searched, filtered or sorted (else the tree): issue 22.
+UNIT_LIST = lists.ListSpec(
+    search=(Unit.name, Unit.code),
+    columns=(
+        lists.Column("name", (Unit.name,)),
+        lists.Column("code", (Unit.code,)),
+        lists.Column("kind", (Unit.kind,)),
+        lists.Column("headcount", (Unit.headcount,)),
+        lists.Column("status", (Unit.is_active,)),
+    ),
+    tiebreak=Unit.id,
+)
+UNIT_STATUSES = {"active": _l("在用"), "inactive": _l("已停用")}
+
+
 @bp.route("/units")
 @permission("units.view")
 def units():
-    """The unit tree (a clerk sees their own branch)."""
+    """The unit tree (a clerk sees their own branch); searched, filtered by kind or state,
+    or sorted by a column, a flat list of the matching units in reach instead, with each
+    one's parent. Either can be downloaded as shown."""
     actor = current_actor()
     visible = services.visible_unit_ids(db.session, actor)
-    roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
-    tree = services.unit_tree(db.session, roots)
+    shown = lists.shown(UNIT_LIST)
+    kind = request.args.get("kind", "")
+    status = request.args.get("status", "")
+    fmt = request.args.get("format", "html")
+    as_tree = not (shown.q or kind in UNIT_KINDS or status in UNIT_STATUSES or "sort" in shown.args)
+    listing = None
+    if as_tree:
+        roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
+        rows = services.unit_tree(db.session, roots)
+    else:
+        stmt = select(Unit).options(selectinload(Unit.parent))
+        if visible is not None:
+            stmt = stmt.where(Unit.id.in_(visible))
+        if kind in UNIT_KINDS:
+            stmt = stmt.where(Unit.kind == kind)
+        if status in UNIT_STATUSES:
+            stmt = stmt.where(Unit.is_active.is_(status == "active"))
+        stmt = lists.apply(stmt, UNIT_LIST, shown)
+        if fmt in ("csv", "xlsx"):
+            rows = [(u, 0) for u in db.session.scalars(stmt)]
+        else:
+            listing = paginate(stmt)
+            rows = [(u, 0) for u in listing.rows]
+    # each unit's parent by name: the tree holds them already, the flat list loaded them
+    names = {u.id: u.name for u, _depth in rows}
+    names |= {u.parent.id: u.parent.name for u, _depth in rows if not as_tree and u.parent}
+    if fmt in ("csv", "xlsx"):
+        header = [_("单位名称"), _("代码"), _("类型"), _("上级单位"), _("警力/人数"), _("状态")]
+        return table_response(
+            fmt,
+            "units",
+            header,
+            (
+                [
+                    u.name,
+                    u.code,
+                    u.kind_label,
+                    names.get(u.parent_id, ""),
+                    u.headcount,
+                    str(UNIT_STATUSES["active" if u.is_active else "inactive"]),
+                ]
+                for u, _depth in rows
+            ),
+        )
     return render_template(
-        "readiness/units.html", tree=tree, may_manage=can(db.session, actor, "units.manage")
+        "readiness/units.html",
+        tree=rows,
+        parents=names,
+        as_tree=as_tree,
+        listing=listing,
+        shown=shown,
+        kinds=UNIT_KINDS,
+        statuses=UNIT_STATUSES,
+        may_manage=can(db.session, actor, "units.manage"),
     )
 
 
@@ -182,24 +257,71 @@ def _posted() -> bool:
 # ---------------------------------------------------------------- users
 
 
+# The accounts list: searched by username, name or unit; sorted by any column (issue 22).
+USER_LIST = lists.ListSpec(
+    search=(User.username, User.name, Unit.name, Unit.code),
+    columns=(
+        lists.Column("username", (User.username,)),
+        lists.Column("name", (User.name,)),
+        lists.Column("role", (User.role,)),
+        lists.Column("unit", (Unit.name,)),
+        lists.Column("last_login", (User.last_login_at,)),
+        lists.Column("status", (User.is_active,)),
+    ),
+    tiebreak=User.id,
+)
+USER_STATUSES = {"active": _l("在用"), "inactive": _l("已停用")}
+
+
 @bp.route("/users")
 @permission("users.view")
 def users():
-    """All accounts, with role, unit and state."""
+    """The accounts in reach, searched, filtered (role, unit and those below it, state) and
+    sorted as the URL says; a page at a time, or every matching row as CSV or XLSX."""
+    actor = current_actor()
+    reach = services.visible_unit_ids(db.session, actor)
+    shown = lists.shown(USER_LIST)
     # each account's unit in the same read (one query per account before: issue 21)
-    stmt = (
-        select(User).options(selectinload(User.unit)).order_by(User.is_active.desc(), User.username)
-    )
-    reach = services.visible_unit_ids(db.session, current_actor())
+    stmt = select(User).outerjoin(Unit, Unit.id == User.unit_id).options(selectinload(User.unit))
     if reach is not None:
         # command staff and inspectors see the accounts of their own bureau
         stmt = stmt.where(User.unit_id.in_(reach))
-    rows = db.session.scalars(stmt).all()
+    role = request.args.get("role", "")
+    if role in ROLES:
+        stmt = stmt.where(User.role == role)
+    units = active_units_in_reach()
+    unit = lists.unit_filter(units)
+    if unit is not None:
+        stmt = stmt.where(User.unit_id.in_(unit_ids_below(db.session, unit.id)))
+    status = request.args.get("status", "")
+    if status in USER_STATUSES:
+        stmt = stmt.where(User.is_active.is_(status == "active"))
+    stmt = lists.apply(stmt, USER_LIST, shown)
+    fmt = request.args.get("format", "html")
+    if fmt in ("csv", "xlsx"):
+        header = [_("用户名"), _("姓名"), _("角色"), _("所属单位"), _("最近登录"), _("状态")]
+        rows = (
+            [
+                u.username,
+                u.name,
+                u.role_label,
+                u.unit.name if u.unit else "",
+                u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "",
+                str(USER_STATUSES["active" if u.is_active else "inactive"]),
+            ]
+            for u in db.session.scalars(stmt)
+        )
+        return table_response(fmt, "users", header, rows)
+    listing = paginate(stmt)
     return render_template(
         "readiness/users.html",
-        users=rows,
+        users=listing.rows,
+        listing=listing,
+        shown=shown,
         roles=ROLES,
-        may_manage=can(db.session, current_actor(), "users.manage"),
+        statuses=USER_STATUSES,
+        units=units,
+        may_manage=can(db.session, actor, "users.manage"),
     )
 
 
