@@ -77,7 +77,7 @@ def save_drill_kind(
         raise DomainError(_("类型代码只能用英文字母、数字和下划线，最多 30 个字符。"), field="code")
     name = check_text(name, "name", limit=60)
     if family not in FAMILIES:
-        raise DomainError(_("请选择国际通行的演练类别。"), field="family")
+        raise DomainError(_("请选择演练类别（通用分类）。"), field="family")
     kind = session.get(DrillKind, code)
     before = None
     if kind is None:

@@ -99,7 +99,7 @@ class _Reach:
         if not user.is_active:
             return _("{name} 的账号已停用。").format(name=name)
         if user.role not in PERMISSIONS["stock.write"]:
-            return _("{name} 是{role}，保管责任人须是值班民警或仓库保管员。").format(
+            return _("{name} 是{role}，保管责任人须是本单位登记员或仓库保管员。").format(
                 name=name, role=user.role_label
             )
         if not self.covers(user, unit.id):

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from readiness import audit
+from readiness import audit, audit_words
 from readiness.auth import current_actor, permission
 from readiness.exports import csv_response
 from readiness.extensions import db
@@ -45,7 +45,9 @@ def _filter_form() -> AuditFilterForm:
         for u in audit.unit_choices(db.session)
         if reach is None or u.id in reach
     ]
-    form.object_type.choices = [("", _("全部"))] + [(t, t) for t in audit.object_types(db.session)]
+    form.object_type.choices = [("", _("全部"))] + [
+        (t, audit_words.object_noun(t)) for t in audit.object_types(db.session)
+    ]
     form.validate()
     return form
 
@@ -53,7 +55,7 @@ def _filter_form() -> AuditFilterForm:
 @bp.route("/audit")
 @permission("audit.view")
 def index():
-    """Who did what, when, to which record — newest first, filterable."""
+    """Who did what, when, to which record — in words, linked to the record — newest first."""
     form = _filter_form()
     page = page_arg()
     size = 50
@@ -65,6 +67,7 @@ def index():
         "readiness/audit.html",
         form=form,
         entries=entries,
+        words=audit_words.sentences(db.session, current_actor(), entries),
         total=total,
         page=page,
         pages=max(1, -(-total // size)),

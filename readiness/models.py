@@ -24,12 +24,33 @@ UNIT_KINDS = {
 }
 
 ROLES = {
-    "clerk": _l("值班民警（本单位登记）"),
+    "clerk": _l("本单位登记员"),
     "keeper": _l("仓库保管员"),
     "command": _l("指挥部/装备科"),
     "inspector": _l("巡察/督察"),
     "admin": _l("系统管理员"),
 }
+
+# Who a clerk is depends on their unit: a police station's duty officer, a town's emergency
+# office staff, a shelter's manager. Kinds not named here read as the plain role.
+CLERK_BY_UNIT_KIND = {
+    "station": _l("值班民警（本单位登记）"),
+    "brigade": _l("值班民警（本单位登记）"),
+    "squad": _l("值班民警（本单位登记）"),
+    "bureau": _l("局机关工作人员（本单位登记）"),
+    "centre": _l("中心工作人员（本单位登记）"),
+    "warehouse": _l("仓库工作人员（本单位登记）"),
+    "town": _l("乡镇应急办工作人员（本单位登记）"),
+    "shelter": _l("安置场所管理员（本单位登记）"),
+}
+
+
+def role_label(role: str, unit_kind: str | None = None) -> str:
+    """The role as people at that kind of unit call it (a town's clerk is no police officer)."""
+    if role == "clerk" and unit_kind in CLERK_BY_UNIT_KIND:
+        return str(CLERK_BY_UNIT_KIND[unit_kind])
+    return str(ROLES.get(role, role))
+
 
 # Roles whose reach is their own unit and the units below it: every role but the
 # administrator, who keeps users, units and the catalog and reaches no records.
@@ -103,7 +124,8 @@ class User(Base):
 
     @property
     def role_label(self) -> str:
-        return str(ROLES.get(self.role, self.role))
+        kind = self.unit.kind if self.role == "clerk" and self.unit is not None else None
+        return role_label(self.role, kind)
 
     @property
     def display_name(self) -> str:

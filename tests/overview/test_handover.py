@@ -180,7 +180,7 @@ def test_reassign_moves_everything_in_one_step_and_audits_each(session, world):
         ("self", "不能是 王所长 本人"),
         ("inactive", "账号已停用"),
         ("zhao", "不能负责大冶派出所的整改事项"),  # a clerk of another station
-        ("insp", "保管责任人须是值班民警或仓库保管员"),  # inspectors change nothing
+        ("insp", "保管责任人须是本单位登记员或仓库保管员"),  # inspectors change nothing
         (None, "请选择接替人"),
     ],
 )
@@ -215,7 +215,7 @@ def test_a_custodian_must_be_an_active_clerk_or_keeper_within_reach(session, wor
     w = world
     with pytest.raises(DomainError, match="不管辖"):
         ho.set_custodian(session, w["daye"], w["zhao"], actor=w["admin"])  # other station
-    with pytest.raises(DomainError, match="值班民警或仓库保管员"):
+    with pytest.raises(DomainError, match="本单位登记员或仓库保管员"):
         ho.set_custodian(session, w["daye"], w["cmd"], actor=w["admin"])
     services.set_user_active(session, w["li"], False, actor=w["admin"])
     with pytest.raises(DomainError, match="已停用"):
