@@ -263,6 +263,7 @@ def load(session: Session, storage_dir: Path | None = None, today: date | None =
         trainees=3,
         trainee_names="王建国\n李卫东\n赵海涛",
         actor=SYSTEM,
+        today=today,
     )
     _wenling_certificates(session, today)
     return True

@@ -139,7 +139,13 @@ def _summary_blocks(data: PackageData, kinds: dict[str, tuple[str, str]]) -> lis
     blocks += [
         PdfHeading(_("（一）各类演练次数及参演人数")),
         PdfTable(
-            [_("演练类型"), _("国际类别"), _("次数"), _("参演人数合计"), _("其中实战响应")],
+            [
+                _("演练类型"),
+                _("演练类别（通用分类）"),
+                _("次数"),
+                _("参演人数合计"),
+                _("其中实战响应"),
+            ],
             rows,
             widths=[3, 2, 1, 1.5, 1.5],
         ),
@@ -309,7 +315,7 @@ def _drill_blocks(
                 ),
                 (
                     _("演练类型"),
-                    _("{kind}（国际类别：{family}）").format(kind=label, family=family),
+                    _("{kind}（通用分类：{family}）").format(kind=label, family=family),
                 ),
                 (
                     _("形式 / 范围"),

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from drills.checks import check_count, check_text
 from drills.models import CERTIFICATE_KINDS, Certificate, TrainingSession
 from readiness import audit
+from readiness.checks import check_past_date
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit
 from readiness.permissions import require
@@ -28,11 +29,12 @@ def add_training(
     trainee_names: str = "",
     note: str = "",
     actor,
+    today: date | None = None,
 ) -> TrainingSession:
-    """Record a training course held for a unit, with its trainees (a count, names optional)."""
+    """Record a training course held for a unit, with its trainees (a count, names optional),
+    on a day from 2000 to ``today``."""
     require(session, actor, "drills.write", unit)
-    if not isinstance(held_on, date):
-        raise DomainError(_("请填写培训日期。"), field="held_on")
+    held_on = check_past_date(held_on, "held_on", today=today or date.today(), label=_("培训日期"))
     trainees = check_count(trainees, "trainees", 100_000)
     trainee_names = check_text(trainee_names, "trainee_names", required=False)
     names = [n for n in trainee_names.splitlines() if n.strip()]

@@ -35,7 +35,7 @@ from funding.models import (
 )
 from funding.money import check_money, yuan
 from readiness import audit, paging
-from readiness.checks import check_text
+from readiness.checks import check_past_date, check_text
 from readiness.errors import Conflict, DomainError, NotFound, Refusals
 from readiness.models import Unit, User
 from readiness.permissions import bureau_of, require
@@ -191,24 +191,6 @@ def set_leadership(
 # ---------------------------------------------------------------- decisions
 
 
-def past_day(value, field: str, *, label: str, today: date) -> date:
-    """A day given as a date or as YYYY-MM-DD text, from 2000 to today."""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value.strip())
-        except ValueError:
-            raise DomainError(
-                _("{field}格式应为 YYYY-MM-DD。").format(field=label), field=field
-            ) from None
-    if not isinstance(value, date):
-        raise DomainError(_("请填写{field}。").format(field=label), field=field)
-    if value > today:
-        raise DomainError(_("{field}不能晚于今天。").format(field=label), field=field)
-    if value.year < 2000:
-        raise DomainError(_("{field}不能早于 2000 年。").format(field=label), field=field)
-    return value
-
-
 def record_decision(
     session: Session,
     unit: Unit,
@@ -239,7 +221,7 @@ def record_decision(
         if earlier is not None:
             return earlier
     problems = Problems()
-    met = problems.check(past_day, met_on, "met_on", label=_("会议日期"), today=today)
+    met = problems.check(check_past_date, met_on, "met_on", label=_("会议日期"), today=today)
     subject = problems.check(
         check_text, subject, "subject", limit=SUBJECT_MAX, required=True, label=_("决策事项")
     )

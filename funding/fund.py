@@ -19,11 +19,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from funding.decisions import Policy, Problems, bureau_for, check_spending, past_day
+from funding.decisions import Policy, Problems, bureau_for, check_spending
 from funding.models import FUND_KINDS, SPENDING_KINDS, Fund, FundEntry
 from funding.money import check_money, yuan
 from readiness import audit, paging
-from readiness.checks import check_note, check_text
+from readiness.checks import check_note, check_past_date, check_text
 from readiness.errors import Conflict, DomainError
 from readiness.models import Unit
 from readiness.permissions import require
@@ -44,7 +44,7 @@ def booked_on_date(value, today: date) -> date:
     """The booking date: today when not given."""
     if value in (None, ""):
         return today
-    return past_day(value, "booked_on", label=_("记账日期"), today=today)
+    return check_past_date(value, "booked_on", label=_("记账日期"), today=today)
 
 
 def too_low(bureau: Unit, amount: Decimal, left: Decimal) -> FundTooLow:

@@ -220,7 +220,7 @@ def gap_lines(
     wanted = []
     for row in report.rows:
         key = (row.unit.id, row.item.id)
-        qty = row.uncovered - moving.get(key, 0) - asked.get(key, 0)
+        qty = row.uncovered - row.pending - moving.get(key, 0) - asked.get(key, 0)
         if qty > 0:
             wanted.append((row.unit.id, row.item.id, qty, row.item.unit_cost))
     units = {

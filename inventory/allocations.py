@@ -17,6 +17,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from inventory.checks import check_qty
@@ -33,9 +34,9 @@ from inventory.models import (
 from readiness import audit
 from readiness.checks import check_note
 from readiness.db import utcnow
-from readiness.errors import Conflict, DomainError, PermissionDenied
-from readiness.models import Unit
-from readiness.permissions import can, require, same_bureau
+from readiness.errors import Conflict, DomainError, PermissionDenied, Refusals
+from readiness.models import ROLES, Unit
+from readiness.permissions import can, parent_map, require, same_bureau, unit_ids_above
 
 MAX_LINES = 200
 
@@ -105,7 +106,75 @@ def _bump(session: Session, a: Allocation) -> None:
         ) from None
 
 
+def _line_quantities(
+    a: Allocation,
+    quantities: dict[str, object],
+    limits: dict[str, int],
+    over: str,
+    problems: list[tuple[str, str]],
+) -> dict[str, int]:
+    """The quantities typed per item code, each checked against its line's limit; every
+    wrong one adds its own problem (``over`` names the item and the limit)."""
+    names = {ln.item.code: ln.item.name for ln in a.lines}
+    out = {}
+    for code, raw in quantities.items():
+        if code not in limits:
+            problems.append(("lines", _("调拨单中没有物资 {code}。").format(code=str(code)[:40])))
+            continue
+        try:
+            qty = check_qty(raw, allow_zero=True)
+        except DomainError as err:
+            problems.append(
+                (
+                    err.field or "lines",
+                    _("{item}：{message}").format(item=names[code], message=err.message),
+                )
+            )
+            continue
+        if qty > limits[code]:
+            problems.append(("lines", over.format(item=names[code], n=limits[code])))
+            continue
+        out[code] = qty
+    return out
+
+
 # ---------------------------------------------------------------- request
+
+
+def _check_lines(
+    session: Session, lines: Sequence[LineInput], problems: list[tuple[str, str]]
+) -> list[tuple[Item, int]]:
+    """The lines as (item, quantity); each bad line adds its own problem, so that the form
+    shows all of them at once."""
+    if not lines:
+        problems.append(("lines", _("至少要有一行物资。")))
+    if len(lines) > MAX_LINES:
+        problems.append(("lines", _("一张调拨单最多 {n} 行。").format(n=MAX_LINES)))
+        return []
+    codes = {str(line.item_code) for line in lines}
+    items = {i.code: i for i in session.scalars(select(Item).where(Item.code.in_(codes)))}
+    out, seen = [], set()
+    for n, line in enumerate(lines, start=1):
+        item = items.get(str(line.item_code))
+        if item is None:
+            problems.append(
+                (
+                    "lines",
+                    _("第 {n} 行：物资代码 {code} 不存在。").format(
+                        n=n, code=str(line.item_code)[:40]
+                    ),
+                )
+            )
+            continue
+        if item.id in seen:
+            problems.append(("lines", _("第 {n} 行：{item} 重复。").format(n=n, item=item.name)))
+            continue
+        seen.add(item.id)
+        try:
+            out.append((item, check_qty(line.qty)))
+        except DomainError as err:
+            problems.append(("lines", _("第 {n} 行：{message}").format(n=n, message=err.message)))
+    return out
 
 
 def create_allocation(
@@ -119,27 +188,34 @@ def create_allocation(
     draft: bool = False,
     actor,
 ) -> Allocation:
-    """Ask for stock to be moved to a unit (by that unit, or by command staff for any)."""
+    """Ask for stock to be moved to a unit (by that unit, or by command staff for any).
+    Every problem with the request is reported at once."""
     require(session, actor, "allocations.request", to_unit)
+    problems: list[tuple[str, str]] = []
     if from_unit.id == to_unit.id:
-        raise DomainError(_("调出单位和调入单位不能相同。"), field="from")
-    if not same_bureau(session, from_unit, to_unit):
-        raise DomainError(
-            _("调出单位 {source} 与调入单位 {dest} 不属于同一个局，不能直接调拨。").format(
-                source=from_unit.name, dest=to_unit.name
-            ),
-            field="from",
+        problems.append(("from", _("调出单位和调入单位不能相同。")))
+    elif not same_bureau(session, from_unit, to_unit):
+        problems.append(
+            (
+                "from",
+                _("调出单位 {source} 与调入单位 {dest} 不属于同一个局，不能直接调拨。").format(
+                    source=from_unit.name, dest=to_unit.name
+                ),
+            )
         )
     for unit, name in ((from_unit, "from"), (to_unit, "to")):
         if not unit.is_active:
-            raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field=name)
-    reason = check_note(reason, "reason")
-    if not reason:
-        raise DomainError(_("请填写调拨事由。"), field="reason")
-    if not lines:
-        raise DomainError(_("至少要有一行物资。"), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError(_("一张调拨单最多 {n} 行。").format(n=MAX_LINES), field="lines")
+            problems.append((name, _("单位 {name} 已停用。").format(name=unit.name)))
+    try:
+        reason = check_note(reason, "reason")
+    except DomainError as err:
+        problems.append(("reason", err.message))
+    else:
+        if not reason:
+            problems.append(("reason", _("请填写调拨事由。")))
+    checked = _check_lines(session, lines, problems)
+    if problems:
+        raise Refusals(problems)
     a = Allocation(
         from_unit=from_unit,
         to_unit=to_unit,
@@ -147,25 +223,7 @@ def create_allocation(
         is_emergency=bool(emergency),
         requested_by_id=getattr(actor, "id", None),
     )
-    seen = set()
-    for n, line in enumerate(lines, start=1):
-        item = session.scalar(select(Item).where(Item.code == str(line.item_code)))
-        if item is None:
-            raise DomainError(
-                _("第 {n} 行：物资代码 {code} 不存在。").format(n=n, code=str(line.item_code)[:40]),
-                field="lines",
-            )
-        if item.id in seen:
-            raise DomainError(
-                _("第 {n} 行：{item} 重复。").format(n=n, item=item.name), field="lines"
-            )
-        seen.add(item.id)
-        try:
-            qty = check_qty(line.qty)
-        except DomainError as err:
-            raise DomainError(
-                _("第 {n} 行：{message}").format(n=n, message=err.message), field="lines"
-            ) from None
+    for item, qty in checked:
         a.lines.append(AllocationLine(item=item, requested=qty))
     if not draft:
         a.status = "submitted"
@@ -173,6 +231,36 @@ def create_allocation(
     session.add(a)
     session.flush()
     _record(session, actor, "create" if draft else "submit", a, None, reason)
+    return a
+
+
+def edit_draft_lines(
+    session: Session, a: Allocation, *, lines: Sequence[LineInput], actor
+) -> Allocation:
+    """Set a draft's lines: lines for new items are added, changed quantities kept, items no
+    longer listed removed. Only a draft changes; a submitted request is what was approved."""
+    _may_act_for_request(session, actor, a)
+    _expect(a, "draft")
+    problems: list[tuple[str, str]] = []
+    checked = _check_lines(session, lines, problems)
+    if problems:
+        raise Refusals(problems)
+    before = _snapshot(a)
+    wanted = {item.id: (item, qty) for item, qty in checked}
+    for line in list(a.lines):
+        if line.item_id in wanted:
+            line.requested = wanted.pop(line.item_id)[1]
+        else:
+            a.lines.remove(line)
+    for item, qty in wanted.values():
+        a.lines.append(AllocationLine(item=item, requested=qty))
+    if _snapshot(a) == before:
+        return a
+    # the request's row is written too, so its version moves and a concurrent submit or
+    # edit of the same draft fails instead of passing unnoticed
+    flag_modified(a, "reason")
+    _bump(session, a)
+    _record(session, actor, "edit", a, before)
     return a
 
 
@@ -278,28 +366,20 @@ def approve_allocation(
         raise Conflict(_("您已经批准过这张调拨单，还需要另一名审批人。"))
     note = check_note(note)
     before = _snapshot(a)
+    problems: list[tuple[str, str]] = []
     reduced = False
     if quantities and not emergency_after:
-        by_code = {ln.item.code: ln for ln in a.lines}
-        for code, raw in quantities.items():
-            line = by_code.get(code)
-            if line is None:
-                raise DomainError(
-                    _("调拨单中没有物资 {code}。").format(code=str(code)[:40]), field="lines"
-                )
-            qty = check_qty(raw, allow_zero=True)
-            if qty > line.requested:
-                raise DomainError(
-                    _("{item} 批准数量不能超过申请的 {n}。").format(
-                        item=line.item.name, n=line.requested
-                    ),
-                    field="lines",
-                )
-            if qty < line.requested:
-                reduced = True
-            line.approved = qty
+        limits = {ln.item.code: ln.requested for ln in a.lines}
+        over = _("{item} 批准数量不能超过申请的 {n}。")
+        approved = _line_quantities(a, quantities, limits, over, problems)
+        for line in a.lines:
+            if line.item.code in approved:
+                line.approved = approved[line.item.code]
+                reduced = reduced or line.approved < line.requested
     if reduced and not note:
-        raise DomainError(_("核减数量时请说明原因。"), field="reason")
+        problems.append(("reason", _("核减数量时请说明原因。")))
+    if problems:
+        raise Refusals(problems)
     if not emergency_after:
         for line in a.lines:
             if line.approved is None:
@@ -442,20 +522,19 @@ def receive_allocation(
     a.closed_at = a.received_at
     _bump(session, a)
     doc = f"allocation:{a.id}"
-    short = False
+    problems: list[tuple[str, str]] = []
+    limits = {ln.item.code: ln.dispatched or 0 for ln in a.lines}
+    over = _("{item} 实收数量不能超过发出的 {n}。")
+    # quantities for items not on the request are ignored here, as they always were
+    typed = {code: raw for code, raw in (quantities or {}).items() if code in limits}
+    typed = _line_quantities(a, typed, limits, over, problems)
+    if any(typed.get(code, sent) < sent for code, sent in limits.items()) and not note:
+        problems.append(("reason", _("实收少于发出时请说明原因（短少、损坏等）。")))
+    if problems:
+        raise Refusals(problems)
     for line in a.lines:
-        got = line.dispatched or 0
-        if quantities and line.item.code in quantities:
-            got = check_qty(quantities[line.item.code], allow_zero=True)
-            if got > (line.dispatched or 0):
-                raise DomainError(
-                    _("{item} 实收数量不能超过发出的 {n}。").format(
-                        item=line.item.name, n=line.dispatched or 0
-                    ),
-                    field="lines",
-                )
+        got = typed.get(line.item.code, line.dispatched or 0)
         if got < (line.dispatched or 0):
-            short = True
             line.note = note
         line.received = got
         # Keep the lots: what came from a lot goes into the same lot here.
@@ -476,8 +555,6 @@ def receive_allocation(
                 note=_("来自 {unit}").format(unit=a.from_unit.name),
             )
             remaining -= take
-    if short and not note:
-        raise DomainError(_("实收少于发出时请说明原因（短少、损坏等）。"), field="reason")
     session.flush()
     _record(session, actor, "receive", a, before, note)
     return a
@@ -514,3 +591,68 @@ def _register() -> None:
 
 
 _register()
+
+
+# ---------------------------------------------------------------- who acts next
+
+
+def approving_unit(session: Session, a: Allocation) -> Unit:
+    """The nearest unit above both sides: its command staff, or those of a unit above it,
+    decide the request (approval needs both units in reach)."""
+    parents = parent_map(session)
+    above_target = set(unit_ids_above(session, a.to_unit_id, parents))
+    chain = unit_ids_above(session, a.from_unit_id, parents)
+    common = next((u for u in chain if u in above_target), chain[-1])
+    return session.get(Unit, common)
+
+
+def next_step(
+    a: Allocation,
+    *,
+    needed: int,
+    approver_unit: str,
+    viewer_id: int | None,
+    may_approve: bool,
+    may_dispatch: bool,
+    may_receive: bool,
+    may_request: bool,
+) -> str:
+    """One sentence for the person looking at the request: what they do next, or who does
+    it and what follows."""
+    command, keeper, clerk = ROLES["command"], ROLES["keeper"], ROLES["clerk"]
+    missing = max(0, needed - len(a.approvals))
+    emergency_open = a.is_emergency and a.approved_at is None
+    if a.status == "draft":
+        if may_request:
+            return _("这是草稿：可增删物资、修改数量，核对后点“提交审批”。")
+        return _("申请单位尚未提交这张草稿。")
+    if a.status == "submitted":
+        if may_approve and any(ap.approver_id == viewer_id for ap in a.approvals):
+            return _("您已批准；还需另一名{role}人员批准（申请人除外）。").format(role=command)
+        if may_approve:
+            text = _("请审核：可核减数量（须说明原因）后批准，或说明原因后驳回。")
+            if needed > 1:
+                text += " " + _("金额达到集体决策标准，需两名不同的审批人。")
+            return text
+        if emergency_open and may_dispatch:
+            return _("紧急调拨：可先按申请数量发出，审批随后补办。")
+        return _(
+            "等待{unit}（或其上级单位）的{role}人员审批，还需 {n} 人；批准后由{source}发出。"
+        ).format(unit=approver_unit, role=command, n=missing, source=a.from_unit.name)
+    if a.status == "approved":
+        if may_dispatch:
+            return _("已批准：请按批准数量备货发出；“本次数量”可少发。")
+        return _("已批准，等待{source}的{keeper}或{clerk}发出。").format(
+            source=a.from_unit.name, keeper=keeper, clerk=clerk
+        )
+    if emergency_open and may_approve and a.status in ("dispatched", "received"):
+        return _("紧急调拨已先发出，请补办审批。")
+    if a.status == "dispatched":
+        if may_receive:
+            return _("物资已发出：到货后请清点并接收入库；实收少于发出时须说明原因。")
+        return _("物资已发出，等待{target}确认接收入库。").format(target=a.to_unit.name)
+    if a.status == "received":
+        return _("已接收入库，调拨完成。")
+    if a.status == "rejected":
+        return _("已驳回，流程结束；如仍需要，请重新申请。")
+    return _("已取消，流程结束。")

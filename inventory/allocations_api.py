@@ -187,6 +187,22 @@ def _done(a: Allocation) -> AllocationAnswer:
     return allocation_answer(a)
 
 
+class DraftLines(Body):
+    """Every line the draft should hold: new items are added, others changed or removed."""
+
+    lines: Rows(AllocationLineRow)
+
+
+@bp.route("/allocations/<int:allocation_id>/lines", methods=["PUT"])
+@permission("allocations.request")
+@operation(json=DraftLines, answers={200: AllocationAnswer}, errors=(400, 401, 403, 404, 409))
+def set_draft_lines(allocation_id: int, json: DraftLines):
+    """Set the lines of a draft (add, change, remove)"""
+    lines = [alloc.LineInput(item, qty) for item, qty in _line_quantities(json.lines)]
+    a = alloc.edit_draft_lines(db.session, load(allocation_id), lines=lines, actor=current_actor())
+    return _done(a)
+
+
 @bp.route("/allocations/<int:allocation_id>/submit", methods=["POST"])
 @permission("allocations.request")
 @operation(answers={200: AllocationAnswer}, errors=(401, 403, 404, 409))

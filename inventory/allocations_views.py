@@ -26,14 +26,15 @@ from readiness.errors import DomainError
 from readiness.exports import pdf_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.models import AuditEntry, Unit
-from readiness.pages import attempt, confirmed_action
+from readiness.models import ROLES, AuditEntry, Unit
 from readiness.pdf import pdf_sections
 from readiness.permissions import can, in_scope
 
 bp = Blueprint("allocations", __name__)
 
 NEW_LINES = 6
+# empty rows offered under a draft's lines for adding items
+EXTRA_DRAFT_LINES = 3
 
 
 def _threshold() -> Decimal:
@@ -58,6 +59,23 @@ def _quantities(a: Allocation) -> dict[str, str] | None:
         if raw:
             out[line.item.code] = raw
     return out or None
+
+
+def _typed_lines(count: int) -> list[alloc.LineInput]:
+    """The item/quantity rows typed on a form (item-N, qty-N); rows left blank, or ticked
+    remove-N, are not lines."""
+    lines = []
+    for n in range(count):
+        code = (request.form.get(f"item-{n}") or "").strip()
+        qty = (request.form.get(f"qty-{n}") or "").strip()
+        if (code or qty) and not request.form.get(f"remove-{n}"):
+            lines.append(alloc.LineInput(code, qty))
+    return lines
+
+
+def _problems(err: DomainError) -> list[tuple[str | None, str]]:
+    """Every (field, message) of a refusal, for a form to show them all at once."""
+    return list(getattr(err, "problems", None) or [(err.field, err.message)])
 
 
 @bp.route("/allocations")
@@ -124,29 +142,27 @@ def _unit_options(scope_only: bool) -> list[Unit]:
 @permission("allocations.request")
 def new():
     """Ask for stock (a station for itself, command staff for any unit)."""
-    items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
-    error = None
+    items = _active_items()
+    errors: list[tuple[str | None, str]] = []
     form = ConfirmForm()
+    status = 200
     if request.method == "POST" and form.validate_on_submit():
-        lines = []
-        for n in range(NEW_LINES):
-            code = (request.form.get(f"item-{n}") or "").strip()
-            qty = (request.form.get(f"qty-{n}") or "").strip()
-            if code or qty:
-                lines.append(alloc.LineInput(code, qty))
-        a, error = attempt(
-            lambda: alloc.create_allocation(
+        try:
+            a = alloc.create_allocation(
                 db.session,
                 from_unit=core.get_unit(db.session, request.form.get("from", "")),
                 to_unit=core.get_unit(db.session, request.form.get("to", "")),
-                lines=lines,
+                lines=_typed_lines(NEW_LINES),
                 reason=request.form.get("reason", ""),
                 emergency=bool(request.form.get("emergency")),
                 draft=bool(request.form.get("draft")),
                 actor=current_actor(),
             )
-        )
-        if error is None:
+        except DomainError as err:
+            db.session.rollback()
+            errors, status = _problems(err), err.status
+        else:
+            db.session.commit()
             flash(
                 _("已提交调拨申请第 {id} 号。").format(id=a.id)
                 if a.status == "submitted"
@@ -154,30 +170,43 @@ def new():
                 "success",
             )
             return redirect(url_for("allocations.detail", allocation_id=a.id))
+    elif request.method == "POST":
+        errors, status = [(None, m) for ms in form.errors.values() for m in ms], 400
     return render_template(
         "inventory/allocation_new.html",
         form=form,
-        error=error,
         items=items,
         sources=_unit_options(scope_only=False),
         targets=_unit_options(scope_only=True),
         values=request.form if request.method == "POST" else request.args,
         lines=range(NEW_LINES),
-    )
+        errors=errors,
+    ), status
+
+
+def _active_items() -> list[Item]:
+    return list(db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)))
 
 
 @bp.route("/allocations/from-suggestion", methods=["POST"])
 @permission("allocations.request")
 def from_suggestion():
-    """One click on a suggested transfer makes it a draft request."""
+    """One click on a source → target pair of suggested transfers makes one draft request
+    holding all its lines (fields item and qty, repeated once per line)."""
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("inventory.shortfall_report"))
+    lines = [
+        alloc.LineInput(code, qty)
+        for code, qty in zip(
+            request.form.getlist("item"), request.form.getlist("qty"), strict=False
+        )
+    ]
     try:
         a = alloc.create_allocation(
             db.session,
             from_unit=core.get_unit(db.session, request.form.get("from", "")),
             to_unit=core.get_unit(db.session, request.form.get("to", "")),
-            lines=[alloc.LineInput(request.form.get("item", ""), request.form.get("qty", ""))],
+            lines=lines,
             reason=_("按缺口报告建议调剂"),
             draft=True,
             actor=current_actor(),
@@ -194,8 +223,14 @@ def from_suggestion():
 @bp.route("/allocations/<int:allocation_id>")
 @permission("allocations.view")
 def detail(allocation_id: int):
-    """A request: lines, value, approvals still needed, what to do next, and its timeline."""
-    a = _load(allocation_id)
+    """A request: lines, value, who may approve and who has, what happens next for the
+    viewer, and its timeline."""
+    return _render_detail(_load(allocation_id))
+
+
+def _render_detail(a: Allocation, errors=(), form_name: str = "", status: int = 200):
+    """The request page; after a refused action, with what was typed and every problem
+    (``form_name``: which of its forms was sent, "act" or "lines")."""
     actor = current_actor()
     timeline = db.session.scalars(
         select(AuditEntry)
@@ -204,6 +239,21 @@ def detail(allocation_id: int):
     ).all()
     report = shortfall(db.session, unit_ids={a.to_unit_id})
     gaps = {r.item.id: r for r in report.rows}
+    needed = alloc.approvals_needed(a, _threshold())
+    may_approve = (
+        can(db.session, actor, "allocations.approve", a.from_unit_id)
+        and can(db.session, actor, "allocations.approve", a.to_unit_id)
+        and actor.id != a.requested_by_id
+    )
+    may = {
+        "may_approve": may_approve,
+        "may_dispatch": can(db.session, actor, "allocations.dispatch", a.from_unit_id),
+        "may_receive": can(db.session, actor, "allocations.receive", a.to_unit_id),
+        "may_request": can(db.session, actor, "allocations.approve")
+        or can(db.session, actor, "allocations.request", a.to_unit_id),
+    }
+    approver_unit = alloc.approving_unit(db.session, a)
+    decided = next((e for e in reversed(timeline) if e.action == "allocation.reject"), None)
     return render_template(
         "inventory/allocation.html",
         a=a,
@@ -212,19 +262,67 @@ def detail(allocation_id: int):
         timeline=timeline,
         gaps=gaps,
         value=alloc.value_of(a),
-        needed=alloc.approvals_needed(a, _threshold()),
+        needed=needed,
         threshold=_threshold(),
-        may_approve=can(db.session, actor, "allocations.approve") and actor.id != a.requested_by_id,
-        may_dispatch=can(db.session, actor, "allocations.dispatch", a.from_unit_id),
-        may_receive=can(db.session, actor, "allocations.receive", a.to_unit_id),
-        may_request=can(db.session, actor, "allocations.approve")
-        or can(db.session, actor, "allocations.request", a.to_unit_id),
-    )
+        approver_unit=approver_unit,
+        approver_role=ROLES["command"],
+        decided=decided,
+        next_step=alloc.next_step(
+            a, needed=needed, approver_unit=approver_unit.name, viewer_id=actor.id, **may
+        ),
+        items=_active_items() if a.status == "draft" else [],
+        edit_rows=len(a.lines) + EXTRA_DRAFT_LINES,
+        values=request.form if errors else {},
+        errors=errors,
+        form_name=form_name,
+        **may,
+    ), status
+
+
+def _form_accepted() -> bool:
+    """CSRF of a form on the request page; a stale or missing token is flashed."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        return True
+    flash((form.errors and next(iter(form.errors.values()))[0]) or "", "error")
+    return False
 
 
 def _act(allocation_id: int, run, message: str):
+    """Run one action of the request page: commit and go back to the page, or show the page
+    again with what was typed and why it was refused."""
     a = _load(allocation_id)
-    confirmed_action(lambda _version: run(a), lambda _result: message.format(id=allocation_id))
+    if not _form_accepted():
+        return redirect(url_for("allocations.detail", allocation_id=allocation_id))
+    try:
+        run(a)
+    except DomainError as err:
+        db.session.rollback()
+        return _render_detail(_load(allocation_id), _problems(err), "act", err.status)
+    db.session.commit()
+    flash(message.format(id=allocation_id), "success")
+    return redirect(url_for("allocations.detail", allocation_id=allocation_id))
+
+
+@bp.route("/allocations/<int:allocation_id>/lines", methods=["POST"])
+@permission("allocations.request")
+def edit_lines(allocation_id: int):
+    """Add, change or remove the lines of a draft."""
+    a = _load(allocation_id)
+    if not _form_accepted():
+        return redirect(url_for("allocations.detail", allocation_id=allocation_id))
+    try:
+        alloc.edit_draft_lines(
+            db.session,
+            a,
+            lines=_typed_lines(len(a.lines) + EXTRA_DRAFT_LINES),
+            actor=current_actor(),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        return _render_detail(_load(allocation_id), _problems(err), "lines", err.status)
+    db.session.commit()
+    flash(_("调拨单第 {id} 号的物资已更新。").format(id=allocation_id), "success")
     return redirect(url_for("allocations.detail", allocation_id=allocation_id))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -17,9 +18,18 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from inventory.models import MANUAL_KINDS, MOVEMENT_KINDS, TRACKING
+from readiness.checks import check_expiry
+from readiness.errors import DomainError
 from readiness.forms import SafeForm
 from readiness.models import UNIT_KINDS
 
@@ -51,12 +61,23 @@ class ItemForm(SafeForm):
 
 
 class MovementForm(SafeForm):
+    """A receipt, issue or write-off. Every field is on the page (the page works without
+    JavaScript); the view takes only those the chosen kind and item use, and these
+    validators refuse, all at once, what the choice needs and lacks."""
+
     kind = SelectField(_l("类型"), choices=[])
-    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    item = SelectField(
+        _l("物资"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     qty = IntegerField(_l("数量"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
     lot = StringField(_l("批次号"), validators=[Optional(), Length(max=40)])
     # Issues and write-offs pick one of the unit's lots, or none: earliest expiry first.
-    lot_pick = SelectField(_l("出库批次"), choices=[], validate_choice=False)
+    lot_pick = SelectField(
+        _l("出库批次"),
+        choices=[],
+        validate_choice=False,
+        render_kw={"data-options-follow": "item"},
+    )
     expires_on = DateField(_l("有效期至"), validators=[Optional()])
     serials = TextAreaField(
         _l("序列号"),
@@ -74,6 +95,22 @@ class MovementForm(SafeForm):
         self.reason.choices = [("", "—")] + [
             (k, str(v)) for k, v in WRITE_OFF_REASON_LABELS.items()
         ]
+
+    def validate_item(self, field) -> None:
+        if not field.data:
+            raise ValidationError(_("请选择物资。"))
+
+    def validate_reason(self, field) -> None:
+        if self.kind.data == "write_off" and not field.data:
+            raise ValidationError(_("报损核销必须选择原因：过期、损坏或丢失。"))
+
+    def validate_expires_on(self, field) -> None:
+        if self.kind.data != "receipt" or field.data is None:
+            return
+        try:
+            check_expiry(field.data, field.name, label=_("有效期至"))
+        except DomainError as err:
+            raise ValidationError(err.message) from None
 
 
 class StandardLineForm(Form):
@@ -98,21 +135,37 @@ class StandardForm(SafeForm):
 
 
 class OverrideForm(SafeForm):
-    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    item = SelectField(
+        _l("物资"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     qty = IntegerField(_l("应配数量"), validators=[Optional(), NumberRange(min=0, max=1_000_000)])
     reason = StringField(_l("原因"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("保存调整"))
 
 
 class StartCountForm(SafeForm):
-    note = StringField(_l("说明"), validators=[Optional(), Length(max=500)])
+    note = StringField(_l("盘点说明（选填）"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("开始盘点"))
+
+
+class StartCountAtForm(StartCountForm):
+    """Start a count from the counts page: the unit is picked (units the user may count)."""
+
+    unit = SelectField(
+        _l("盘点单位"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
+
+    def validate_unit(self, field) -> None:
+        if not field.data:
+            raise ValidationError(_("请选择要盘点的单位。"))
 
 
 class CountEntryForm(SafeForm):
     """Counted quantities come as fields named line-<id>; one field for an extra item."""
 
-    extra_item = SelectField(_l("账上没有的物资"), choices=[], validate_choice=False)
+    extra_item = SelectField(
+        _l("账上没有的物资"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     extra_lot = StringField(_l("批次号"), validators=[Optional(), Length(max=40)])
     extra_counted = IntegerField(
         _l("清点数量"), validators=[Optional(), NumberRange(min=0, max=1_000_000)]
@@ -142,9 +195,13 @@ class ShortfallFilterForm(SafeForm):
     class Meta:
         csrf = False
 
-    unit = SelectField(_l("单位范围"), choices=[], validate_choice=False)
+    unit = SelectField(
+        _l("单位范围"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     category = SelectField(_l("类别"), choices=[], validate_choice=False)
-    item = SelectField(_l("物资"), choices=[], validate_choice=False)
+    item = SelectField(
+        _l("物资"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     as_of = DateField(_l("截至日期"), validators=[Optional()])
     submit = SubmitField(_l("查询"))
 
@@ -153,7 +210,9 @@ class LedgerFilterForm(SafeForm):
     class Meta:
         csrf = False
 
-    unit = SelectField(_l("单位范围"), choices=[], validate_choice=False)
+    unit = SelectField(
+        _l("单位范围"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     date_from = DateField(_l("起始日期"), validators=[Optional()])
     date_to = DateField(_l("截止日期"), validators=[Optional()])
     submit = SubmitField(_l("查询"))

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from inventory.checks import check_qty
 from inventory.models import (
@@ -30,7 +30,7 @@ from inventory.models import (
     Position,
 )
 from readiness import audit
-from readiness.checks import check_note
+from readiness.checks import check_expiry, check_note
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, NotFound, PermissionDenied
 from readiness.models import Unit
@@ -279,17 +279,21 @@ def post_movement(
 def _same_movement(
     posted: Posted, unit, item, kind, qty, lot_code, expires_on, note, reason, serials
 ) -> bool:
-    """Whether a retry with an earlier request key asks for the very same movement: only
-    then is the earlier one answered again; anything else reusing the key is refused."""
+    """Whether a request asks for the very movement ``posted`` wrote: a retry with an
+    earlier request key is answered again only then (anything else reusing the key is
+    refused), and a repeat within ``REPEAT_WINDOW`` is asked about. ``note`` None leaves the
+    note out of the comparison (a repeat is the same goods, whatever the note says)."""
     earlier = posted.movement
     if (earlier.unit_id, earlier.item_id, earlier.kind) != (unit.id, item.id, kind):
         return False
     try:
-        asked = (check_qty(qty), check_note(note), _parse_serials(serials))
+        asked = (check_qty(qty), _parse_serials(serials))
+        if note is not None and check_note(note) != earlier.note:
+            return False
     except DomainError:
         return False
     done = sum(abs(m.qty) for m in posted.movements)
-    if asked != (done, earlier.note, [s for s in earlier.serials.split(",") if s]):
+    if asked != (done, [s for s in earlier.serials.split(",") if s]):
         return False
     if kind == "write_off" and reason != earlier.reason:
         return False
@@ -342,6 +346,7 @@ def record_movement(
     today: date | None = None,
     lot_only: bool = False,
     device_at: datetime | None = None,
+    allow_repeat: bool = True,
 ) -> Posted:
     """Record a receipt, issue or write-off for a unit; the balance never goes below zero.
 
@@ -349,6 +354,12 @@ def record_movement(
     unit's stock earliest expiry first across its lots (see ``fefo_positions``), one ledger
     line per lot touched, unless ``lot_only`` (a scanned shelf without a lot) keeps it to
     the stock held without a lot.
+
+    With ``allow_repeat`` False (the web form, where Back and submit again brings a fresh
+    request key) a movement identical to one the same user recorded within
+    ``REPEAT_WINDOW`` is refused with ``RepeatedMovement`` and nothing is written; the
+    user confirms and the form sends it again with ``allow_repeat`` True. Callers with their
+    own request keys (the API, the scan page) keep the default.
     """
     require(session, actor, "stock.write", unit)
     if request_key:
@@ -392,6 +403,10 @@ def record_movement(
         raise DomainError(
             _("{item} 按数量管理，不填序列号。").format(item=item.name), field="serials"
         )
+    if kind == "receipt":
+        check_expiry(expires_on, "expires_on", label=_("有效期至"), today=today)
+    if not allow_repeat:
+        _refuse_repeat(session, actor, unit, item, kind, qty, lot_code, expires_on, reason, serials)
 
     if kind == "receipt":
         lot = _lot_for_receipt(session, item, lot_code, expires_on)
@@ -470,6 +485,46 @@ def record_movement(
 
 # The document of the second and later ledger lines of one issue or write-off split over lots.
 SPLIT_DOCUMENT = "movement:"
+
+# How long an identical movement by the same user counts as a repeat to ask about.
+REPEAT_WINDOW = timedelta(minutes=2)
+
+
+class RepeatedMovement(Conflict):
+    """The same user recorded this very movement moments ago (Back, then submit again)."""
+
+
+def _refuse_repeat(
+    session: Session, actor, unit, item, kind, qty, lot_code, expires_on, reason, serials
+) -> None:
+    """Raise ``RepeatedMovement`` when the actor recorded the same movement (unit, item,
+    kind, quantity, lot, expiry, serials, reason; the note aside) within ``REPEAT_WINDOW``
+    and it was not undone."""
+    actor_id = getattr(actor, "id", None)
+    if actor_id is None:
+        return
+    reversal = aliased(Movement)
+    undone = select(reversal.reverses_id).where(reversal.reverses_id.is_not(None))
+    recent = session.scalars(
+        select(Movement)
+        .where(
+            Movement.actor_id == actor_id,
+            Movement.unit_id == unit.id,
+            Movement.item_id == item.id,
+            Movement.kind == kind,
+            Movement.document == "",
+            Movement.at >= utcnow() - REPEAT_WINDOW,
+            Movement.id.not_in(undone),
+        )
+        .order_by(Movement.id.desc())
+        .limit(5)
+    )
+    for earlier in recent:
+        posted = _replayed(session, earlier)
+        if _same_movement(
+            posted, unit, item, kind, qty, lot_code, expires_on, None, reason, serials
+        ):
+            raise RepeatedMovement(_("刚刚已登记过相同的一笔，确定再登记一次？"))
 
 
 class DuplicateSubmit(Conflict):

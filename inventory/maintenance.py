@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -30,7 +31,7 @@ from inventory.models import (
     MaintenanceRecord,
 )
 from readiness import audit, paging
-from readiness.checks import check_note
+from readiness.checks import check_note, check_past_date
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.files import (
     FILE_TYPES,
@@ -65,19 +66,13 @@ def find_asset(session: Session, serial, item_code=None) -> Asset:
     return assets[0]
 
 
+# What the service's day fields are called on the forms (named in refusals).
+DAY_LABELS = {"done_on": _l("日期"), "sent_on": _l("送修日期")}
+
+
 def _day(raw, field: str, today: date) -> date:
-    if isinstance(raw, date):
-        when = raw
-    else:
-        try:
-            when = date.fromisoformat(str(raw or "").strip())
-        except ValueError:
-            raise DomainError(_("日期格式应为 YYYY-MM-DD。"), field=field) from None
-    if when > today:
-        raise DomainError(_("不能记录未来的日期。"), field=field)
-    if when.year < 2000:
-        raise DomainError(_("日期不能早于 2000 年。"), field=field)
-    return when
+    """The day a service, test or repair happened: from 2000-01-01 to today."""
+    return check_past_date(raw, field, today=today, label=DAY_LABELS[field])
 
 
 def _cost(raw) -> Decimal | None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.rounds_models import FREQUENCIES, RoundAnswer, RoundTemplate, SafetyRound
 from readiness import audit, paging
-from readiness.checks import check_note
+from readiness.checks import check_note, check_past_date
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, Refusals
 from readiness.models import Unit
@@ -178,18 +178,8 @@ class Answer:
 
 
 def _done_on(raw, today: date) -> date:
-    if isinstance(raw, date):
-        when = raw
-    else:
-        try:
-            when = date.fromisoformat(str(raw or "").strip())
-        except ValueError:
-            raise DomainError(_("日期格式应为 YYYY-MM-DD。"), field="done_on") from None
-    if when > today:
-        raise DomainError(_("不能记录未来的日期。"), field="done_on")
-    if when.year < 2000:
-        raise DomainError(_("日期不能早于 2000 年。"), field="done_on")
-    return when
+    """The day a round was walked: from 2000-01-01 to today."""
+    return check_past_date(raw, "done_on", today=today, label=_("排查日期"))
 
 
 def existing_round(session: Session, unit: Unit, frequency: str, start: date) -> SafetyRound | None:

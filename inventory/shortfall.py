@@ -4,6 +4,9 @@ Definitions (DESIGN.md): on hand excludes expired lots (shown apart); inbound is
 what approved allocations will still bring; on order is what approved purchase requests
 will still bring (issue 20); ``gap = max(0, required − on_hand)``,
 ``uncovered = max(0, gap − inbound − on_order)``, ``coverage = on_hand / required``.
+Requests still awaiting approval (pending) do not change these, but the suggested transfers
+leave them room: a target is suggested only what its pending requests do not already ask
+for, and a source offers only what it has not already been asked for (issue 22).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from inventory.models import (
+    Allocation,
+    AllocationLine,
     Asset,
     Item,
     Lot,
@@ -69,6 +74,8 @@ class Row:
     uncovered: int
     coverage: float
     on_order: int = 0
+    # asked for by requests awaiting approval (not yet counted as inbound)
+    pending: int = 0
 
     @property
     def band(self) -> str:
@@ -86,6 +93,7 @@ class ItemTotal:
     gap: int = 0
     uncovered: int = 0
     transferable: int = 0
+    pending: int = 0
 
     @property
     def cost(self) -> Decimal:
@@ -93,7 +101,8 @@ class ItemTotal:
 
     @property
     def to_buy(self) -> int:
-        return max(0, self.uncovered - self.transferable)
+        """What neither a suggested transfer nor a request awaiting approval will bring."""
+        return max(0, self.uncovered - self.pending - self.transferable)
 
     @property
     def to_buy_cost(self) -> Decimal:
@@ -106,6 +115,26 @@ class Transfer:
     target: UnitRef
     item: ItemRef
     qty: int
+
+
+@dataclass
+class TransferGroup:
+    """The suggested lines from one source to one target: one draft request between them."""
+
+    source: UnitRef
+    target: UnitRef
+    lines: list[Transfer]
+
+
+def transfer_groups(transfers: list[Transfer]) -> list[TransferGroup]:
+    """Suggested transfers gathered per source → target pair, in the order first suggested."""
+    groups: dict[tuple[int, int], TransferGroup] = {}
+    for tr in transfers:
+        key = (tr.source.id, tr.target.id)
+        if key not in groups:
+            groups[key] = TransferGroup(tr.source, tr.target, [])
+        groups[key].lines.append(tr)
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -130,6 +159,12 @@ class Report:
     filters: dict = field(default_factory=dict)
     # Every edition in force for some unit of the report (each unit has its nearest).
     versions: list[VersionRef] = field(default_factory=list)
+    # When no edition is in force on ``as_of``: the first date one is (None: none ever is).
+    first_in_force: date | None = None
+
+    @property
+    def transfer_groups(self) -> list[TransferGroup]:
+        return transfer_groups(self.transfers)
 
     @property
     def budget_total(self) -> Decimal:
@@ -202,6 +237,32 @@ def _stock(
 
 
 _NOTHING = (0, 0, 0)
+
+
+def _pending(session: Session, unit_ids: set[int] | None) -> tuple[dict[int, int], dict[int, int]]:
+    """What requests awaiting approval ask for, per (target, item) pair and per (source,
+    item) pair: one grouped query, summed by the database."""
+    stmt = (
+        select(
+            Allocation.from_unit_id,
+            Allocation.to_unit_id,
+            AllocationLine.item_id,
+            func.sum(AllocationLine.requested),
+        )
+        .join(AllocationLine, AllocationLine.allocation_id == Allocation.id)
+        .where(Allocation.status == "submitted")
+        .group_by(Allocation.from_unit_id, Allocation.to_unit_id, AllocationLine.item_id)
+    )
+    if unit_ids is not None:
+        stmt = stmt.where(
+            Allocation.to_unit_id.in_(unit_ids) | Allocation.from_unit_id.in_(unit_ids)
+        )
+    asked: dict[int, int] = defaultdict(int)
+    promised: dict[int, int] = defaultdict(int)
+    for source, target, item_id, qty in session.connection().execute(stmt).all():
+        asked[target << SHIFT | item_id] += int(qty)
+        promised[source << SHIFT | item_id] += int(qty)
+    return asked, promised
 
 
 def shortfall(
@@ -295,6 +356,7 @@ def _shortfall(
     for source in ON_ORDER_SOURCES:
         for (u, i), qty in source(session, scope, as_of).items():
             on_order[_pair(u, i)] += qty
+    asked, promised = _pending(session, scope)
 
     required: dict[int, int] = {}
     for unit in units.values():
@@ -316,6 +378,8 @@ def _shortfall(
         coverage = on_hand / req
         unit, item = units[key >> SHIFT], items[key & ITEM]
         row = Row(unit, item, req, on_hand, expired, coming[0], gap, uncovered, coverage, coming[1])
+        if asked:
+            row.pending = asked.get(key, 0)
         # the rank, then the row's place: tuples compare without a key function
         ranked.append((coverage, -uncovered, unit.code, item.code, len(made)))
         made.append(row)
@@ -329,8 +393,11 @@ def _shortfall(
         t.on_hand += row.on_hand
         t.gap += row.gap
         t.uncovered += row.uncovered
+        t.pending += min(row.pending, row.uncovered)
 
-    transfers = _suggest_transfers(rows, units, items, stock, required, bureau_map(session))
+    transfers = _suggest_transfers(
+        rows, units, items, stock, required, promised, bureau_map(session)
+    )
     for tr in transfers:
         totals[tr.item.id].transferable += tr.qty
     item_totals = sorted(totals.values(), key=lambda t: (-t.cost, t.item.code))
@@ -349,7 +416,27 @@ def _shortfall(
         latest = standard_as_of(session, as_of)
         refs = [VersionRef(latest.id, latest.effective_from)] if latest is not None else []
     ref = refs[0] if len(refs) == 1 else None
-    return Report(as_of, ref, rows, item_totals, transfers, units_below=below, versions=refs)
+    first = None if refs else _first_in_force(session, as_of)
+    return Report(
+        as_of,
+        ref,
+        rows,
+        item_totals,
+        transfers,
+        units_below=below,
+        versions=refs,
+        first_in_force=first,
+    )
+
+
+def _first_in_force(session: Session, as_of: date) -> date | None:
+    """The first effective date after ``as_of`` of any edition: why a report on an earlier
+    date has no requirements."""
+    return session.scalar(
+        select(func.min(StandardVersion.effective_from)).where(
+            StandardVersion.effective_from > as_of
+        )
+    )
 
 
 def _thousandths(value: Decimal) -> int:
@@ -365,21 +452,25 @@ def _suggest_transfers(
     items: dict[int, ItemRef],
     stock: dict[int, tuple[int, int, int]],
     required: dict[int, int],
+    promised: dict[int, int],
     bureaus: dict[int, int],
 ) -> list[Transfer]:
     """Move surplus to the units that lack most, never taking a donor below its own standard
-    and never across bureaus (a reader above several bureaus sees each bureau's own)."""
-    needs: dict[int, list[Row]] = defaultdict(list)
+    and never across bureaus (a reader above several bureaus sees each bureau's own). What
+    pending requests already ask for is neither suggested again to their target nor offered
+    again from their source."""
+    needs: dict[int, list[tuple[Row, int]]] = defaultdict(list)
     for row in rows:  # already worst first
-        if row.uncovered > 0:
-            needs[row.item.id].append(row)
+        need = row.uncovered - row.pending
+        if need > 0:
+            needs[row.item.id].append((row, need))
     donors_by_item: dict[int, list[tuple[int, str, UnitRef]]] = defaultdict(list)
     for key, (on_hand, _, reserved) in stock.items():
         item_id = key & ITEM
         if item_id not in needs:
             continue
         unit = units.get(key >> SHIFT)
-        spare = on_hand - reserved - required.get(key, 0)
+        spare = on_hand - reserved - required.get(key, 0) - promised.get(key, 0)
         if unit is not None and spare > 0:
             # sorted as tuples: the largest spare first, then by code (codes are unique)
             donors_by_item[item_id].append((-spare, unit.code, unit))
@@ -395,10 +486,10 @@ def _suggest_transfers(
         for minus_spare, _code, unit in donors:
             by_bureau[bureaus.get(unit.id)].append([-minus_spare, unit])
         used: dict[int | None, int] = defaultdict(int)
-        for row in wanting:
+        for row, need in wanting:
             bureau = bureaus.get(row.unit.id)
             group = by_bureau.get(bureau, [])
-            need, d = row.uncovered, used[bureau]
+            d = used[bureau]
             while need > 0 and d < len(group):
                 qty = min(need, group[d][0])
                 out.append(Transfer(group[d][1], row.unit, items[item_id], qty))

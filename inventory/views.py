@@ -44,9 +44,10 @@ from inventory.forms import (
     ReturnCountForm,
     ShortfallFilterForm,
     StandardForm,
+    StartCountAtForm,
     StartCountForm,
 )
-from inventory.ledger import find_lot, record_movement, set_asset_status
+from inventory.ledger import RepeatedMovement, find_lot, record_movement, set_asset_status
 from inventory.models import (
     ASSET_STATUSES,
     COUNT_STATUSES,
@@ -61,6 +62,7 @@ from inventory.models import (
     StandardLine,
     StandardVersion,
 )
+from inventory.notes import line_notes
 from inventory.shortfall import shortfall
 from inventory.standard import (
     StandardLineInput,
@@ -425,9 +427,10 @@ def unit_stock(code: str):
     )
 
 
-def _lot_choices(unit: Unit, item_code: str | None) -> list[tuple[str, str]]:
+def _lot_choices(unit: Unit, item_code: str | None) -> list[tuple]:
     """The lots a unit holds (of one item, when chosen), earliest expiry first, for an issue
-    or write-off to pick from; the first choice leaves the pick to earliest expiry first."""
+    or write-off to pick from; the first choice leaves the pick to earliest expiry first.
+    Each lot says its item (data-item): the page offers only the chosen item's lots."""
     stmt = (
         select(Position)
         .join(Lot, Lot.id == Position.lot_id)
@@ -445,14 +448,46 @@ def _lot_choices(unit: Unit, item_code: str | None) -> list[tuple[str, str]]:
         )
         if p.lot.expires_on:
             text += " · " + _("{date} 到期").format(date=p.lot.expires_on.isoformat())
-        choices.append((p.lot.code, text))
+        choices.append((p.lot.code, text, {"data-item": p.item.code}))
     return choices
+
+
+def _item_choices(items: list[Item]) -> list[tuple]:
+    """The item picker's choices: none chosen at first; each option says how the item is
+    tracked (data-tracking), so the page shows 序列号 only for items tracked by piece."""
+    return [("", _("请选择物资"))] + [
+        (i.code, f"{i.name} ({i.code}) · {i.uom}", {"data-tracking": i.tracking}) for i in items
+    ]
+
+
+def _movement_input(form: MovementForm) -> dict:
+    """What the chosen kind and item use from the form. Without JavaScript every field is
+    on the page: a lot typed on an issue, a reason on a receipt or serial numbers for an
+    item counted by quantity are ignored, not refused."""
+    item = get_item(db.session, form.item.data or "")
+    kind = form.kind.data
+    by_lot = not item.is_serial
+    if kind == "receipt":
+        lot_code = form.lot.data if by_lot else None
+    else:
+        lot_code = form.lot_pick.data if by_lot else None
+    return {
+        "item": item,
+        "kind": kind,
+        "qty": form.qty.data,
+        "lot_code": lot_code,
+        "expires_on": form.expires_on.data if kind == "receipt" and by_lot else None,
+        "reason": (form.reason.data or "") if kind == "write_off" else "",
+        "serials": form.serials.data if item.is_serial else None,
+        "note": form.note.data or "",
+    }
 
 
 @bp.route("/stock/<code>/record", methods=["GET", "POST"])
 @permission("stock.write")
 def record(code: str):
-    """Record a receipt, issue or write-off for a unit."""
+    """Record a receipt, issue or write-off for a unit. The same movement again within two
+    minutes (Back, then submit) is asked about before it is recorded."""
     unit = _unit_in_scope(code)
     if not can(db.session, current_actor(), "stock.write", unit):
         abort(403)
@@ -462,36 +497,33 @@ def record(code: str):
         if request.method == "GET"
         else list(db.session.scalars(select(Item).order_by(Item.category, Item.code)))
     )
-    form.item.choices = [(i.code, f"{i.name} ({i.code}) · {i.uom}") for i in items]
+    form.item.choices = _item_choices(items)
     if request.method == "GET":
         form.kind.data = request.args.get("kind", "receipt")
-        form.item.data = request.args.get("item")
+        form.item.data = request.args.get("item") or ""
         form.lot.data = request.args.get("lot")
         form.lot_pick.data = request.args.get("lot") or ""
         form.request_key.data = secrets.token_urlsafe(16)
     form.lot_pick.choices = _lot_choices(unit, form.item.data)
+    repeat_question = None
     if form.validate_on_submit():
-        lot_code = form.lot.data
-        if form.kind.data != "receipt" and form.lot_pick.data:
-            lot_code = form.lot_pick.data
-        result = submit(
-            form,
-            lambda: record_movement(
+        try:
+            result = record_movement(
                 db.session,
                 unit=unit,
-                item=get_item(db.session, form.item.data or ""),
-                kind=form.kind.data,
-                qty=form.qty.data,
-                lot_code=lot_code,
-                expires_on=form.expires_on.data,
-                reason=form.reason.data or "",
-                serials=form.serials.data,
-                note=form.note.data or "",
+                **_movement_input(form),
                 request_key=form.request_key.data or None,
+                allow_repeat=request.form.get("confirm_repeat") == "1",
                 actor=current_actor(),
-            ),
-        )
-        if result is not None:
+            )
+        except RepeatedMovement as err:
+            db.session.rollback()
+            repeat_question = err.message
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err)
+        else:
+            db.session.commit()
             if result.replayed:
                 flash(_("这张表单已经登记过，未重复记账。"), "warning")
             else:
@@ -499,7 +531,9 @@ def record(code: str):
             for warning in result.warnings:
                 flash(warning, "warning")
             return redirect(url_for("inventory.unit_stock", code=unit.code))
-    return render_template("inventory/record.html", form=form, unit=unit)
+    return render_template(
+        "inventory/record.html", form=form, unit=unit, repeat_question=repeat_question
+    )
 
 
 @bp.route("/assets/<int:asset_id>/status", methods=["POST"])
@@ -536,6 +570,7 @@ def item_history(code: str, item_code: str):
         item=item,
         movements=movements,
         totals=stock.unit_totals_after(db.session, movements),
+        notes=line_notes(db.session, movements),
         kinds=MOVEMENT_KINDS,
         reasons=WRITE_OFF_REASON_LABELS,
     )
@@ -633,6 +668,8 @@ def ledger():
         form=form,
         movements=movements,
         totals=stock.unit_totals_after(db.session, movements),
+        notes=line_notes(db.session, movements),
+        reasons=WRITE_OFF_REASON_LABELS,
         kinds=MOVEMENT_KINDS,
         next_cursor=next_cursor,
         is_first=not request.args.get("after"),
@@ -643,24 +680,66 @@ def ledger():
 # ---------------------------------------------------------------- counts
 
 
-@bp.route("/counts")
-@permission("stock.view")
-def counts():
-    """Counts due and overdue, and recent stocktakes."""
+def _countable_units() -> list[tuple[str, str]]:
+    """The units the user may start a count of (their reach), for the counts page's
+    picker; empty for a role that may not count."""
+    if not can(db.session, current_actor(), "counts.write"):
+        return []
+    return _unit_filter_choices(_("请选择单位"))
+
+
+def _counts_page(start_form: StartCountAtForm | None = None, status: int = 200):
+    """Counts due and overdue, recent stocktakes, and (for those who may count) a form to
+    start one; after a refusal, with what was typed and the refusal on its field."""
     scope = _scope_ids()
     today = date.today()
     due = counts_due(db.session, scope, today=today)
     stmt = select(Count).options(joinedload(Count.unit)).order_by(Count.id.desc()).limit(50)
     if scope is not None:
         stmt = stmt.where(Count.unit_id.in_(scope))
+    units = _countable_units()
+    if units:
+        start_form = start_form or StartCountAtForm(formdata=None)
+        start_form.unit.choices = units
     return render_template(
         "inventory/counts.html",
         due=due,
         recent=db.session.scalars(stmt).all(),
         statuses=COUNT_STATUSES,
         today=today,
+        start_form=start_form if units else None,
         may_set_intervals=can(db.session, current_actor(), "standard.manage"),
-    )
+    ), status
+
+
+@bp.route("/counts")
+@permission("stock.view")
+def counts():
+    """Counts due and overdue, and recent stocktakes."""
+    return _counts_page()
+
+
+@bp.route("/counts/start", methods=["POST"])
+@permission("counts.write")
+def count_start_picked():
+    """Start a count of the unit picked on the counts page (what the stock page's start
+    takes, with the unit as a field); a refusal shows the page again with what was typed."""
+    form = StartCountAtForm()
+    form.unit.choices = _countable_units()
+    if form.validate_on_submit():
+        unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
+        try:
+            if unit is None:
+                raise DomainError(_("请选择要盘点的单位。"), field="unit")
+            count = start_count(db.session, unit, actor=current_actor(), note=form.note.data)
+        except DomainError as err:
+            db.session.rollback()
+            form_error(form, err, "unit")
+        else:
+            db.session.commit()
+            flash(_("已开始盘点第 {id} 号。").format(id=count.id), "success")
+            return redirect(url_for("inventory.count_detail", count_id=count.id))
+    return _counts_page(form, status=422)
 
 
 @bp.route("/stock/<code>/counts", methods=["POST"])

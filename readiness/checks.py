@@ -1,5 +1,6 @@
 """Input checks shared by every feature's services: free text within its limit, whole
-numbers, decimals, dates not in the future and notes.
+numbers, decimals, dates that happened (2000 to today), expiry dates (at most 30 years on)
+and notes.
 
 One set of messages for the whole house. Each refusal is a ``DomainError`` whose ``field``
 is the input's name and whose message names the field in the words of the form: callers
@@ -93,12 +94,64 @@ def check_decimal(
     return number
 
 
+# Nothing this application records happened before it: ledgers, drills, inspections and
+# decisions start with the reserve rules of the 2000s (issue 22: 1900-01-01 was taken).
+EARLIEST = date(2000, 1, 1)
+
+
 def check_past_date(value, field: str, *, today: date, label) -> date:
-    """A date given (not text), not after ``today`` and not before 1950."""
+    """The date something happened, as a date or YYYY-MM-DD text: from 2000-01-01 to
+    ``today``, never in the future."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise DomainError(
+                _("{field}格式应为 YYYY-MM-DD。").format(field=label), field=field
+            ) from None
     if not isinstance(value, date):
         raise DomainError(_("请填写{field}。").format(field=label), field=field)
     if value > today:
         raise DomainError(_("{field}不能晚于今天。").format(field=label), field=field)
-    if value.year < 1950:
-        raise DomainError(_("{field}不正确。").format(field=label), field=field)
+    if value < EARLIEST:
+        raise DomainError(
+            _("{field}不能早于 {date}。").format(field=label, date=EARLIEST.isoformat()),
+            field=field,
+        )
+    return value
+
+
+# The longest shelf life anything in a reserve has (tinned food, hulls) is well under this.
+EXPIRY_YEARS = 30
+
+
+def latest_expiry(today: date) -> date:
+    """The last expiry date accepted on ``today``: thirty years on (28 February for a
+    29 February that the thirtieth year does not have)."""
+    try:
+        return today.replace(year=today.year + EXPIRY_YEARS)
+    except ValueError:
+        return today.replace(year=today.year + EXPIRY_YEARS, day=28)
+
+
+def check_expiry(value: date | None, field: str, *, label, today: date | None = None):
+    """An expiry date (or None: not every lot expires) from 2000-01-01 to thirty years
+    after ``today`` (9999-12-31 was taken silently). A lot already expired is accepted: it
+    is booked and shown apart."""
+    if value is None:
+        return None
+    today = today or date.today()
+    if value < EARLIEST:
+        raise DomainError(
+            _("{field}不能早于 {date}。").format(field=label, date=EARLIEST.isoformat()),
+            field=field,
+        )
+    latest = latest_expiry(today)
+    if value > latest:
+        raise DomainError(
+            _("{field}不能晚于 {date}（今天起 {n} 年内）。").format(
+                field=label, date=latest.isoformat(), n=EXPIRY_YEARS
+            ),
+            field=field,
+        )
     return value

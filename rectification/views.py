@@ -29,7 +29,7 @@ from readiness.errors import DomainError
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import Unit, User
-from readiness.pages import date_or_none, paginate
+from readiness.pages import active_units_in_reach, date_or_none, paginate
 from readiness.permissions import can
 from rectification import visits as vis
 from rectification.models import ACTION_STATUSES, VISIT_KINDS, CorrectiveAction, InspectionVisit
@@ -69,6 +69,17 @@ def _people(units: list[tuple[Unit, int]]) -> list[tuple[Unit, list[User]]]:
     for user in db.session.scalars(stmt):
         by_unit.setdefault(user.unit_id, []).append(user)
     return [(u, by_unit[u.id]) for u, _d in units if u.id in by_unit]
+
+
+# ---------------------------------------------------------------- filter choices
+
+
+@bp.app_template_global()
+def filter_units() -> list[tuple[str, str]]:
+    """(code, "name (code)") of the active units the signed-in user reaches: the choices of
+    the unit filter of the rectification list and the visits (templates/rectification/
+    _filter_selects.html), named as the other lists' unit pickers name them (issue 22)."""
+    return [(u.code, f"{u.name} ({u.code})") for u in active_units_in_reach()]
 
 
 @bp.route("/visits")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from readiness import audit
 from readiness.checks import check_past_date
-from readiness.errors import Conflict, DomainError
+from readiness.errors import Conflict, DomainError, Refusals
 from readiness.permissions import require
 from rectification import actions as register
 from shelters.checks import PERSON_MAX, TEXT_MAX, _decimal, _text, _whole
@@ -57,6 +58,98 @@ class DefectInput:
     due_on: date | None = None
 
 
+class InspectionRefused(Refusals):
+    """An inspection refused, every problem with its field (``readiness.errors.Refusals``), so
+    the form shows them all at once."""
+
+
+def _inspection_date(shelter: Shelter, inspected_on, today: date) -> date:
+    """The inspection's day: given, not in the future, not before the site was registered
+    (said first: the site's own date is the more useful bound), never before 2000."""
+    registered_on = registration_date(shelter, today)
+    day = inspected_on
+    if isinstance(day, str):
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(day.strip())  # else check_past_date names the format
+    if isinstance(day, date) and registered_on and day < registered_on:
+        raise DomainError(
+            _("检查日期不能早于场所登记日期（{on}）。").format(on=registered_on.isoformat()),
+            field="inspected_on",
+        )
+    return check_past_date(inspected_on, "inspected_on", today=today, label=_("检查日期"))
+
+
+def _checklist_results(checklist) -> dict[str, str]:
+    """Every checklist item answered explicitly (nothing chosen is not "not applicable")."""
+    checklist = {} if checklist is None else checklist
+    if not isinstance(checklist, dict):
+        raise DomainError(_("检查项格式不正确。"), field="checklist")
+    unknown = sorted(set(checklist) - set(CHECKLIST))
+    if unknown:
+        raise DomainError(
+            _("未知的检查项：{names}。").format(names=", ".join(map(str, unknown))[:200]),
+            field="checklist",
+        )
+    results = {}
+    missing = []
+    for key in CHECKLIST:
+        value = checklist.get(key)
+        if value is None or value == "":
+            missing.append(str(CHECKLIST[key]))
+            continue
+        if not isinstance(value, str) or value not in CHECK_RESULTS:
+            raise DomainError(
+                _("检查项 {name} 的结果只能是合格、不合格或不适用。").format(name=CHECKLIST[key]),
+                field="checklist",
+            )
+        results[key] = value
+    if missing:
+        raise DomainError(
+            _("每个检查项都须选择合格、不合格或不适用，尚未选择：{names}。").format(
+                names=_("、").join(missing)
+            ),
+            field="checklist",
+        )
+    return results
+
+
+def _checked_defects(defects: Sequence[DefectInput], today: date) -> list:
+    """The defects as (text, is_resolved, due_on); every bad row is reported, by its number."""
+    if len(defects) > DEFECTS_MAX:
+        raise DomainError(_("一次检查最多登记 {n} 个问题。").format(n=DEFECTS_MAX), field="defects")
+    problems: list[tuple[str, str]] = []
+    checked = []
+    for n, d in enumerate(defects, start=1):
+        try:
+            checked.append(_checked_defect(n, d, today))
+        except DomainError as err:
+            problems.append(("defects", err.message))
+    if problems:
+        raise InspectionRefused(problems)
+    return checked
+
+
+def _checked_defect(n: int, d: DefectInput, today: date) -> tuple[str, bool, date | None]:
+    """Row ``n``: a text, a yes/no "repaired on the spot", an optional due date from today."""
+    if not isinstance(d.is_resolved, bool):
+        raise DomainError(_("第 {n} 个问题：是否已整改必须是是或否。").format(n=n), field="defects")
+    try:
+        text = _text(d.text, "text", TEXT_MAX, required=True)
+    except DomainError as err:
+        raise DomainError(
+            _("第 {n} 个问题：{message}").format(n=n, message=err.message), field="defects"
+        ) from None
+    due_on = d.due_on
+    if due_on is not None:
+        if not isinstance(due_on, date):
+            raise DomainError(_("第 {n} 个问题：请填写完成时限。").format(n=n), field="defects")
+        if due_on < today:
+            raise DomainError(
+                _("第 {n} 个问题：完成时限不能早于今天。").format(n=n), field="defects"
+            )
+    return text, d.is_resolved, due_on
+
+
 def registration_date(shelter: Shelter, today: date | None = None) -> date | None:
     """The day the site was registered (its record created), in the server's time zone as
     ``date.today()`` is; never after ``today``. None for a site not yet saved."""
@@ -95,78 +188,39 @@ def record_inspection(
     today = today or date.today()
     if shelter.status == "closed":
         raise Conflict(_("已关闭的场所不能再登记检查。"))
-    inspected_on = check_past_date(inspected_on, "inspected_on", today=today, label=_("检查日期"))
-    registered_on = registration_date(shelter, today)
-    if registered_on is not None and inspected_on < registered_on:
-        raise DomainError(
-            _("检查日期不能早于场所登记日期（{on}）。").format(on=registered_on.isoformat()),
-            field="inspected_on",
-        )
-    checklist = {} if checklist is None else checklist
-    if not isinstance(checklist, dict):
-        raise DomainError(_("检查项格式不正确。"), field="checklist")
-    unknown = sorted(set(checklist) - set(CHECKLIST))
-    if unknown:
-        raise DomainError(
-            _("未知的检查项：{names}。").format(names=", ".join(map(str, unknown))[:200]),
-            field="checklist",
-        )
-    results = {}
-    missing = []
-    for key in CHECKLIST:
-        value = checklist.get(key)
-        if value is None or value == "":
-            # nothing chosen is not "not applicable": every item is answered explicitly
-            missing.append(str(CHECKLIST[key]))
-            continue
-        if not isinstance(value, str) or value not in CHECK_RESULTS:
-            raise DomainError(
-                _("检查项 {name} 的结果只能是合格、不合格或不适用。").format(name=CHECKLIST[key]),
-                field="checklist",
-            )
-        results[key] = value
-    if missing:
-        raise DomainError(
-            _("每个检查项都须选择合格、不合格或不适用，尚未选择：{names}。").format(
-                names=_("、").join(missing)
-            ),
-            field="checklist",
-        )
-    if len(defects) > DEFECTS_MAX:
-        raise DomainError(_("一次检查最多登记 {n} 个问题。").format(n=DEFECTS_MAX), field="defects")
-    checked_defects = []
-    for n, d in enumerate(defects, start=1):
-        if not isinstance(d.is_resolved, bool):
-            raise DomainError(
-                _("第 {n} 个问题：是否已整改必须是是或否。").format(n=n), field="defects"
-            )
+    problems: list[tuple[str, str]] = []
+    checked = {}
+    checks = (
+        ("inspected_on", lambda: _inspection_date(shelter, inspected_on, today)),
+        ("checklist", lambda: _checklist_results(checklist)),
+        ("defects", lambda: _checked_defects(defects, today)),
+        ("inspector", lambda: _text(inspector, "inspector", PERSON_MAX)),
+        ("replenished_qty", lambda: _whole(replenished_qty, "replenished_qty", SUPPLY_QTY_MAX)),
+        ("rotated_qty", lambda: _whole(rotated_qty, "rotated_qty", SUPPLY_QTY_MAX)),
+        ("subsidy", lambda: _decimal(subsidy, "subsidy", places=2, maximum=SUBSIDY_MAX)),
+        ("note", lambda: _text(note, "note", TEXT_MAX)),
+    )
+    for name, check in checks:
         try:
-            text = _text(d.text, "text", TEXT_MAX, required=True)
+            checked[name] = check()
+        except Refusals as err:
+            problems.extend(err.problems)
         except DomainError as err:
-            raise DomainError(
-                _("第 {n} 个问题：{message}").format(n=n, message=err.message), field="defects"
-            ) from None
-        due_on = d.due_on
-        if due_on is not None:
-            if not isinstance(due_on, date):
-                raise DomainError(_("第 {n} 个问题：请填写完成时限。").format(n=n), field="defects")
-            if due_on < today:
-                raise DomainError(
-                    _("第 {n} 个问题：完成时限不能早于今天。").format(n=n), field="defects"
-                )
-        checked_defects.append((text, d.is_resolved, due_on))
+            problems.append((err.field or name, err.message))
+    if problems:
+        raise InspectionRefused(problems)
+    checked_defects = checked["defects"]
     # each defect is a corrective action of the town: who owns it is settled before writing
     owner = register.default_owner(session, shelter.town, actor) if checked_defects else None
     inspection = Inspection(
         shelter=shelter,
-        inspected_on=inspected_on,
-        inspector=_text(inspector, "inspector", PERSON_MAX)
-        or getattr(actor, "display_name", "")[:PERSON_MAX],
-        checklist=results,
-        replenished_qty=_whole(replenished_qty, "replenished_qty", SUPPLY_QTY_MAX),
-        rotated_qty=_whole(rotated_qty, "rotated_qty", SUPPLY_QTY_MAX),
-        subsidy=_decimal(subsidy, "subsidy", places=2, maximum=SUBSIDY_MAX) or Decimal("0.00"),
-        note=_text(note, "note", TEXT_MAX),
+        inspected_on=checked["inspected_on"],
+        inspector=checked["inspector"] or getattr(actor, "display_name", "")[:PERSON_MAX],
+        checklist=checked["checklist"],
+        replenished_qty=checked["replenished_qty"],
+        rotated_qty=checked["rotated_qty"],
+        subsidy=checked["subsidy"] or Decimal("0.00"),
+        note=checked["note"],
         request_key=(request_key or None) and str(request_key)[:64],
         recorded_by_id=getattr(actor, "id", None),
     )

@@ -409,6 +409,10 @@ def inspection_new(shelter_id: int):
             db.session.rollback()
             flash(err.message, "warning")
             return redirect(url_for("shelters.site_detail", shelter_id=shelter_id))
+        except inspections.InspectionRefused as err:
+            db.session.rollback()
+            for field, message in err.problems:
+                form_error(form, DomainError(message, field=field), "note")
         except DomainError as err:
             db.session.rollback()
             form_error(form, err, "note")

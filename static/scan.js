@@ -752,7 +752,7 @@
   // The service worker keeps the scan page when it installs; a phone that went offline
   // before that finished would have the labels but no page. So the download waits for the
   // worker and keeps the page itself (the same cache as static/sw.js), never a sign-in page.
-  var PAGE_CACHE = "readiness-scan-v1";
+  var PAGE_CACHE = "readiness-scan-v2";
   function keepPageForOffline() {
     if (!("serviceWorker" in navigator) || !window.isSecureContext || !window.caches) {
       return Promise.resolve();

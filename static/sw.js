@@ -4,12 +4,15 @@
 // Nothing else is cached: other pages and every JSON answer always come from the server.
 "use strict";
 
-var CACHE = "readiness-scan-v1";
+var CACHE = "readiness-scan-v2";
 var ROOT = self.registration.scope; // e.g. https://host/ (or the app's prefix)
 var PAGE = new URL("scan", ROOT).href;
 var FILES = [
   "static/app.css",
   "static/app.js",
+  "static/forms.css",
+  "static/forms.js",
+  "static/picker.js",
   "static/scan.css",
   "static/scan.js",
   "static/favicon.svg",

@@ -301,7 +301,7 @@ def test_the_pdf_names_drills_participants_ratings_and_every_actions_state(sessi
         "最小作战单元夜间拉动",
         "09:00–11:30",
         "150分钟",
-        "大型防汛演练（国际类别：综合实战演练）",
+        "大型防汛演练（通用分类：综合实战演练）",
         "卢店派出所（LUDIAN）",
         "张队长、刘警官",
         "冲锋舟（BOAT1）",
@@ -453,7 +453,8 @@ def test_the_page_previews_and_downloads_the_package(app, world, login):
     html = page.get_data(as_text=True)
     assert "2022年防汛抢险综合演练" in html and "卢店单独桌面推演" not in html
     assert "其中 1 个文件缺失" in html and "集结照片.jpg" in html
-    assert "format=pdf" in html and "format=zip" in html
+    # the downloads are buttons of the period form, not links made at the last preview
+    assert 'name="format" value="pdf"' in html and 'name="format" value="zip"' in html
     pdf = clerk.get("/drills/package?unit=DAYE&from=2022-01-01&to=2022-12-31&format=pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert "drill-package-DAYE-2022-01-01-2022-12-31.pdf" in pdf.headers["Content-Disposition"]

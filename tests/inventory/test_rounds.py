@@ -116,7 +116,7 @@ def test_an_unanswered_item_is_refused_naming_it_with_every_other_problem(sessio
     problems = dict(err.value.problems)
     assert "消防器材在位有效" in problems["item-0"]
     assert "门窗锁具完好" in problems["note-1"]
-    assert "未来" in problems["done_on"]
+    assert problems["done_on"] == "排查日期不能晚于今天。"
     session.rollback()
     assert _count(session, SafetyRound) == 0
 

@@ -163,7 +163,9 @@ def test_a_refused_form_keeps_everything_typed_and_names_the_row(app, session, b
     for value in ("李强、王敏", "汛前督察：抽查两个派出所", TODAY.isoformat()):
         assert value in page
     assert '<option value="supervision" selected>' in page
-    assert re.search(r'<select id="unit" name="unit">.*?<option value="DF" selected>', page)
+    assert re.search(
+        r'<select id="unit" name="unit" data-picker>.*?<option value="DF" selected>', page
+    )
     for n, row in ((0, DAYE_ROW), (1, bad)):
         assert f'name="text-{n}" rows="2" maxlength="5000">{row["text"]}<' in page
         assert f'name="measures-{n}" rows="2" maxlength="5000">{row["measures"]}<' in page
