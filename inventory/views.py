@@ -728,15 +728,14 @@ def count_start_picked():
     form.unit.choices = _countable_units()
     if form.validate_on_submit():
         unit = db.session.scalar(select(Unit).where(Unit.code == form.unit.data))
-        try:
+
+        def start():
             if unit is None:
                 raise DomainError(_("请选择要盘点的单位。"), field="unit")
-            count = start_count(db.session, unit, actor=current_actor(), note=form.note.data)
-        except DomainError as err:
-            db.session.rollback()
-            form_error(form, err, "unit")
-        else:
-            db.session.commit()
+            return start_count(db.session, unit, actor=current_actor(), note=form.note.data)
+
+        count = submit(form, start, "unit")
+        if count is not None:
             flash(_("已开始盘点第 {id} 号。").format(id=count.id), "success")
             return redirect(url_for("inventory.count_detail", count_id=count.id))
     return _counts_page(form, status=422)
