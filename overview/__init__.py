@@ -8,7 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from overview import handover_views, home, ranking_views
+    from overview import handover_views, home, ranking_views, search_views
     from readiness.admin_views import user_deactivated
 
     # The home page keeps its endpoint name ``main.home`` (used across templates and
@@ -16,4 +16,5 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", endpoint="main.home", view_func=home.home)
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(ranking_views.bp)
+    app.register_blueprint(search_views.bp)
     user_deactivated.connect(handover_views.warn_if_holding, sender=app)

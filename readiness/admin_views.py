@@ -117,9 +117,14 @@ def units():
         else:
             listing = paginate(stmt)
             rows = [(u, 0) for u in listing.rows]
-    # each unit's parent by name: the tree holds them already, the flat list loaded them
+    # each unit's parent by name, where the reader may see it: the tree holds them already,
+    # the flat list loaded them (a clerk's own unit has a parent outside their reach)
     names = {u.id: u.name for u, _depth in rows}
-    names |= {u.parent.id: u.parent.name for u, _depth in rows if not as_tree and u.parent}
+    names |= {
+        u.parent.id: u.parent.name
+        for u, _depth in rows
+        if not as_tree and u.parent and (visible is None or u.parent.id in visible)
+    }
     if fmt in ("csv", "xlsx"):
         header = [_("单位名称"), _("代码"), _("类型"), _("上级单位"), _("警力/人数"), _("状态")]
         return table_response(

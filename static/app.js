@@ -56,4 +56,43 @@
       });
     });
   });
+
+  // One short word — a date, a code, a lot number, a unit's name — is never broken over
+  // lines (td.cell-word): a squeezed column gives way in its longer texts instead.
+  function isWord(text) {
+    return !/\s/.test(text) && (text.length <= 8 || (text.length <= 24 && /^[\x21-\x7e]+$/.test(text)));
+  }
+
+  // Every table is marked .cards and, where it has a header row, each cell carries its
+  // column's header as data-label: on a phone (app.css, under 600 px) each row shows as a
+  // card of "header  value" lines instead of a table wider than the screen. Without
+  // JavaScript a table stays a table that scrolls inside its frame.
+  document.querySelectorAll("table").forEach(function (table) {
+    var headRow = table.tHead ? table.tHead.rows[table.tHead.rows.length - 1] : table.rows[0];
+    if (headRow && headRow.querySelector("td")) headRow = null; // row headers only: no labels
+    var labels = [];
+    Array.prototype.forEach.call(headRow ? headRow.cells : [], function (th) {
+      // the header's words, without what is only drawn (a sort arrow)
+      var words = th.cloneNode(true);
+      words.querySelectorAll("[aria-hidden=true]").forEach(function (e) { e.remove(); });
+      var label = th.colSpan === 1 ? words.textContent.replace(/\s+/g, " ").trim() : "";
+      for (var i = 0; i < th.colSpan; i++) labels.push(label);
+    });
+    Array.prototype.forEach.call(table.rows, function (row) {
+      if (row.parentElement === table.tHead || row === headRow) return;
+      var column = 0;
+      Array.prototype.forEach.call(row.cells, function (cell) {
+        var label = cell.colSpan === 1 ? labels[column] : "";
+        if (label && !cell.hasAttribute("data-label")) cell.dataset.label = label;
+        var text = cell.textContent.trim();
+        if (!text && !cell.querySelector("input, select, button, img, svg")) {
+          cell.classList.add("cell-empty");
+        } else if (isWord(text)) {
+          cell.classList.add("cell-word");
+        }
+        column += cell.colSpan;
+      });
+    });
+    table.classList.add("cards");
+  });
 })();

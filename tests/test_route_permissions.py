@@ -38,6 +38,7 @@ PUBLIC = "public"
 # (endpoint, method) -> roles allowed, or PUBLIC (anyone, signed in or not).
 EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("main.home", "GET"): ALL,
+    ("search.results", "GET"): ALL,
     ("main.language", "POST"): PUBLIC,
     ("auth.login", "GET"): PUBLIC,
     ("auth.login", "POST"): PUBLIC,

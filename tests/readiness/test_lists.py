@@ -122,3 +122,11 @@ def test_the_unit_list_downloads_as_shown_with_each_parent(client, login, bureau
     assert {r[1]: r[3] for r in rows[1:]}["BA-S1"] == "甲区应急管理局"
     tree = client.get("/units?format=csv").get_data(as_text=True)
     assert tree.count("\n") == 4  # header and the three units of the branch
+
+
+def test_a_clerks_unit_list_never_names_a_parent_outside_their_reach(client, login, bureau):
+    login("zhang")  # a clerk of the station BA-S1, under the bureau BA
+    page = client.get("/units?q=城关").get_data(as_text=True)
+    assert _unit_codes(page) == ["BA-S1"] and "甲区应急管理局" not in page
+    csv_text = client.get("/units?q=城关&format=csv").get_data(as_text=True)
+    assert "BA-S1" in csv_text and "甲区应急管理局" not in csv_text
