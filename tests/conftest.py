@@ -8,6 +8,7 @@ The schema is always built by the migrations, never by ``create_all``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import re
@@ -145,6 +146,32 @@ def database_url(database_template, request) -> Iterator[str]:
         return
     yield database_template
     empty_postgresql(database_template)
+
+
+@contextlib.contextmanager
+def demo_app(database_template: str, folder: Path) -> Iterator[Flask]:
+    """An app on a database holding the demo data, for a whole module of tests: a copy of
+    the migrated SQLite file in ``folder``, or the PostgreSQL template (emptied after)."""
+    from readiness import cache, demo
+
+    if BACKEND == "sqlite":
+        shutil.copy(database_template, folder / "demo.db")
+        url = f"sqlite:///{folder / 'demo.db'}"
+    else:
+        url = database_template
+    cache.clear()
+    attachments = folder / "attachments"
+    app = create_app({**_base_config(url), "ATTACHMENT_DIR": str(attachments)})
+    try:
+        with app.app_context():
+            demo.load(db.session, attachments)
+            db.session.commit()
+            db.session.remove()
+        yield app
+    finally:
+        cache.clear()
+        if BACKEND == "postgresql":
+            empty_postgresql(url)
 
 
 def empty_postgresql(url: str, rows: dict[str, list[dict]] | None = None) -> None:

@@ -29,7 +29,6 @@ import csv
 import io
 import logging
 import re
-import shutil
 import time
 import traceback
 import warnings
@@ -46,12 +45,13 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from labels.models import LabelCode
-from readiness import create_app, demo, services
+from readiness import demo, services
 from readiness.db import db
 from readiness.models import Unit, User
 from readiness.permissions import ALL_ROLES, PERMISSIONS, SYSTEM
 from shelters.models import Shelter, Village
-from tests.conftest import BACKEND, IsolatedClient, _base_config, csrf_token, empty_postgresql
+from tests.conftest import IsolatedClient, csrf_token
+from tests.conftest import demo_app as load_demo_app
 from tests.pdfcheck import assert_fonts_embedded, pdf_text
 
 pytestmark = pytest.mark.slow  # every download of the demo data set, for every role
@@ -180,31 +180,14 @@ def _issue_bulletins(session) -> None:
 @pytest.fixture(scope="module")
 def demo_app(database_template, tmp_path_factory):
     """The app on one database holding the demo data, shared by every test of this module."""
-    from readiness import cache
-
-    folder = tmp_path_factory.mktemp("downloads")
-    if BACKEND == "sqlite":
-        shutil.copy(database_template, folder / "demo.db")
-        url = f"sqlite:///{folder / 'demo.db'}"
-    else:
-        url = database_template
-    cache.clear()
-    attachments = folder / "attachments"
-    app = create_app({**_base_config(url), "ATTACHMENT_DIR": str(attachments)})
-    app.test_client_class = IsolatedClient
-    try:
+    with load_demo_app(database_template, tmp_path_factory.mktemp("downloads")) as app:
+        app.test_client_class = IsolatedClient
         with app.app_context():
-            demo.load(db.session, attachments)
-            db.session.commit()
             _type_formulas(db.session)
             _issue_bulletins(db.session)
             yield app
             db.session.remove()
             db.engine.dispose()
-    finally:
-        cache.clear()
-        if BACKEND == "postgresql":
-            empty_postgresql(url)
 
 
 # ---------------------------------------------------------------- what is outside a reach

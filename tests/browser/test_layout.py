@@ -11,7 +11,6 @@ a screenshot of each width goes to tests/artifacts/layout/ (CI keeps it, git ign
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,10 +19,9 @@ import pytest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from readiness import create_app, demo
-from readiness.db import db
+from readiness import demo
 from tests.browser.conftest import LiveServer
-from tests.conftest import BACKEND, _base_config, empty_postgresql
+from tests.conftest import demo_app
 
 pytestmark = pytest.mark.browser
 
@@ -142,30 +140,11 @@ LINKS_JS = "els => els.map(e => new URL(e.getAttribute('href'), document.baseURI
 @pytest.fixture(scope="module")
 def demo_server(database_template, tmp_path_factory):
     """The app on one database holding the demo data, served for the whole module."""
-    from readiness import cache
-
-    folder = tmp_path_factory.mktemp("layout")
-    if BACKEND == "sqlite":
-        shutil.copy(database_template, folder / "demo.db")
-        url = f"sqlite:///{folder / 'demo.db'}"
-    else:
-        url = database_template
-    cache.clear()
-    attachments = folder / "attachments"
-    app = create_app({**_base_config(url), "ATTACHMENT_DIR": str(attachments)})
-    try:
-        with app.app_context():
-            demo.load(db.session, attachments)
-            db.session.commit()
-            db.session.remove()
+    with demo_app(database_template, tmp_path_factory.mktemp("layout")) as app:
         server = LiveServer(app)
         server.start()
         yield app, server.url
         server.stop()
-    finally:
-        cache.clear()
-        if BACKEND == "postgresql":
-            empty_postgresql(url)
 
 
 def plain_pages(app) -> list[str]:
