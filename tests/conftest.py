@@ -203,11 +203,15 @@ def empty_postgresql(url: str, rows: dict[str, list[dict]] | None = None) -> Non
             if (column := t.autoincrement_column) is not None
         ]
         conn.execute(text("SELECT " + ", ".join(resets)))
-        conn.execute(text("SET LOCAL session_replication_role = origin"))
+        # put back still in replica mode: the rows were read from a consistent database,
+        # but in whatever order PostgreSQL keeps them (an updated unit comes after its
+        # children), so a foreign key checked row by row could refuse a child before its
+        # parent is back
         for table in tables:
             if rows.get(table.name):
                 conn.execute(table.insert(), rows[table.name])
                 _continue_ids_after(conn, table)
+        conn.execute(text("SET LOCAL session_replication_role = origin"))
     engine.dispose()
 
 
