@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from readiness.db import Base, UTCDateTime, utcnow
+from readiness.i18n import in_language
 from readiness.models import Unit, User
 
 TRACKING = {"bulk": _l("按数量"), "serial": _l("按件（序列号）")}
@@ -73,6 +74,11 @@ class Item(Base):
     name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(40), index=True)
     uom: Mapped[str] = mapped_column(String(10))
+    # The catalog's English beside its Chinese (issue 22): shown in the English UI, the
+    # Chinese when left empty. Names are the record; these are how they read in English.
+    name_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    category_en: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    uom_en: Mapped[str] = mapped_column(String(20), default="", server_default="")
     unit_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     shelf_life_days: Mapped[int | None]
     tracking: Mapped[str] = mapped_column(String(10), default="bulk")
@@ -86,6 +92,19 @@ class Item(Base):
     @property
     def is_serial(self) -> bool:
         return self.tracking == "serial"
+
+    @property
+    def shown_name(self) -> str:
+        """The name in the reader's language (the Chinese when no English is kept)."""
+        return in_language(self.name, self.name_en)
+
+    @property
+    def shown_category(self) -> str:
+        return in_language(self.category, self.category_en)
+
+    @property
+    def shown_uom(self) -> str:
+        return in_language(self.uom, self.uom_en)
 
     def __repr__(self) -> str:
         return f"<Item {self.code}>"

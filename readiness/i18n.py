@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from readiness.extensions import babel
 from readiness.models import LANGUAGES
@@ -25,6 +25,20 @@ def select_locale() -> str:
     current_actor()
     language = g.get("actor_language")
     return language if language in LANGUAGES else "zh"
+
+
+def is_english() -> bool:
+    """Whether this request reads English (outside a request: Chinese)."""
+    if not has_request_context():
+        return False
+    locale = get_locale()
+    return locale is not None and locale.language == "en"
+
+
+def in_language(zh: str, en: str | None) -> str:
+    """A record's text kept in both languages, as the reader reads it: the English in the
+    English UI when there is one, else the Chinese (the record's own)."""
+    return en if en and is_english() else zh
 
 
 def init_app(app: Flask) -> None:
