@@ -173,7 +173,8 @@ def index():
     the URL says."""
     shown = lists.shown(DRILL_LIST)
     stmt = select(Drill).join(Unit, Unit.id == Drill.lead_unit_id)
-    unit_ids = unit_scope(request.args.get("unit"))
+    reach = _scope()
+    unit_ids = unit_scope(request.args["unit"]) if request.args.get("unit") else reach
     if unit_ids is not None:
         involved = select(drill_units.c.drill_id).where(drill_units.c.unit_id.in_(unit_ids))
         stmt = stmt.where(or_(Drill.lead_unit_id.in_(unit_ids), Drill.id.in_(involved)))
@@ -230,7 +231,7 @@ def index():
         statuses=DRILL_STATUSES,
         listing=listing,
         shown=shown,
-        units=active_units_in_reach(),
+        units=active_units_in_reach(reach=reach),
         may_write=can(db.session, current_actor(), "drills.write"),
     )
 
@@ -472,7 +473,7 @@ def actions():
     owner = None
     if request.args.get("owner"):
         owner = next((p for p in people if p.username == request.args["owner"]), None)
-    unit_ids = unit_scope(request.args.get("unit"))
+    unit_ids = unit_scope(request.args["unit"]) if request.args.get("unit") else scope
     spec, owner_, unit_ = _action_list()
     shown = lists.shown(spec)
     stmt = act.actions_query(
@@ -540,7 +541,7 @@ def actions():
         unit=request.args.get("unit", ""),
         shown=shown,
         people=people,
-        units=active_units_in_reach(),
+        units=active_units_in_reach(reach=scope),
         statuses=ACTION_STATUSES,
         status=status or "",
         overdue=bool(request.args.get("overdue")),

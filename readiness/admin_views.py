@@ -294,7 +294,7 @@ def users():
     role = request.args.get("role", "")
     if role in ROLES:
         stmt = stmt.where(User.role == role)
-    units = active_units_in_reach()
+    units = active_units_in_reach(reach=reach)
     unit = lists.unit_filter(units)
     if unit is not None:
         stmt = stmt.where(User.unit_id.in_(unit_ids_below(db.session, unit.id)))

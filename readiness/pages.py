@@ -149,15 +149,16 @@ def unit_in_reach_or_own(code: str | None):
     return unit
 
 
-def active_units_in_reach(kind: str | None = None) -> list:
+def active_units_in_reach(kind: str | None = None, *, reach=...) -> list:
     """The active units the signed-in user reaches (of one kind if given), by code: the
-    choices of a unit picker."""
+    choices of a unit picker. ``reach`` is the user's unit ids when the view has them
+    already (None: every unit), so that the walk down the tree is not done twice."""
     from readiness.auth import current_actor
     from readiness.models import Unit
     from readiness.services import visible_unit_ids
 
     stmt = select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)
-    visible = visible_unit_ids(db.session, current_actor())
+    visible = visible_unit_ids(db.session, current_actor()) if reach is ... else reach
     if visible is not None:
         stmt = stmt.where(Unit.id.in_(visible))
     if kind is not None:

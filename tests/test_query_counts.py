@@ -90,6 +90,39 @@ def test_the_page_costs_the_same_queries_for_a_small_and_a_larger_bureau(
     assert larger == small, f"{path}: {small} queries with 3 stations, {larger} with 15"
 
 
+def _reach_walks(app, client, path: str) -> int:
+    """How many times a request walks down the unit tree (a recursive query)."""
+    walks = 0
+
+    def one(_conn, _cursor, statement, *_args):
+        nonlocal walks
+        walks += "RECURSIVE" in statement.upper()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", one)
+    try:
+        with _measured():
+            response = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", one)
+    assert response.status_code == 200, path
+    return walks
+
+
+@pytest.mark.parametrize("path", ["/users", "/actions", "/drills"])
+def test_a_list_walks_the_readers_reach_once(
+    app, session, make_unit, make_user, make_item, login, path
+):
+    """A bureau's list page with its unit picker: the reach that filters the rows also gives
+    the picker's units (it was walked two or three times per request)."""
+    city = make_unit("CITY", kind="bureau")
+    bureau = make_unit("DF", kind="bureau", parent=city)
+    make_user("boss", "command", bureau)
+    _grow(session, make_unit, make_user, make_item, bureau, 3, 0)
+    assert _reach_walks(app, login("boss"), path) == 1
+
+
 # ---------------------------------------------------------------- every route, two cities
 
 # Two sizes of the benchmark's city (bench/dataset.py, drills.py, shelters.py): the larger has
