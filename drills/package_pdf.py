@@ -334,7 +334,7 @@ def _drill_blocks(
                 (_("器材实操训练"), _yes_no(drill.hands_on_training)),
                 (
                     _("使用的装备"),
-                    sep.join(f"{i.name}（{i.code}）" for i in drill.items) or _("（未填写）"),
+                    sep.join(f"{i.shown_name}（{i.code}）" for i in drill.items) or _("（未填写）"),
                 ),
             ]
         ),

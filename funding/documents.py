@@ -41,8 +41,8 @@ def purchase_pdf(request: PurchaseRequest) -> bytes:
                 [
                     n,
                     ln.unit.name,
-                    ln.item.name,
-                    ln.item.uom,
+                    ln.item.shown_name,
+                    ln.item.shown_uom,
                     ln.qty,
                     yuan(ln.unit_price),
                     yuan(ln.amount),

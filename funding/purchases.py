@@ -184,7 +184,7 @@ def _checked_lines(
             problems.add(
                 f"item-{n}",
                 _("第 {n} 行：{unit} 的 {item} 已在前面的行中。").format(
-                    n=n + 1, unit=unit.name, item=item.name
+                    n=n + 1, unit=unit.name, item=item.shown_name
                 ),
             )
             continue
@@ -432,7 +432,9 @@ def approve_request(
             raw,
             f"approved-{line.id}",
             maximum=line.qty,
-            label=_("{unit} {item} 批准数量").format(unit=line.unit.name, item=line.item.name),
+            label=_("{unit} {item} 批准数量").format(
+                unit=line.unit.name, item=line.item.shown_name
+            ),
         )
         if qty is not None:
             quantities[line.id] = qty
@@ -544,7 +546,7 @@ def receive(
     if qty > line.expected:
         raise Conflict(
             _("{unit} 的 {item} 尚待到货 {left}，不能登记 {qty}。").format(
-                unit=line.unit.name, item=line.item.name, left=line.expected, qty=qty
+                unit=line.unit.name, item=line.item.shown_name, left=line.expected, qty=qty
             ),
             field="qty",
         )

@@ -446,7 +446,10 @@ def deliveries_receive():
     db.session.commit()
     flash(
         _("已入库 {qty} {uom}（{item}，{unit}）。").format(
-            qty=delivery.qty, uom=line.item.uom, item=line.item.name, unit=line.unit.name
+            qty=delivery.qty,
+            uom=line.item.shown_uom,
+            item=line.item.shown_name,
+            unit=line.unit.name,
         ),
         "success",
     )

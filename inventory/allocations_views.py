@@ -3,13 +3,15 @@ its timeline and actions, the printable allocation slip (调拨单)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import case, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from inventory import allocations as alloc
 from inventory.models import (
@@ -20,13 +22,15 @@ from inventory.models import (
     Item,
 )
 from inventory.shortfall import shortfall
+from readiness import lists
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import DomainError
-from readiness.exports import pdf_response
+from readiness.exports import pdf_response, table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
 from readiness.models import ROLES, AuditEntry, Unit
+from readiness.pages import int_or_none, paginate
 from readiness.pdf import pdf_sections
 from readiness.permissions import can, in_scope
 
@@ -78,38 +82,113 @@ def _problems(err: DomainError) -> list[tuple[str | None, str]]:
     return list(getattr(err, "problems", None) or [(err.field, err.message)])
 
 
+# The list of requests: searched by number, unit or item, sorted by any column (issue 22).
+SOURCE, TARGET = aliased(Unit, name="source"), aliased(Unit, name="target")
+# the workflow's order, for sorting by status
+STATUS_ORDER = case(
+    {code: n for n, code in enumerate(ALLOCATION_STATUSES)}, value=Allocation.status, else_=99
+)
+ALLOCATION_LIST = lists.ListSpec(
+    search=(SOURCE.name, SOURCE.code, TARGET.name, TARGET.code),
+    columns=(
+        lists.Column("number", (Allocation.id,)),
+        lists.Column("date", (Allocation.created_at,)),
+        lists.Column("status", (STATUS_ORDER,)),
+        lists.Column("source", (SOURCE.name,)),
+        lists.Column("target", (TARGET.name,)),
+    ),
+    tiebreak=Allocation.id,
+    default_desc=True,
+)
+FILE_FORMATS = ("csv", "xlsx")
+
+
+def _searched(stmt, q: str):
+    """Requests whose number is ``q`` (“12”, “第 12 号”, “#12”), or whose source or target unit
+    (name or code) or one of whose items (Chinese or English name, or code) holds it."""
+    items = (
+        select(AllocationLine.id)
+        .join(Item, Item.id == AllocationLine.item_id)
+        .where(
+            AllocationLine.allocation_id == Allocation.id,
+            or_(*(c.icontains(q, autoescape=True) for c in (Item.name, Item.name_en, Item.code))),
+        )
+        .exists()
+    )
+    found = [c.icontains(q, autoescape=True) for c in ALLOCATION_LIST.search] + [items]
+    number = int_or_none(q.strip("第号#＃ "))
+    if number is not None:
+        found.append(Allocation.id == number)
+    return stmt.where(or_(*found))
+
+
+def _in_reach(stmt, visible: set[int] | None):
+    if visible is None:
+        return stmt
+    return stmt.where(or_(Allocation.from_unit_id.in_(visible), Allocation.to_unit_id.in_(visible)))
+
+
+def _with_lines(stmt):
+    # each request with its units, lines (and their items) and approvals: a handful of
+    # queries for the whole list, not four for every request (issue 21)
+    return stmt.options(
+        selectinload(Allocation.from_unit),
+        selectinload(Allocation.to_unit),
+        selectinload(Allocation.lines).selectinload(AllocationLine.item),
+        selectinload(Allocation.approvals).selectinload(AllocationApproval.approver),
+    )
+
+
+def _named_units(visible: set[int] | None, column) -> list[Unit]:
+    """The units the reader's requests name as source (or target): the picker's choices."""
+    ids = _in_reach(select(column), visible)
+    return list(db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.code)))
+
+
 @bp.route("/allocations")
 @permission("allocations.view")
 def index():
-    """Requests involving my units; for command staff, the approval queue first."""
+    """Requests involving my units, searched, filtered and sorted as the URL says (newest
+    first), and downloadable as shown; for command staff, the approval queue first."""
     actor = current_actor()
     visible = core.visible_unit_ids(db.session, actor)
-    # each request with its units, lines (and their items) and approvals: a handful of
-    # queries for the whole list, not four for every request (issue 21)
-    stmt = (
+    shown = lists.shown(ALLOCATION_LIST)
+    sources = _named_units(visible, Allocation.from_unit_id)
+    targets = _named_units(visible, Allocation.to_unit_id)
+    stmt = _in_reach(
         select(Allocation)
-        .options(
-            selectinload(Allocation.from_unit),
-            selectinload(Allocation.to_unit),
-            selectinload(Allocation.lines).selectinload(AllocationLine.item),
-            selectinload(Allocation.approvals).selectinload(AllocationApproval.approver),
-        )
-        .order_by(Allocation.id.desc())
-        .limit(200)
+        .join(SOURCE, SOURCE.id == Allocation.from_unit_id)
+        .join(TARGET, TARGET.id == Allocation.to_unit_id),
+        visible,
     )
-    if visible is not None:
-        stmt = stmt.where(
-            or_(Allocation.from_unit_id.in_(visible), Allocation.to_unit_id.in_(visible))
+    status = request.args.get("status", "")
+    if status in ALLOCATION_STATUSES:
+        stmt = stmt.where(Allocation.status == status)
+    elif status:
+        flash(_("未知的状态：{status}。").format(status=status[:32]), "error")
+    source = lists.unit_filter(sources, "from")
+    if source is not None:
+        stmt = stmt.where(Allocation.from_unit_id == source.id)
+    target = lists.unit_filter(targets, "to")
+    if target is not None:
+        stmt = stmt.where(Allocation.to_unit_id == target.id)
+    if shown.q:
+        stmt = _searched(stmt, shown.q)
+    stmt = _with_lines(lists.apply(stmt, ALLOCATION_LIST, replace(shown, q="")))
+    fmt = request.args.get("format", "html")
+    if fmt in FILE_FORMATS:
+        return _download(fmt, db.session.scalars(stmt).all())
+    listing = paginate(stmt)
+    listing.args.pop("format", None)
+    base = _with_lines(_in_reach(select(Allocation), visible)).order_by(Allocation.id.desc())
+    queue = db.session.scalars(base.where(Allocation.status == "submitted")).all()
+    pending_emergency = db.session.scalars(
+        base.where(
+            Allocation.is_emergency.is_(True),
+            Allocation.approved_at.is_(None),
+            Allocation.status.in_(("dispatched", "received", "submitted")),
         )
-    rows = db.session.scalars(stmt).all()
-    queue = [a for a in rows if a.status == "submitted"]
-    pending_emergency = [
-        a
-        for a in rows
-        if a.is_emergency
-        and a.approved_at is None
-        and a.status in ("dispatched", "received", "submitted")
-    ]
+    ).all()
     context = {}
     if can(db.session, actor, "allocations.approve") and queue:
         # How far below standard each receiving unit is, for the items asked.
@@ -119,7 +198,11 @@ def index():
             context[a.id] = [rows_by_key.get((a.to_unit_id, ln.item_id)) for ln in a.lines]
     return render_template(
         "inventory/allocations.html",
-        rows=rows,
+        rows=listing.rows,
+        listing=listing,
+        shown=shown,
+        sources=sources,
+        targets=targets,
         queue=queue,
         pending_emergency=pending_emergency,
         context=context,
@@ -128,6 +211,43 @@ def index():
         value_of=alloc.value_of,
         needed=lambda a: alloc.approvals_needed(a, _threshold()),
         may_request=can(db.session, actor, "allocations.request"),
+    )
+
+
+def _download(fmt: str, rows: list[Allocation]):
+    """The requests as shown, one row each, as CSV or XLSX."""
+    header = [
+        _("编号"),
+        _("申请时间"),
+        _("状态"),
+        _("紧急"),
+        _("调出单位"),
+        _("调入单位"),
+        _("物资"),
+        _("金额（元）"),
+        _("事由"),
+    ]
+    return table_response(
+        fmt,
+        "allocations",
+        header,
+        (
+            [
+                a.id,
+                format_datetime(a.created_at, "yyyy-MM-dd HH:mm"),
+                str(ALLOCATION_STATUSES.get(a.status, a.status)),
+                _("是") if a.is_emergency else _("否"),
+                a.from_unit.name,
+                a.to_unit.name,
+                _("、").join(
+                    _("{item} × {qty}").format(item=ln.item.shown_name, qty=ln.requested)
+                    for ln in a.lines
+                ),
+                f"{alloc.value_of(a):.2f}",
+                a.reason,
+            ]
+            for a in rows
+        ),
     )
 
 

@@ -79,6 +79,10 @@ class ItemAnswer(Answer):
     name: str
     category: str
     uom: str
+    # The English (issue 22): an empty string where none is kept.
+    name_en: str
+    category_en: str
+    uom_en: str
     unit_cost: DecimalText
     shelf_life_days: int | None
     tracking: str
@@ -98,6 +102,9 @@ class NewItem(Body):
     uom: str
     shelf_life_days: int | None = None
     tracking: str | None = Field(default="bulk", json_schema_extra={"enum": ["bulk", "serial"]})
+    name_en: str | None = Field(default=None, json_schema_extra={"maxLength": 100})
+    category_en: str | None = Field(default=None, json_schema_extra={"maxLength": 40})
+    uom_en: str | None = Field(default=None, json_schema_extra={"maxLength": 20})
 
 
 # The catalog by category, then code (unique).
@@ -129,10 +136,63 @@ def create_item(json: NewItem):
         unit_cost=json.unit_cost,
         shelf_life_days=json.shelf_life_days,
         tracking="bulk" if json.tracking is None else json.tracking,
+        name_en=json.name_en or "",
+        category_en=json.category_en or "",
+        uom_en=json.uom_en or "",
         actor=current_actor(),
     )
     db.session.commit()
     return ItemAnswer.model_validate(item), 201
+
+
+class ItemEdit(Body):
+    # In the order the hand-written checks read them: the first wrong one is refused.
+    unit_cost: int | float | str = Field(json_schema_extra={"minimum": 0})
+    name: str
+    category: str
+    uom: str
+    shelf_life_days: int | None = None
+    is_active: bool | None = Field(default=None, description="Absent: as it is")
+    name_en: str | None = Field(
+        default=None,
+        description="Absent: as it is; empty: none",
+        json_schema_extra={"maxLength": 100},
+    )
+    category_en: str | None = Field(
+        default=None,
+        description="Absent: as it is; empty: none",
+        json_schema_extra={"maxLength": 40},
+    )
+    uom_en: str | None = Field(
+        default=None,
+        description="Absent: as it is; empty: none",
+        json_schema_extra={"maxLength": 20},
+    )
+
+
+@bp.route("/items/<item_code>", methods=["PUT"])
+@permission("items.manage")
+@operation(json=ItemEdit, answers={200: ItemAnswer}, errors=(400, 401, 403, 404))
+def put_item(item_code: str, json: ItemEdit):
+    """Replace an item's description, price and shelf life (administrators); its code and
+    tracking stay, and the English fields left out stay as they are"""
+    item = catalog.get_item(db.session, item_code)
+    catalog.update_item(
+        db.session,
+        item,
+        name=json.name,
+        category=json.category,
+        uom=json.uom,
+        unit_cost=json.unit_cost,
+        shelf_life_days=json.shelf_life_days,
+        is_active=item.is_active if json.is_active is None else json.is_active,
+        name_en=json.name_en,
+        category_en=json.category_en,
+        uom_en=json.uom_en,
+        actor=current_actor(),
+    )
+    db.session.commit()
+    return ItemAnswer.model_validate(item)
 
 
 # --- the standard ---

@@ -16,12 +16,17 @@ from readiness.permissions import require
 from readiness.services import CODE_RE
 
 NAME_MAX = 100
+# The English beside the Chinese (issue 22): optional, at most as long as the columns hold.
+ENGLISH_MAX = {"name_en": 100, "category_en": 40, "uom_en": 20}
 
 ITEM_FIELDS = (
     "code",
     "name",
     "category",
     "uom",
+    "name_en",
+    "category_en",
+    "uom_en",
     "unit_cost",
     "shelf_life_days",
     "tracking",
@@ -59,6 +64,24 @@ def _check_item_values(name, category, uom, unit_cost, shelf_life_days, tracking
     return name, category, uom, cost
 
 
+def _check_english(name_en, category_en, uom_en) -> tuple[str, str, str]:
+    """The English name, category and unit of measure, stripped; empty when not given."""
+    labels = {"name_en": _("英文名称"), "category_en": _("英文类别"), "uom_en": _("英文计量单位")}
+    values = {"name_en": name_en, "category_en": category_en, "uom_en": uom_en}
+    out = []
+    for field, raw in values.items():
+        if raw is not None and not isinstance(raw, str):
+            raise DomainError(_("{label}必须是文字。").format(label=labels[field]), field=field)
+        text = (raw or "").strip()
+        if len(text) > ENGLISH_MAX[field]:
+            raise DomainError(
+                _("{label}最多 {n} 个字符。").format(label=labels[field], n=ENGLISH_MAX[field]),
+                field=field,
+            )
+        out.append(text)
+    return out[0], out[1], out[2]
+
+
 def create_item(
     session: Session,
     *,
@@ -69,9 +92,13 @@ def create_item(
     unit_cost,
     shelf_life_days: int | None,
     tracking: str,
+    name_en: str | None = "",
+    category_en: str | None = "",
+    uom_en: str | None = "",
     actor,
 ) -> Item:
-    """Add an item to the catalog."""
+    """Add an item to the catalog (its English name, category and unit of measure are
+    optional)."""
     require(session, actor, "items.manage")
     code = (code or "").strip()
     if not CODE_RE.match(code):
@@ -82,6 +109,7 @@ def create_item(
     name, category, uom, cost = _check_item_values(
         name, category, uom, unit_cost, shelf_life_days, tracking
     )
+    name_en, category_en, uom_en = _check_english(name_en, category_en, uom_en)
     clash = session.scalar(select(Item).where(func.lower(Item.code) == code.lower()))
     if clash is not None:
         raise Conflict(
@@ -93,6 +121,9 @@ def create_item(
         name=name,
         category=category,
         uom=uom,
+        name_en=name_en,
+        category_en=category_en,
+        uom_en=uom_en,
         unit_cost=cost,
         shelf_life_days=shelf_life_days,
         tracking=tracking,
@@ -113,15 +144,25 @@ def update_item(
     unit_cost,
     shelf_life_days: int | None,
     is_active: bool,
+    name_en: str | None = None,
+    category_en: str | None = None,
+    uom_en: str | None = None,
     actor,
 ) -> Item:
-    """Change an item's description, price or shelf life (its code and tracking stay)."""
+    """Change an item's description (in Chinese and English), price or shelf life (its code
+    and tracking stay). English left as None stays as it is."""
     require(session, actor, "items.manage")
     name, category, uom, cost = _check_item_values(
         name, category, uom, unit_cost, shelf_life_days, item.tracking
     )
+    english = _check_english(
+        item.name_en if name_en is None else name_en,
+        item.category_en if category_en is None else category_en,
+        item.uom_en if uom_en is None else uom_en,
+    )
     before = audit.snapshot(item, ITEM_FIELDS)
     item.name, item.category, item.uom, item.unit_cost = name, category, uom, cost
+    item.name_en, item.category_en, item.uom_en = english
     item.shelf_life_days = shelf_life_days
     item.is_active = bool(is_active)
     session.flush()

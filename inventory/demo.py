@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inventory.catalog import create_item
+from inventory.catalog import create_item, update_item
 from inventory.counts import approve_count, enter_count, start_count, submit_count
 from inventory.ledger import record_movement
 from inventory.models import Asset, Item
@@ -40,6 +40,30 @@ ITEMS = [
     ("BOAT", "冲锋舟", "水域救援", "艘", "56000.00", None, "serial"),
     ("DRONE", "无人机", "侦察", "架", "26000.00", None, "serial"),
 ]
+
+# code -> the catalog's English (name, category, unit of measure), for the English UI
+# (issue 22); the shelter demo's relief supplies are here too.
+ENGLISH = {
+    "LJ": ("Life jacket", "Flood rescue", "pcs"),
+    "LB": ("Life buoy", "Flood rescue", "pcs"),
+    "ROPE": ("Rescue rope", "Flood rescue", "pcs"),
+    "SANDBAG": ("Water-absorbing sandbag", "Flood rescue", "pcs"),
+    "TAPE": ("Cordon tape", "Cordon", "rolls"),
+    "VEST": ("Reflective vest", "Cordon", "pcs"),
+    "LIGHT": ("Searchlight", "Lighting", "pcs"),
+    "TORCH": ("High-power torch", "Lighting", "pcs"),
+    "WHISTLE": ("Whistle", "Communications", "pcs"),
+    "BREAKER": ("Window breaker", "Forcible entry", "pcs"),
+    "MEDKIT": ("First-aid kit", "Medical", "pcs"),
+    "PUMP": ("Drainage pump", "Drainage", "units"),
+    "BOAT": ("Assault boat", "Water rescue", "boats"),
+    "DRONE": ("Drone", "Reconnaissance", "units"),
+    "COT": ("Folding cot", "Shelter relief", "pcs"),
+    "QUILT": ("Quilt", "Shelter relief", "pcs"),
+    "WATER": ("Bottled drinking water", "Shelter relief", "cases"),
+    "FOOD": ("Instant food", "Shelter relief", "cases"),
+    "LAMP": ("Emergency lamp", "Shelter relief", "pcs"),
+}
 
 # unit kind, item, base, per officer: a basic flood-equipment edition (life jackets, ropes,
 # sandbags, lights), not the modernization standard (应急装备现代化) the report calls for
@@ -224,11 +248,13 @@ SERIALS = {
 
 
 def add_items(session: Session, rows) -> None:
-    """Catalog entries from (code, name, category, uom, cost, shelf life, tracking) rows;
-    codes already in the catalog are skipped."""
-    known = set(session.scalars(select(Item.code)))
+    """Catalog entries from (code, name, category, uom, cost, shelf life, tracking) rows, with
+    their English from ENGLISH; codes already in the catalog only get the English they lack."""
+    known = {i.code: i for i in session.scalars(select(Item))}
     for code, name, category, uom, cost, shelf, tracking in rows:
+        name_en, category_en, uom_en = ENGLISH.get(code, ("", "", ""))
         if code in known:
+            _add_english(session, known[code], name)
             continue
         create_item(
             session,
@@ -239,13 +265,52 @@ def add_items(session: Session, rows) -> None:
             unit_cost=cost,
             shelf_life_days=shelf,
             tracking=tracking,
+            name_en=name_en,
+            category_en=category_en,
+            uom_en=uom_en,
             actor=SYSTEM,
         )
 
 
+def add_english(session: Session, rows) -> None:
+    """The English the demo's items in the catalog lack (a demo database from before the
+    catalog kept English); nothing is added to the catalog."""
+    known = {i.code: i for i in session.scalars(select(Item))}
+    for code, name, *_rest in rows:
+        if code in known:
+            _add_english(session, known[code], name)
+
+
+def _add_english(session: Session, item: Item, name: str) -> None:
+    """Only the demo's own item (same code, same Chinese name) gets the English it lacks;
+    what anyone has written stays."""
+    name_en, category_en, uom_en = ENGLISH.get(item.code, ("", "", ""))
+    if item.name != name or not (name_en or category_en or uom_en):
+        return
+    wanted = (item.name_en or name_en, item.category_en or category_en, item.uom_en or uom_en)
+    if wanted == (item.name_en, item.category_en, item.uom_en):
+        return
+    update_item(
+        session,
+        item,
+        name=item.name,
+        category=item.category,
+        uom=item.uom,
+        unit_cost=item.unit_cost,
+        shelf_life_days=item.shelf_life_days,
+        is_active=item.is_active,
+        name_en=wanted[0],
+        category_en=wanted[1],
+        uom_en=wanted[2],
+        actor=SYSTEM,
+    )
+
+
 def load(session: Session, today: date | None = None) -> bool:
-    """Load the inventory demo once (when the catalog is empty). Returns True if loaded."""
+    """Load the inventory demo once (when the catalog is empty; on a demo catalog from before
+    issue 22 only the English of its items is filled in). Returns True if loaded."""
     if session.scalar(select(func.count()).select_from(Item)):
+        add_english(session, ITEMS)
         return False
     today = today or date.today()
     add_items(session, ITEMS)

@@ -45,6 +45,10 @@ class ItemForm(SafeForm):
     name = StringField(_l("名称"), validators=[DataRequired(), Length(max=100)])
     category = StringField(_l("类别"), validators=[DataRequired(), Length(max=40)])
     uom = StringField(_l("计量单位"), validators=[DataRequired(), Length(max=10)])
+    # The English the English UI shows (issue 22); the Chinese when left empty.
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=100)])
+    category_en = StringField(_l("英文类别"), validators=[Optional(), Length(max=40)])
+    uom_en = StringField(_l("英文计量单位"), validators=[Optional(), Length(max=20)])
     unit_cost = DecimalField(
         _l("单价（元）"), places=2, validators=[InputRequired(), NumberRange(min=0)]
     )
@@ -128,7 +132,7 @@ class StandardForm(SafeForm):
 
     def set_choices(self, items) -> None:
         kinds = [("", "—")] + [(k, str(v)) for k, v in UNIT_KINDS.items()]
-        item_choices = [("", "—")] + [(i.code, f"{i.name} ({i.code})") for i in items]
+        item_choices = [("", "—")] + [(i.code, f"{i.shown_name} ({i.code})") for i in items]
         for entry in self.lines:
             entry.form.unit_kind.choices = kinds
             entry.form.item.choices = item_choices
@@ -215,4 +219,8 @@ class LedgerFilterForm(SafeForm):
     )
     date_from = DateField(_l("起始日期"), validators=[Optional()])
     date_to = DateField(_l("截止日期"), validators=[Optional()])
+    kind = SelectField(_l("类型"), choices=[], validate_choice=False)
+    item = SelectField(
+        _l("物资"), choices=[], validate_choice=False, render_kw={"data-picker": True}
+    )
     submit = SubmitField(_l("查询"))

@@ -69,16 +69,18 @@ class Posted:
         item = m.item
         qty = sum(abs(x.qty) for x in self.movements)
         lots = "、".join(
-            _("批次 {lot} 余 {qty} {uom}").format(lot=x.lot.code, qty=x.balance_after, uom=item.uom)
+            _("批次 {lot} 余 {qty} {uom}").format(
+                lot=x.lot.code, qty=x.balance_after, uom=item.shown_uom
+            )
             if x.lot is not None
-            else _("无批次 余 {qty} {uom}").format(qty=x.balance_after, uom=item.uom)
+            else _("无批次 余 {qty} {uom}").format(qty=x.balance_after, uom=item.shown_uom)
             for x in self.movements
         )
         return _("已{kind} {qty} {uom}{item}；本单位合计 {total} {uom}（{lots}）。").format(
             kind=MOVEMENT_KINDS[m.kind],
             qty=qty,
-            uom=item.uom,
-            item=item.name,
+            uom=item.shown_uom,
+            item=item.shown_name,
             total=self.unit_total,
             lots=lots,
         )
@@ -235,10 +237,10 @@ def post_movement(
                 "可用 {available} {uom}，不足 {need} {uom}。"
             ).format(
                 unit=unit.name,
-                item=item.name,
+                item=item.shown_name,
                 lot=lot_text,
                 qty=pos.qty,
-                uom=item.uom,
+                uom=item.shown_uom,
                 reserved=pos.reserved,
                 available=available,
                 need=-delta,
@@ -246,10 +248,10 @@ def post_movement(
         else:
             message = _("{unit} 的 {item}{lot} 账面只有 {qty} {uom}，不足 {need} {uom}。").format(
                 unit=unit.name,
-                item=item.name,
+                item=item.shown_name,
                 lot=lot_text,
                 qty=available,
-                uom=item.uom,
+                uom=item.shown_uom,
                 need=-delta,
             )
         raise InsufficientStock(message, field="qty")
@@ -377,7 +379,9 @@ def record_movement(
     if not unit.is_active:
         raise DomainError(_("单位 {name} 已停用。").format(name=unit.name), field="unit")
     if not item.is_active and kind == "receipt":
-        raise DomainError(_("物资 {name} 已停用，不能入库。").format(name=item.name), field="item")
+        raise DomainError(
+            _("物资 {name} 已停用，不能入库。").format(name=item.shown_name), field="item"
+        )
     qty = check_qty(qty)
     note = check_note(note)
     today = today or date.today()
@@ -393,7 +397,7 @@ def record_movement(
         if len(serial_list) != qty:
             raise DomainError(
                 _("{item} 按件管理：请逐件填写序列号（数量 {qty}，已填 {n} 个）。").format(
-                    item=item.name, qty=qty, n=len(serial_list)
+                    item=item.shown_name, qty=qty, n=len(serial_list)
                 ),
                 field="serials",
             )
@@ -401,7 +405,7 @@ def record_movement(
             raise DomainError(_("按件管理的物资不分批次。"), field="lot")
     elif serial_list:
         raise DomainError(
-            _("{item} 按数量管理，不填序列号。").format(item=item.name), field="serials"
+            _("{item} 按数量管理，不填序列号。").format(item=item.shown_name), field="serials"
         )
     if kind == "receipt":
         check_expiry(expires_on, "expires_on", label=_("有效期至"), today=today)
@@ -614,7 +618,12 @@ def _shortage_refusal(
     if total < need or not detail:
         message = _("{unit} 的 {item} 账面合计只有 {total} {uom}，不够{kind} {need} {uom}。")
         message = message.format(
-            unit=unit.name, item=item.name, total=total, uom=item.uom, kind=verb, need=need
+            unit=unit.name,
+            item=item.shown_name,
+            total=total,
+            uom=item.shown_uom,
+            kind=verb,
+            need=need,
         )
     else:
         message = _(
@@ -622,9 +631,9 @@ def _shortage_refusal(
             "{uom}，不够{kind} {need} {uom}。"
         ).format(
             unit=unit.name,
-            item=item.name,
+            item=item.shown_name,
             total=total,
-            uom=item.uom,
+            uom=item.shown_uom,
             detail="、".join(detail),
             kind=verb,
             available=available,
@@ -652,9 +661,9 @@ def _fefo_plan(
         expired = sum(p.qty for p in every if p not in usable)
         reserved = sum(p.reserved for p in usable)
         if expired:
-            detail.append(_("已过期 {n} {uom}").format(n=expired, uom=item.uom))
+            detail.append(_("已过期 {n} {uom}").format(n=expired, uom=item.shown_uom))
         if reserved:
-            detail.append(_("已为调拨预留 {n} {uom}").format(n=reserved, uom=item.uom))
+            detail.append(_("已为调拨预留 {n} {uom}").format(n=reserved, uom=item.shown_uom))
         raise _shortage_refusal(unit, item, kind, qty, total, available, detail)
     plan: list[tuple[Lot | None, int]] = []
     need = qty
@@ -680,7 +689,7 @@ def _named_lot_for_outbound(
         lot = find_lot(session, item, lot_code)
         if lot is None:
             raise DomainError(
-                _("{item} 没有批次 {lot}。").format(item=item.name, lot=lot_code), field="lot"
+                _("{item} 没有批次 {lot}。").format(item=item.shown_name, lot=lot_code), field="lot"
             )
     pos = find_position(session, unit.id, item.id, lot.id if lot else None)
     available = pos.available if pos else 0
@@ -699,12 +708,12 @@ def _named_lot_for_outbound(
         raise InsufficientStock(
             message.format(
                 unit=unit.name,
-                item=item.name,
+                item=item.shown_name,
                 lot=_("批次 {lot}").format(lot=lot.code) if lot else _("无批次"),
                 qty=pos.qty if pos else 0,
                 reserved=pos.reserved if pos else 0,
                 available=available,
-                uom=item.uom,
+                uom=item.shown_uom,
                 need=qty,
                 total=total,
             ),

@@ -175,7 +175,7 @@ def intervals():
             errors[item.code] = err.message
         else:
             db.session.commit()
-            flash(_("已保存 {item} 的周期。").format(item=item.name), "success")
+            flash(_("已保存 {item} 的周期。").format(item=item.shown_name), "success")
             return redirect(url_for("maintenance.intervals"))
     return render_template(
         "inventory/maintenance_intervals.html", items=items, errors=errors, form=ConfirmForm()

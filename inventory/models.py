@@ -57,7 +57,26 @@ COUNT_STATUSES = {
 EDITABLE_COUNT_STATUSES = ("open", "returned")
 
 
-class Item(Base):
+class InTwoLanguages:
+    """An item's name, category and unit of measure as the reader reads them: the English
+    in the English UI where the catalog keeps one, else the Chinese (the record's own).
+    For the item itself and for the copies reports keep of it (each has name, name_en,
+    category, category_en, uom and uom_en)."""
+
+    @property
+    def shown_name(self) -> str:
+        return in_language(self.name, self.name_en)
+
+    @property
+    def shown_category(self) -> str:
+        return in_language(self.category, self.category_en)
+
+    @property
+    def shown_uom(self) -> str:
+        return in_language(self.uom, self.uom_en)
+
+
+class Item(InTwoLanguages, Base):
     __tablename__ = "items"
     __table_args__ = (
         CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
@@ -92,19 +111,6 @@ class Item(Base):
     @property
     def is_serial(self) -> bool:
         return self.tracking == "serial"
-
-    @property
-    def shown_name(self) -> str:
-        """The name in the reader's language (the Chinese when no English is kept)."""
-        return in_language(self.name, self.name_en)
-
-    @property
-    def shown_category(self) -> str:
-        return in_language(self.category, self.category_en)
-
-    @property
-    def shown_uom(self) -> str:
-        return in_language(self.uom, self.uom_en)
 
     def __repr__(self) -> str:
         return f"<Item {self.code}>"

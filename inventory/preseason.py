@@ -24,6 +24,7 @@ has its action; once complete it changes no more.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -46,6 +47,7 @@ from inventory.rounds import ITEMS_MAX as ITEMS_MAX
 from readiness import audit, paging
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, Refusals
+from readiness.i18n import is_english
 from readiness.models import Unit, User
 from readiness.permissions import SYSTEM, require, unit_ids_above
 from rectification.actions import add_action, default_owner
@@ -266,6 +268,81 @@ def open_checks(
 # ---------------------------------------------------------------- what a check asks
 
 
+def _wording(kind: str) -> str:
+    """How the check words what it asks of itself (a function test, a stocktake, an expired
+    lot), in the current language."""
+    if kind == "test":
+        return _("{item} {serial} 功能测试（应于 {day} 前）")
+    if kind == "lot":
+        return _("{item} 批次 {lot}（{qty} {uom}）{day} 到期，汛前需处置")
+    if kind == "count":
+        return _("汛前全面盘库（上次盘库 {day}）")
+    return _("汛前全面盘库（从未盘库）")
+
+
+def _pattern(wording: str) -> re.Pattern:
+    """A wording as a pattern that reads its values back out of a stored text."""
+    parts = re.split(r"\{(\w+)\}", wording)
+    return re.compile(
+        "".join(
+            re.escape(part) if n % 2 == 0 else f"(?P<{part}>.+?)" for n, part in enumerate(parts)
+        )
+        + "$"
+    )
+
+
+def shown_items(session: Session, check: PreseasonCheck) -> dict[int, str]:
+    """What each item of a check asks, by position, as the reader reads it. The check keeps
+    what it generated in Chinese (the records' language); in the English UI that text is
+    worded again in English, with the item's English name and unit of measure, from the
+    values the stored text holds. A text that no longer reads as generated (cut at its
+    length, or a checklist item someone wrote) is shown as stored."""
+    shown = {i.position: i.item for i in check.items}
+    if not is_english():
+        return shown
+    generated = [i for i in check.items if i.kind in ("test", "lot", "count")]
+    asset_ids = {i.asset_id for i in generated if i.asset_id}
+    lot_ids = {i.lot_id for i in generated if i.lot_id}
+    # the pieces' and lots' items in one query each, whatever the number of lines
+    pieces = (
+        {
+            a.id: a.item
+            for a in session.scalars(
+                select(Asset).where(Asset.id.in_(asset_ids)).options(joinedload(Asset.item))
+            )
+        }
+        if asset_ids
+        else {}
+    )
+    lots = (
+        {
+            lot.id: lot.item
+            for lot in session.scalars(
+                select(Lot).where(Lot.id.in_(lot_ids)).options(joinedload(Lot.item))
+            )
+        }
+        if lot_ids
+        else {}
+    )
+    with force_locale("zh"):
+        patterns = {k: _pattern(_wording(k)) for k in ("test", "lot", "count", "count_never")}
+    for entry in generated:
+        keys = ("count", "count_never") if entry.kind == "count" else (entry.kind,)
+        for key in keys:
+            found = patterns[key].match(entry.item)
+            if found is None:
+                continue
+            values = found.groupdict()
+            item = pieces.get(entry.asset_id) if key == "test" else lots.get(entry.lot_id)
+            if "item" in values and item is not None:
+                values["item"] = item.shown_name
+            if "uom" in values and item is not None:
+                values["uom"] = item.shown_uom
+            shown[entry.position] = _wording(key).format(**values)
+            break
+    return shown
+
+
 def _wanted(session: Session, check: PreseasonCheck, today: date) -> list[tuple]:
     """What the unit's check should ask now: (kind, text, asset_id, lot_id). The text is
     kept as asked, in Chinese (the records' language) whoever's page opened it."""
@@ -280,16 +357,16 @@ def _wanted_zh(session: Session, check: PreseasonCheck, today: date) -> list[tup
     for due in maintenance.due_rows(session, {unit.id}, today=starts, within_days=0):
         if due.kind != "function_test" or due.asset.unit_id != unit.id:
             continue
-        text = _("{item} {serial} 功能测试（应于 {day} 前）").format(
+        text = _wording("test").format(
             item=due.asset.item.name, serial=due.asset.serial, day=due.due_on.isoformat()
         )
         out.append(("test", text[:ITEM_MAX], due.asset.id, None))
     for due in counts_due(session, {unit.id}, today=today):
         if due.unit.id == unit.id and (due.due_on is None or due.due_on < starts):
             text = (
-                _("汛前全面盘库（上次盘库 {day}）").format(day=due.last_counted_on.isoformat())
+                _wording("count").format(day=due.last_counted_on.isoformat())
                 if due.last_counted_on
-                else _("汛前全面盘库（从未盘库）")
+                else _wording("count_never")
             )
             out.append(("count", text, None, None))
     lots = session.execute(
@@ -301,7 +378,7 @@ def _wanted_zh(session: Session, check: PreseasonCheck, today: date) -> list[tup
         .options(joinedload(Lot.item))
     ).all()
     for lot, qty in lots:
-        text = _("{item} 批次 {lot}（{qty} {uom}）{day} 到期，汛前需处置").format(
+        text = _wording("lot").format(
             item=lot.item.name, lot=lot.code, qty=qty, uom=lot.item.uom, day=lot.expires_on
         )
         out.append(("lot", text[:ITEM_MAX], None, lot.id))

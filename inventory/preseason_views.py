@@ -93,6 +93,7 @@ def _render_check(check, *, values=None, problems=None, messages=None, status=20
         render_template(
             "inventory/preseason_check.html",
             check=check,
+            shown=preseason.shown_items(db.session, check),
             kinds=ITEM_KINDS,
             statuses=ACTION_STATUSES,
             values=values or {},

@@ -31,7 +31,7 @@ def shortfall_rows(report: Report):
     for r in report.rows:
         yield [
             r.unit.name,
-            r.item.name,
+            r.item.shown_name,
             r.required,
             r.on_hand,
             r.expired,
@@ -77,7 +77,7 @@ def shortfall_pdf(report: Report) -> bytes:
     ]
     budget_rows = [
         [
-            t.item.name,
+            t.item.shown_name,
             t.gap,
             t.uncovered,
             f"{t.item.unit_cost:,.2f}",
@@ -101,7 +101,9 @@ def shortfall_pdf(report: Report) -> bytes:
             f"{report.to_buy_total:,.2f}",
         ]
     )
-    transfer_rows = [[t.source.name, t.target.name, t.item.name, t.qty] for t in report.transfers]
+    transfer_rows = [
+        [t.source.name, t.target.name, t.item.shown_name, t.qty] for t in report.transfers
+    ]
     return pdf_sections(
         _("应急装备缺口及采购预算表"),
         meta,
@@ -141,7 +143,7 @@ def expiry_rows(rows: list[ExpiryRow]):
         p = r.position
         yield [
             p.unit.name,
-            p.item.name,
+            p.item.shown_name,
             p.lot.code,
             p.lot.expires_on.isoformat(),
             r.days_left,

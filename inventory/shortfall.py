@@ -24,6 +24,7 @@ from inventory.models import (
     Allocation,
     AllocationLine,
     Asset,
+    InTwoLanguages,
     Item,
     Lot,
     Movement,
@@ -53,13 +54,18 @@ class UnitRef:
 
 
 @dataclass(frozen=True)
-class ItemRef:
+class ItemRef(InTwoLanguages):
     id: int
     code: str
     name: str
     category: str
     uom: str
     unit_cost: Decimal
+    # the catalog's English (issue 22); the report is cached for every reader, so it keeps
+    # both and each page reads the shown_* forms in its own language
+    name_en: str = ""
+    category_en: str = ""
+    uom_en: str = ""
 
 
 @dataclass(slots=True)
@@ -307,7 +313,15 @@ def _shortfall(
     units = {row[0]: UnitRef(*row) for row in session.execute(unit_stmt)}
 
     item_stmt = select(
-        Item.id, Item.code, Item.name, Item.category, Item.uom, Item.unit_cost
+        Item.id,
+        Item.code,
+        Item.name,
+        Item.category,
+        Item.uom,
+        Item.unit_cost,
+        Item.name_en,
+        Item.category_en,
+        Item.uom_en,
     ).where(Item.is_active)
     if category:
         item_stmt = item_stmt.where(Item.category == category)

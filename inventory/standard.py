@@ -118,7 +118,7 @@ def publish_standard(
         if key in seen:
             raise DomainError(
                 _("第 {n} 行：{kind} 的 {item} 重复。").format(
-                    n=n, kind=UNIT_KINDS[line.unit_kind], item=item.name
+                    n=n, kind=UNIT_KINDS[line.unit_kind], item=item.shown_name
                 ),
                 field="lines",
             )

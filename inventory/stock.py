@@ -7,12 +7,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import String, case, func, literal, select, type_coerce
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import String, case, func, literal, or_, select, type_coerce
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from inventory.models import Item, Lot, Movement, Position
 from readiness import paging
 from readiness.models import Unit
+
+
+def shown_text(zh, en, english: bool):
+    """A column kept in Chinese and English as the reader reads it, for SQL to sort or show:
+    the English in the English UI where one is kept, else the Chinese."""
+    return func.coalesce(func.nullif(en, ""), zh) if english else zh
 
 
 @dataclass
@@ -23,21 +29,34 @@ class StockRow:
     last_count_on: date | None = None
 
 
-def stock_of_unit(
-    session: Session, unit: Unit, *, today: date, soon_days: int = 90
-) -> list[StockRow]:
-    """Every position a unit holds (or held), with expiry flags, by category and item."""
-    positions = session.scalars(
+def unit_stock_query(unit: Unit):
+    """Every position a unit holds (or held) with its item and lot, unordered: the stock
+    page searches, filters and sorts it."""
+    return (
         select(Position)
         .join(Item, Item.id == Position.item_id)
         .outerjoin(Lot, Lot.id == Position.lot_id)
         .where(Position.unit_id == unit.id)
         .options(joinedload(Position.item), joinedload(Position.lot))
-        .order_by(Item.category, Item.code, Lot.expires_on, Lot.code)
-    ).all()
+    )
+
+
+def where_expiry(stmt, state: str, *, today: date, soon_days: int = 90):
+    """``stmt`` (joined to its lots) narrowed to the positions in one expiry state: "expired",
+    "soon" (within the warning period) or "ok" (later, or never)."""
+    soon = today + timedelta(days=soon_days)
+    if state == "expired":
+        return stmt.where(Lot.expires_on <= today)
+    if state == "soon":
+        return stmt.where(Lot.expires_on > today, Lot.expires_on <= soon)
+    return stmt.where((Lot.expires_on.is_(None)) | (Lot.expires_on > soon))
+
+
+def stock_rows(session: Session, stmt, *, today: date, soon_days: int = 90) -> list[StockRow]:
+    """The positions ``stmt`` selects, in its order, each with its expiry flags."""
     soon = today + timedelta(days=soon_days)
     out = []
-    for p in positions:
+    for p in session.scalars(stmt).unique():
         exp = p.lot.expires_on if p.lot else None
         out.append(
             StockRow(
@@ -47,6 +66,14 @@ def stock_of_unit(
             )
         )
     return out
+
+
+def stock_of_unit(
+    session: Session, unit: Unit, *, today: date, soon_days: int = 90
+) -> list[StockRow]:
+    """Every position a unit holds (or held), with expiry flags, by category and item."""
+    stmt = unit_stock_query(unit).order_by(Item.category, Item.code, Lot.expires_on, Lot.code)
+    return stock_rows(session, stmt, today=today, soon_days=soon_days)
 
 
 # Balances by unit, item and lot (earliest expiry first, lots that never expire and stock
@@ -104,25 +131,91 @@ def _ledger_where(stmt, unit_ids: set[int] | None, date_from: date | None, date_
     return stmt
 
 
-def ledger_query(unit_ids: set[int] | None, date_from: date | None, date_to: date | None):
-    """The ledger lines of the given units and days as movements, oldest first (for pages)."""
+@dataclass(frozen=True)
+class LedgerNarrowing:
+    """What the ledger page narrows its lines to besides units and days: one kind, one item,
+    and a search over the item (code, name in either language), lot, note and document."""
+
+    kind: str | None = None
+    item_id: int | None = None
+    q: str = ""
+
+
+def _ledger_narrow(stmt, narrowing: LedgerNarrowing | None):
+    """``stmt`` (joined to items and, outer, to lots) narrowed as the page asks."""
+    if narrowing is None:
+        return stmt
+    if narrowing.kind:
+        stmt = stmt.where(Movement.kind == narrowing.kind)
+    if narrowing.item_id is not None:
+        stmt = stmt.where(Movement.item_id == narrowing.item_id)
+    if narrowing.q:
+        searched = (Item.code, Item.name, Item.name_en, Lot.code, Movement.note, Movement.document)
+        stmt = stmt.where(or_(*(c.icontains(narrowing.q, autoescape=True) for c in searched)))
+    return stmt
+
+
+def ledger_query(
+    unit_ids: set[int] | None,
+    date_from: date | None,
+    date_to: date | None,
+    narrowing: LedgerNarrowing | None = None,
+):
+    """The ledger lines of the given units and days as movements, joined to their unit,
+    item and lot (which the page's sort and search use), oldest first (for pages)."""
     stmt = (
         select(Movement)
-        .options(joinedload(Movement.unit), joinedload(Movement.item), joinedload(Movement.lot))
+        .join(Unit, Unit.id == Movement.unit_id)
+        .join(Item, Item.id == Movement.item_id)
+        .outerjoin(Lot, Lot.id == Movement.lot_id)
+        .options(
+            contains_eager(Movement.unit),
+            contains_eager(Movement.item),
+            contains_eager(Movement.lot),
+        )
         .order_by(Movement.id)
     )
-    return _ledger_where(stmt, unit_ids, date_from, date_to)
+    return _ledger_narrow(_ledger_where(stmt, unit_ids, date_from, date_to), narrowing)
 
 
 # The ledger page: newest line first (the id is the ledger's order).
 LEDGER_ORDER = paging.Order("ledger", paging.Key(int, Movement.id, descending=True))
+# The other orders the ledger page offers (issue 22), each ending with the line's id so that
+# keyset paging never shows a line twice: every key is NOT NULL.
+LEDGER_SORTS = ("time", "item", "unit", "kind", "qty")
+
+
+def ledger_order(sort: str, desc: bool, *, english: bool = False) -> paging.Order:
+    """The ledger's order by one of LEDGER_SORTS (time when unknown), either way round; item
+    names as the reader reads them."""
+    if sort == "time" or sort not in LEDGER_SORTS:
+        if desc:
+            return LEDGER_ORDER
+        return paging.Order("ledger-time-a", paging.Key(int, Movement.id))
+    first = {
+        "item": paging.Key(str, shown_text(Item.name, Item.name_en, english), descending=desc),
+        "unit": paging.Key(str, Unit.name, descending=desc),
+        "kind": paging.Key(str, Movement.kind, descending=desc),
+        "qty": paging.Key(int, Movement.qty, descending=desc),
+    }[sort]
+    tag = f"ledger-{sort}-{'en-' if english and sort == 'item' else ''}{'d' if desc else 'a'}"
+    return paging.Order(tag, first, paging.Key(int, Movement.id, descending=desc))
 
 
 def ledger_count(
-    session: Session, unit_ids: set[int] | None, date_from: date | None, date_to: date | None
+    session: Session,
+    unit_ids: set[int] | None,
+    date_from: date | None,
+    date_to: date | None,
+    narrowing: LedgerNarrowing | None = None,
 ) -> int:
-    """How many ledger lines the given units and days hold."""
-    stmt = _ledger_where(select(func.count(Movement.id)), unit_ids, date_from, date_to)
+    """How many ledger lines the given units and days hold (narrowed as the page is)."""
+    stmt = select(func.count(Movement.id)).select_from(Movement)
+    if narrowing is not None and narrowing.q:
+        stmt = stmt.join(Item, Item.id == Movement.item_id).outerjoin(
+            Lot, Lot.id == Movement.lot_id
+        )
+    stmt = _ledger_narrow(_ledger_where(stmt, unit_ids, date_from, date_to), narrowing)
     return session.scalar(stmt) or 0
 
 
@@ -166,8 +259,12 @@ def ledger_export_rows(
     *,
     kinds: dict[str, str],
     reasons: dict[str, str],
+    narrowing: LedgerNarrowing | None = None,
+    order: paging.Order | None = None,
+    english: bool = False,
 ) -> Iterable[tuple]:
-    """The ledger of the given units and days for a download, oldest first, as finished rows
+    """The ledger of the given units and days for a download (narrowed and in ``order`` as
+    the page shows it; by default oldest first), as finished rows
     (id, time "YYYY-MM-DD HH:MM" UTC, unit, item, lot, kind label, qty, balance of the lot,
     the unit's total of the item, actor, reason label, document, note, and the time on the
     phone for a line sent from a phone's outbox), streamed from the database a batch at a
@@ -193,7 +290,7 @@ def ledger_export_rows(
             Movement.id,
             at,
             Unit.name,
-            Item.name,
+            shown_text(Item.name, Item.name_en, english),
             func.coalesce(Lot.code, ""),
             case(kinds, value=Movement.kind, else_=Movement.kind) if kinds else Movement.kind,
             Movement.qty,
@@ -209,9 +306,12 @@ def ledger_export_rows(
         .join(Unit, Unit.id == Movement.unit_id)
         .join(Item, Item.id == Movement.item_id)
         .outerjoin(Lot, Lot.id == Movement.lot_id)
-        .order_by(Movement.id)
     )
-    stmt = _ledger_where(stmt, unit_ids, date_from, date_to)
+    if order is None:
+        stmt = stmt.order_by(Movement.id)
+    else:
+        stmt = stmt.order_by(*(k.expr.desc() if k.descending else k.expr.asc() for k in order.keys))
+    stmt = _ledger_narrow(_ledger_where(stmt, unit_ids, date_from, date_to), narrowing)
     # No ORM objects, not even the ORM's row handling: a million lines cost seconds and
     # hundreds of MB. yield_per streams (a server-side cursor on PostgreSQL).
     result = session.connection().execute(stmt.execution_options(yield_per=LEDGER_BATCH))

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from inventory import reports, stock
 from inventory.catalog import create_item, get_item, update_item
@@ -58,6 +59,7 @@ from inventory.models import (
     Count,
     Item,
     Lot,
+    Movement,
     Position,
     StandardLine,
     StandardVersion,
@@ -74,15 +76,23 @@ from inventory.standard import (
     set_override,
     standard_as_of,
 )
-from readiness import exports, paging
+from readiness import exports, lists, paging
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
+from readiness.i18n import in_language, is_english
 from readiness.models import UNIT_KINDS, Unit
-from readiness.pages import confirmed_action, form_error, paginate_rows, submit
+from readiness.pages import (
+    active_units_in_reach,
+    confirmed_action,
+    form_error,
+    paginate,
+    paginate_rows,
+    submit,
+)
 from readiness.params import int_arg
 from readiness.pdf import pdf_table
 from readiness.permissions import can, in_scope, unit_ids_below
@@ -154,15 +164,115 @@ def _active_items() -> list[Item]:
 REPORT_PAGE_ROWS = 100
 
 
+def _unknown_filter(label: str, value: str) -> None:
+    """Say on the page that a filter's value is not one of its choices (it filters nothing)."""
+    flash(
+        _("{label}没有“{value}”这一项，未按它筛选。").format(label=label, value=value[:40]),
+        "error",
+    )
+
+
+def _choice_arg(name: str, choices, label: str) -> str | None:
+    """``?name=`` when it is one of ``choices``; an unknown value is said and ignored."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if value not in choices:
+        _unknown_filter(label, value)
+        return None
+    return value
+
+
+def _item_list() -> lists.ListSpec:
+    """The catalog list: searched in both languages, names sorted as the reader reads them."""
+    english = is_english()
+    name = stock.shown_text(Item.name, Item.name_en, english)
+    category = stock.shown_text(Item.category, Item.category_en, english)
+    uom = stock.shown_text(Item.uom, Item.uom_en, english)
+    return lists.ListSpec(
+        search=(Item.code, Item.name, Item.name_en, Item.category, Item.category_en),
+        columns=(
+            # by category, then code, as the catalog always read
+            lists.Column("category", (category, Item.code)),
+            lists.Column("code", (Item.code,)),
+            lists.Column("name", (name,)),
+            lists.Column("uom", (uom,)),
+            lists.Column("unit_cost", (Item.unit_cost,)),
+            lists.Column("shelf_life", (Item.shelf_life_days,)),
+            lists.Column("tracking", (Item.tracking,)),
+            lists.Column("status", (Item.is_active,)),
+        ),
+        tiebreak=Item.id,
+    )
+
+
+ITEM_STATUSES = {"active": _l("在用"), "inactive": _l("已停用")}
+
+
+def _categories(stmt=None) -> list[tuple[str, str]]:
+    """The categories in use (of the catalog, or those ``stmt`` selects with their English),
+    each as kept (the filter's value) and as the reader reads it."""
+    if stmt is None:
+        stmt = select(Item.category, func.max(Item.category_en)).group_by(Item.category)
+    pairs = db.session.execute(stmt).all()
+    return sorted(((zh, in_language(zh, en)) for zh, en in pairs), key=lambda p: p[1])
+
+
 @bp.route("/items")
 @permission("items.view")
 def items():
-    """The item catalog."""
-    rows = db.session.scalars(select(Item).order_by(Item.category, Item.code)).all()
+    """The item catalog: searched (code, name in either language, category), filtered by
+    category, tracking and state, sorted by any column, as the URL says; a page at a time,
+    or every matching item as CSV or XLSX."""
+    spec = _item_list()
+    shown = lists.shown(spec)
+    categories = _categories()
+    stmt = select(Item)
+    category = _choice_arg("category", {zh for zh, _shown in categories}, _("类别"))
+    if category is not None:
+        stmt = stmt.where(Item.category == category)
+    tracking = _choice_arg("tracking", TRACKING, _("管理方式"))
+    if tracking is not None:
+        stmt = stmt.where(Item.tracking == tracking)
+    status = _choice_arg("status", ITEM_STATUSES, _("状态"))
+    if status is not None:
+        stmt = stmt.where(Item.is_active.is_(status == "active"))
+    stmt = lists.apply(stmt, spec, shown)
+    if _fmt() in ("csv", "xlsx"):
+        header = [
+            _("代码"),
+            _("名称"),
+            _("类别"),
+            _("计量单位"),
+            _("单价（元）"),
+            _("保质期（天）"),
+            _("管理方式"),
+            _("状态"),
+        ]
+        rows = (
+            [
+                i.code,
+                i.shown_name,
+                i.shown_category,
+                i.shown_uom,
+                i.unit_cost,
+                i.shelf_life_days or "",
+                str(TRACKING[i.tracking]),
+                str(ITEM_STATUSES["active" if i.is_active else "inactive"]),
+            ]
+            for i in db.session.scalars(stmt)
+        )
+        return table_response(_fmt(), "items", header, rows)
+    listing = paginate(stmt)
     return render_template(
         "inventory/items.html",
-        items=rows,
+        items=listing.rows,
+        listing=listing,
+        shown=shown,
+        categories=categories,
+        statuses=ITEM_STATUSES,
         tracking=TRACKING,
+        english=is_english(),
         may_manage=can(db.session, current_actor(), "items.manage"),
     )
 
@@ -184,11 +294,14 @@ def item_new():
                 unit_cost=form.unit_cost.data,
                 shelf_life_days=form.shelf_life_days.data,
                 tracking=form.tracking.data,
+                name_en=form.name_en.data or "",
+                category_en=form.category_en.data or "",
+                uom_en=form.uom_en.data or "",
                 actor=current_actor(),
             ),
         )
         if item is not None:
-            flash(_("已添加物资 {name}。").format(name=item.name), "success")
+            flash(_("已添加物资 {name}。").format(name=item.shown_name), "success")
             return redirect(url_for("inventory.items"))
     return render_template("inventory/item_form.html", form=form, item=None)
 
@@ -213,11 +326,14 @@ def item_edit(code: str):
                 unit_cost=form.unit_cost.data,
                 shelf_life_days=form.shelf_life_days.data,
                 is_active=form.is_active.data,
+                name_en=form.name_en.data or "",
+                category_en=form.category_en.data or "",
+                uom_en=form.uom_en.data or "",
                 actor=current_actor(),
             ),
         )
         if done is not None:
-            flash(_("已保存物资 {name}。").format(name=item.name), "success")
+            flash(_("已保存物资 {name}。").format(name=item.shown_name), "success")
             return redirect(url_for("inventory.items"))
     return render_template("inventory/item_form.html", form=form, item=item)
 
@@ -348,7 +464,7 @@ def requirements(code: str):
     actor = current_actor()
     may_manage = can(db.session, actor, "standard.manage", unit)
     form = OverrideForm()
-    form.item.choices = [(i.code, f"{i.name} ({i.code})") for i in _active_items()]
+    form.item.choices = [(i.code, f"{i.shown_name} ({i.code})") for i in _active_items()]
     if request.method == "POST":
         if not may_manage:
             abort(403)
@@ -383,45 +499,151 @@ def requirements(code: str):
 # ---------------------------------------------------------------- stock
 
 
+def _unit_totals():
+    """Each unit's stock on the books (pieces of every item together)."""
+    return (
+        select(Position.unit_id, func.sum(Position.qty).label("total"))
+        .group_by(Position.unit_id)
+        .subquery()
+    )
+
+
+_TOTALS = _unit_totals()
+# The stock index when searched or sorted (else the tree): issue 22.
+STOCK_UNIT_LIST = lists.ListSpec(
+    search=(Unit.name, Unit.code),
+    columns=(
+        lists.Column("name", (Unit.name,)),
+        lists.Column("code", (Unit.code,)),
+        lists.Column("total", (func.coalesce(_TOTALS.c.total, 0),)),
+    ),
+    tiebreak=Unit.id,
+)
+
+
 @bp.route("/stock")
 @permission("stock.view")
 def stock_index():
-    """Units whose stock the user may see (a clerk goes straight to their own)."""
+    """Units whose stock the user may see, as a tree; searched (name or code) or sorted (name,
+    code, stock on the books), a flat list of the matching units. A user who sees only their
+    own unit goes straight to it."""
     actor = current_actor()
     visible = _scope_ids()
-    if visible is not None and actor.unit is not None:
+    if visible is not None and actor.unit is not None and len(visible) <= 1:
         return redirect(url_for("inventory.unit_stock", code=actor.unit.code))
-    totals = dict(
-        db.session.execute(
-            select(Position.unit_id, func.sum(Position.qty)).group_by(Position.unit_id)
-        ).all()
+    shown = lists.shown(STOCK_UNIT_LIST)
+    as_tree = not (shown.q or "sort" in shown.args)
+    listing = None
+    if as_tree:
+        roots = None if visible is None else ({actor.unit_id} if actor.unit_id else set())
+        tree = [(u, d) for u, d in core.unit_tree(db.session, roots) if u.is_active]
+    else:
+        stmt = (
+            select(Unit)
+            .outerjoin(_TOTALS, _TOTALS.c.unit_id == Unit.id)
+            .where(Unit.is_active.is_(True))
+        )
+        if visible is not None:
+            stmt = stmt.where(Unit.id.in_(visible))
+        listing = paginate(lists.apply(stmt, STOCK_UNIT_LIST, shown))
+        tree = [(u, 0) for u in listing.rows]
+    totals_stmt = select(_TOTALS.c.unit_id, _TOTALS.c.total)
+    if visible is not None:
+        totals_stmt = totals_stmt.where(_TOTALS.c.unit_id.in_(visible))
+    totals = dict(db.session.execute(totals_stmt).all())
+    return render_template(
+        "inventory/stock_index.html",
+        tree=tree,
+        totals=totals,
+        as_tree=as_tree,
+        listing=listing,
+        shown=shown,
     )
-    tree = [(u, d) for u, d in core.unit_tree(db.session) if u.is_active]
-    return render_template("inventory/stock_index.html", tree=tree, totals=totals)
+
+
+def _unit_stock_list() -> lists.ListSpec:
+    """A unit's stock: searched by item (code, name in either language) or lot; sorted by a
+    column, names as the reader reads them."""
+    english = is_english()
+    name = stock.shown_text(Item.name, Item.name_en, english)
+    category = stock.shown_text(Item.category, Item.category_en, english)
+    return lists.ListSpec(
+        search=(Item.code, Item.name, Item.name_en, Lot.code),
+        columns=(
+            # by category, item and expiry, as the page always read
+            lists.Column("category", (category, Item.code, Lot.expires_on, Lot.code)),
+            lists.Column("item", (name, Item.code, Lot.expires_on, Lot.code)),
+            lists.Column("lot", (Lot.code,)),
+            lists.Column("expires", (Lot.expires_on,)),
+            lists.Column("qty", (Position.qty,)),
+            lists.Column("reserved", (Position.reserved,)),
+        ),
+        tiebreak=Position.id,
+    )
+
+
+EXPIRY_LABELS = {"expired": _l("已过期"), "soon": _l("临期"), "ok": _l("未临期")}
 
 
 @bp.route("/stock/<code>")
 @permission("stock.view")
 def unit_stock(code: str):
-    """What a unit holds: by item and lot, expiry flags, serial pieces."""
+    """What a unit holds: by item and lot, expiry flags, serial pieces; searched, filtered
+    (category, expiry) and sorted as the URL says. Those who print labels tick lots and
+    pieces and print their labels."""
     unit = _unit_in_scope(code)
     actor = current_actor()
-    rows = stock.stock_of_unit(db.session, unit, today=date.today())
-    assets = db.session.scalars(
+    today = date.today()
+    spec = _unit_stock_list()
+    shown = lists.shown(spec)
+    held = (
+        select(Item.category, func.max(Item.category_en))
+        .join(Position, Position.item_id == Item.id)
+        .where(Position.unit_id == unit.id)
+        .group_by(Item.category)
+    )
+    categories = _categories(held)
+    category = _choice_arg("category", {zh for zh, _shown in categories}, _("类别"))
+    expiry = _choice_arg("expiry", EXPIRY_LABELS, _("有效期"))
+    stmt = stock.unit_stock_query(unit)
+    if category is not None:
+        stmt = stmt.where(Item.category == category)
+    if expiry is not None:
+        stmt = stock.where_expiry(stmt, expiry, today=today)
+    rows = stock.stock_rows(db.session, lists.apply(stmt, spec, shown), today=today)
+    assets_stmt = (
         select(Asset)
+        .join(Item, Item.id == Asset.item_id)
         .where(Asset.unit_id == unit.id)
         .options(joinedload(Asset.item))
         .order_by(Asset.item_id, Asset.serial)
-    ).all()
+    )
+    if shown.q:
+        assets_stmt = assets_stmt.where(
+            or_(
+                *(
+                    col.icontains(shown.q, autoescape=True)
+                    for col in (Item.code, Item.name, Item.name_en, Asset.serial)
+                )
+            )
+        )
+    if category is not None:
+        assets_stmt = assets_stmt.where(Item.category == category)
+    # a serial piece has no expiry: a list filtered by expiry shows none
+    assets = [] if expiry is not None else db.session.scalars(assets_stmt).all()
     return render_template(
         "inventory/unit_stock.html",
         unit=unit,
         rows=rows,
         assets=assets,
         asset_statuses=ASSET_STATUSES,
+        shown=shown,
+        categories=categories,
+        expiry_states=EXPIRY_LABELS,
         open_count=open_count_for(db.session, unit),
         may_write=can(db.session, actor, "stock.write", unit),
         may_count=can(db.session, actor, "counts.write", unit),
+        may_print=can(db.session, actor, "labels.print", unit),
         start_form=StartCountForm(),
         confirm=ConfirmForm(),
     )
@@ -444,7 +666,7 @@ def _lot_choices(unit: Unit, item_code: str | None) -> list[tuple]:
     choices = [("", _("不指定批次（先到期先出）"))]
     for p in db.session.scalars(stmt):
         text = _("{item} · 批次 {lot} · 余 {qty} {uom}").format(
-            item=p.item.name, lot=p.lot.code, qty=p.qty, uom=p.item.uom
+            item=p.item.shown_name, lot=p.lot.code, qty=p.qty, uom=p.item.shown_uom
         )
         if p.lot.expires_on:
             text += " · " + _("{date} 到期").format(date=p.lot.expires_on.isoformat())
@@ -456,7 +678,8 @@ def _item_choices(items: list[Item]) -> list[tuple]:
     """The item picker's choices: none chosen at first; each option says how the item is
     tracked (data-tracking), so the page shows 序列号 only for items tracked by piece."""
     return [("", _("请选择物资"))] + [
-        (i.code, f"{i.name} ({i.code}) · {i.uom}", {"data-tracking": i.tracking}) for i in items
+        (i.code, f"{i.shown_name} ({i.code}) · {i.shown_uom}", {"data-tracking": i.tracking})
+        for i in items
     ]
 
 
@@ -551,7 +774,7 @@ def asset_status(asset_id: int):
             db.session, asset, request.form.get("status", ""), actor=current_actor()
         ),
         lambda _result: _("{item} {serial} 已设为{status}。").format(
-            item=asset.item.name, serial=asset.serial, status=ASSET_STATUSES[asset.status]
+            item=asset.item.shown_name, serial=asset.serial, status=ASSET_STATUSES[asset.status]
         ),
     )
     return redirect(url_for("inventory.unit_stock", code=code))
@@ -583,15 +806,49 @@ PAGE_ROWS = 100
 LEDGER_PDF_MAX_ROWS = 2000
 
 
+# The ledger's search and sort arguments (issue 22). The page is paged by keyset, so its
+# orders are readiness.paging orders (stock.ledger_order); this spec only reads the URL.
+LEDGER_LIST = lists.ListSpec(
+    search=(Movement.note,),
+    columns=(
+        lists.Column("time", (Movement.id,)),
+        lists.Column("item", (Item.name,)),
+        lists.Column("unit", (Unit.name,)),
+        lists.Column("kind", (Movement.kind,)),
+        lists.Column("qty", (Movement.qty,)),
+    ),
+    tiebreak=Movement.id,
+    default_desc=True,
+)
+
+
 @bp.route("/ledger")
 @permission("stock.view")
 def ledger():
-    """The in/out ledger (出入库台账) for a unit and the units below it; CSV/XLSX export."""
+    """The in/out ledger (出入库台账) for a unit and the units below it: searched (item, lot,
+    note, document), filtered (days, kind, item) and sorted as the URL says, newest first by
+    default; CSV/XLSX/PDF hold the same lines in the same order."""
     form = LedgerFilterForm(request.args)
     form.unit.choices = _unit_filter_choices(_("全部单位"))
+    form.kind.choices = [("", _("全部类型"))] + [(k, str(v)) for k, v in MOVEMENT_KINDS.items()]
+    all_items = db.session.scalars(select(Item).order_by(Item.code)).all()
+    form.item.choices = [("", _("全部物资"))] + [
+        (i.code, f"{i.shown_name} ({i.code})") for i in all_items
+    ]
     form.validate()
+    shown = lists.shown(LEDGER_LIST)
+    # a cursor marks a line in one order: a new sort or a download starts from the top
+    shown.args.pop("after", None)
+    kind = _choice_arg("kind", MOVEMENT_KINDS, _("类型"))
+    item = None
+    if form.item.data:
+        item = next((i for i in all_items if i.code == form.item.data), None)
+        if item is None:
+            _unknown_filter(_("物资"), form.item.data)
+    narrowing = stock.LedgerNarrowing(kind=kind, item_id=item.id if item else None, q=shown.q)
+    order = stock.ledger_order(shown.sort, shown.desc, english=is_english())
     scope = _picked_scope(form.unit.data)
-    stmt = stock.ledger_query(scope, form.date_from.data, form.date_to.data)
+    stmt = stock.ledger_query(scope, form.date_from.data, form.date_to.data, narrowing)
     header = [
         _("编号"),
         _("时间"),
@@ -610,7 +867,7 @@ def ledger():
     ]
 
     if _fmt() in ("xlsx", "pdf"):
-        n = stock.ledger_count(db.session, scope, form.date_from.data, form.date_to.data)
+        n = stock.ledger_count(db.session, scope, form.date_from.data, form.date_to.data, narrowing)
         limit = exports.XLSX_MAX_ROWS if _fmt() == "xlsx" else LEDGER_PDF_MAX_ROWS
         if n > limit:
             # Refused before any row is written: the page says why and keeps the filters.
@@ -631,6 +888,9 @@ def ledger():
         form.date_to.data,
         kinds={k: str(v) for k, v in MOVEMENT_KINDS.items()},
         reasons={k: str(v) for k, v in WRITE_OFF_REASON_LABELS.items()},
+        narrowing=narrowing,
+        order=order,
+        english=is_english(),
     )
     response = table_response(
         _fmt(),
@@ -657,7 +917,7 @@ def ledger():
     movements, next_cursor = paging.page(
         db.session,
         stmt,
-        stock.LEDGER_ORDER,
+        order,
         PAGE_ROWS,
         request.args.get("after") or None,
         name="after",
@@ -666,6 +926,7 @@ def ledger():
     return render_template(
         "inventory/ledger.html",
         form=form,
+        shown=shown,
         movements=movements,
         totals=stock.unit_totals_after(db.session, movements),
         notes=line_notes(db.session, movements),
@@ -688,15 +949,72 @@ def _countable_units() -> list[tuple[str, str]]:
     return _unit_filter_choices(_("请选择单位"))
 
 
-def _counts_page(start_form: StartCountAtForm | None = None, status: int = 200):
-    """Counts due and overdue, recent stocktakes, and (for those who may count) a form to
-    start one; after a refusal, with what was typed and the refusal on its field."""
-    scope = _scope_ids()
-    today = date.today()
-    due = counts_due(db.session, scope, today=today)
-    stmt = select(Count).options(joinedload(Count.unit)).order_by(Count.id.desc()).limit(50)
+# The recent stocktakes: searched by unit, filtered by state and unit, sorted (issue 22).
+COUNT_LIST = lists.ListSpec(
+    search=(Unit.name, Unit.code),
+    columns=(
+        lists.Column("date", (Count.started_at,)),
+        lists.Column("unit", (Unit.name,)),
+        lists.Column("status", (Count.status,)),
+    ),
+    tiebreak=Count.id,
+    default_desc=True,
+)
+
+
+class _CountsShown(lists.Shown):
+    """The counts list's arguments; its links lead to the counts page also from the page
+    shown again after a refused start (a POST to another address)."""
+
+    def sort_url(self, key: str) -> str:
+        return url_for("inventory.counts", **self.sort_args(key))
+
+    def download_url(self, fmt: str) -> str:
+        return url_for("inventory.counts", **(self.args | {"format": fmt}))
+
+
+def _recent_counts(scope: set[int] | None):
+    """The stocktakes in reach as the URL asks (searched, filtered, sorted), the list's
+    arguments and the units its filter offers."""
+    shown = _CountsShown(**vars(lists.shown(COUNT_LIST)))
+    stmt = select(Count).join(Unit, Unit.id == Count.unit_id).options(contains_eager(Count.unit))
     if scope is not None:
         stmt = stmt.where(Count.unit_id.in_(scope))
+    if request.method == "GET":
+        status = _choice_arg("status", COUNT_STATUSES, _("状态"))
+        units = active_units_in_reach(reach=scope)
+        unit = lists.unit_filter(units)
+    else:
+        status, units, unit = None, active_units_in_reach(reach=scope), None
+    if status is not None:
+        stmt = stmt.where(Count.status == status)
+    if unit is not None:
+        stmt = stmt.where(Count.unit_id.in_(unit_ids_below(db.session, unit.id)))
+    return lists.apply(stmt, COUNT_LIST, shown), shown, units
+
+
+def _counts_page(start_form: StartCountAtForm | None = None, status: int = 200):
+    """Counts due and overdue, recent stocktakes (searched, filtered, sorted and paged as the
+    URL says; CSV or XLSX as shown), and (for those who may count) a form to start one;
+    after a refusal, with what was typed and the refusal on its field."""
+    scope = _scope_ids()
+    today = date.today()
+    stmt, shown, unit_choices = _recent_counts(scope)
+    if request.method == "GET" and _fmt() in ("csv", "xlsx"):
+        header = [_("编号"), _("单位"), _("状态"), _("部分盘点"), _("开始时间")]
+        rows = (
+            [
+                c.id,
+                c.unit.name,
+                str(COUNT_STATUSES[c.status]),
+                _("是") if c.is_partial else "",
+                c.started_at.isoformat(timespec="minutes"),
+            ]
+            for c in db.session.scalars(stmt)
+        )
+        return table_response(_fmt(), "counts", header, rows)
+    listing = paginate(stmt)
+    due = counts_due(db.session, scope, today=today)
     units = _countable_units()
     if units:
         start_form = start_form or StartCountAtForm(formdata=None)
@@ -704,7 +1022,10 @@ def _counts_page(start_form: StartCountAtForm | None = None, status: int = 200):
     return render_template(
         "inventory/counts.html",
         due=due,
-        recent=db.session.scalars(stmt).all(),
+        recent=listing.rows,
+        listing=listing,
+        shown=shown,
+        unit_choices=unit_choices,
         statuses=COUNT_STATUSES,
         today=today,
         start_form=start_form if units else None,
@@ -774,7 +1095,7 @@ def _count_page(count: Count, form=None, *, typed=None, errors=None, status: int
     actor = current_actor()
     form = form or CountEntryForm()
     form.extra_item.choices = [("", "—")] + [
-        (i.code, f"{i.name} ({i.code})") for i in _active_items()
+        (i.code, f"{i.shown_name} ({i.code})") for i in _active_items()
     ]
     editable = count.status in EDITABLE_COUNT_STATUSES
     return render_template(
@@ -853,7 +1174,9 @@ def _save_sheet(count: Count, form: CountEntryForm) -> tuple[int, dict, dict]:
                 lot = find_lot(db.session, item, form.extra_lot.data.strip())
                 if lot is None:
                     raise DomainError(
-                        _("{item} 没有批次 {lot}。").format(item=item.name, lot=form.extra_lot.data)
+                        _("{item} 没有批次 {lot}。").format(
+                            item=item.shown_name, lot=form.extra_lot.data
+                        )
                     )
             enter_count(db.session, count, item, lot, form.extra_counted.data, actor=actor)
             saved += 1
@@ -1026,10 +1349,9 @@ def shortfall_report():
     """Who lacks most, what it costs to fix, and what can be moved before buying."""
     form = ShortfallFilterForm(request.args)
     form.unit.choices = _unit_filter_choices(_("全部单位"))
-    categories = sorted(set(db.session.scalars(select(Item.category))))
-    form.category.choices = [("", _("全部类别"))] + [(c, c) for c in categories]
+    form.category.choices = [("", _("全部类别")), *_categories()]
     form.item.choices = [("", _("全部物资"))] + [
-        (i.code, f"{i.name} ({i.code})") for i in _active_items()
+        (i.code, f"{i.shown_name} ({i.code})") for i in _active_items()
     ]
     form.validate()
     report = shortfall(

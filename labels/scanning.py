@@ -109,7 +109,11 @@ def describe(
         "printed": printed_code(found.label.code),
         "kind": "asset" if asset is not None else "position",
         "unit": {"code": unit.code, "name": unit.name} if unit else None,
-        "item": {"code": found.item.code, "name": found.item.name, "uom": found.item.uom},
+        "item": {
+            "code": found.item.code,
+            "name": found.item.shown_name,
+            "uom": found.item.shown_uom,
+        },
         "lot": {
             "code": lot.code,
             "expires_on": lot.expires_on.isoformat() if lot.expires_on else None,
@@ -185,11 +189,11 @@ def _qty(raw, *, allow_zero: bool) -> int:
 
 def movement_message(kind: str, qty: int, item: Item, lot_code: str | None, total: int) -> str:
     """What the phone says after an issue or receipt: which way, how much, the unit's total."""
-    what = item.name + (_("（批次 {lot}）").format(lot=lot_code) if lot_code else "")
+    what = item.shown_name + (_("（批次 {lot}）").format(lot=lot_code) if lot_code else "")
     text = _("出库 {qty} {uom}{item}，本单位现有 {total} {uom}。")
     if kind == "receipt":
         text = _("入库 {qty} {uom}{item}，本单位现有 {total} {uom}。")
-    return text.format(qty=qty, uom=item.uom, item=what, total=total)
+    return text.format(qty=qty, uom=item.shown_uom, item=what, total=total)
 
 
 def act(
@@ -290,7 +294,7 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
         line.counted_on_device_at = when
         session.flush()
         message = _("已记录点数 {n} {uom}，待审批（盘点第 {id} 号）。").format(
-            n=counted, uom=found.item.uom, id=count.id
+            n=counted, uom=found.item.shown_uom, id=count.id
         )
         return ScanResult("recorded", message, "count", counted, None, None, key)
     line = next((ln for ln in running.lines if ln.position_id == position.id), None)
@@ -311,7 +315,7 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
                 return ScanResult(
                     "already",
                     _("已计入盘点第 {id} 号：{n} {uom}。").format(
-                        id=running.id, n=counted, uom=found.item.uom
+                        id=running.id, n=counted, uom=found.item.shown_uom
                     ),
                     "count",
                     counted,
@@ -323,7 +327,7 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
                 _(
                     "该货位在这次点数之后已点为 {n} {uom}，较新的数不被旧数覆盖；"
                     "如需更正，请重新扫描点数。"
-                ).format(n=line.counted, uom=found.item.uom),
+                ).format(n=line.counted, uom=found.item.shown_uom),
                 field="qty",
             )
     line = counts.enter_count(session, running, found.item, found.lot, counted, actor=actor)
@@ -331,7 +335,7 @@ def _count(session, found, qty, key, when, count_id, actor) -> ScanResult:
     line.request_key = key
     session.flush()
     message = _("已计入盘点第 {id} 号：{n} {uom}。").format(
-        id=running.id, n=counted, uom=found.item.uom
+        id=running.id, n=counted, uom=found.item.shown_uom
     )
     return ScanResult("recorded", message, "count", counted, None, None, key)
 
@@ -355,12 +359,12 @@ def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
         )
         if entry.result == "pass":
             message = _("{item} {serial} 功能测试正常，已记录。").format(
-                item=item.name, serial=asset.serial
+                item=item.shown_name, serial=asset.serial
             )
         else:
             message = _(
                 "{item} {serial} 功能测试故障：已停用，不计入在库数量，修好后请记录维修。"
-            ).format(item=item.name, serial=asset.serial)
+            ).format(item=item.shown_name, serial=asset.serial)
         result = "already" if earlier else "recorded"
         return ScanResult(result, message, action, 1, None, None, key)
     if action == "issue":
@@ -376,7 +380,7 @@ def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
             actor=actor,
         )
         message = _("出库 {item} {serial}，本单位现有 {total} {uom}。").format(
-            item=item.name, serial=asset.serial, total=posted.unit_total, uom=item.uom
+            item=item.shown_name, serial=asset.serial, total=posted.unit_total, uom=item.shown_uom
         )
         result = "already" if posted.replayed else "recorded"
         return ScanResult(result, message, action, 1, posted.unit_total, None, key)
@@ -392,19 +396,19 @@ def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
             actor=actor,
         )
         message = _("已记录维修合格，{item} {serial} 恢复在用。").format(
-            item=item.name, serial=asset.serial
+            item=item.shown_name, serial=asset.serial
         )
         return ScanResult("recorded", message, action, 1, None, None, key)
     if action in ("repair", "in_service"):
         status = "under_repair" if action == "repair" else "in_service"
         if asset.status == status:
             message = _("{item} {serial} 已是“{status}”，未做修改。").format(
-                item=item.name, serial=asset.serial, status=ASSET_STATUSES[status]
+                item=item.shown_name, serial=asset.serial, status=ASSET_STATUSES[status]
             )
             return ScanResult("already", message, action, 1, None, None, key)
         ledger.set_asset_status(session, asset, status, actor=actor)
         message = _("{item} {serial} 已设为“{status}”。").format(
-            item=item.name, serial=asset.serial, status=ASSET_STATUSES[status]
+            item=item.shown_name, serial=asset.serial, status=ASSET_STATUSES[status]
         )
         return ScanResult("recorded", message, action, 1, None, None, key)
     require(session, actor, "stock.write", found.unit)
@@ -419,7 +423,7 @@ def _act_on_asset(session, found, action, key, when, actor) -> ScanResult:
         unit_id=asset.unit_id,
         after={"serial": asset.serial, "device_at": when.isoformat() if when else None},
     )
-    message = _("已确认 {item} {serial} 在位。").format(item=item.name, serial=asset.serial)
+    message = _("已确认 {item} {serial} 在位。").format(item=item.shown_name, serial=asset.serial)
     return ScanResult("recorded", message, action, 1, None, None, key)
 
 
@@ -432,7 +436,7 @@ def undo(session: Session, request_key, *, actor) -> tuple[int, str]:
     item = first.item
     kind = _("出库") if first.kind == "issue" else _("入库")
     message = _("已撤销{kind} {qty} {uom}{item}，本单位现有 {total} {uom}。").format(
-        kind=kind, qty=abs(first.qty), uom=item.uom, item=item.name, total=total
+        kind=kind, qty=abs(first.qty), uom=item.shown_uom, item=item.shown_name, total=total
     )
     return total, message
 
@@ -519,7 +523,7 @@ def count_progress(session: Session, count_id: int, actor) -> dict:
     lines = [
         {
             "code": codes.get(ln.position_id),
-            "item": ln.item.name,
+            "item": ln.item.shown_name,
             "lot": ln.lot.code if ln.lot else None,
             "counted": ln.counted,
             "not_counted_reason": ln.not_counted_reason,

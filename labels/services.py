@@ -34,7 +34,7 @@ from readiness import services as core
 from readiness.db import utcnow
 from readiness.errors import Conflict, DomainError, NotFound
 from readiness.models import Unit
-from readiness.permissions import require, unit_ids_above
+from readiness.permissions import can, require, unit_ids_above, units_allowed
 from readiness.text import first_unsafe, unsafe_message
 
 # Crockford's base32: no I, L, O, U, so a code read aloud or typed is unambiguous.
@@ -91,21 +91,27 @@ def label_for_asset(session: Session, asset: Asset) -> LabelCode:
     return existing or _issue(session, asset_id=asset.id)
 
 
-def labels_for_positions(session: Session, positions: Sequence[Position]) -> dict[int, LabelCode]:
-    """Label codes for many positions at once (one query, plus one insert per new code)."""
-    ids = [p.id for p in positions]
+def _labels_for(session: Session, target: str, ids: Sequence[int]) -> dict[int, LabelCode]:
+    """Label codes of many positions or pieces (``target``: "position_id" or "asset_id") at
+    once, by their id: one query, plus one insert per new code."""
+    column = getattr(LabelCode, target)
     found = (
         {
-            lc.position_id: lc
-            for lc in session.scalars(select(LabelCode).where(LabelCode.position_id.in_(ids)))
+            getattr(lc, target): lc
+            for lc in session.scalars(select(LabelCode).where(column.in_(ids)))
         }
         if ids
         else {}
     )
-    for p in positions:
-        if p.id not in found:
-            found[p.id] = _issue(session, position_id=p.id)
+    for ident in ids:
+        if ident not in found:
+            found[ident] = _issue(session, **{target: ident})
     return found
+
+
+def labels_for_positions(session: Session, positions: Sequence[Position]) -> dict[int, LabelCode]:
+    """Label codes for many positions at once, by position id."""
+    return _labels_for(session, "position_id", [p.id for p in positions])
 
 
 def label_url(base_url: str, code: str) -> str:
@@ -840,3 +846,203 @@ def test_page(layout: str, profile: PrinterProfile | None = None) -> bytes:
 
 
 test_page.__test__ = False  # not a pytest test, whatever its name
+
+
+# ---------------------------------------------------------------- printing a selection
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One label of a selection, before its code is issued: a lot row (position) or a
+    serial piece (asset) of a unit."""
+
+    unit: Unit
+    item: Item
+    lot: Lot | None
+    position: Position | None = None
+    asset: Asset | None = None
+
+    @property
+    def serial(self) -> str | None:
+        return self.asset.serial if self.asset is not None else None
+
+
+def _ids(raw: Sequence) -> list[int]:
+    """The ids a selection names, in the order given, each once; anything that is not an id
+    is refused, naming it."""
+    out: dict[int, None] = {}
+    for value in raw:
+        text = str(value).strip()
+        number = int(text) if text.isdigit() and len(text) <= 12 else None
+        if number is None:
+            raise DomainError(_("所选编号“{id}”无效。").format(id=text[:20]), field="targets")
+        out[number] = None
+    return list(out)
+
+
+# One message for "no such row" and "not yours" (an id out of reach tells nothing).
+UNKNOWN = {
+    "position": lambda: _("所选货位第 {id} 号不存在，或不在您可打印标签的范围内；未打印任何标签。"),
+    "asset": lambda: _("所选设备第 {id} 号不存在，或不在您可打印标签的范围内；未打印任何标签。"),
+}
+
+
+def _unknown(kind: str, ident: int) -> DomainError:
+    return DomainError(UNKNOWN[kind]().format(id=ident), field="targets")
+
+
+def pick_selection(
+    session: Session,
+    *,
+    unit_code: str | None,
+    position_ids: Sequence,
+    asset_ids: Sequence,
+    actor,
+) -> tuple[Unit | None, list[Picked]]:
+    """The lot rows and serial pieces ticked on a unit's stock page, in the order given:
+    each must exist, be of that unit (when one is named) and be one the actor may print
+    labels for; the first that is not refuses the whole selection."""
+    positions_wanted = _ids(position_ids)
+    assets_wanted = _ids(asset_ids)
+    _check_count(len(positions_wanted) + len(assets_wanted))
+    unit = None
+    if unit_code:
+        unit = session.scalar(select(Unit).where(Unit.code == str(unit_code)))
+        if unit is None or not can(session, actor, "labels.print", unit):
+            raise DomainError(
+                _("单位 {code} 不存在或不在您的管辖范围内。").format(code=str(unit_code)[:32]),
+                field="unit",
+            )
+    positions = {
+        p.id: p
+        for p in session.scalars(
+            select(Position)
+            .where(Position.id.in_(positions_wanted))
+            .options(joinedload(Position.item), joinedload(Position.lot))
+        )
+    }
+    assets = {
+        a.id: a
+        for a in session.scalars(
+            select(Asset).where(Asset.id.in_(assets_wanted)).options(joinedload(Asset.item))
+        )
+    }
+    units = {
+        u.id: u
+        for u in session.scalars(
+            select(Unit).where(
+                Unit.id.in_(
+                    {p.unit_id for p in positions.values()}
+                    | {a.unit_id for a in assets.values() if a.unit_id is not None}
+                )
+            )
+        )
+    }
+    allowed = units_allowed(session, actor, "labels.print", units)
+
+    def fits(unit_id: int | None) -> bool:
+        return unit_id in allowed and (unit is None or unit_id == unit.id)
+
+    picked: list[Picked] = []
+    for pid in positions_wanted:
+        p = positions.get(pid)
+        if p is None or not fits(p.unit_id):
+            raise _unknown("position", pid)
+        picked.append(Picked(units[p.unit_id], p.item, p.lot, position=p))
+    for aid in assets_wanted:
+        a = assets.get(aid)
+        if a is None or not fits(a.unit_id):
+            raise _unknown("asset", aid)
+        if a.status == "retired":
+            raise DomainError(
+                _("设备 {serial} 已报废，不再打印标签。").format(serial=a.serial), field="targets"
+            )
+        picked.append(Picked(units[a.unit_id], a.item, None, asset=a))
+    return unit, picked
+
+
+def _codes(raw: Sequence) -> list[str]:
+    """The unit codes a selection names, in the order given, each once."""
+    return list(dict.fromkeys(str(v).strip()[:32] for v in raw if str(v).strip()))
+
+
+def pick_units(session: Session, unit_codes: Sequence, *, actor) -> list[tuple[Unit, list[Picked]]]:
+    """Every label of these units' stock (each lot row, then each serial piece in service),
+    unit by unit in the order given: the stock units of the shelter sites ticked on the site
+    list. Each unit must exist and be one the actor may print labels for."""
+    wanted = _codes(unit_codes)
+    if not wanted or len(wanted) > MAX_TARGETS:
+        _check_count(len(wanted))
+    found = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(wanted)))}
+    allowed = units_allowed(session, actor, "labels.print", [u.id for u in found.values()])
+    for code in wanted:
+        if code not in found or found[code].id not in allowed:
+            raise DomainError(
+                _("所选单位 {code} 不存在，或不在您可打印标签的范围内；未打印任何标签。").format(
+                    code=code
+                ),
+                field="targets",
+            )
+    units = {found[code].id: found[code] for code in wanted}
+    by_unit: dict[int, list[Picked]] = {uid: [] for uid in units}
+    for p in session.scalars(
+        select(Position)
+        .join(Item, Item.id == Position.item_id)
+        .where(Position.unit_id.in_(units), Item.tracking == "bulk")
+        .options(joinedload(Position.item), joinedload(Position.lot))
+        .order_by(Item.category, Item.code, Position.lot_id)
+    ):
+        by_unit[p.unit_id].append(Picked(units[p.unit_id], p.item, p.lot, position=p))
+    for a in session.scalars(
+        select(Asset)
+        .join(Item, Item.id == Asset.item_id)
+        .where(Asset.unit_id.in_(units), Asset.status != "retired")
+        .options(joinedload(Asset.item))
+        .order_by(Item.code, Asset.serial)
+    ):
+        by_unit[a.unit_id].append(Picked(units[a.unit_id], a.item, None, asset=a))
+    _check_count(sum(len(rows) for rows in by_unit.values()))
+    return [(unit, by_unit[uid]) for uid, unit in units.items()]
+
+
+def labels_for_assets(session: Session, assets: Sequence[Asset]) -> dict[int, LabelCode]:
+    """Label codes for many serial pieces at once, by piece id."""
+    return _labels_for(session, "asset_id", [a.id for a in assets])
+
+
+def targets_for_picked(session: Session, picked: Sequence[Picked]) -> list[Target]:
+    """The labels of a checked selection, in its order, their codes issued on first use."""
+    _check_count(len(picked))
+    codes = labels_for_positions(session, [p.position for p in picked if p.position])
+    pieces = labels_for_assets(session, [p.asset for p in picked if p.asset])
+    return [
+        Target(
+            codes[p.position.id] if p.position else pieces[p.asset.id],
+            p.unit,
+            p.item,
+            p.lot,
+            p.serial,
+        )
+        for p in picked
+    ]
+
+
+def targets_for_selection(
+    session: Session,
+    *,
+    unit_code: str | None,
+    position_ids: Sequence,
+    asset_ids: Sequence,
+    actor,
+) -> list[Target]:
+    """The labels of the lot rows and serial pieces ticked on a unit's stock page."""
+    _unit, picked = pick_selection(
+        session, unit_code=unit_code, position_ids=position_ids, asset_ids=asset_ids, actor=actor
+    )
+    return targets_for_picked(session, picked)
+
+
+def targets_for_units(session: Session, unit_codes: Sequence, *, actor) -> list[Target]:
+    """Every label of the ticked units' stock (shelter sites' relief supplies)."""
+    picked = [p for _unit, rows in pick_units(session, unit_codes, actor=actor) for p in rows]
+    return targets_for_picked(session, picked)

@@ -4,6 +4,7 @@ units' printer profiles with their alignment test pages."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask import (
@@ -351,46 +352,120 @@ def _print_units() -> list[tuple[Unit, int]]:
     return [(u, d) for u, d in core.unit_tree(db.session, roots) if u.is_active]
 
 
+# How many of a selection's labels the page lists (the rest are counted).
+SHOWN_PICKS = 12
+
+
+@dataclass
+class Selection:
+    """Labels chosen on another page (GET arguments, so a link prefills them): the lot rows
+    and serial pieces ticked on a unit's stock page (``what`` "selected") or the stock units
+    of the shelter sites ticked on the site list ("units"); ``fields`` go back with the
+    print form."""
+
+    what: str
+    fields: list[tuple[str, str]]
+    count: int = 0
+    lines: list[str] = field(default_factory=list)
+    unit: Unit | None = None
+
+
+def _selection(args) -> Selection | None:
+    """The selection these arguments name, or None when they name none (the page then asks
+    what to print)."""
+    if args.getlist("units") or args.get("what") == "units":
+        return Selection("units", [("units", v) for v in args.getlist("units")])
+    if args.getlist("position") or args.getlist("asset") or args.get("what") == "selected":
+        fields = [("unit", args.get("unit", ""))] if args.get("unit") else []
+        fields += [("position", v) for v in args.getlist("position")]
+        fields += [("asset", v) for v in args.getlist("asset")]
+        return Selection("selected", fields)
+    return None
+
+
+def _values(selection: Selection, name: str) -> list[str]:
+    return [v for k, v in selection.fields if k == name]
+
+
+def _describe(selection: Selection) -> None:
+    """What the selection holds, checked (a refusal raises): its count and a short list."""
+    actor = current_actor()
+    if selection.what == "units":
+        units = lab.pick_units(db.session, _values(selection, "units"), actor=actor)
+        selection.count = sum(len(rows) for _unit, rows in units)
+        selection.lines = [
+            _("{site}：{n} 个标签").format(site=unit.name, n=len(rows)) for unit, rows in units
+        ]
+        return
+    unit, picked = lab.pick_selection(
+        db.session,
+        unit_code=next(iter(_values(selection, "unit")), None),
+        position_ids=_values(selection, "position"),
+        asset_ids=_values(selection, "asset"),
+        actor=actor,
+    )
+    selection.unit = unit
+    selection.count = len(picked)
+    selection.lines = [
+        " ".join(
+            part
+            for part in (
+                p.item.shown_name,
+                _("批次 {lot}").format(lot=p.lot.code) if p.lot else "",
+                _("序列号 {serial}").format(serial=p.serial) if p.serial else "",
+                "" if unit else _("（{text}）").format(text=p.unit.name),
+            )
+            if part
+        )
+        for p in picked
+    ]
+
+
+def _selected_targets(selection: Selection):
+    actor = current_actor()
+    if selection.what == "units":
+        return lab.targets_for_units(db.session, _values(selection, "units"), actor=actor), "sites"
+    unit_code = next(iter(_values(selection, "unit")), None)
+    targets = lab.targets_for_selection(
+        db.session,
+        unit_code=unit_code,
+        position_ids=_values(selection, "position"),
+        asset_ids=_values(selection, "asset"),
+        actor=actor,
+    )
+    return targets, unit_code or "selected"
+
+
 @bp.route("/labels", methods=["GET", "POST"])
 @permission("labels.print")
 def print_labels():
-    """Choose what to print, on which printer and in which language; the file downloads."""
+    """Choose what to print, on which printer and in which language; the file downloads.
+    Labels ticked on another page (a unit's lot rows and pieces, or shelter sites' stock
+    units) come as
+    the page's arguments and are printed as chosen there."""
     units = _print_units()
     items = db.session.scalars(select(Item).where(Item.is_active).order_by(Item.code)).all()
     profiles = lab.usable_profiles(db.session, current_actor())
     error = None
-    if request.method == "POST" and ConfirmForm().validate_on_submit():
+    posted = request.method == "POST"
+    selection = _selection(request.form if posted else request.args)
+    if posted and ConfirmForm().validate_on_submit():
         try:
             check_print_address()
-            unit = core.get_unit(db.session, request.form.get("unit", ""))
-            if not in_scope(db.session, current_actor(), unit):
-                raise DomainError(_("您只能为本单位及下级单位打印标签。"))
-            what = request.form.get("what", "positions")
-            item_codes = request.form.getlist("items") if what == "items" else None
-            if what == "items" and not item_codes:
-                raise DomainError(_("请至少选择一种物资。"), field="items")
-            if what == "category":
-                category = request.form.get("category", "")
-                item_codes = [i.code for i in items if i.category == category]
-                if not item_codes:
-                    raise DomainError(_("该类别下没有物资。"), field="category")
             profile = None
             if request.form.get("profile"):
                 profile = lab.get_profile(db.session, request.form["profile"], current_actor())
-            targets = lab.targets_for_unit(
-                db.session,
-                unit,
-                actor=current_actor(),
-                item_codes=item_codes,
-                serial_only=what == "serial",
-            )
+            if selection is not None:
+                targets, name = _selected_targets(selection)
+            else:
+                targets, name = _unit_targets(items)
             response = label_download(
                 targets,
                 layout=request.form.get("layout", ""),
                 output=request.form.get("output", ""),
                 skip=_skip(request.form.get("skip")),
                 profile=profile,
-                filename=f"labels-{unit.code}",
+                filename=f"labels-{name}",
             )
         except DomainError as err:
             db.session.rollback()
@@ -398,6 +473,13 @@ def print_labels():
         else:
             db.session.commit()
             return response
+    if selection is not None:
+        try:
+            _describe(selection)
+        except DomainError as err:
+            db.session.rollback()
+            error = err.message
+            selection = None  # nothing of a refused selection is printed
     base_url = current_app.config["BASE_URL"]
     return render_template(
         "labels/print.html",
@@ -406,13 +488,40 @@ def print_labels():
         layouts={code: (layout_label(code), LAYOUTS[code].per_page) for code in LAYOUTS},
         outputs=output_labels(),
         profiles=profiles,
-        categories=sorted({i.category for i in items}),
+        categories=sorted({(i.category, i.shown_category) for i in items}),
         form=ConfirmForm(),
         error=error,
         refusal=print_refusal(),
         example_url=lab.label_url(base_url, "XXXXXXXXXX"),
-        chosen=request.form,
+        chosen=request.form if posted else request.args,
+        selection=selection,
+        shown_picks=SHOWN_PICKS,
     )
+
+
+def _unit_targets(items):
+    """The labels the what-to-print choice names: a unit's positions and pieces, some items,
+    a category, or its pieces only."""
+    unit = core.get_unit(db.session, request.form.get("unit", ""))
+    if not in_scope(db.session, current_actor(), unit):
+        raise DomainError(_("您只能为本单位及下级单位打印标签。"))
+    what = request.form.get("what", "positions")
+    item_codes = request.form.getlist("items") if what == "items" else None
+    if what == "items" and not item_codes:
+        raise DomainError(_("请至少选择一种物资。"), field="items")
+    if what == "category":
+        category = request.form.get("category", "")
+        item_codes = [i.code for i in items if i.category == category]
+        if not item_codes:
+            raise DomainError(_("该类别下没有物资。"), field="category")
+    targets = lab.targets_for_unit(
+        db.session,
+        unit,
+        actor=current_actor(),
+        item_codes=item_codes,
+        serial_only=what == "serial",
+    )
+    return targets, unit.code
 
 
 # ---------------------------------------------------------------- printer profiles

@@ -19,6 +19,7 @@ from inventory import counts, maintenance
 from inventory.models import Allocation, Asset, Lot, Position
 from inventory.shortfall import shortfall
 from readiness import cache, collection_paused
+from readiness.i18n import in_language
 from readiness.models import AuditEntry, User
 from readiness.permissions import can
 from readiness.services import visible_unit_ids
@@ -48,6 +49,17 @@ class GapRow:
     gap: int
     coverage: float
     band: str
+    # the catalog's English (issue 22): the dashboard is cached for every reader
+    item_name_en: str = ""
+    uom_en: str = ""
+
+    @property
+    def shown_item_name(self) -> str:
+        return in_language(self.item_name, self.item_name_en)
+
+    @property
+    def shown_uom(self) -> str:
+        return in_language(self.uom, self.uom_en)
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,8 @@ def stock_figures(session: Session, unit_ids: set[int] | None, *, today: date) -
             r.gap,
             r.coverage,
             r.band,
+            r.item.name_en,
+            r.item.uom_en,
         )
         # ranked worst first: every row below standard comes before any at or above it
         for r in report.rows[:WORST_GAPS]

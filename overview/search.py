@@ -74,7 +74,8 @@ def find(session: Session, actor, q: str) -> Found:
     units = _search(
         select(Unit).where(within(Unit.id)), q, Unit.code, (Unit.code, Unit.name), Unit.code
     )
-    items = _search(select(Item), q, Item.code, (Item.code, Item.name), Item.code)
+    # an item by its Chinese or its English name, whichever language the searcher types
+    items = _search(select(Item), q, Item.code, (Item.code, Item.name, Item.name_en), Item.code)
     people = _search(
         select(User).where(within(User.unit_id)),
         q,

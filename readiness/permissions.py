@@ -195,6 +195,19 @@ def can(session: Session, user, permission: str, unit: Unit | int | None = None)
     return in_scope(session, user, unit)
 
 
+def units_allowed(session: Session, user, permission: str, unit_ids) -> set[int]:
+    """Those of these units on which the user may do this: the user's reach is read once
+    for a whole list (``can`` on each would walk the tree once per unit)."""
+    ids = {i for i in unit_ids if i is not None}
+    if not ids or not can(session, user, permission):
+        return set()
+    if isinstance(user, SystemActor) or user.role not in UNIT_SCOPED_ROLES:
+        return ids
+    if user.unit_id is None:
+        return set()
+    return ids & unit_ids_below(session, user.unit_id)
+
+
 def require(session: Session, user, permission: str, unit: Unit | int | None = None) -> None:
     """Raise PermissionDenied unless ``can`` says yes."""
     if not can(session, user, permission, unit):

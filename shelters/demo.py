@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from inventory import ledger, standard
-from inventory.demo import add_items
+from inventory.demo import add_english, add_items
 from inventory.models import Item, StandardLine
 from readiness import services as core
 from readiness.models import User
@@ -274,6 +274,7 @@ def load(session: Session, today: date | None = None, attachment_dir: Path | Non
     """Load the shelter demo once (when no village exists). Returns True if loaded. With
     ``attachment_dir`` one accepted site also carries its scanned acceptance form."""
     if session.scalar(select(func.count()).select_from(Village)):
+        add_english(session, SHELTER_ITEMS)  # a demo database from before issue 22
         return False
     today = today or date.today()
     users = {u.username: u for u in session.scalars(select(User))}

@@ -14,7 +14,7 @@ from readiness.errors import Conflict, DomainError, NotFound
 from readiness.models import Unit
 from readiness.permissions import require
 from shelters.checks import _text, _whole
-from shelters.models import VILLAGE_KINDS, Village
+from shelters.models import VILLAGE_KINDS, Acceptance, Shelter, Village, shelter_villages
 
 VILLAGE_NAME_MAX = 60
 POPULATION_MAX = 10_000_000
@@ -219,5 +219,39 @@ def villages_of(session: Session, town: Unit) -> list[Village]:
             .where(Village.town_id == town.id)
             .options(selectinload(Village.shelters))
             .order_by(Village.name)
+        )
+    )
+
+
+def village_is_covered():
+    """SQL: a site that counts serves the village (active, its acceptance in force), as the
+    coverage report counts it (shelters.coverage)."""
+    counting = select(Shelter.id).where(
+        Shelter.status == "active",
+        Shelter.id.in_(select(Acceptance.shelter_id).where(Acceptance.status == "accepted")),
+    )
+    return Village.id.in_(
+        select(shelter_villages.c.village_id).where(shelter_villages.c.shelter_id.in_(counting))
+    )
+
+
+def villages_query(town_ids: Sequence[int]):
+    """The villages of these towns (those in reach), each with its town and the sites
+    serving it loaded with the page, unordered."""
+    return (
+        select(Village)
+        .join(Unit, Unit.id == Village.town_id)
+        .where(Village.town_id.in_(list(town_ids)))
+        .options(selectinload(Village.town), selectinload(Village.shelters))
+    )
+
+
+def covered_ids(session: Session, village_ids: Sequence[int]) -> set[int]:
+    """Which of these villages are covered (one query for a page of them)."""
+    if not village_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Village.id).where(Village.id.in_(list(village_ids)), village_is_covered())
         )
     )

@@ -18,15 +18,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import false, func, select
+from sqlalchemy import case, false, func, select
 
 from inventory.shortfall import shortfall
-from readiness import files
+from readiness import files, lists
 from readiness import services as core
 from readiness.auth import current_actor, permission
 from readiness.config import storage_dir
 from readiness.errors import DomainError, NotFound, PermissionDenied
+from readiness.exports import table_response
 from readiness.extensions import db
+from readiness.models import Unit
 from readiness.pages import (
     confirmed_action,
     date_or_none,
@@ -34,7 +36,7 @@ from readiness.pages import (
     int_or_none,
     paginate,
 )
-from readiness.permissions import can
+from readiness.permissions import can, units_allowed
 from rectification.models import ACTION_STATUSES
 from shelters import acceptance, coverage, inspections, places
 from shelters import places_import as pi
@@ -59,6 +61,7 @@ from shelters.models import (
     VILLAGE_KINDS,
     AcceptanceDocument,
     Defect,
+    Inspection,
     Shelter,
     Village,
 )
@@ -108,19 +111,57 @@ def _town(code: str):
 # ---------------------------------------------------------------- sites
 
 
+# The site list: searched by name, address, manager or town, sorted by any column (issue 22).
+LAST_INSPECTED = (
+    select(func.max(Inspection.inspected_on))
+    .where(Inspection.shelter_id == Shelter.id)
+    .correlate(Shelter)
+    .scalar_subquery()
+)
+SITE_LIST = lists.ListSpec(
+    search=(Shelter.name, Shelter.address, Shelter.manager_name, Unit.name, Unit.code),
+    columns=(
+        lists.Column("town", (Unit.code, Shelter.name)),
+        lists.Column("name", (Shelter.name,)),
+        lists.Column("level", (Shelter.level,)),
+        lists.Column("status", (Shelter.status,)),
+        lists.Column("standardized", (Shelter.is_standardized, Shelter.standardized_on)),
+        lists.Column("capacity", (Shelter.capacity,)),
+        lists.Column("inspected", (LAST_INSPECTED,)),
+    ),
+    tiebreak=Shelter.id,
+)
+FILE_FORMATS = ("csv", "xlsx")
+
+
 @bp.route("/sites")
 @permission("shelters.view")
 def sites():
-    """Shelter sites in my towns: figures, last inspection, open defects, what is overdue."""
+    """Shelter sites in my towns: figures, last inspection, open defects, what is overdue;
+    searched, filtered and sorted as the URL says, downloadable as shown, and the sites
+    whose relief supplies the reader keeps ticked for printing their labels."""
+    actor = current_actor()
     scope = _scope()
     town_list = places.towns(db.session, scope)
     args = request.args
+    shown = lists.shown(SITE_LIST)
     town = next((t for t in town_list if t.code == args.get("town")), None)
+    if args.get("town") and town is None:
+        flash(
+            _("镇/街道 {code} 不存在或不在您的管辖范围内。").format(code=args["town"][:32]),
+            "error",
+        )
+    status = args.get("status") or None
+    if status is not None and status not in STATUSES:
+        flash(_("未知的状态：{status}。").format(status=status[:32]), "error")
+        status = None
     standardized = {"yes": True, "no": False}.get(args.get("standardized", ""))
+    if args.get("standardized") and standardized is None:
+        flash(_("未知的规范化情况：{value}。").format(value=args["standardized"][:32]), "error")
     stmt = site_rules.shelters_query(
         unit_ids=scope,
         town=town,
-        status=args.get("status") or None,
+        status=status,
         is_standardized=standardized,
     )
     if args.get("town") and town is None:
@@ -130,26 +171,79 @@ def sites():
         stmt = stmt.where(site_rules.needs_attention())
     if args.get("overdue"):
         stmt = stmt.where(site_rules.is_overdue(today=today, interval_days=_interval()))
+    stmt = lists.apply(stmt, SITE_LIST, shown)
+    fmt = args.get("format", "html")
+    if fmt in FILE_FORMATS:
+        rows = db.session.scalars(stmt).all()
+        return _sites_download(fmt, rows, _site_states(rows, today))
     listing = paginate(stmt)
-    states = site_rules.site_states(
-        db.session, listing.rows, today=today, interval_days=_interval()
-    )
+    listing.args.pop("format", None)
+    printable = units_allowed(db.session, actor, "labels.print", [s.unit_id for s in listing.rows])
     return render_template(
         "shelters/sites.html",
         listing=listing,
+        shown=shown,
         sites=listing.rows,
-        states=states,
+        states=_site_states(listing.rows, today),
         towns=town_list,
         statuses=STATUSES,
         levels=LEVELS,
         area_capacity=site_rules.area_capacity,
         interval_days=_interval(),
-        may_write=can(db.session, current_actor(), "shelters.write"),
+        printable={s.id for s in listing.rows if s.unit_id in printable},
+        may_write=can(db.session, actor, "shelters.write"),
         # 待验收: the towns' requests waiting for command staff
         pending=acceptance.pending_requests(db.session, scope)
-        if can(db.session, current_actor(), "shelters.accept")
+        if can(db.session, actor, "shelters.accept")
         else [],
         requested=acceptance.requested_ids(db.session, [s.id for s in listing.rows]),
+    )
+
+
+def _site_states(rows, today: date) -> dict:
+    return site_rules.site_states(db.session, rows, today=today, interval_days=_interval())
+
+
+def _sites_download(fmt: str, rows, states: dict):
+    """The sites as shown, one row each, as CSV or XLSX."""
+    header = [
+        _("名称"),
+        _("镇/街道"),
+        _("地址"),
+        _("级别"),
+        _("状态"),
+        _("规范化"),
+        _("验收日期"),
+        _("核定容量"),
+        _("面积可容纳"),
+        _("服务村社"),
+        _("最近检查"),
+        _("未整改问题"),
+        _("逾期未检"),
+    ]
+    return table_response(
+        fmt,
+        "shelter-sites",
+        header,
+        (
+            [
+                s.name,
+                s.town.name,
+                s.address,
+                s.level_label,
+                s.status_label,
+                _("是") if s.is_standardized else _("否"),
+                s.standardized_on.isoformat() if s.standardized_on else "",
+                s.capacity,
+                site_rules.area_capacity(s.area_m2),
+                _("、").join(v.name for v in s.villages),
+                st.last_inspected_on.isoformat() if st.last_inspected_on else "",
+                st.open_defects,
+                _("是") if st.is_overdue else _("否"),
+            ]
+            for s in rows
+            for st in (states[s.id],)
+        ),
     )
 
 
@@ -570,12 +664,35 @@ def document_download(shelter_id: int, attachment_id: int):
 # ---------------------------------------------------------------- towns and villages
 
 
+# The towns list: searched by name or code, sorted by any figure. Its figures are computed
+# per town (a few dozen at most), so it is searched and sorted in Python: the orders here
+# only name the columns.
+TOWN_LIST = lists.ListSpec(
+    search=(Unit.name, Unit.code),
+    columns=(
+        lists.Column("code", (Unit.code,)),
+        lists.Column("name", (Unit.name,)),
+        lists.Column("villages", ()),
+        lists.Column("population", ()),
+        lists.Column("to_relocate", ()),
+        lists.Column("sites", ()),
+        lists.Column("covered", ()),
+    ),
+    tiebreak=Unit.code,
+)
+
+
 @bp.route("/towns")
 @permission("shelters.view")
 def towns():
-    """Towns in reach: villages, people, people to relocate, sites and villages covered."""
+    """Towns in reach: villages, people, people to relocate, sites and villages covered;
+    searched and sorted as the URL says."""
     scope = _scope()
+    shown = lists.shown(TOWN_LIST)
     town_list = places.towns(db.session, scope)
+    if shown.q:
+        q = shown.q.casefold()
+        town_list = [t for t in town_list if q in t.name.casefold() or q in t.code.casefold()]
     ids = [t.id for t in town_list]
     target = coverage.parse_target(None, current_app.config["SHELTER_COVERAGE_TARGET"])
     report = coverage.coverage(db.session, target, unit_ids=scope)
@@ -605,6 +722,8 @@ def towns():
     rows = [
         {
             "town": t,
+            "code": t.code,
+            "name": t.name,
             "villages": counts.get(t.id, (0, 0))[0],
             "population": people.get(t.id, 0),
             "to_relocate": counts.get(t.id, (0, 0))[1],
@@ -613,9 +732,12 @@ def towns():
         }
         for t in town_list
     ]
+    rows.sort(key=lambda r: r["code"], reverse=shown.desc)
+    rows.sort(key=lambda r: r[shown.sort], reverse=shown.desc)
     return render_template(
         "shelters/towns.html",
         rows=rows,
+        shown=shown,
         may_import=can(db.session, current_actor(), "places.manage"),
     )
 
@@ -633,6 +755,87 @@ def town_detail(code: str):
         kinds=VILLAGE_KINDS,
         may_manage=can(db.session, current_actor(), "places.manage"),
         may_write=can(db.session, current_actor(), "shelters.write", town),
+    )
+
+
+# The villages list: searched by name, filtered by town and coverage, sorted (issue 22).
+VILLAGE_COVERED = case((places.village_is_covered(), 1), else_=0)
+VILLAGE_LIST = lists.ListSpec(
+    search=(Village.name,),
+    columns=(
+        lists.Column("town", (Unit.code, Village.name)),
+        lists.Column("name", (Village.name,)),
+        lists.Column("population", (Village.population,)),
+        lists.Column("to_relocate", (Village.to_relocate,)),
+        lists.Column("covered", (VILLAGE_COVERED,)),
+    ),
+    tiebreak=Village.id,
+)
+COVERED_STATES = {"yes": True, "no": False}
+
+
+@bp.route("/villages")
+@permission("shelters.view")
+def villages():
+    """The villages of the towns in reach: people, people to relocate, the sites serving
+    each and whether it is covered; searched, filtered and sorted as the URL says, and
+    downloadable as shown."""
+    shown = lists.shown(VILLAGE_LIST)
+    town_list = places.towns(db.session, _scope())
+    stmt = places.villages_query([t.id for t in town_list])
+    town = lists.unit_filter(town_list, "town")
+    if town is not None:
+        stmt = stmt.where(Village.town_id == town.id)
+    raw_covered = request.args.get("covered", "")
+    if raw_covered in COVERED_STATES:
+        covered_filter = places.village_is_covered()
+        stmt = stmt.where(covered_filter if COVERED_STATES[raw_covered] else ~covered_filter)
+    elif raw_covered:
+        flash(_("未知的覆盖情况：{value}。").format(value=raw_covered[:32]), "error")
+    stmt = lists.apply(stmt, VILLAGE_LIST, shown)
+    fmt = request.args.get("format", "html")
+    if fmt in FILE_FORMATS:
+        rows = db.session.scalars(stmt).all()
+        return _villages_download(fmt, rows, places.covered_ids(db.session, [v.id for v in rows]))
+    listing = paginate(stmt)
+    listing.args.pop("format", None)
+    return render_template(
+        "shelters/villages.html",
+        listing=listing,
+        shown=shown,
+        villages=listing.rows,
+        covered=places.covered_ids(db.session, [v.id for v in listing.rows]),
+        towns=town_list,
+    )
+
+
+def _villages_download(fmt: str, rows, covered: set[int]):
+    """The villages as shown, one row each, as CSV or XLSX."""
+    header = [
+        _("村/社区"),
+        _("镇/街道"),
+        _("类型"),
+        _("人口"),
+        _("需转移人口"),
+        _("服务场所"),
+        _("覆盖"),
+    ]
+    return table_response(
+        fmt,
+        "villages",
+        header,
+        (
+            [
+                v.name,
+                v.town.name,
+                v.kind_label,
+                v.population,
+                v.to_relocate,
+                _("、").join(s.name for s in v.shelters),
+                _("已覆盖") if v.id in covered else _("未覆盖"),
+            ]
+            for v in rows
+        ),
     )
 
 

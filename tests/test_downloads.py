@@ -95,6 +95,11 @@ REPORT_PAGES: dict[str, tuple[str, ...]] = {
     "funding.funds": ("csv", "xlsx", "pdf"),
     "admin.users": ("csv", "xlsx"),
     "admin.units": ("csv", "xlsx"),
+    "allocations.index": ("csv", "xlsx"),
+    "inventory.items": ("csv", "xlsx"),
+    "inventory.counts": ("csv", "xlsx"),
+    "shelters.sites": ("csv", "xlsx"),
+    "shelters.villages": ("csv", "xlsx"),
 }
 # Files served as they were uploaded (drill sign-in sheets, photos): not made by the app,
 # so only the status is checked.
@@ -292,6 +297,7 @@ def counterparts(session, visible: set[int]) -> dict[str, set[int]]:
             drill_parties |= units
     return {
         "allocations.slip": allocation_parties - visible,
+        "allocations.index": allocation_parties - visible,
         "inventory.ledger": allocation_parties - visible,
         "drills.index": drill_parties - visible,
         "drills_package.package": drill_parties - visible,

@@ -35,12 +35,12 @@ def _measured():
         gc.enable()
 
 
-def _queries(app, client, path: str) -> int:
-    count = 0
+def _statements(app, client, path: str) -> list[str]:
+    """The SQL statements one measured GET of ``path`` runs."""
+    statements: list[str] = []
 
-    def one(*_args, **_kwargs):
-        nonlocal count
-        count += 1
+    def one(_conn, _cursor, statement, *_args):
+        statements.append(statement)
 
     with app.app_context():
         engine = db.engine
@@ -51,7 +51,11 @@ def _queries(app, client, path: str) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", one)
     assert response.status_code == 200, path
-    return count
+    return statements
+
+
+def _queries(app, client, path: str) -> int:
+    return len(_statements(app, client, path))
 
 
 def _grow(session, make_unit, make_user, make_item, bureau, n: int, start: int) -> None:
@@ -92,22 +96,7 @@ def test_the_page_costs_the_same_queries_for_a_small_and_a_larger_bureau(
 
 def _reach_walks(app, client, path: str) -> int:
     """How many times a request walks down the unit tree (a recursive query)."""
-    walks = 0
-
-    def one(_conn, _cursor, statement, *_args):
-        nonlocal walks
-        walks += "RECURSIVE" in statement.upper()
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", one)
-    try:
-        with _measured():
-            response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", one)
-    assert response.status_code == 200, path
-    return walks
+    return sum("RECURSIVE" in s.upper() for s in _statements(app, client, path))
 
 
 @pytest.mark.parametrize("path", ["/users", "/actions", "/drills"])

@@ -106,6 +106,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     # inventory API
     ("inventory_api.list_items", "GET"): ALL,
     ("inventory_api.create_item", "POST"): ADMIN,
+    ("inventory_api.put_item", "PUT"): ADMIN,
     ("inventory_api.get_standard", "GET"): STOCK_READERS,
     ("inventory_api.put_standard", "PUT"): COMMAND,
     ("inventory_api.create_movement", "POST"): WRITERS,
@@ -299,6 +300,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("shelters.inspection_new", "POST"): REQUESTERS,
     ("shelters.defect_resolve", "POST"): REQUESTERS,
     ("shelters.towns", "GET"): STOCK_READERS,
+    ("shelters.villages", "GET"): STOCK_READERS,
     ("shelters.town_detail", "GET"): STOCK_READERS,
     ("shelters.village_edit", "POST"): COMMAND,
     ("shelters.places_import", "GET"): COMMAND,

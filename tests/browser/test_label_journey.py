@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inventory.models import Movement
+from inventory.models import Item, Movement, Position
+from labels.models import LabelCode
 from tests.browser.test_drill_journey import sign_in
 from tests.labels.test_services import decode_pages
 
@@ -88,3 +89,45 @@ def test_keeper_prints_labels_then_scans_one_on_a_phone(
         assert button.bounding_box()["height"] >= 48, button.inner_text()
     kinds = session.scalars(select(Movement.kind).order_by(Movement.id)).all()
     assert kinds[-2:] == ["issue", "reversal"] and kinds.count("issue") == 1
+
+
+def test_keeper_ticks_rows_of_the_stock_page_and_prints_exactly_those(
+    page, live_server, make_unit, make_item, make_user, stock, session
+):
+    """全选 ticks every row, one click takes one off, and the sheet holds the labels of the
+    rows left ticked."""
+    wh = make_unit("WH", name="应急物资中心仓库", kind="warehouse")
+    stock(wh, make_item("LJ", name="救生衣", uom="件"), 40)
+    stock(wh, make_item("TAPE", name="警戒带", uom="盘"), 12)
+    stock(wh, make_item("SB", name="吸水沙袋", uom="个"), 100, lot_code="SB-2024-A")
+    make_user("keeper1", "keeper", wh, name="赵磊")
+    session.commit()
+    sign_in(page, live_server.url, "keeper1")
+    page.goto(live_server.url + "/stock/WH")
+    everything = page.locator("input[data-select-all]")
+    rows = page.locator("input[name=position]")
+    expect(rows).to_have_count(3)
+    everything.check()
+    for i in range(3):
+        expect(rows.nth(i)).to_be_checked()
+    page.locator("tr", has_text="警戒带").locator("input[name=position]").uncheck()
+    # no longer all ticked: the box says so (neither ticked nor clear)
+    assert everything.evaluate("box => box.indeterminate && !box.checked")
+    page.click("button:has-text('打印所选标签')")
+    expect(page.locator("#selection h2")).to_have_text("已选 2 个标签")
+    expect(page.locator("#selection")).to_contain_text("救生衣")
+    expect(page.locator("#selection")).not_to_contain_text("警戒带")
+    page.select_option("#layout", "a4-3x8")
+    page.select_option("#output", "pdf")
+    with page.expect_download() as download:
+        page.click("button:has-text('生成')")
+    [codes] = decode_pages(Path(download.value.path()).read_bytes())
+    printed = {urlsplit(url).path.rsplit("/", 1)[-1] for url, _x, _y in codes}
+    session.expire_all()
+    items = session.scalars(
+        select(Item.code)
+        .join(Position, Position.item_id == Item.id)
+        .join(LabelCode, LabelCode.position_id == Position.id)
+        .where(LabelCode.code.in_(printed))
+    ).all()
+    assert sorted(items) == ["LJ", "SB"]

@@ -1,5 +1,6 @@
 """The ledger (出入库台账) downloads as CSV and XLSX: every movement the user may see, in
-order, with the names a reader looks for, and nothing from a unit beyond their reach."""
+the order the page shows (here oldest first, ?sort=time&dir=asc), with the names a reader
+looks for, and nothing from a unit beyond their reach."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _xlsx_rows(response) -> list[list]:
 
 def test_clerk_csv_holds_own_unit_movements_in_order(books, login, session):
     client = login("clerk-daye")
-    rows = _csv_rows(client.get("/ledger?format=csv"))
+    rows = _csv_rows(client.get("/ledger?format=csv&sort=time&dir=asc"))
     assert rows[0] == HEADER
     body = rows[1:]
     assert [r[2] for r in body] == ["大冶派出所"] * 3  # nothing of 白坪派出所
@@ -82,7 +83,7 @@ def test_clerk_csv_holds_own_unit_movements_in_order(books, login, session):
 
 def test_clerk_xlsx_has_no_other_unit(books, login):
     client = login("clerk-daye")
-    rows = _xlsx_rows(client.get("/ledger?format=xlsx"))
+    rows = _xlsx_rows(client.get("/ledger?format=xlsx&sort=time&dir=asc"))
     assert rows[0] == HEADER
     assert {r[2] for r in rows[1:]} == {"大冶派出所"}
     assert [(r[3], r[6], r[7], r[8]) for r in rows[1:]] == [
@@ -99,8 +100,8 @@ def test_clerk_cannot_pick_another_unit(books, login):
 
 def test_command_downloads_every_unit_of_the_bureau(books, login):
     client = login("command-df")
-    csv_rows = _csv_rows(client.get("/ledger?format=csv"))
-    xlsx_rows = _xlsx_rows(client.get("/ledger?format=xlsx"))
+    csv_rows = _csv_rows(client.get("/ledger?format=csv&sort=time&dir=asc"))
+    xlsx_rows = _xlsx_rows(client.get("/ledger?format=xlsx&sort=time&dir=asc"))
     assert [r[2] for r in csv_rows[1:]] == ["大冶派出所"] * 3 + ["白坪派出所"]
     # The two files hold the same rows (numbers are numbers in the workbook).
     assert [[("" if v is None else str(v)) for v in r] for r in xlsx_rows] == csv_rows

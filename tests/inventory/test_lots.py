@@ -259,7 +259,11 @@ def test_the_ledger_shows_the_units_total_beside_the_lot_balance(session, jacket
     assert re.search(r'>-2</td><td class="num">2</td><td class="num">5<', page)
     assert re.search(r'>-10</td><td class="num">0</td><td class="num">7<', page)
     rows = list(
-        csv.reader(io.StringIO(client.get("/ledger?format=csv").get_data().decode("utf-8-sig")))
+        csv.reader(
+            io.StringIO(
+                client.get("/ledger?format=csv&sort=time&dir=asc").get_data().decode("utf-8-sig")
+            )
+        )
     )
     assert rows[0][7:9] == ["结存", "本单位合计"]
     assert [(r[4], r[6], r[7], r[8]) for r in rows[1:]] == [

@@ -292,9 +292,9 @@ def test_the_ledger_shows_the_phones_time_beside_the_time_received(phone, shelf,
     phone.act(shelf["codes"]["kit"], "issue", 1, n=40, device_at=tapped.isoformat())
     page = phone.client.get("/stock/WH/items/KIT").get_data(as_text=True)
     assert "手机记录" in page
-    rows = list(
-        csv.reader(io.StringIO(phone.client.get("/ledger?format=csv").data.decode("utf-8-sig")))
-    )
+    # oldest first: the phone's line is the last
+    ledger = phone.client.get("/ledger?format=csv&sort=time&dir=asc")
+    rows = list(csv.reader(io.StringIO(ledger.data.decode("utf-8-sig"))))
     assert rows[0][-1] == "手机记录时间"
     assert rows[-1][-1] == "2026-12-01 02:30" and rows[-1][1] != rows[-1][-1]
 

@@ -107,6 +107,17 @@ def test_people_drills_sites_and_items_are_found(client, login, bureaus):
     assert "救生衣" in found(client, "LJ")
 
 
+def test_a_found_item_leads_to_the_catalog_searched_for_it(client, login, bureaus, make_item):
+    """An item found opens the catalog searched for its code (the list reads ?q=), showing
+    that item alone."""
+    make_item("LB", name="救生圈")
+    login("wlcmd")
+    page = found(client, "救生")
+    assert 'href="/items?q=LJ"' in page and 'href="/items?q=LB"' in page
+    items = client.get("/items?q=LJ").get_data(as_text=True)
+    assert "救生衣" in items and "救生圈" not in items
+
+
 def test_a_clerk_finds_no_people_and_no_unit_above_their_own(client, login, bureaus):
     login("dfclerk")
     page = found(client, "DF")

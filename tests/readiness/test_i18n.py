@@ -50,6 +50,18 @@ def test_every_ui_string_has_an_english_translation():
     for msgid, msgstr in translated.items():
         assert not CJK.search(msgstr), msgid
         assert sorted(re.findall(r"\{(\w*)\}", msgid)) == sorted(re.findall(r"\{(\w*)\}", msgstr))
+        # A template's _() always formats with %: a lone % the Chinese has not ("Variance
+        # above (%)") raised a ValueError on the English page.
+        assert _formats(msgid) == _formats(msgstr), msgid
+
+
+def _formats(text: str) -> bool:
+    """Whether a template's _() can format the text (it does ``text % {}``)."""
+    try:
+        text % {}
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _get_pages(app) -> list[str]:
