@@ -205,3 +205,24 @@ def test_the_lists_are_in_english(client, login, places):
         html = html.replace('lang="zh-CN">中文<', "")
         for phrase in ("村/社区列表", "已覆盖", "打印所选", "共 "):
             assert phrase not in html, (path, phrase)
+
+
+def test_the_village_lists_covered_villages_are_the_coverage_reports(
+    client, login, places, session
+):
+    """ "Covered" on the village list counts as the coverage report counts, town by town."""
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from readiness.models import Unit
+    from shelters.coverage import coverage
+
+    login("cmd1")
+    report = coverage(session, Decimal("0.6"))
+    assert sum(t.covered for t in report.towns) > 0
+    codes = {u.id: u.code for u in session.scalars(select(Unit))}
+    for town in report.towns:
+        code = codes[town.town_id]
+        page = text(client.get(f"/shelters/villages?town={code}&covered=yes"))
+        assert len(village_names(page)) == town.covered, code
