@@ -12,13 +12,8 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from inventory.models import Item, Lot, Movement, Position
 from readiness import paging
+from readiness.i18n import in_language_sql
 from readiness.models import Unit
-
-
-def shown_text(zh, en, english: bool):
-    """A column kept in Chinese and English as the reader reads it, for SQL to sort or show:
-    the English in the English UI where one is kept, else the Chinese."""
-    return func.coalesce(func.nullif(en, ""), zh) if english else zh
 
 
 @dataclass
@@ -193,7 +188,7 @@ def ledger_order(sort: str, desc: bool, *, english: bool = False) -> paging.Orde
             return LEDGER_ORDER
         return paging.Order("ledger-time-a", paging.Key(int, Movement.id))
     first = {
-        "item": paging.Key(str, shown_text(Item.name, Item.name_en, english), descending=desc),
+        "item": paging.Key(str, in_language_sql(Item.name, Item.name_en, english), descending=desc),
         "unit": paging.Key(str, Unit.name, descending=desc),
         "kind": paging.Key(str, Movement.kind, descending=desc),
         "qty": paging.Key(int, Movement.qty, descending=desc),
@@ -290,7 +285,7 @@ def ledger_export_rows(
             Movement.id,
             at,
             Unit.name,
-            shown_text(Item.name, Item.name_en, english),
+            in_language_sql(Item.name, Item.name_en, english),
             func.coalesce(Lot.code, ""),
             case(kinds, value=Movement.kind, else_=Movement.kind) if kinds else Movement.kind,
             Movement.qty,

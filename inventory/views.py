@@ -83,7 +83,7 @@ from readiness.errors import Conflict, DomainError, PermissionDenied
 from readiness.exports import table_response
 from readiness.extensions import db
 from readiness.forms import ConfirmForm
-from readiness.i18n import in_language, is_english
+from readiness.i18n import in_language, in_language_sql, is_english
 from readiness.models import UNIT_KINDS, Unit
 from readiness.pages import (
     active_units_in_reach,
@@ -164,31 +164,12 @@ def _active_items() -> list[Item]:
 REPORT_PAGE_ROWS = 100
 
 
-def _unknown_filter(label: str, value: str) -> None:
-    """Say on the page that a filter's value is not one of its choices (it filters nothing)."""
-    flash(
-        _("{label}没有“{value}”这一项，未按它筛选。").format(label=label, value=value[:40]),
-        "error",
-    )
-
-
-def _choice_arg(name: str, choices, label: str) -> str | None:
-    """``?name=`` when it is one of ``choices``; an unknown value is said and ignored."""
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    if value not in choices:
-        _unknown_filter(label, value)
-        return None
-    return value
-
-
 def _item_list() -> lists.ListSpec:
     """The catalog list: searched in both languages, names sorted as the reader reads them."""
     english = is_english()
-    name = stock.shown_text(Item.name, Item.name_en, english)
-    category = stock.shown_text(Item.category, Item.category_en, english)
-    uom = stock.shown_text(Item.uom, Item.uom_en, english)
+    name = in_language_sql(Item.name, Item.name_en, english)
+    category = in_language_sql(Item.category, Item.category_en, english)
+    uom = in_language_sql(Item.uom, Item.uom_en, english)
     return lists.ListSpec(
         search=(Item.code, Item.name, Item.name_en, Item.category, Item.category_en),
         columns=(
@@ -228,13 +209,13 @@ def items():
     shown = lists.shown(spec)
     categories = _categories()
     stmt = select(Item)
-    category = _choice_arg("category", {zh for zh, _shown in categories}, _("类别"))
+    category = lists.choice_filter("category", {zh for zh, _shown in categories}, _("类别"))
     if category is not None:
         stmt = stmt.where(Item.category == category)
-    tracking = _choice_arg("tracking", TRACKING, _("管理方式"))
+    tracking = lists.choice_filter("tracking", TRACKING, _("管理方式"))
     if tracking is not None:
         stmt = stmt.where(Item.tracking == tracking)
-    status = _choice_arg("status", ITEM_STATUSES, _("状态"))
+    status = lists.choice_filter("status", ITEM_STATUSES, _("状态"))
     if status is not None:
         stmt = stmt.where(Item.is_active.is_(status == "active"))
     stmt = lists.apply(stmt, spec, shown)
@@ -565,8 +546,8 @@ def _unit_stock_list() -> lists.ListSpec:
     """A unit's stock: searched by item (code, name in either language) or lot; sorted by a
     column, names as the reader reads them."""
     english = is_english()
-    name = stock.shown_text(Item.name, Item.name_en, english)
-    category = stock.shown_text(Item.category, Item.category_en, english)
+    name = in_language_sql(Item.name, Item.name_en, english)
+    category = in_language_sql(Item.category, Item.category_en, english)
     return lists.ListSpec(
         search=(Item.code, Item.name, Item.name_en, Lot.code),
         columns=(
@@ -603,8 +584,8 @@ def unit_stock(code: str):
         .group_by(Item.category)
     )
     categories = _categories(held)
-    category = _choice_arg("category", {zh for zh, _shown in categories}, _("类别"))
-    expiry = _choice_arg("expiry", EXPIRY_LABELS, _("有效期"))
+    category = lists.choice_filter("category", {zh for zh, _shown in categories}, _("类别"))
+    expiry = lists.choice_filter("expiry", EXPIRY_LABELS, _("有效期"))
     stmt = stock.unit_stock_query(unit)
     if category is not None:
         stmt = stmt.where(Item.category == category)
@@ -839,12 +820,12 @@ def ledger():
     shown = lists.shown(LEDGER_LIST)
     # a cursor marks a line in one order: a new sort or a download starts from the top
     shown.args.pop("after", None)
-    kind = _choice_arg("kind", MOVEMENT_KINDS, _("类型"))
+    kind = lists.choice_filter("kind", MOVEMENT_KINDS, _("类型"))
     item = None
     if form.item.data:
         item = next((i for i in all_items if i.code == form.item.data), None)
         if item is None:
-            _unknown_filter(_("物资"), form.item.data)
+            lists.unknown_filter(_("物资"), form.item.data)
     narrowing = stock.LedgerNarrowing(kind=kind, item_id=item.id if item else None, q=shown.q)
     order = stock.ledger_order(shown.sort, shown.desc, english=is_english())
     scope = _picked_scope(form.unit.data)
@@ -981,7 +962,7 @@ def _recent_counts(scope: set[int] | None):
     if scope is not None:
         stmt = stmt.where(Count.unit_id.in_(scope))
     if request.method == "GET":
-        status = _choice_arg("status", COUNT_STATUSES, _("状态"))
+        status = lists.choice_filter("status", COUNT_STATUSES, _("状态"))
         units = active_units_in_reach(reach=scope)
         unit = lists.unit_filter(units)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from sqlalchemy import func
 
 from readiness.extensions import babel
 from readiness.models import LANGUAGES
@@ -39,6 +40,12 @@ def in_language(zh: str, en: str | None) -> str:
     """A record's text kept in both languages, as the reader reads it: the English in the
     English UI when there is one, else the Chinese (the record's own)."""
     return en if en and is_english() else zh
+
+
+def in_language_sql(zh, en, english: bool):
+    """``in_language`` for SQL to sort or search by: two columns kept in Chinese and
+    English, read as the reader reads them (``english``: the reader's UI is English)."""
+    return func.coalesce(func.nullif(en, ""), zh) if english else zh
 
 
 def init_app(app: Flask) -> None:

@@ -115,3 +115,22 @@ def unit_filter(units: Sequence, name: str = "unit"):
     if unit is None:
         flash(_("单位 {code} 不存在或不在您的管辖范围内。").format(code=code[:32]), "error")
     return unit
+
+
+def unknown_filter(label: str, value: str) -> None:
+    """Say on the page that a filter's value is not one of its choices (it filters nothing)."""
+    flash(
+        _("{label}没有“{value}”这一项，未按它筛选。").format(label=label, value=value[:40]),
+        "error",
+    )
+
+
+def choice_filter(name: str, choices, label: str) -> str | None:
+    """``?name=`` when it is one of ``choices``; an unknown value is said and ignored."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if value not in choices:
+        unknown_filter(label, value)
+        return None
+    return value
